@@ -1,0 +1,63 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "tpudeploy",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tpudeploy", targets: ["tpudeploy"]),
+        .library(name: "TPUDeployKit", targets: ["TPUDeployKit"]),
+        .library(name: "TPUDeploySimulator", targets: ["TPUDeploySimulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C libraries from Debian, each reached through exactly one Swift wrapper in TPUDeployKit.
+        .systemLibrary(
+            name: "CLibSSH",
+            pkgConfig: "libssh",
+            providers: [.apt(["libssh-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibFDT",
+            providers: [.apt(["libfdt-dev"])]
+        ),
+        // All logic: SSH, device trees, FIT images, memory layouts, inspection, profiles.
+        .target(
+            name: "TPUDeployKit",
+            dependencies: [
+                "CLibSSH",
+                "CLibFDT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Simulated BM1684X boards built from real parts (sshd, namespaces, U-Boot tools).
+        .target(
+            name: "TPUDeploySimulator",
+            dependencies: ["TPUDeployKit"],
+            resources: [.copy("Resources")]
+        ),
+        // Thin command-line front end.
+        .executableTarget(
+            name: "tpudeploy",
+            dependencies: [
+                "TPUDeployKit",
+                "TPUDeploySimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "TPUDeployKitTests",
+            dependencies: ["TPUDeployKit", "TPUDeploySimulator"]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["TPUDeployKit", "TPUDeploySimulator"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
