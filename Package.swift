@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tpudeploy", targets: ["tpudeploy"]),
+        .executable(name: "tpudeploy-bench", targets: ["tpudeploy-bench"]),
         .library(name: "TPUDeployKit", targets: ["TPUDeployKit"]),
         .library(name: "TPUDeploySimulator", targets: ["TPUDeploySimulator"]),
     ],
@@ -49,6 +50,11 @@ let package = Package(
                 "TPUDeploySimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // `make bench`: speed goals measured against real baselines, results written to a file.
+        .executableTarget(
+            name: "tpudeploy-bench",
+            dependencies: ["TPUDeployKit", "TPUDeploySimulator"]
         ),
         .testTarget(
             name: "TPUDeployKitTests",

@@ -1,0 +1,47 @@
+# tpudeploy: the map of what can be done. Every target works as root on a fresh Debian 12 machine.
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= debug
+BIN = .build/$(CONFIG)/tpudeploy
+# Debian packages the project needs: libraries linked by SwiftPM, the simulator's real parts, test tools.
+DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev u-boot-tools device-tree-compiler \
+	openssh-server openssh-client sudo openssl iproute2 procps sshpass
+DEMO_STATE ?= /var/lib/tpudeploy-sim
+
+.PHONY: setup build test demo bench clean help
+
+help:
+	@echo "make setup   install the Debian packages tpudeploy needs (idempotent)"
+	@echo "make build   build tpudeploy ($(BIN))"
+	@echo "make test    run every test: unit tests and simulated-board integration tests (needs root)"
+	@echo "make demo    start a simulated BM1684X EVB, inspect it, stop it"
+	@echo "make bench   benchmarks; results in bench-results/"
+
+setup:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@mkdir -p /run/sshd
+
+build: setup
+	$(SWIFT) build -c $(CONFIG)
+
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: build
+	@set -e; trap '$(BIN) sim down --state-dir $(DEMO_STATE) >/dev/null 2>&1 || true' EXIT; \
+	$(BIN) sim up --board 1684x_evb --ram 16g --state-dir $(DEMO_STATE); \
+	$(BIN) inspect --model chatglm2-6b
+
+bench: setup
+	$(SWIFT) build -c release --product tpudeploy-bench
+	@mkdir -p bench-results
+	.build/release/tpudeploy-bench --output bench-results/inspect.json
+
+clean:
+	rm -rf .build bench-results Tests/Fixtures/build

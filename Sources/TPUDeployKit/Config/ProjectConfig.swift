@@ -1,0 +1,94 @@
+import Foundation
+
+/// The board a project talks to, as written in `tpudeploy.yaml` under `target:`.
+public struct TargetSettings: Sendable, Codable, Equatable {
+    public var host: String
+    public var port: Int?
+    public var user: String?
+    public var identity: String?
+    public var knownHosts: String?
+    public var sshConfig: String?
+    /// Board profile name (Profiles/boards), e.g. 1684x_evb.
+    public var board: String?
+
+    public init(host: String, port: Int? = nil, user: String? = nil, identity: String? = nil,
+                knownHosts: String? = nil, sshConfig: String? = nil, board: String? = nil) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.identity = identity
+        self.knownHosts = knownHosts
+        self.sshConfig = sshConfig
+        self.board = board
+    }
+}
+
+/// `tpudeploy.yaml`: per-project settings, written by `tpudeploy init` and `tpudeploy sim up`, read by every
+/// command from the working directory. Flags given on the command line win over it.
+public struct ProjectConfig: Sendable, Equatable {
+    public static let defaultFileName = "tpudeploy.yaml"
+
+    public var target: TargetSettings?
+    public var file: String
+
+    public init(target: TargetSettings?, file: String) {
+        self.target = target
+        self.file = file
+    }
+
+    /// Reads `path`; returns nil when the file does not exist, throws naming the key when it is wrong.
+    public static func load(from path: String) throws -> ProjectConfig? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let root = try YAMLMapping(contentsOf: path)
+        try root.onlyKeys(["target"])
+        var target: TargetSettings?
+        if let section = try root.optionalMapping("target") {
+            try section.onlyKeys(["host", "port", "user", "identity", "known_hosts", "ssh_config", "board"])
+            let port = try section.optionalInt("port")
+            if let port, !(1...65535).contains(port) { throw section.invalid("port", "\(port) is not a TCP port (1-65535)") }
+            target = TargetSettings(
+                host: try section.string("host"), port: port, user: try section.optionalString("user"),
+                identity: try section.optionalString("identity"), knownHosts: try section.optionalString("known_hosts"),
+                sshConfig: try section.optionalString("ssh_config"), board: try section.optionalString("board"))
+        }
+        return ProjectConfig(target: target, file: path)
+    }
+
+    /// The YAML text of this configuration, with comments that explain each key.
+    public func yamlText(header: String) -> String {
+        var lines = header.split(separator: "\n", omittingEmptySubsequences: false).map { "# \($0)" }
+        if let target {
+            lines.append("target:")
+            lines.append("  # The board's address: tpudeploy has no built-in address and connects only here.")
+            lines.append("  host: \(yamlScalar(target.host))")
+            if let port = target.port { lines.append("  port: \(port)") }
+            if let user = target.user { lines.append("  user: \(yamlScalar(user))") }
+            if let identity = target.identity {
+                lines.append("  # Private key to log in with (else the SSH agent and ~/.ssh/id_*).")
+                lines.append("  identity: \(yamlScalar(identity))")
+            }
+            if let knownHosts = target.knownHosts {
+                lines.append("  # Where the board's host key is checked (else ~/.ssh/known_hosts).")
+                lines.append("  known_hosts: \(yamlScalar(knownHosts))")
+            }
+            if let sshConfig = target.sshConfig { lines.append("  ssh_config: \(yamlScalar(sshConfig))") }
+            if let board = target.board {
+                lines.append("  # Board profile (Profiles/boards).")
+                lines.append("  board: \(yamlScalar(board))")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Writes the file atomically.
+    public func write(header: String) throws {
+        try yamlText(header: header).write(toFile: file, atomically: true, encoding: .utf8)
+    }
+}
+
+/// Quotes a YAML scalar when plain style would change its meaning.
+func yamlScalar(_ text: String) -> String {
+    let plainSafe = text.range(of: #"^[A-Za-z0-9_./@+-][A-Za-z0-9_./@+:-]*$"#, options: .regularExpression) != nil
+    if plainSafe && !["true", "false", "null", "yes", "no", "~"].contains(text.lowercased()) { return text }
+    return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+}

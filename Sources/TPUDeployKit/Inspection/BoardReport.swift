@@ -1,0 +1,78 @@
+/// Everything `tpudeploy inspect` learns about a board. Encoded as JSON with snake_case keys; the schema is
+/// documented in docs/json-schemas.md (`tpudeploy.inspect/1`).
+public struct BoardReport: Sendable, Codable, Equatable {
+    public static let schemaName = "tpudeploy.inspect/1"
+
+    public var schema = BoardReport.schemaName
+    /// `user@host[:port]`.
+    public var target: String
+    public var hostname: String?
+    public var os: String?
+    public var kernel: String?
+    public var arch: String?
+    public var libsophonVersion: String?
+    /// The dtb the board booted, from the live device tree.
+    public var dtb: String?
+    /// The board profile that boots this dtb, if one does.
+    public var board: String?
+    public var bootImage: BootImageSummary?
+    public var ddr: DDRSummary?
+    public var heaps: [HeapStatus]
+    /// True when the layout in /boot differs from the live one: the board needs a reboot to apply it.
+    public var rebootPending: Bool?
+    public var linux: LinuxMemoryStatus
+    public var npuMemory: NPUMemoryStatus?
+    public var dataFilesystem: FilesystemSpace?
+    public var engine: EngineStatus
+    public var diagnosis: MemoryDiagnosis?
+    /// Facts that could not be gathered, each with the reason and what to do.
+    public var warnings: [String]
+}
+
+public struct BootImageSummary: Sendable, Codable, Equatable {
+    public var path: String
+    public var sizeBytes: UInt64
+    /// The FIT image holding the board's dtb, e.g. "fdt-1".
+    public var fdtImage: String
+}
+
+public struct DDRSummary: Sendable, Codable, Equatable {
+    public var totalBytes: UInt64
+    public var banks: [DDRBankSummary]
+}
+
+public struct DDRBankSummary: Sendable, Codable, Equatable {
+    /// The high address cell: 1 = DDR0, 2 = DDR1, 3 = DDR2, 4 = DDR3.
+    public var id: UInt64
+    public var name: String
+    public var start: UInt64
+    public var sizeBytes: UInt64
+}
+
+/// One ion heap: as configured in the boot image, and as the running kernel has it.
+public struct HeapStatus: Sendable, Codable, Equatable {
+    /// npu, vpu or vpp.
+    public var name: String
+    public var configuredStart: UInt64?
+    public var configuredBytes: UInt64?
+    public var liveBytes: UInt64?
+}
+
+public struct LinuxMemoryStatus: Sendable, Codable, Equatable {
+    /// DDR left to Linux by the boot image's layout (total minus carve-outs).
+    public var configuredBytes: UInt64?
+    public var memTotalBytes: UInt64?
+    public var memAvailableBytes: UInt64?
+}
+
+public struct NPUMemoryStatus: Sendable, Codable, Equatable {
+    public var usedBytes: UInt64
+    public var totalBytes: UInt64
+    public var chip: String
+    public var sdkVersion: String?
+}
+
+public struct EngineStatus: Sendable, Codable, Equatable {
+    public var running: Bool
+    public var pids: [Int]
+}

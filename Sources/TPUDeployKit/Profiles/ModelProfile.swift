@@ -1,0 +1,34 @@
+/// A model tpudeploy knows how to deploy: its family, shape and what it needs from the board.
+/// Read from `Profiles/models/<name>.yaml`.
+public struct ModelProfile: Sendable, Codable, Equatable {
+    public var name: String
+    public var description: String
+    /// Prompt format and tokenizer family: chatglm2, llama2, wizardcoder.
+    public var family: String
+    public var chip: String
+    /// Transformer blocks in the bmodel (NUM_LAYERS in the vendor runners).
+    public var layers: Int
+    /// Context length the bmodel was compiled for.
+    public var sequenceLength: Int
+    /// Device memory the loaded model needs in the NPU heap: weights, KV cache and activations.
+    public var npuMemoryBytes: UInt64
+    public var sourceFile: String
+
+    static let families = ["chatglm2", "llama2", "wizardcoder"]
+
+    init(mapping: YAMLMapping) throws {
+        try mapping.onlyKeys(["name", "description", "family", "chip", "layers", "seq_len", "npu_memory_mib"])
+        name = try mapping.string("name")
+        description = try mapping.string("description")
+        family = try mapping.choice("family", from: Self.families)
+        chip = try mapping.choice("chip", from: ["BM1684X"])
+        layers = try mapping.int("layers")
+        if layers <= 0 { throw mapping.invalid("layers", "must be a positive number of transformer blocks") }
+        sequenceLength = try mapping.int("seq_len")
+        if sequenceLength <= 0 { throw mapping.invalid("seq_len", "must be positive") }
+        let mebibytes = try mapping.int("npu_memory_mib")
+        if mebibytes <= 0 { throw mapping.invalid("npu_memory_mib", "must be a positive number of MiB") }
+        npuMemoryBytes = UInt64(mebibytes) << 20
+        sourceFile = mapping.file
+    }
+}

@@ -1,0 +1,250 @@
+import CLibSSH
+import Foundation
+
+/// A libssh session and everything opened on it, used synchronously from one thread at a time.
+///
+/// libssh sessions are not thread-safe, so this type is only ever reached through `SSHSession`, which runs
+/// every call on the session's own serial queue. It owns the `ssh_session` pointer and the SFTP session and
+/// frees them in `deinit`; no libssh pointer leaves the SSH folder.
+public final class SSHConnection: @unchecked Sendable {
+    public let target: SSHTarget
+    let session: ssh_session
+    private var sftpSession: sftp_session?
+    /// The password that opened the session, kept for `sudo` on the board.
+    public private(set) var loginPassword: String?
+    private var closed = false
+
+    init(target: SSHTarget, session: ssh_session) {
+        self.target = target
+        self.session = session
+    }
+
+    deinit { close() }
+
+    /// Connects, verifies the host key and logs in; throws a typed error that says what to do.
+    static func open(_ target: SSHTarget, passwordProvider: PasswordProvider?) throws -> SSHConnection {
+        guard let raw = ssh_new() else {
+            throw SSHError.libssh(operation: "ssh_new", reason: "out of memory")
+        }
+        let connection = SSHConnection(target: target, session: raw)
+        try connection.configure()
+        try connection.connectAndVerifyHost()
+        try connection.authenticate(passwordProvider: passwordProvider)
+        return connection
+    }
+
+    // MARK: Options
+
+    private func setOption(_ option: ssh_options_e, _ value: String, _ what: String) throws {
+        let rc = value.withCString { ssh_options_set(session, option, $0) }
+        if rc != SSH_OK { throw SSHError.libssh(operation: "setting \(what)", reason: lastError) }
+    }
+
+    private func configure() throws {
+        try setOption(SSH_OPTIONS_HOST, target.host, "the host")
+        var verbosity: Int32 = 0
+        ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &verbosity)
+        // ~/.ssh/config first, so that what the user typed on the command line overrides it.
+        if target.sshConfigFile != "none" {
+            let rc: Int32
+            if let file = target.sshConfigFile {
+                rc = file.withCString { ssh_options_parse_config(session, $0) }
+            } else {
+                rc = ssh_options_parse_config(session, nil)
+            }
+            if rc != SSH_OK {
+                throw SSHError.libssh(operation: "reading the SSH client configuration", reason: lastError)
+            }
+        }
+        if let port = target.port {
+            var value = UInt32(port)
+            ssh_options_set(session, SSH_OPTIONS_PORT, &value)
+        }
+        if let user = target.user { try setOption(SSH_OPTIONS_USER, user, "the user") }
+        if let file = target.knownHostsFile { try setOption(SSH_OPTIONS_KNOWNHOSTS, file, "the known-hosts file") }
+        var timeout = Int(target.connectTimeout)
+        ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
+    }
+
+    // MARK: Connect and host key
+
+    private func connectAndVerifyHost() throws {
+        let started = Date()
+        if ssh_connect(session) != SSH_OK {
+            let reason = lastError
+            let waited = Date().timeIntervalSince(started)
+            if reason.localizedCaseInsensitiveContains("timeout") || reason.localizedCaseInsensitiveContains("timed out")
+                || waited >= Double(target.connectTimeout) - 0.5
+            {
+                throw SSHError.connectTimedOut(target: target.displayName, seconds: target.connectTimeout)
+            }
+            throw SSHError.cannotResolveOrConnect(target: target.displayName, reason: reason)
+        }
+        let fingerprint = try serverFingerprint()
+        let knownHosts = target.effectiveKnownHostsFile
+        let where_ = hostKeyName
+        switch ssh_session_is_known_server(session) {
+        case SSH_KNOWN_HOSTS_OK:
+            return
+        case SSH_KNOWN_HOSTS_CHANGED:
+            throw SSHError.hostKeyChanged(target: where_, fingerprint: fingerprint, knownHostsFile: knownHosts)
+        case SSH_KNOWN_HOSTS_OTHER:
+            throw SSHError.hostKeyOfOtherType(target: where_, fingerprint: fingerprint, knownHostsFile: knownHosts)
+        case SSH_KNOWN_HOSTS_UNKNOWN, SSH_KNOWN_HOSTS_NOT_FOUND:
+            guard target.acceptNewHostKey else {
+                throw SSHError.hostKeyUnknown(target: where_, fingerprint: fingerprint, knownHostsFile: knownHosts)
+            }
+            let directory = (knownHosts as NSString).deletingLastPathComponent
+            try? FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            if ssh_session_update_known_hosts(session) != SSH_OK {
+                throw SSHError.knownHostsUnusable(file: knownHosts, reason: lastError)
+            }
+        default:
+            throw SSHError.knownHostsUnusable(file: knownHosts, reason: lastError)
+        }
+    }
+
+    /// How the board is named in known_hosts: `host` on port 22, `[host]:port` otherwise.
+    private var hostKeyName: String {
+        if let port = target.port, port != 22 { return "[\(target.host)]:\(port)" }
+        return target.host
+    }
+
+    /// The server key's SHA256 fingerprint in OpenSSH's notation (`SHA256:…`).
+    func serverFingerprint() throws -> String {
+        var key: ssh_key?
+        guard ssh_get_server_publickey(session, &key) == SSH_OK, let key else {
+            throw SSHError.libssh(operation: "reading the server's host key", reason: lastError)
+        }
+        defer { ssh_key_free(key) }
+        var hash: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        guard ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &length) == 0, let hash else {
+            throw SSHError.libssh(operation: "hashing the server's host key", reason: lastError)
+        }
+        defer {
+            var owned: UnsafeMutablePointer<UInt8>? = hash
+            ssh_clean_pubkey_hash(&owned)
+        }
+        guard let text = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, length) else {
+            throw SSHError.libssh(operation: "formatting the host key fingerprint", reason: "out of memory")
+        }
+        defer { ssh_string_free_char(text) }
+        return String(cString: text)
+    }
+
+    // MARK: Authentication
+
+    private func authenticate(passwordProvider: PasswordProvider?) throws {
+        let user = target.effectiveUser
+        let name = target.displayName
+        var triedKeys = false
+        var triedPassword = false
+
+        if ssh_userauth_none(session, nil) == SSH_AUTH_SUCCESS.rawValue { return }
+        let methods = ssh_userauth_list(session, nil)
+
+        if methods & Int32(SSH_AUTH_METHOD_PUBLICKEY) != 0 {
+            triedKeys = true
+            if let file = target.identityFile {
+                if try authenticate(withKeyFile: file) { return }
+            } else {
+                let rc = ssh_userauth_publickey_auto(session, nil, nil)
+                if rc == SSH_AUTH_SUCCESS.rawValue { return }
+                if rc == SSH_AUTH_ERROR.rawValue { throw lostOrLibssh("public key login") }
+            }
+        }
+        if methods & Int32(SSH_AUTH_METHOD_PASSWORD) != 0 {
+            guard let password = try passwordProvider?("password for \(user)@\(target.host): ") else {
+                if triedKeys {
+                    throw SSHError.authenticationFailed(user: user, target: name, triedPassword: false, triedKeys: true)
+                }
+                throw SSHError.passwordNeeded(user: user, target: name)
+            }
+            triedPassword = true
+            let rc = password.withCString { ssh_userauth_password(session, nil, $0) }
+            if rc == SSH_AUTH_SUCCESS.rawValue {
+                loginPassword = password
+                return
+            }
+            if rc == SSH_AUTH_ERROR.rawValue { throw lostOrLibssh("password login") }
+        }
+        throw SSHError.authenticationFailed(user: user, target: name, triedPassword: triedPassword, triedKeys: triedKeys)
+    }
+
+    private func authenticate(withKeyFile file: String) throws -> Bool {
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw SSHError.identityUnreadable(file: file, reason: "no such file, or not readable")
+        }
+        var key: ssh_key?
+        let rc = file.withCString { ssh_pki_import_privkey_file($0, nil, nil, nil, &key) }
+        guard rc == SSH_OK, let key else {
+            throw SSHError.identityUnreadable(file: file, reason: "not a private key libssh can read (is it passphrase-protected?)")
+        }
+        defer { ssh_key_free(key) }
+        let auth = ssh_userauth_publickey(session, nil, key)
+        if auth == SSH_AUTH_ERROR.rawValue { throw lostOrLibssh("public key login") }
+        return auth == SSH_AUTH_SUCCESS.rawValue
+    }
+
+    // MARK: SFTP
+
+    /// The connection's SFTP session, opened on first use.
+    func sftp() throws -> sftp_session {
+        if let sftpSession { return sftpSession }
+        guard let sftp = sftp_new(session) else {
+            throw SSHError.channelFailed(target: target.displayName, operation: "opening SFTP", reason: lastError)
+        }
+        if sftp_init(sftp) != SSH_OK {
+            let reason = lastError
+            sftp_free(sftp)
+            throw SSHError.channelFailed(
+                target: target.displayName, operation: "starting SFTP",
+                reason: reason.isEmpty ? "the board has no SFTP server" : reason)
+        }
+        sftpSession = sftp
+        return sftp
+    }
+
+    /// Text for the last SFTP status code, in the words OpenSSH uses.
+    func sftpErrorText() -> String {
+        guard let sftpSession else { return lastError }
+        switch Int32(sftp_get_error(sftpSession)) {
+        case SSH_FX_NO_SUCH_FILE: return "no such file"
+        case SSH_FX_PERMISSION_DENIED: return "permission denied"
+        case SSH_FX_EOF: return "end of file"
+        case SSH_FX_FAILURE: return "failure reported by the board (disk full or read-only?)"
+        case SSH_FX_NO_SUCH_PATH: return "no such directory"
+        case SSH_FX_FILE_ALREADY_EXISTS: return "file already exists"
+        case SSH_FX_WRITE_PROTECT: return "the file system is read-only"
+        case SSH_FX_CONNECTION_LOST, SSH_FX_NO_CONNECTION: return "connection lost"
+        default: return lastError
+        }
+    }
+
+    // MARK: Teardown and errors
+
+    /// The text libssh gives for the last error on this session.
+    var lastError: String {
+        let raw = UnsafeMutableRawPointer(session)
+        guard let text = ssh_get_error(raw) else { return "unknown error" }
+        return String(cString: text)
+    }
+
+    var isConnected: Bool { ssh_is_connected(session) != 0 }
+
+    func lostOrLibssh(_ operation: String) -> SSHError {
+        if !isConnected { return .connectionLost(target: target.displayName, reason: lastError) }
+        return .channelFailed(target: target.displayName, operation: operation, reason: lastError)
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        if let sftpSession { sftp_free(sftpSession) }
+        sftpSession = nil
+        if isConnected { ssh_disconnect(session) }
+        ssh_free(session)
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+
+/// Files the simulator ships: the boot-image recipe and dts sources (`boot/`), and the board's own tools
+/// and init (`board/`).
+public enum SimulatorResources {
+    /// The copied `Resources` folder. Foundation on Linux already reports the bundle's `Resources` folder as its
+    /// `resourceURL` when the bundle has one, Darwin does not: accept both layouts.
+    private static var resourcesDirectory: URL {
+        let candidates = [Bundle.module.resourceURL, Bundle.module.resourceURL?.appendingPathComponent("Resources"),
+                          Bundle.module.bundleURL.appendingPathComponent("Resources")].compactMap { $0 }
+        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("boot/build-boot-image.sh").path) }
+            ?? Bundle.module.bundleURL.appendingPathComponent("Resources")
+    }
+
+    /// The directory holding `boot/build-boot-image.sh` and the dts sources it compiles.
+    public static var bootImageRecipeDirectory: URL {
+        resourcesDirectory.appendingPathComponent("boot")
+    }
+
+    /// The script that builds a BM1684X-style emmcboot.itb and multi.its.
+    public static var bootImageBuilder: URL {
+        bootImageRecipeDirectory.appendingPathComponent("build-boot-image.sh")
+    }
+
+    /// The board's init, boot check, `bm-smi` and `reboot`; throws when the resource bundle is incomplete.
+    static func boardToolsDirectory() throws -> URL {
+        let directory = resourcesDirectory.appendingPathComponent("board")
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("board-init.sh").path) else {
+            throw SimulatorError.stateFile(path: directory.path, problem: "the simulator's board tools are missing from its resource bundle; rebuild tpudeploy")
+        }
+        return directory
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import TPUDeployKit
+
+struct InspectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Report a board's OS, libsophon, DDR, NPU/VPU/VPP heaps, Linux memory, /data space and engine.",
+        discussion: """
+            Heaps are shown twice: as configured in /boot/emmcboot.itb and as the running kernel has them;
+            a difference means a reboot is pending. With --model, says whether the model fits the NPU heap
+            and which fix-memory command makes it fit.
+
+              tpudeploy inspect
+              tpudeploy inspect --model chatglm2-6b
+              tpudeploy inspect --host 192.0.2.10 --user linaro --accept-new-host-key --json
+            """
+    )
+
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(name: .long, help: "Model profile (Profiles/models) to check against the NPU heap, e.g. chatglm2-6b.")
+    var model: String?
+
+    @Option(name: .long, help: "Profiles directory (default: found beside the project or the executable).")
+    var profiles: String?
+
+    func run() async throws {
+        try await reportingFailures(json: output.json) {
+            let store = try? ProfileStore.locate(explicit: profiles)
+            var modelProfile: ModelProfile?
+            if let model {
+                guard let store else { throw ProfileError.directoryNotFound(searched: [profiles ?? "Profiles"]) }
+                modelProfile = try store.model(named: model)
+            }
+            let (sshTarget, _) = try target.resolve()
+            let session = try await SSHSession.connect(to: sshTarget, passwordProvider: target.passwordProvider)
+            let inspector = BoardInspector(profiles: store, model: modelProfile, passwordProvider: target.passwordProvider)
+            let report = try await inspector.inspect(session)
+            await session.close()
+            if output.json {
+                try printJSON(report)
+            } else {
+                print(BoardReportText.render(report))
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import TPUDeployKit
+import TPUDeploySimulator
+
+struct SimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim",
+        abstract: "Simulated BM1684X boards built from real parts (needs root).",
+        discussion: """
+            Each simulated board is a real OpenSSH server in its own network, mount, pid and UTS namespace,
+            with its own /boot (a real FIT emmcboot.itb built by U-Boot's mkimage), /data, /opt/sophon,
+            bm-smi and reboot. A reboot boots the board from /boot/emmcboot.itb, checked with U-Boot's own
+            dumpimage and fdtget; an image that fails the check leaves the board bricked, like a real one.
+
+              tpudeploy sim up                 one EVB, 16 GB, factory layout; writes ./tpudeploy.yaml
+              tpudeploy inspect                then talk to it like a real board
+              tpudeploy sim down               stop it
+            """,
+        subcommands: [Up.self, Down.self, List.self]
+    )
+
+    struct StateOptions: ParsableArguments {
+        @Option(name: .long, help: "Where the simulator keeps its boards (default /var/lib/tpudeploy-sim or $TPUDEPLOY_SIM_DIR).")
+        var stateDir: String?
+
+        var simulator: Simulator {
+            stateDir.map { Simulator(stateDirectory: URL(fileURLWithPath: $0)) } ?? Simulator()
+        }
+    }
+
+    struct Up: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start simulated boards and point ./tpudeploy.yaml at the first one.")
+
+        @Option(name: .long, help: "How many boards to start.")
+        var boards = 1
+
+        @Option(name: .long, help: "DDR size: 12g or 16g (default: the board profile's largest).")
+        var ram: String?
+
+        @Option(name: .long, help: "Board profile from Profiles/boards.")
+        var board = "1684x_evb"
+
+        @Option(name: .long, help: "Seconds a simulated reboot takes before SSH answers again.")
+        var bootDelay: Double = 2
+
+        @Option(name: .long, help: "Size of the board's /boot partition in MiB.")
+        var bootPartitionMib = 128
+
+        @Flag(name: .long, help: "Do not write ./tpudeploy.yaml.")
+        var noConfig = false
+
+        @Option(name: .long, help: "Project file to write.")
+        var config: String = ProjectConfig.defaultFileName
+
+        @OptionGroup var state: StateOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingFailures(json: output.json) {
+                guard boards >= 1 else { throw ValidationError("--boards must be at least 1") }
+                let profile = try ProfileStore.locate().board(named: board)
+                let ramName = ram ?? profile.ramSizes.sorted().last ?? "16g"
+                guard profile.ramSizes.contains(ramName), let simulatedRAM = SimulatedRAM(rawValue: ramName) else {
+                    throw ValidationError("board \(board) comes with \(profile.ramSizes.joined(separator: " or ")) of DDR, not \(ramName)")
+                }
+                var options = SimulatorOptions()
+                options.boards = boards
+                options.ram = simulatedRAM
+                options.dtbName = String(profile.dtbFileNames[0].dropLast(4))
+                options.bootDelay = bootDelay
+                options.bootPartitionMiB = bootPartitionMib
+                options.namePrefix = board.replacingOccurrences(of: "1684x_", with: "").replacingOccurrences(of: "_", with: "")
+                let started = try state.simulator.up(options)
+                if !noConfig, let first = started.first {
+                    let settings = TargetSettings(
+                        host: first.host, port: first.port == 22 ? nil : first.port, user: "root",
+                        identity: first.identityFile, knownHosts: first.knownHostsFile, board: board)
+                    try ProjectConfig(target: settings, file: config).write(
+                        header: "Written by `tpudeploy sim up` for the simulated board \(first.name).\nThe linaro user's password is '\(first.linaroPassword)'.")
+                }
+                if output.json {
+                    try printJSON(started)
+                } else {
+                    for board in started {
+                        print("\(board.name)  \(board.host)  \(board.ram.rawValue)  \(board.dtbName).dtb  host key \(board.hostKeyFingerprint)")
+                    }
+                    if !noConfig, let first = started.first {
+                        print("wrote \(config) for \(first.name) (root, key \(first.identityFile)); try: tpudeploy inspect")
+                    }
+                }
+            }
+        }
+    }
+
+    struct Down: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop simulated boards (all of them when none is named).")
+
+        @Argument(help: "Board names, as `sim list` shows them.")
+        var names: [String] = []
+
+        @OptionGroup var state: StateOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingFailures(json: output.json) {
+                try state.simulator.down(names: names.isEmpty ? nil : names)
+                if output.json { try printJSON(["stopped": names]) } else { print("stopped \(names.isEmpty ? "all boards" : names.joined(separator: ", "))") }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List simulated boards and whether they are up, booting or bricked.")
+
+        @OptionGroup var state: StateOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingFailures(json: output.json) {
+                let boards = try state.simulator.list()
+                if output.json {
+                    try printJSON(boards)
+                } else if boards.isEmpty {
+                    print("no simulated boards; start one with `tpudeploy sim up`")
+                } else {
+                    for entry in boards {
+                        print("\(entry.board.name)  \(entry.board.host)  \(entry.board.ram.rawValue)  \(entry.state)")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import Testing
+import TPUDeploySimulator
+
+/// The simulated board checked with real tools only: OpenSSH's client, sshpass, the board's own `free`,
+/// `bm-smi`, `dumpimage`, and the host's `ip` and mount table.
+@Suite("simulated BM1684X boards", .serialized, .enabled(if: getuid() == 0, "needs root for namespaces and mounts"))
+struct SimulatorTests {
+    /// The factory 16 GB split: NPU heap 0xF6E00000 bytes.
+    static let factoryNPU16G: UInt64 = 0xF6E0_0000
+
+    @Test func aBoardAnswersSSHByKeyAndShowsItsFactoryLayoutThroughRealTools() throws {
+        try withSimulator { simulator, boards in
+            let board = try #require(boards.first)
+            #expect(board.name == "evb1")
+            #expect(board.hostKeyFingerprint.hasPrefix("SHA256:"))
+            #expect(try simulator.state(of: board.name) == .up)
+            #expect(try simulator.liveHeaps(of: board.name) == ["npu": Self.factoryNPU16G, "vpu": 2 << 30, "vpp": 3 << 30])
+
+            #expect(try ssh(board, "hostname") == board.name)
+            #expect(try ssh(board, "cat /sys/kernel/debug/ion/bm_npu_heap_dump/total_mem") == String(Self.factoryNPU16G))
+            #expect(try ssh(board, "cat /sys/kernel/debug/ion/bm_vpp_heap_dump/total_mem") == String(3 << 30))
+            #expect(try ssh(board, "cat /sys/firmware/devicetree/base/info/file-name | od -An -c | tr -s ' '")
+                .hasSuffix(". d t b \\0"))
+            #expect(try ssh(board, "tr -d '\\000' < /sys/firmware/devicetree/base/info/file-name") == "bm1684x_evb_v0.0.dtb")
+
+            // Linux gets the DDR minus every non-reusable reserved region minus 48 MiB for the kernel.
+            let regions: [UInt64] = [0x2000_0000, 0x400_0000, 0x10_0000, Self.factoryNPU16G, 0x4_0000, 0x400_0000,
+                                     0x10_0000, 0x800_0000, 0x8000_0000, 0xC000_0000]
+            let reserved = regions.reduce(0, +)
+            let ddr: UInt64 = 16 << 30, kernel: UInt64 = 48 << 20
+            let expectedKiB = (ddr - reserved - kernel) / 1024
+            #expect(try ssh(board, "free -b | awk '/^Mem:/ {print $2}'") == String(expectedKiB * 1024))
+
+            let smi = try ssh(board, "bm-smi --text_format")
+            #expect(smi.contains("SDK Version:    0.4.9") && smi.contains("Driver Version:  0.4.9"))
+            #expect(smi.contains("1684X-SOC") && smi.contains("SOC"))
+            #expect(smi.contains("   0MB/ \(Self.factoryNPU16G >> 20)MB"))
+
+            #expect(try ssh(board, "dumpimage -l /boot/emmcboot.itb >/dev/null && echo accepted") == "accepted")
+            #expect(try ssh(board, "ls /boot") == "emmcboot.itb\nmulti.its")
+            #expect(try ssh(board, "df -m --output=size /boot | tail -n 1") == "128")
+            #expect(try ssh(board, "readlink -f /opt/sophon/libsophon-current") == "/opt/sophon/libsophon-0.4.9")
+            #expect(try ssh(board, ". /etc/os-release; echo $PRETTY_NAME") == "Ubuntu 20.04.6 LTS")
+            #expect(try ssh(board, "stat -c %U /data") == "linaro")
+            // Its own pid namespace: the board's init is PID 1, and no host process is visible.
+            #expect(try ssh(board, "tr '\\0' ' ' < /proc/1/cmdline").contains("board-init.sh"))
+            let processes = Int(try ssh(board, "ps -e --no-headers | wc -l")) ?? 0
+            #expect(processes > 0 && processes < 12)
+        }
+    }
+
+    @Test func linaroLogsInWithThePasswordAndNeedsSudoForHeapsAndReboot() throws {
+        try withSimulator { _, boards in
+            let board = try #require(boards.first)
+            #expect(try linaro(board, "id -un") == .init(status: 0, output: "linaro"))
+            #expect(try linaro(board, "cat /sys/kernel/debug/ion/bm_npu_heap_dump/total_mem").status != 0)
+            #expect(try linaro(board, "echo linaro | sudo -S -p '' cat /sys/kernel/debug/ion/bm_npu_heap_dump/total_mem")
+                == .init(status: 0, output: String(Self.factoryNPU16G)))
+            let refused = try linaro(board, "reboot")
+            #expect(refused.status != 0 && refused.output.contains("reboot: must be superuser."))
+            #expect(try linaro(board, "echo wrong | sudo -S -p '' true").status != 0)
+            // root may not log in with a password, only with the key.
+            let rootByPassword = try run("/usr/bin/sshpass", ["-p", "linaro", "/usr/bin/ssh"] + sshOptions(board, key: false)
+                + ["root@\(board.host)", "true"])
+            #expect(rootByPassword.status != 0)
+        }
+    }
+
+    @Test func sudoRebootDropsTheConnectionAndTheBoardComesBack() throws {
+        try withSimulator(bootDelay: 0.5) { simulator, boards in
+            let board = try #require(boards.first)
+            let before = try ssh(board, "cat /proc/sys/kernel/random/boot_id; pgrep -x sshd | head -n 1")
+            let reboot = try linaro(board, "echo linaro | sudo -S -p '' reboot; sleep 10; echo survived")
+            #expect(reboot.status == 255)
+            #expect(!reboot.output.contains("survived"))
+            try simulator.waitUntilUp(board.name, timeout: 30)
+            #expect(try simulator.state(of: board.name) == .up)
+            #expect(try ssh(board, "pgrep -x sshd | head -n 1") != before.split(separator: "\n").last.map(String.init))
+            #expect(try simulator.bootLog(of: board.name).components(separatedBy: "] up").count == 3)
+            #expect(try ssh(board, "cat /sys/kernel/debug/ion/bm_npu_heap_dump/total_mem") == String(Self.factoryNPU16G))
+        }
+    }
+
+    @Test func aBoardWhoseBootedDtbGotOneByteFlippedIsBrickedAfterReboot() throws {
+        try withSimulator { simulator, boards in
+            let board = try #require(boards.first)
+            let image = URL(fileURLWithPath: board.stateDirectory).appendingPathComponent("boot/emmcboot.itb")
+            // Find the board's dtb in the FIT with U-Boot's own tools, then flip one byte of it in place.
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-flip-\(UUID().uuidString.prefix(8))")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let listing = try run("/usr/bin/dumpimage", ["-l", image.path]).output
+            let index = try #require(listing.split(separator: "\n").compactMap { line -> Int? in
+                guard line.hasPrefix(" Image "), line.hasSuffix("(fdt-1)") else { return nil }
+                return Int(line.split(separator: " ")[1])
+            }.first)
+            #expect(try run("/usr/bin/dumpimage", ["-T", "flat_dt", "-p", String(index), "-o", scratch.path, image.path]).status == 0)
+            #expect(try run("/usr/bin/fdtget", ["-t", "s", scratch.path, "/info", "file-name"]).output == "\(board.dtbName).dtb")
+            let dtb = try Data(contentsOf: scratch)
+            var bytes = try Data(contentsOf: image)
+            let range = try #require(bytes.range(of: dtb))
+            let victim = range.lowerBound + dtb.count / 2
+            bytes[victim] ^= 0x01
+            let handle = try FileHandle(forWritingTo: image)
+            try handle.write(contentsOf: bytes)
+            try handle.close()
+            // U-Boot's listing does not check hashes: it still accepts the image.
+            #expect(try run("/usr/bin/dumpimage", ["-l", image.path]).status == 0)
+
+            try simulator.reboot(board.name)
+            #expect(throws: SimulatorError.self) { try simulator.waitUntilUp(board.name, timeout: 20) }
+            guard case .bricked(let reason) = try simulator.state(of: board.name) else {
+                Issue.record("expected a bricked board, got \(try simulator.state(of: board.name))")
+                return
+            }
+            #expect(reason.contains("hash in fdt-1"))
+            #expect(try run("/usr/bin/ssh", sshOptions(board) + ["-o", "ConnectTimeout=2", "root@\(board.host)", "true"]).status == 255)
+        }
+    }
+
+    @Test func twoBoardsGetTheirOwnNamesAddressesAndHostKeysAndDownLeavesNothingBehind() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-sim-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let simulator = Simulator(stateDirectory: directory)
+        defer { try? simulator.down() }
+        var options = Self.smallBoards(bootDelay: 0)
+        options.boards = 2
+        options.ram = .gb12
+        options.dtbName = "bm1684x_se7_v1_12g"
+        options.namePrefix = "se7-"
+        let boards = try simulator.up(options)
+        #expect(boards.map(\.name) == ["se7-1", "se7-2"])
+        #expect(Set(boards.map(\.host)).count == 2)
+        #expect(Set(boards.map(\.hostKeyFingerprint)).count == 2)
+        #expect(try simulator.list().map(\.state) == [.up, .up])
+        let knownHosts = try String(contentsOfFile: boards[0].knownHostsFile, encoding: .utf8)
+        #expect(boards.allSatisfy { knownHosts.contains("\($0.host) ssh-ed25519 ") })
+        for board in boards {
+            #expect(try ssh(board, "hostname") == board.name)
+            #expect(try ssh(board, "cat /sys/kernel/debug/ion/bm_npu_heap_dump/total_mem") == String(0xDBF0_0000))
+        }
+        // A second `up` adds a board without clashing with the running ones.
+        let third = try simulator.up(Self.smallBoards(bootDelay: 0))
+        #expect(third.map(\.name) == ["evb1"])
+        #expect(!boards.map(\.host).contains(third[0].host))
+
+        try simulator.down(names: ["se7-1"])
+        #expect(try simulator.list().map(\.board.name) == ["evb1", "se7-2"])
+        try simulator.down()
+        try simulator.down()  // idempotent
+        #expect(try simulator.list().isEmpty)
+        #expect(try run("/usr/sbin/ip", ["netns", "list"]).output.contains("-se7-") == false)
+        #expect(try run("/usr/sbin/ip", ["netns", "list"]).output.contains("-evb1") == false || !hasNamespace(of: third[0]))
+        let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
+        #expect(!mounts.contains(directory.path))
+        #expect(try run("/usr/bin/pgrep", ["-f", directory.path]).status == 1)
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("boards/se7-2").path))
+    }
+
+    @Test func faultsAreInjectedAndClearedFromTheHostSide() throws {
+        try withSimulator { simulator, boards in
+            let board = try #require(boards.first)
+            try simulator.inject(.noBMSMI, into: board.name)
+            #expect(try run("/usr/bin/ssh", sshOptions(board) + ["root@\(board.host)", "command -v bm-smi"]).status == 1)
+
+            try simulator.inject(.malformedBMSMI, into: board.name)
+            try simulator.inject(.clearAll, into: board.name)
+            #expect(try ssh(board, "bm-smi --text_format").contains("MB/ 3950MB"))
+            try simulator.inject(.malformedBMSMI, into: board.name)
+            #expect(!(try ssh(board, "bm-smi --text_format").contains("MB/ 3950MB")))
+
+            try simulator.inject(.unreadableBoot, into: board.name)
+            #expect(try linaro(board, "cat /boot/emmcboot.itb > /dev/null").status != 0)
+            #expect(try ssh(board, "dumpimage -l /boot/emmcboot.itb > /dev/null && echo root-reads-it") == "root-reads-it")
+
+            try simulator.inject(.malformedMeminfo, into: board.name)
+            #expect(try ssh(board, "grep -c MemAvailable /proc/meminfo || true") == "0")
+
+            try simulator.inject(.clearAll, into: board.name)
+            #expect(try ssh(board, "bm-smi --text_format").contains("   0MB/ 3950MB"))
+            #expect(try linaro(board, "cat /boot/emmcboot.itb > /dev/null").status == 0)
+            #expect(try ssh(board, "grep -c MemAvailable /proc/meminfo") == "1")
+        }
+    }
+
+    @Test func errorsSayWhatToDo() {
+        #expect(SimulatorError.notRoot.description == "the simulator needs root (network and mount namespaces): run as root or with sudo")
+        #expect(SimulatorError.missingTool("sshd").description.contains("sshd not found: run `make setup`"))
+        var options = SimulatorOptions()
+        options.kernelKiB = 200 * 1024
+        #expect(throws: SimulatorError.self) { _ = try Simulator(stateDirectory: URL(fileURLWithPath: "/nonexistent")).up(options) }
+    }
+
+    // MARK: - Helpers
+
+    static func smallBoards(bootDelay: Double) -> SimulatorOptions {
+        var options = SimulatorOptions()
+        options.bootDelay = bootDelay
+        options.kernelKiB = 1024
+        options.ramdiskKiB = 256
+        return options
+    }
+
+    /// Starts one small board in a private state directory and always stops it.
+    private func withSimulator(bootDelay: Double = 0, _ body: (Simulator, [SimulatedBoard]) throws -> Void) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-sim-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let simulator = Simulator(stateDirectory: directory)
+        defer { try? simulator.down() }
+        try body(simulator, try simulator.up(Self.smallBoards(bootDelay: bootDelay)))
+    }
+
+    private func hasNamespace(of board: SimulatedBoard) -> Bool {
+        (try? run("/usr/sbin/ip", ["netns", "list"]).output.contains(board.name)) ?? false
+    }
+
+    private func sshOptions(_ board: SimulatedBoard, key: Bool = true) -> [String] {
+        (key ? ["-i", board.identityFile, "-o", "BatchMode=yes"] : ["-o", "PubkeyAuthentication=no"]) + [
+            "-F", "/dev/null", "-o", "UserKnownHostsFile=\(board.knownHostsFile)", "-o", "StrictHostKeyChecking=yes",
+            "-o", "ConnectTimeout=10", "-p", String(board.port),
+        ]
+    }
+
+    /// Runs a command on the board as root with OpenSSH's client; throws when it fails.
+    private func ssh(_ board: SimulatedBoard, _ command: String) throws -> String {
+        let result = try run("/usr/bin/ssh", sshOptions(board) + ["root@\(board.host)", command])
+        guard result.status == 0 else { throw CommandFailure(command: command, result: result) }
+        return result.output
+    }
+
+    /// Runs a command on the board as linaro, logging in with the password through sshpass.
+    private func linaro(_ board: SimulatedBoard, _ command: String) throws -> RunResult {
+        try run("/usr/bin/sshpass", ["-p", board.linaroPassword, "/usr/bin/ssh"] + sshOptions(board, key: false)
+            + ["linaro@\(board.host)", command])
+    }
+
+    struct RunResult: Equatable {
+        var status: Int32
+        var output: String
+    }
+
+    struct CommandFailure: Error, CustomStringConvertible {
+        var command: String
+        var result: RunResult
+        var description: String { "`\(command)` exited \(result.status): \(result.output)" }
+    }
+
+    /// Runs a host tool; stdout and stderr together, trimmed.
+    private func run(_ executable: String, _ arguments: [String]) throws -> RunResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return RunResult(status: process.terminationStatus,
+                         output: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}

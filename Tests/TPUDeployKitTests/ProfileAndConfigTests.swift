@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+@testable import TPUDeployKit
+
+/// The repository's own Profiles directory.
+private let profiles = ProfileStore(directory: URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Profiles"))
+
+private func temporaryFile(_ text: String, name: String = "tpudeploy.yaml") throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent(name).path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+@Suite struct ProfileStoreTests {
+    @Test func everyShippedProfileLoads() throws {
+        #expect(profiles.boardNames.contains("1684x_evb"))
+        for board in try profiles.boards() { #expect(!board.dtbFileNames.isEmpty) }
+        for name in profiles.modelNames { #expect(try profiles.model(named: name).npuMemoryBytes > 0) }
+    }
+
+    @Test func theEVBIsFoundByItsDTB() throws {
+        #expect(try profiles.board(booting: "bm1684x_evb_v0.0.dtb")?.name == "1684x_evb")
+        #expect(try profiles.board(booting: "no_such_board.dtb") == nil)
+    }
+
+    @Test func anUnknownBoardListsTheKnownOnes() {
+        #expect {
+            try profiles.board(named: "1684x_evv")
+        } throws: { error in
+            "\(error)".contains("unknown board '1684x_evv'") && "\(error)".contains("1684x_evb")
+        }
+    }
+
+    @Test func aBadValueNamesFileKeyAndAllowedValues() throws {
+        let path = try temporaryFile("""
+            name: x
+            description: y
+            family: gpt
+            chip: BM1684X
+            layers: 2
+            seq_len: 8
+            npu_memory_mib: 10
+            """, name: "x.yaml")
+        #expect {
+            try ModelProfile(mapping: YAMLMapping(contentsOf: path))
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains(path) && text.contains("family") && text.contains("chatglm2, llama2, wizardcoder")
+        }
+    }
+
+    @Test func aMisspeltKeyIsReported() throws {
+        let path = try temporaryFile("name: b\ndescription: d\nchip: BM1684X\ndtb_file_name: [a.dtb]\nram: [16g]\n", name: "b.yaml")
+        #expect {
+            try BoardProfile(mapping: YAMLMapping(contentsOf: path))
+        } throws: { error in
+            "\(error)".contains("dtb_file_name: unknown key")
+        }
+    }
+}
+
+@Suite struct ProjectConfigTests {
+    @Test func writesAndReadsBackTheTarget() throws {
+        let path = try temporaryFile("")
+        let settings = TargetSettings(host: "198.18.0.11", port: 2222, user: "root", identity: "/k/id ed25519",
+                                      knownHosts: "/k/known_hosts", board: "1684x_evb")
+        try ProjectConfig(target: settings, file: path).write(header: "test")
+        #expect(try ProjectConfig.load(from: path)?.target == settings)
+    }
+
+    @Test func aMissingFileIsNoConfigurationAtAll() throws {
+        #expect(try ProjectConfig.load(from: "/nonexistent/tpudeploy.yaml") == nil)
+    }
+
+    @Test func aBadPortNamesTheKey() throws {
+        let path = try temporaryFile("target:\n  host: a\n  port: 70000\n")
+        #expect {
+            try ProjectConfig.load(from: path)
+        } throws: { error in
+            "\(error)".contains("target.port")
+        }
+    }
+
+    @Test func flagsOverrideTheFileAndAnotherHostDropsItsKeys() throws {
+        let config = ProjectConfig(
+            target: TargetSettings(host: "a", user: "root", identity: "/id", knownHosts: "/kh"), file: "t.yaml")
+        let sameHost = try TargetOverrides(user: "linaro").resolve(with: config, configPath: "t.yaml")
+        #expect(sameHost.target.user == "linaro")
+        #expect(sameHost.target.identityFile == "/id")
+        let otherHost = try TargetOverrides(host: "b").resolve(with: config, configPath: "t.yaml")
+        #expect(otherHost.target.host == "b")
+        #expect(otherHost.target.identityFile == nil)
+    }
+
+    @Test func noTargetAnywhereSaysHowToNameOne() {
+        #expect {
+            try TargetOverrides().resolve(with: nil, configPath: "tpudeploy.yaml")
+        } throws: { error in
+            "\(error)".contains("--host") && "\(error)".contains("tpudeploy init")
+        }
+    }
+}
+
+@Suite struct MemoryDiagnosisTests {
+    let model: ModelProfile
+    init() throws { model = try profiles.model(named: "chatglm2-6b") }
+
+    @Test func tooSmallHeapGivesTheFixMemoryCommand() {
+        let diagnosis = MemoryDiagnosis(model: model, liveNPUBytes: 0xF6E0_0000, configuredNPUBytes: 0xF6E0_0000, boardProfile: "1684x_evb")
+        #expect(diagnosis.verdict == .tooSmall)
+        #expect(diagnosis.fixCommand == "tpudeploy fix-memory --board 1684x_evb --for-model chatglm2-6b")
+        #expect(diagnosis.message.hasPrefix("NPU heap 3.86 GiB < 7.10 GiB needed by chatglm2-6b"))
+    }
+
+    @Test func aConfiguredButNotLiveHeapMeansReboot() {
+        let diagnosis = MemoryDiagnosis(model: model, liveNPUBytes: 0xF6E0_0000, configuredNPUBytes: 7600 << 20, boardProfile: "1684x_evb")
+        #expect(diagnosis.verdict == .rebootPending)
+    }
+
+    @Test func aLargeEnoughHeapFits() {
+        let diagnosis = MemoryDiagnosis(model: model, liveNPUBytes: 7600 << 20, configuredNPUBytes: 7600 << 20, boardProfile: nil)
+        #expect(diagnosis.verdict == .fits)
+        #expect(diagnosis.fixCommand == nil)
+    }
+}
