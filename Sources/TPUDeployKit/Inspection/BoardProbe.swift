@@ -32,7 +32,7 @@ public enum BoardProbe {
         m meminfo; cat /proc/meminfo
         m bm-smi; if command -v bm-smi >/dev/null 2>&1; then timeout 10 bm-smi --text_format 2>&1; echo "@@status:$?"; else echo "@@missing"; fi
         m data; df -Pk \(shellQuoted(dataPath)) 2>&1
-        m boot; if [ -r /boot/emmcboot.itb ]; then echo readable; elif [ -e /boot/emmcboot.itb ]; then echo unreadable; else echo missing; fi
+        m boot; if [ -r /boot/emmcboot.itb ]; then echo readable; elif [ -e /boot/emmcboot.itb ] || [ ! -x /boot ]; then echo unreadable; else echo missing; fi
         m engine; pgrep -x \(enginePattern) 2>/dev/null; true
         m ion; if [ "$(id -u)" = 0 ]; then sh -c "$ION"; elif sudo -n true 2>/dev/null; then sudo -n sh -c "$ION"; else echo needs-password; fi
         m end

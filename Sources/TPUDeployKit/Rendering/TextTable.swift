@@ -1,3 +1,5 @@
+import Foundation
+
 /// A plain text table with aligned columns, for terminals and logs alike.
 public struct TextTable {
     public var header: [String]

@@ -157,9 +157,6 @@ public final class SSHConnection: @unchecked Sendable {
         }
         if methods & Int32(SSH_AUTH_METHOD_PASSWORD) != 0 {
             guard let password = try passwordProvider?("password for \(user)@\(target.host): ") else {
-                if triedKeys {
-                    throw SSHError.authenticationFailed(user: user, target: name, triedPassword: false, triedKeys: true)
-                }
                 throw SSHError.passwordNeeded(user: user, target: name)
             }
             triedPassword = true

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import TPUDeployKit
+
+/// The built `tpudeploy` executable, beside the test bundle.
+private let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tpudeploy").path
+private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+private struct Outcome {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs tpudeploy in `directory` with no terminal on stdin, as CI and scripts do.
+private func tpudeploy(_ arguments: [String], in directory: URL, environment extra: [String: String] = [:]) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.currentDirectoryURL = directory
+    var environment = ProcessInfo.processInfo.environment
+    environment["TPUDEPLOY_PROFILES"] = repositoryRoot.appendingPathComponent("Profiles").path
+    environment.removeValue(forKey: "TPUDEPLOY_PASSWORD")
+    for (key, value) in extra { environment[key] = value }
+    process.environment = environment
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+private func temporaryDirectory() throws -> URL {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-cli-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory
+}
+
+@Suite("the tpudeploy command line")
+struct CommandLineTests {
+    @Test func withoutATargetItSaysHowToNameOne() throws {
+        let outcome = try tpudeploy(["inspect"], in: try temporaryDirectory())
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("no board named"))
+        #expect(outcome.stderr.contains("tpudeploy init --host"))
+        #expect(outcome.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func anUnknownModelListsTheKnownOnes() throws {
+        let outcome = try tpudeploy(["inspect", "--host", "127.0.0.1", "--model", "gpt-9", "--json"], in: try temporaryDirectory())
+        #expect(outcome.status == 1)
+        let object = try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: String]
+        #expect(object?["error"]?.contains("chatglm2-6b") == true)
+    }
+
+    @Test func initWritesAProjectFileThatInspectReads() throws {
+        let directory = try temporaryDirectory()
+        let written = try tpudeploy(["init", "--host", "127.0.0.1", "--port", "1", "--user", "linaro", "--board", "1684x_evb"], in: directory)
+        #expect(written.status == 0)
+        let again = try tpudeploy(["init", "--host", "127.0.0.1"], in: directory)
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("--force"))
+        // Port 1 on loopback refuses at once: the error names the target from the file.
+        let outcome = try tpudeploy(["inspect", "--connect-timeout", "2"], in: directory)
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("linaro@127.0.0.1:1"))
+    }
+
+    @Test(.enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+    func simUpThenInspectAsJSONThenSimDown() throws {
+        let directory = try temporaryDirectory()
+        let state = directory.appendingPathComponent("sim").path
+        defer { _ = try? tpudeploy(["sim", "down", "--state-dir", state], in: directory) }
+        let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0", "--json"], in: directory)
+        #expect(up.status == 0, "\(up.stderr)")
+        let boards = try JSONSerialization.jsonObject(with: Data(up.stdout.utf8)) as? [[String: Any]]
+        let host = try #require(boards?.first?["host"] as? String)
+
+        let outcome = try tpudeploy(["inspect", "--json", "--model", "chatglm2-6b"], in: directory)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try JSONOutput.decoder().decode(BoardReport.self, from: Data(outcome.stdout.utf8))
+        #expect(report.schema == "tpudeploy.inspect/1")
+        #expect(report.target == "root@\(host)")
+        #expect(report.heaps.first { $0.name == "npu" }?.liveBytes == 0xF6E0_0000)
+        #expect(report.diagnosis?.verdict == .tooSmall)
+
+        // The linaro user needs a password; with no terminal it must come from the environment.
+        let stranger = directory.appendingPathComponent("stranger").path
+        try SimulatedBoardHarness.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", stranger])
+        let noPassword = try tpudeploy(["inspect", "--user", "linaro", "--identity", stranger], in: directory)
+        #expect(noPassword.status == 1)
+        #expect(noPassword.stderr.contains("wants a password for linaro"))
+        #expect(noPassword.stderr.contains("TPUDEPLOY_PASSWORD"))
+        let withPassword = try tpudeploy(["inspect", "--user", "linaro", "--json"], in: directory,
+                                         environment: ["TPUDEPLOY_PASSWORD": "linaro"])
+        #expect(withPassword.status == 0, "\(withPassword.stderr)")
+
+        let list = try tpudeploy(["sim", "list", "--state-dir", state], in: directory)
+        #expect(list.stdout.contains(host))
+        let down = try tpudeploy(["sim", "down", "--state-dir", state], in: directory)
+        #expect(down.status == 0)
+    }
+}
