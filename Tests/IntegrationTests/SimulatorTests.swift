@@ -149,8 +149,14 @@ struct SimulatorTests {
         try simulator.down()
         try simulator.down()  // idempotent
         #expect(try simulator.list().isEmpty)
-        #expect(try run("/usr/sbin/ip", ["netns", "list"]).output.contains("-se7-") == false)
-        #expect(try run("/usr/sbin/ip", ["netns", "list"]).output.contains("-evb1") == false || !hasNamespace(of: third[0]))
+        // No namespace holds a board's address any more, and the host's bridge address is gone with the last board.
+        let namespaceAddresses = try run("/usr/sbin/ip", ["-all", "netns", "exec", "ip", "-o", "-4", "addr", "show"]).output
+        let hostAddresses = try run("/usr/sbin/ip", ["-o", "-4", "addr", "show"]).output
+        for board in boards + third {
+            #expect(!namespaceAddresses.contains(" \(board.host)/"))
+            let bridgeAddress = board.host.split(separator: ".").dropLast().joined(separator: ".") + ".1/24"
+            #expect(!hostAddresses.contains(" \(bridgeAddress)"))
+        }
         let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
         #expect(!mounts.contains(directory.path))
         #expect(try run("/usr/bin/pgrep", ["-f", directory.path]).status == 1)
@@ -208,10 +214,6 @@ struct SimulatorTests {
         let simulator = Simulator(stateDirectory: directory)
         defer { try? simulator.down() }
         try body(simulator, try simulator.up(Self.smallBoards(bootDelay: bootDelay)))
-    }
-
-    private func hasNamespace(of board: SimulatedBoard) -> Bool {
-        (try? run("/usr/sbin/ip", ["netns", "list"]).output.contains(board.name)) ?? false
     }
 
     private func sshOptions(_ board: SimulatedBoard, key: Bool = true) -> [String] {
