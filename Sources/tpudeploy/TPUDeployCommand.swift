@@ -6,9 +6,7 @@ struct TPUDeployCommand: AsyncParsableCommand {
         commandName: "tpudeploy",
         abstract: "Provision Sophgo BM1684X boards for on-device LLMs, deploy a model, and serve it.",
         discussion: """
-            Name a board once with `tpudeploy init --host ADDRESS` (or start a simulated one with
-            `tpudeploy sim up`), then look at it with `tpudeploy inspect`. Every command accepts --json
-            for scripts, and reads the board from ./tpudeploy.yaml unless --host is given.
+            Name a board once with `tpudeploy init --host ADDRESS` (or start a simulated one with `tpudeploy sim up`), then look at it with `tpudeploy inspect`. Every command accepts --json for scripts and reads the board from ./tpudeploy.yaml unless --host is given.
             """,
         subcommands: [InspectCommand.self, InitCommand.self, SimCommand.self]
     )

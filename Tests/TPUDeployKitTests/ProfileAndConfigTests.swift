@@ -127,3 +127,30 @@ private func temporaryFile(_ text: String, name: String = "tpudeploy.yaml") thro
         #expect(diagnosis.fixCommand == nil)
     }
 }
+
+@Suite struct BoardPresetTests {
+    @Test func presetsAndTheModelPolicyAreRead() throws {
+        let evb = try profiles.board(named: "1684x_evb")
+        #expect(try evb.preset("llm") == HeapSizes(npu: .mebibytes(7168), vpu: .mebibytes(1024), vpp: .mebibytes(2048)))
+        #expect(evb.minimumLinuxMiB == 2048)
+        let chatglm = try profiles.model(named: "chatglm2-6b")
+        #expect(evb.modelPolicy.heaps(forModelNeeding: chatglm.npuMemoryBytes).npu == .mebibytes(7270 + 256))
+    }
+
+    @Test func maxMeansTheBoardsOwnMaximum() throws {
+        let sm7m = try profiles.board(named: "sm7m")
+        let llm = try sm7m.preset("llm")
+        #expect(llm.npu == .maximum)
+        #expect(llm.npu.resolved(maximum: 3515) == 3515)
+        #expect(llm.vpu.resolved(maximum: 3000) == 1024)
+    }
+
+    @Test func anUnknownPresetListsTheKnownOnes() throws {
+        let evb = try profiles.board(named: "1684x_evb")
+        #expect {
+            try evb.preset("fast")
+        } throws: { error in
+            "\(error)".contains("no preset 'fast'") && "\(error)".contains("factory, llm")
+        }
+    }
+}

@@ -6,6 +6,7 @@ public enum ProfileError: Error, CustomStringConvertible, Sendable, Equatable {
     case unknownBoard(name: String, known: [String])
     case unknownModel(name: String, known: [String])
     case nameMismatch(file: String, name: String)
+    case unknownPreset(board: String, preset: String, known: [String], file: String)
 
     public var description: String {
         switch self {
@@ -17,6 +18,8 @@ public enum ProfileError: Error, CustomStringConvertible, Sendable, Equatable {
             return "unknown model '\(name)'. Known models: \(known.joined(separator: ", ")). A new model is a new file in Profiles/models/."
         case .nameMismatch(let file, let name):
             return "\(file): name: '\(name)' must match the file name"
+        case .unknownPreset(let board, let preset, let known, let file):
+            return "board \(board) has no preset '\(preset)'; its presets are: \(known.joined(separator: ", ")) (\(file))"
         }
     }
 }

@@ -61,6 +61,9 @@ public struct YAMLMapping {
         }
     }
 
+    /// The keys of this mapping, sorted.
+    public var keys: [String] { values.keys.sorted() }
+
     public func has(_ key: String) -> Bool { values[key] != nil && !(values[key] is NSNull) }
 
     public func string(_ key: String) throws -> String {

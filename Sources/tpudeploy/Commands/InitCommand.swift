@@ -7,9 +7,9 @@ struct InitCommand: AsyncParsableCommand {
         commandName: "init",
         abstract: "Write tpudeploy.yaml naming the board this directory deploys to.",
         discussion: """
-            Every other command reads the board from ./tpudeploy.yaml, so it is named once:
+            Every other command reads the board from ./tpudeploy.yaml, so it is named once. Nothing is contacted; run `tpudeploy inspect --accept-new-host-key` next to trust the board's host key.
+
               tpudeploy init --host 192.0.2.10 --user linaro --board 1684x_evb
-            Nothing is contacted; run `tpudeploy inspect --accept-new-host-key` next to trust the board's key.
             """
     )
 

@@ -7,9 +7,7 @@ struct InspectCommand: AsyncParsableCommand {
         commandName: "inspect",
         abstract: "Report a board's OS, libsophon, DDR, NPU/VPU/VPP heaps, Linux memory, /data space and engine.",
         discussion: """
-            Heaps are shown twice: as configured in /boot/emmcboot.itb and as the running kernel has them;
-            a difference means a reboot is pending. With --model, says whether the model fits the NPU heap
-            and which fix-memory command makes it fit.
+            Heaps are shown twice: as configured in /boot/emmcboot.itb and as the running kernel has them; a difference means a reboot is pending. With --model, says whether the model fits the NPU heap and which fix-memory command makes it fit.
 
               tpudeploy inspect
               tpudeploy inspect --model chatglm2-6b

@@ -8,14 +8,11 @@ struct SimCommand: AsyncParsableCommand {
         commandName: "sim",
         abstract: "Simulated BM1684X boards built from real parts (needs root).",
         discussion: """
-            Each simulated board is a real OpenSSH server in its own network, mount, pid and UTS namespace,
-            with its own /boot (a real FIT emmcboot.itb built by U-Boot's mkimage), /data, /opt/sophon,
-            bm-smi and reboot. A reboot boots the board from /boot/emmcboot.itb, checked with U-Boot's own
-            dumpimage and fdtget; an image that fails the check leaves the board bricked, like a real one.
+            Each simulated board is a real OpenSSH server in its own network, mount, pid and UTS namespace, with its own /boot (a real FIT emmcboot.itb built by U-Boot's mkimage), /data, /opt/sophon, bm-smi and reboot. A reboot boots the board from /boot/emmcboot.itb, checked with U-Boot's own dumpimage and fdtget; an image that fails the check leaves the board bricked, like a real one.
 
-              tpudeploy sim up                 one EVB, 16 GB, factory layout; writes ./tpudeploy.yaml
-              tpudeploy inspect                then talk to it like a real board
-              tpudeploy sim down               stop it
+              tpudeploy sim up        one EVB (16 GB, factory layout), writes tpudeploy.yaml
+              tpudeploy inspect       then talk to it like a real board
+              tpudeploy sim down      stop it
             """,
         subcommands: [Up.self, Down.self, List.self]
     )
