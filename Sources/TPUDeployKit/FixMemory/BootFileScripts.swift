@@ -1,0 +1,154 @@
+/// Where tpudeploy keeps a board's boot files while replacing them, and the shell scripts that replace them.
+///
+/// The scripts run as root on the board in one round trip each. They never leave a half-written image under
+/// the name U-Boot loads: the new image is staged beside the old one in /boot (the same file system, so the
+/// final `mv` is an atomic rename), checked by sha256, and only then renamed into place after the old one is
+/// backed up twice — in /boot and under /data — and both backups are checked.
+public struct BootFileLayout: Sendable, Equatable {
+    public var bootDirectory: String
+    public var backupDirectory: String
+
+    public init(bootDirectory: String = "/boot", backupDirectory: String = "/data/tpudeploy/backups") {
+        self.bootDirectory = bootDirectory
+        self.backupDirectory = backupDirectory
+    }
+
+    public var image: String { bootDirectory + "/emmcboot.itb" }
+    public var its: String { bootDirectory + "/multi.its" }
+    /// The staged new image: hidden, beside the live one.
+    public var stagedImage: String { bootDirectory + "/.emmcboot.itb.tpudeploy-new" }
+    /// The newest backup kept on /boot itself (the vendor tool keeps `emmcboot.itb.memeditBak` the same way).
+    public var bootBackup: String { image + ".tpudeploy-bak" }
+    /// One line per backup: `STAMP SHA256 FILE`.
+    public var backupIndex: String { backupDirectory + "/index" }
+
+    /// The script that installs `source` (sha256 `newSHA`) as the boot image. `expectedCurrentSHA`, when
+    /// given, must still be the live image's hash (nobody changed it since it was read). `keepSource` keeps
+    /// the source file (a backup being restored) instead of removing it (an upload). Prints `@@ok BOOTBACKUP
+    /// DATABACKUP` or `@@error:REASON`.
+    public func installScript(source: String, newSHA: String, expectedCurrentSHA: String?, stamp: String, keepSource: Bool) -> String {
+        let q = shellQuoted
+        return """
+            set -u
+            img=\(q(image)); new=\(q(stagedImage)); bak=\(q(bootBackup)); backups=\(q(backupDirectory)); src=\(q(source))
+            stamp=\(q(stamp)); want=\(q(newSHA))
+            fail() { echo "@@error:$*"; rm -f "$new" "$bak.tmp"; exit 1; }
+            sha() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
+            [ -f "$img" ] || fail "$img is missing"
+            current=$(sha "$img")
+            \(expectedCurrentSHA.map { "[ \"$current\" = \(q($0)) ] || fail \"$img changed since tpudeploy read it; run the command again\"" } ?? ":")
+            [ "$(sha "$src")" = "$want" ] || fail "$src does not have the expected sha256 (it is damaged or incomplete); nothing was changed"
+            if [ "$src" != "$new" ]; then
+              rm -f "$new"
+              cp "$src" "$new" 2>/dev/null || fail "cannot copy the new image into $(dirname "$img") (is it full?); nothing was changed"
+              \(keepSource ? ":" : "rm -f \"$src\"")
+            fi
+            sync
+            [ "$(sha "$new")" = "$want" ] || fail "the new image does not match what was sent (sha256 differs); nothing was changed"
+            mkdir -p "$backups" || fail "cannot create $backups"
+            kept="$backups/emmcboot-$stamp.itb"
+            cp "$img" "$kept" 2>/dev/null || { rm -f "$kept"; fail "cannot back up $img to $backups (is /data full?); nothing was changed"; }
+            if [ -f "$(dirname "$img")/multi.its" ]; then cp "$(dirname "$img")/multi.its" "$backups/multi-$stamp.its" || fail "cannot back up multi.its"; fi
+            sync
+            [ "$(sha "$kept")" = "$current" ] || fail "the backup $kept does not match $img; nothing was changed"
+            echo "$stamp $current emmcboot-$stamp.itb" >> "$backups/index"
+            rm -f "$bak" "$bak.tmp"
+            cp "$img" "$bak.tmp" 2>/dev/null && sync && [ "$(sha "$bak.tmp")" = "$current" ] && mv -f "$bak.tmp" "$bak" || fail "cannot back up $img inside $(dirname "$img") (is it full?); nothing was changed"
+            mv -f "$new" "$img" || fail "cannot rename the new image into place; nothing was changed"
+            sync
+            if [ "$(sha "$img")" != "$want" ]; then cp "$bak" "$img"; sync; echo "@@error:$img did not read back as written; the old image was put back"; exit 1; fi
+            echo "@@ok $bak $kept"
+            """
+    }
+
+    /// Lists the backups under /data, newest last, with whether each still has its recorded hash:
+    /// `STAMP SHA256 PATH ok|damaged|missing` lines.
+    public var listBackupsScript: String {
+        """
+        backups=\(shellQuoted(backupDirectory))
+        [ -f "$backups/index" ] || exit 0
+        while read -r stamp sha file; do
+          [ -n "$file" ] || continue
+          path="$backups/$file"
+          if [ ! -f "$path" ]; then state=missing
+          elif [ "$(sha256sum "$path" | cut -d' ' -f1)" = "$sha" ]; then state=ok
+          else state=damaged; fi
+          echo "$stamp $sha $path $state"
+        done < "$backups/index"
+        """
+    }
+
+    /// Reports free space of /boot and /data and the size of files that matter for the pre-flight check.
+    public var spaceScript: String {
+        let q = shellQuoted
+        return """
+            size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+            echo "image $(size \(q(image)))"
+            echo "its $(size \(q(its)))"
+            echo "boot-backup $(size \(q(bootBackup)))"
+            echo "staged $(size \(q(stagedImage)))"
+            mkdir -p \(q(backupDirectory)) 2>/dev/null
+            d=\(q(backupDirectory)); while [ ! -d "$d" ]; do d=$(dirname "$d"); done
+            echo "boot-free $(( $(df -Pk \(q(bootDirectory)) | awk 'NR==2 {print $4}') * 1024 ))"
+            echo "data-free $(( $(df -Pk "$d" | awk 'NR==2 {print $4}') * 1024 ))"
+            """
+    }
+}
+
+/// One backup of the boot image under /data, as the board lists it.
+public struct BootImageBackup: Sendable, Codable, Equatable {
+    public enum Condition: String, Sendable, Codable { case ok, damaged, missing }
+    public var stamp: String
+    public var sha256: String
+    public var path: String
+    public var condition: Condition
+
+    /// Parses the output of `listBackupsScript`.
+    public static func parseList(_ text: String) throws -> [BootImageBackup] {
+        try text.split(separator: "\n").map { line in
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.count == 4, let condition = Condition(rawValue: fields[3]) else {
+                throw BoardOutputError(source: "the backup list", problem: "unexpected line", output: String(line))
+            }
+            return BootImageBackup(stamp: fields[0], sha256: fields[1], path: fields[2], condition: condition)
+        }
+    }
+}
+
+/// Free space and file sizes on the board before a boot image is replaced.
+public struct BootSpace: Sendable, Codable, Equatable {
+    public var imageBytes: UInt64
+    public var itsBytes: UInt64
+    public var bootBackupBytes: UInt64
+    public var stagedBytes: UInt64
+    public var bootFreeBytes: UInt64
+    public var dataFreeBytes: UInt64
+
+    /// Parses the output of `spaceScript`.
+    public init(text: String) throws {
+        var values: [String: UInt64] = [:]
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 2, let value = UInt64(fields[1]) { values[String(fields[0])] = value }
+        }
+        func value(_ key: String) throws -> UInt64 {
+            guard let found = values[key] else {
+                throw BoardOutputError(source: "the space check", problem: "no \(key) value", output: text)
+            }
+            return found
+        }
+        imageBytes = try value("image")
+        itsBytes = try value("its")
+        bootBackupBytes = try value("boot-backup")
+        stagedBytes = try value("staged")
+        bootFreeBytes = try value("boot-free")
+        dataFreeBytes = try value("data-free")
+    }
+
+    /// /boot must hold the new image beside the old one plus a backup of the old one (an older tpudeploy
+    /// backup and a stale staged file are removed on the way, so their space counts as free).
+    public func bootBytesNeeded(newImageBytes: UInt64) -> UInt64 { newImageBytes + imageBytes }
+    public var bootBytesAvailable: UInt64 { bootFreeBytes + bootBackupBytes + stagedBytes }
+    /// /data must hold a copy of the old image and its .its.
+    public var dataBytesNeeded: UInt64 { imageBytes + itsBytes }
+}

@@ -1,0 +1,100 @@
+import CLibSSH
+import Foundation
+
+/// Progress of a transfer: bytes done and bytes in all.
+public typealias TransferProgress = @Sendable (_ done: Int, _ total: Int) -> Void
+
+extension SSHConnection {
+    /// Reads a whole file from the board over SFTP with many read requests in flight, so that the link,
+    /// not the round trip, sets the speed.
+    public func readFile(_ path: String, progress: TransferProgress? = nil) throws -> [UInt8] {
+        let name = target.displayName
+        let sftp = try self.sftp()
+        guard let file = path.withCString({ sftp_open(sftp, $0, O_RDONLY, 0) }) else {
+            throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
+        }
+        defer { sftp_close(file) }
+        guard let attributes = sftp_fstat(file) else {
+            throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
+        }
+        let size = Int(attributes.pointee.size)
+        sftp_attributes_free(attributes)
+
+        // OpenSSH's sftp-server answers at most 256 KiB per read; 64 KiB requests, 32 in flight.
+        let chunk = 64 * 1024
+        let window = 32
+        var contents = [UInt8](repeating: 0, count: size)
+        var pending: [(id: Int32, offset: Int, length: Int)] = []
+        var nextOffset = 0
+        var received = 0
+        func request() throws {
+            let length = min(chunk, size - nextOffset)
+            let id = sftp_async_read_begin(file, UInt32(length))
+            if id < 0 { throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText()) }
+            pending.append((id, nextOffset, length))
+            nextOffset += length
+        }
+        while nextOffset < size && pending.count < window { try request() }
+        while !pending.isEmpty {
+            let head = pending.removeFirst()
+            var filled = 0
+            while filled < head.length {
+                let got = contents.withUnsafeMutableBytes {
+                    sftp_async_read(file, $0.baseAddress! + head.offset + filled, UInt32(head.length - filled), UInt32(head.id))
+                }
+                if got < 0 { throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText()) }
+                if got == 0 {
+                    throw SSHError.sftpFailed(target: name, path: path, reason: "the file shrank while it was being read")
+                }
+                filled += Int(got)
+                // A short answer: ask again for the rest of this range, synchronously.
+                if filled < head.length {
+                    if sftp_seek64(file, UInt64(head.offset + filled)) < 0 {
+                        throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
+                    }
+                    let rest = contents.withUnsafeMutableBytes {
+                        sftp_read(file, $0.baseAddress! + head.offset + filled, head.length - filled)
+                    }
+                    if rest <= 0 { throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText()) }
+                    filled += rest
+                    // Async requests take their offset from the handle: put it back where they continue.
+                    if sftp_seek64(file, UInt64(nextOffset)) < 0 {
+                        throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
+                    }
+                }
+            }
+            received += head.length
+            progress?(received, size)
+            if nextOffset < size { try request() }
+        }
+        return contents
+    }
+
+    /// Writes `bytes` to `path` on the board (created or truncated, mode `mode`) over SFTP, in chunks below
+    /// OpenSSH's message limit. The caller decides where: write to a temporary name and rename when whole.
+    public func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, progress: TransferProgress? = nil) throws {
+        let name = target.displayName
+        let sftp = try self.sftp()
+        guard let file = path.withCString({ sftp_open(sftp, $0, O_WRONLY | O_CREAT | O_TRUNC, mode) }) else {
+            throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
+        }
+        var closed = false
+        defer { if !closed { sftp_close(file) } }
+        let chunk = 255 * 1024
+        var offset = 0
+        while offset < bytes.count {
+            let length = min(chunk, bytes.count - offset)
+            let written = bytes.withUnsafeBytes { sftp_write(file, $0.baseAddress! + offset, length) }
+            if written < 0 {
+                if !isConnected { throw SSHError.connectionLost(target: name, reason: lastError) }
+                throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
+            }
+            offset += written
+            progress?(offset, bytes.count)
+        }
+        closed = true
+        if sftp_close(file) != SSH_OK {
+            throw SSHError.sftpFailed(target: name, path: path, reason: "closing the file: \(sftpErrorText())")
+        }
+    }
+}
