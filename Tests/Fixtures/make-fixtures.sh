@@ -66,6 +66,29 @@ rm -f "$tree"
 # Not a FIT at all: the image's source text.
 cp "$tmp/fit-16g/multi.its" "$tmp/bad/not-a-fit.its"
 
+# A dtb image whose hash node names an algorithm tpudeploy does not compute (U-Boot knows md5; we do not): the
+# EVB 16g image with fdt-2's hash-1 switched from sha256 to md5 (its old sha256 value left in place).
+cp "$good" "$tmp/bad/unknown-hash-algo.itb"
+fdtput -t s "$tmp/bad/unknown-hash-algo.itb" /images/fdt-2/hash-1 algo "md5"
+
+# FIT sources that do not belong to fit-16g/emmcboot.itb, each with one difference (the ITSSource check names it).
+# (bad/without-board-dtb.itb with fit-16g/multi.its is the "image missing from the FIT" pair.)
+mkdir -p "$tmp/its"
+its="$tmp/fit-16g/multi.its"
+# fdt-5 built from a dtb the image does not carry.
+sed 's|/incbin/("./bm1684x_airbox_v1.dtb")|/incbin/("./bm1684x_airbox_v2.dtb")|' "$its" > "$tmp/its/foreign-dtb.its"
+# ramdisk-1 hashed with sha256 instead of sha1 (the first sha1 in the file is the ramdisk's).
+sed '0,/algo = "sha1"/s//algo = "sha256"/' "$its" > "$tmp/its/other-hash.its"
+# Another default configuration.
+sed 's|default = "config-1";|default = "config-2";|' "$its" > "$tmp/its/other-default.its"
+# config-3 boots the EVB dtb instead of its own.
+sed '/config-3 {/,/};/s|fdt = "fdt-3";|fdt = "fdt-1";|' "$its" > "$tmp/its/other-configuration.its"
+# Cut off in the middle of the images node.
+head -n 20 "$its" > "$tmp/its/truncated.its"
+for file in "$tmp"/its/*.its; do
+	cmp -s "$file" "$its" && { echo "make-fixtures: $file is unchanged" >&2; exit 1; }
+done
+
 date -u +%Y-%m-%dT%H:%M:%SZ > "$tmp/stamp"
 rm -rf "$out"
 mv "$tmp" "$out"
