@@ -5,7 +5,9 @@ public struct BoardMemoryLayout: Codable, Sendable, Equatable {
     public var dtbFileName: String?
     /// The `/memory` banks, in `reg` order: four on 16 GB boards, three on 12 GB boards.
     public var banks: [DDRBank]
-    /// The `/reserved-memory` children in dtb order; a region whose `reg` has several entries appears once per entry.
+    /// The enabled `/reserved-memory` children in dtb order; a region whose `reg` has several entries appears once
+    /// per entry. Children with `status = "disabled"` are left out, as the kernel ignores them (tpudeploy leaves such
+    /// a node in place of a removed heap so that phandle references to it stay valid).
     public var reservedRegions: [ReservedRegion]
     /// The ion heaps present, in npu, vpu, vpp order; a removed heap is absent.
     public var heaps: [IONHeap]
@@ -65,6 +67,7 @@ public struct BoardMemoryLayout: Codable, Sendable, Equatable {
             let widths = try Self.cellWidths(of: "/reserved-memory", in: tree)
             for name in try tree.subnodeNames(of: "/reserved-memory") {
                 let path = "/reserved-memory/" + name
+                guard try tree.isEnabled(at: path) else { continue }
                 let compatible = try tree.stringList("compatible", at: path) ?? []
                 var common = ReservedRegion(
                     name: name, start: nil, size: 0, noMap: try tree.property("no-map", at: path) != nil,

@@ -1,0 +1,252 @@
+import Foundation
+
+/// A fix-memory run prepared against a board: the plan and the new image, nothing written yet.
+public struct PreparedMemoryFix: Sendable {
+    public let before: BoardReport
+    public let board: BoardProfile
+    public let dtb: String
+    public let sizing: LayoutSizing
+    public let edit: BootImageEdit
+    public let currentImageSHA256: String
+    public let newImageSHA256: String?
+    public let space: BootSpace
+
+    /// Live heap sizes by name (npu/vpu/vpp); an absent heap is missing from the map.
+    var liveHeaps: [String: UInt64] {
+        var sizes: [String: UInt64] = [:]
+        for heap in before.heaps { if let live = heap.liveBytes { sizes[heap.name] = live } }
+        return sizes
+    }
+}
+
+/// What a fix-memory or rollback run did. Encoded for `--json` (schema `tpudeploy.fix-memory/1`).
+public struct MemoryFixResult: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        /// Nothing to do: the requested layout is configured and live.
+        case alreadyApplied = "already_applied"
+        /// `--dry-run`: planned only.
+        case planned
+        /// Written; the board was not rebooted (`--no-reboot`), so the layout takes effect on the next boot.
+        case rebootPending = "reboot_pending"
+        /// Written, rebooted, and the live heaps equal the plan.
+        case applied
+        /// A backup was restored, rebooted and verified.
+        case rolledBack = "rolled_back"
+    }
+
+    public var schema = "tpudeploy.fix-memory/1"
+    public var status: Status
+    public var target: String
+    public var board: String
+    public var dtb: String
+    public var plan: MemoryPlan?
+    public var liveHeapsAfter: [String: UInt64]?
+    public var bootBackup: String?
+    public var dataBackup: String?
+}
+
+/// Heap sizes by name, the form live and planned layouts are compared in.
+func heapSizes(of layout: BoardMemoryLayout) -> [String: UInt64] {
+    var sizes: [String: UInt64] = [:]
+    for heap in layout.heaps { sizes[heap.kind.rawValue] = heap.size }
+    return sizes
+}
+
+func describeHeaps(_ sizes: [String: UInt64]) -> String {
+    ["npu", "vpu", "vpp"].map { name in "\(name) \(sizes[name].map { "\($0 >> 20) MiB" } ?? "none")" }.joined(separator: ", ")
+}
+
+func sha256Hex(_ bytes: [UInt8]) -> String { HexText.bytes(FITHashAlgorithm.sha256.digest(bytes)) }
+
+/// Rewrites a board's memory layout: reads its boot image, plans, uploads the new image beside the old,
+/// installs it with checked backups, reboots, waits, and verifies the live heaps — or restores a backup.
+public struct BoardMemoryFixer: Sendable {
+    public var profiles: ProfileStore
+    public var passwordProvider: PasswordProvider?
+    public var events: MemoryFixEvents?
+    public var files = BootFileLayout()
+    public var rebootTimeout = 300
+
+    public init(profiles: ProfileStore, passwordProvider: PasswordProvider?, events: MemoryFixEvents?) {
+        self.profiles = profiles
+        self.passwordProvider = passwordProvider
+        self.events = events
+    }
+
+    private func inspector() -> BoardInspector { BoardInspector(profiles: profiles, passwordProvider: passwordProvider) }
+
+    /// The board profile for the dtb the board booted: the one named (which must boot that dtb) or the one found.
+    func boardProfile(named name: String?, dtb: String) throws -> BoardProfile {
+        if let name {
+            let profile = try profiles.board(named: name)
+            guard profile.boots(dtb: dtb) else {
+                throw MemoryFixError.boardMismatch(board: name, dtb: dtb, suggestion: try profiles.board(booting: dtb)?.name)
+            }
+            return profile
+        }
+        guard let found = try profiles.board(booting: dtb) else {
+            throw MemoryFixError.noProfileForDTB(dtb: dtb, known: profiles.boardNames)
+        }
+        return found
+    }
+
+    /// Reads the board and its boot image and plans the edit. Changes nothing on the board.
+    public func prepare(_ session: SSHSession, board name: String?, choice: LayoutChoice) async throws -> PreparedMemoryFix {
+        events?(.step("inspecting \(session.target.displayName)"))
+        let before = try await inspector().inspect(session)
+        guard let dtb = before.dtb else { throw MemoryFixError.unknownDTB(target: session.target.displayName) }
+        let profile = try boardProfile(named: name, dtb: dtb)
+        let sizing = try choice.sizing(for: profile)
+        let spaceText = try await session.run(files.spaceScript, timeout: 60)
+        let space = try BootSpace(text: spaceText.stdoutText)
+
+        events?(.step("reading \(files.image)"))
+        let path = files.image
+        let events = self.events
+        let image = try await session.withConnection { connection in
+            try connection.readFile(path) { done, total in events?(.transfer(what: "reading emmcboot.itb", done: done, total: total)) }
+        }
+        events?(.step("planning"))
+        let edit = try BootImageEdit(image: image, dtb: dtb, sizing: sizing, minimumLinuxMiB: profile.minimumLinuxMiB)
+        return PreparedMemoryFix(
+            before: before, board: profile, dtb: dtb, sizing: sizing, edit: edit,
+            currentImageSHA256: sha256Hex(image), newImageSHA256: edit.editedImage.map(sha256Hex), space: space)
+    }
+
+    /// Writes the prepared image and (unless `reboot` is false) reboots and verifies. Returns the result and
+    /// the session to use afterwards (a new one when the board rebooted).
+    public func apply(_ prepared: PreparedMemoryFix, session: SSHSession, reboot: Bool) async throws -> (MemoryFixResult, SSHSession) {
+        let planned = heapSizes(of: prepared.edit.plan.after)
+        var result = MemoryFixResult(
+            status: .applied, target: session.target.displayName, board: prepared.board.name, dtb: prepared.dtb,
+            plan: prepared.edit.plan)
+
+        guard let newImage = prepared.edit.editedImage, let newSHA = prepared.newImageSHA256 else {
+            if prepared.liveHeaps == planned {
+                result.status = .alreadyApplied
+                result.liveHeapsAfter = prepared.liveHeaps
+                return (result, session)
+            }
+            guard reboot else {
+                result.status = .rebootPending
+                return (result, session)
+            }
+            let shell = try await RootShell.open(session, passwordProvider: passwordProvider)
+            let (live, fresh) = try await rebootAndVerify(shell, expected: planned, backups: ("-", "-"))
+            result.liveHeapsAfter = live
+            return (result, fresh)
+        }
+
+        let space = prepared.space
+        let bootNeeded = space.bootBytesNeeded(newImageBytes: UInt64(newImage.count))
+        guard space.bootBytesAvailable >= bootNeeded else {
+            throw MemoryFixError.bootTooFull(freeBytes: space.bootBytesAvailable, neededBytes: bootNeeded)
+        }
+        guard space.dataFreeBytes >= space.dataBytesNeeded else {
+            throw MemoryFixError.dataTooFull(freeBytes: space.dataFreeBytes, neededBytes: space.dataBytesNeeded)
+        }
+
+        let shell = try await RootShell.open(session, passwordProvider: passwordProvider)
+        let staging = shell.isRoot ? files.stagedImage : "/tmp/.tpudeploy-emmcboot-\(UUID().uuidString.prefix(8)).itb"
+        if shell.isRoot { _ = try await shell.run("rm -f \(shellQuoted(staging))") }
+        events?(.step("uploading the new boot image"))
+        let events = self.events
+        do {
+            try await session.withConnection { connection in
+                try connection.writeFile(staging, newImage) { done, total in
+                    events?(.transfer(what: "uploading emmcboot.itb", done: done, total: total))
+                }
+            }
+        } catch let error as SSHError {
+            throw MemoryFixError.uploadInterrupted(reason: "\(error)")
+        }
+
+        events?(.step("installing it with checked backups"))
+        let stamp = Self.stamp()
+        let install = try await shell.run(files.installScript(
+            source: staging, newSHA: newSHA, expectedCurrentSHA: prepared.currentImageSHA256, stamp: stamp, keepSource: false))
+        let backups = try Self.installOutcome(install)
+        result.bootBackup = backups.boot
+        result.dataBackup = backups.data
+        guard reboot else {
+            result.status = .rebootPending
+            return (result, session)
+        }
+        let (live, fresh) = try await rebootAndVerify(shell, expected: planned, backups: backups)
+        result.liveHeapsAfter = live
+        return (result, fresh)
+    }
+
+    /// Restores the newest intact backup under /data, reboots, and verifies the restored layout is live.
+    public func rollback(_ session: SSHSession, reboot: Bool) async throws -> (MemoryFixResult, SSHSession) {
+        events?(.step("inspecting \(session.target.displayName)"))
+        let before = try await inspector().inspect(session)
+        guard let dtb = before.dtb else { throw MemoryFixError.unknownDTB(target: session.target.displayName) }
+        let shell = try await RootShell.open(session, passwordProvider: passwordProvider)
+        let listing = try await shell.run(files.listBackupsScript, timeout: 300)
+        guard let backup = try BootImageBackup.parseList(listing.stdoutText).last(where: { $0.condition == .ok }) else {
+            throw MemoryFixError.noBackup(directory: files.backupDirectory)
+        }
+        events?(.step("reading the layout of \(backup.path)"))
+        let path = backup.path
+        let layout = try await session.withConnection { connection in
+            let reader = try SFTPFileReader(connection: connection, path: path)
+            return try BoardMemoryLayout(deviceTree: try FITImage(source: reader).deviceTreeImage(forDTB: dtb).tree)
+        }
+        events?(.step("restoring \(backup.path)"))
+        let install = try await shell.run(files.installScript(
+            source: backup.path, newSHA: backup.sha256, expectedCurrentSHA: nil, stamp: Self.stamp(), keepSource: true))
+        let backups = try Self.installOutcome(install)
+        var result = MemoryFixResult(
+            status: .rolledBack, target: session.target.displayName, board: before.board ?? "unknown", dtb: dtb, plan: nil,
+            bootBackup: backups.boot, dataBackup: backups.data)
+        guard reboot else {
+            result.status = .rebootPending
+            return (result, session)
+        }
+        let (live, fresh) = try await rebootAndVerify(shell, expected: heapSizes(of: layout), backups: backups)
+        result.liveHeapsAfter = live
+        return (result, fresh)
+    }
+
+    private func rebootAndVerify(_ shell: RootShell, expected: [String: UInt64], backups: (boot: String, data: String)) async throws -> ([String: UInt64], SSHSession) {
+        events?(.step("rebooting \(shell.session.target.displayName)"))
+        var watcher = RebootWatcher(target: shell.session.target, passwordProvider: passwordProvider, upTimeout: rebootTimeout, events: events)
+        watcher.downTimeout = 60
+        let fresh: SSHSession
+        do {
+            fresh = try await watcher.reboot(with: shell)
+        } catch RebootError.didNotComeBack(let target, let seconds) {
+            throw MemoryFixError.boardDidNotReturn(target: target, seconds: seconds, bootBackup: backups.boot, dataBackup: backups.data)
+        }
+        events?(.step("verifying the live heaps"))
+        let after = try await inspector().inspect(fresh)
+        var live: [String: UInt64] = [:]
+        for heap in after.heaps { if let bytes = heap.liveBytes { live[heap.name] = bytes } }
+        guard live == expected else {
+            throw MemoryFixError.verificationFailed(expected: describeHeaps(expected), live: describeHeaps(live))
+        }
+        return (live, fresh)
+    }
+
+    static func installOutcome(_ result: CommandResult) throws -> (boot: String, data: String) {
+        let text = result.stdoutText + result.stderrText
+        if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("@@ok ") }) {
+            let fields = line.split(separator: " ")
+            if fields.count == 3 { return (String(fields[1]), String(fields[2])) }
+        }
+        if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("@@error:") }) {
+            throw MemoryFixError.installFailed(reason: String(line.dropFirst("@@error:".count)))
+        }
+        throw MemoryFixError.installFailed(reason: text.isEmpty ? "the install script printed nothing (exit \(result.exitStatus.map(String.init) ?? "none"))" : text)
+    }
+
+    /// A UTC time stamp for backup names, sortable.
+    static func stamp() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: Date())
+    }
+}

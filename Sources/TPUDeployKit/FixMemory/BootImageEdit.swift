@@ -1,0 +1,34 @@
+/// The one path from a boot image and a request to a new boot image, used by `fix-memory` on a board and
+/// on local files alike: find the board's dtb in the FIT, plan the heaps, edit the dtb, write it back with
+/// fresh hashes.
+public struct BootImageEdit: Sendable {
+    /// The FIT image holding the board's dtb, e.g. "fdt-1".
+    public let fdtImage: String
+    public let limits: LayoutLimits
+    public let plan: MemoryPlan
+    /// The new FIT file, or nil when the image already has the requested layout.
+    public let editedImage: [UInt8]?
+
+    /// Plans and performs the edit in memory. Throws before anything is written: a signed image, a dtb the
+    /// image lacks, a request the board cannot hold (with the maximum), or a layout the planner refuses.
+    public init(image: [UInt8], dtb: String, sizing: LayoutSizing, minimumLinuxMiB: UInt64) throws {
+        let fit = try FITImage(bytes: image)
+        try fit.requireUnsigned()
+        let (fdt, tree) = try fit.deviceTreeImage(forDTB: dtb)
+        let layout = try BoardMemoryLayout(deviceTree: tree)
+        let limits = try MemoryPlanner.limits(for: layout)
+        let request = try sizing.request(limits: limits)
+        let plan = try MemoryPlanner.plan(request, for: tree, minimumLinuxMiB: minimumLinuxMiB)
+        self.fdtImage = fdt.name
+        self.limits = limits
+        self.plan = plan
+        if plan.isNoChange {
+            editedImage = nil
+        } else {
+            var edited = tree
+            try MemoryPlanner.apply(plan, to: &edited)
+            try edited.pack()
+            editedImage = try FITRewriter.replacingDeviceTree(in: fit, image: fdt.name, with: edited.bytes)
+        }
+    }
+}

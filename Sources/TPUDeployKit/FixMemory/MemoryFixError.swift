@@ -1,0 +1,38 @@
+/// Why `fix-memory` stopped, and what state the board is in.
+public enum MemoryFixError: Error, CustomStringConvertible, Sendable, Equatable {
+    case unknownDTB(target: String)
+    case boardMismatch(board: String, dtb: String, suggestion: String?)
+    case noProfileForDTB(dtb: String, known: [String])
+    case bootTooFull(freeBytes: UInt64, neededBytes: UInt64)
+    case dataTooFull(freeBytes: UInt64, neededBytes: UInt64)
+    case uploadInterrupted(reason: String)
+    case installFailed(reason: String)
+    case boardDidNotReturn(target: String, seconds: Int, bootBackup: String, dataBackup: String)
+    case verificationFailed(expected: String, live: String)
+    case noBackup(directory: String)
+
+    public var description: String {
+        switch self {
+        case .unknownDTB(let target):
+            return "\(target) does not say which dtb it booted (no /proc/device-tree/info/file-name): tpudeploy cannot tell which layout to edit."
+        case .boardMismatch(let board, let dtb, let suggestion):
+            return "this board booted \(dtb), which is not a dtb of board profile \(board)" + (suggestion.map { "; it looks like --board \($0)" } ?? "; check --board")
+        case .noProfileForDTB(let dtb, let known):
+            return "no board profile boots \(dtb); name one with --board (known: \(known.joined(separator: ", "))) or add a profile to Profiles/boards/."
+        case .bootTooFull(let free, let needed):
+            return "/boot has \(ByteCount.human(free)) free, but replacing emmcboot.itb safely needs \(ByteCount.human(needed)) (the new image beside the old one, plus a backup of the old one). Nothing was changed. Free space on /boot (old backups, unused files) and run again."
+        case .dataTooFull(let free, let needed):
+            return "/data has \(ByteCount.human(free)) free, but the backup of the boot image needs \(ByteCount.human(needed)). Nothing was changed. Free space on /data and run again."
+        case .uploadInterrupted(let reason):
+            return "the upload of the new boot image was interrupted (\(reason)). /boot/emmcboot.itb was not changed and the board boots as before; run the command again."
+        case .installFailed(let reason):
+            return "the board refused the new boot image: \(reason)"
+        case .boardDidNotReturn(let target, let seconds, let bootBackup, let dataBackup):
+            return "\(target) did not come back within \(seconds) s after the reboot. The previous boot image is saved as \(bootBackup) on /boot and \(dataBackup). If the board answers later, `tpudeploy fix-memory --rollback` restores it; if it never does, restore it from U-Boot or a serial console (copy the backup over /boot/emmcboot.itb)."
+        case .verificationFailed(let expected, let live):
+            return "the board rebooted, but its live heaps are \(live) instead of the planned \(expected). `tpudeploy fix-memory --rollback` restores the previous layout."
+        case .noBackup(let directory):
+            return "no intact boot image backup in \(directory): nothing to roll back to."
+        }
+    }
+}

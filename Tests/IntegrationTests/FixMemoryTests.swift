@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+import TPUDeployKit
+import TPUDeploySimulator
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let profiles = ProfileStore(directory: repositoryRoot.appendingPathComponent("Profiles"))
+private let mebibyte: UInt64 = 1 << 20
+
+private func fixer(password: String? = nil) -> BoardMemoryFixer {
+    var fixer = BoardMemoryFixer(profiles: profiles, passwordProvider: { _ in password }, events: nil)
+    fixer.rebootTimeout = 60
+    return fixer
+}
+
+private func liveHeaps(_ harness: SimulatedBoardHarness, _ board: SimulatedBoard) throws -> [String: UInt64] {
+    try harness.simulator.liveHeaps(of: board.name)
+}
+
+private func bootImageSHA(_ board: SimulatedBoard) throws -> String {
+    try SimulatedBoardHarness.openSSH(board, "sha256sum /boot/emmcboot.itb | cut -d' ' -f1").trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+@Suite("fix-memory on simulated boards", .serialized, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+struct FixMemoryIntegrationTests {
+    @Test func makesRoomForAModelRebootsAndInspectShowsTheNewHeaps() async throws {
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0]
+            let model = try profiles.model(named: "chatglm2-6b")
+            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            let prepared = try await fixer().prepare(session, board: "1684x_evb", choice: .model(model))
+            #expect(prepared.edit.plan.after.heap(.npu)?.size == (7270 + 256) * mebibyte)
+            let (result, fresh) = try await fixer().apply(prepared, session: session, reboot: true)
+            await fresh.close()
+            #expect(result.status == .applied)
+            #expect(result.liveHeapsAfter?["npu"] == (7270 + 256) * mebibyte)
+            // The simulator's own boot (dumpimage, hash checks, fdtget) agrees, independently of our code.
+            #expect(try liveHeaps(harness, board)["npu"] == (7270 + 256) * mebibyte)
+            // The backups hold the factory image.
+            let factory = try SimulatedBoardHarness.openSSH(board, "sha256sum \(result.bootBackup ?? "/none") \(result.dataBackup ?? "/none") | cut -d' ' -f1 | sort -u | wc -l")
+            #expect(factory.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+
+            let inspect = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            let report = try await BoardInspector(profiles: profiles, model: model).inspect(inspect)
+            await inspect.close()
+            #expect(report.diagnosis?.verdict == .fits)
+            #expect(report.rebootPending == false)
+
+            // Asking again changes nothing.
+            let again = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            let preparedAgain = try await fixer().prepare(again, board: nil, choice: .model(model))
+            let (second, last) = try await fixer().apply(preparedAgain, session: again, reboot: true)
+            await last.close()
+            #expect(second.status == .alreadyApplied)
+        }
+    }
+
+    @Test func rollbackRestoresTheFactoryLayout() async throws {
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0]
+            let factorySHA = try bootImageSHA(board)
+            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            let prepared = try await fixer().prepare(session, board: nil, choice: .sizes(HeapSizes(npu: .mebibytes(6000), vpu: .mebibytes(0), vpp: .mebibytes(1024))))
+            let (_, rebooted) = try await fixer().apply(prepared, session: session, reboot: true)
+            #expect(try liveHeaps(harness, board)["vpu"] == nil)
+            let (rolledBack, fresh) = try await fixer().rollback(rebooted, reboot: true)
+            await fresh.close()
+            #expect(rolledBack.status == .rolledBack)
+            #expect(try liveHeaps(harness, board) == ["npu": 0xF6E0_0000, "vpu": 2 << 30, "vpp": 3 << 30])
+            #expect(try bootImageSHA(board) == factorySHA)
+        }
+    }
+
+    @Test func aDroppedConnectionDuringUploadLeavesTheOldImageAndABootableBoard() async throws {
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0]
+            let factorySHA = try bootImageSHA(board)
+            let simulator = harness.simulator
+            let dropped = DroppedOnce()
+            var cutting = fixer()
+            cutting.events = { event in
+                if case .transfer(let what, let done, let total) = event, what.hasPrefix("uploading"), done * 2 >= total, dropped.first() {
+                    _ = try? simulator.dropConnections(of: board.name)
+                }
+            }
+            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            let prepared = try await cutting.prepare(session, board: nil, choice: .preset("llm"))
+            await #expect {
+                _ = try await cutting.apply(prepared, session: session, reboot: true)
+            } throws: { error in
+                guard case MemoryFixError.uploadInterrupted = error else { return false }
+                return "\(error)".contains("was not changed")
+            }
+            #expect(try bootImageSHA(board) == factorySHA)
+            try harness.simulator.reboot(board.name)
+            try harness.simulator.waitUntilUp(board.name, timeout: 60)
+            #expect(try liveHeaps(harness, board)["npu"] == 0xF6E0_0000)
+        }
+    }
+
+    @Test func aFullBootPartitionIsRefusedBeforeAnythingChanges() async throws {
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0]
+            let factorySHA = try bootImageSHA(board)
+            // Fill /boot so that the new image and a backup no longer fit.
+            _ = try SimulatedBoardHarness.openSSH(board, "free=$(df -Pk /boot | awk 'NR==2 {print $4}'); dd if=/dev/zero of=/boot/filler bs=1024 count=$((free - 256)) 2>/dev/null; sync")
+            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            let prepared = try await fixer().prepare(session, board: nil, choice: .preset("llm"))
+            await #expect {
+                _ = try await fixer().apply(prepared, session: session, reboot: true)
+            } throws: { error in
+                guard case MemoryFixError.bootTooFull = error else { return false }
+                return "\(error)".contains("Nothing was changed")
+            }
+            await session.close()
+            #expect(try bootImageSHA(board) == factorySHA)
+            let listing = try SimulatedBoardHarness.openSSH(board, "ls -a /boot")
+            #expect(!listing.contains("tpudeploy"))
+        }
+    }
+
+    @Test func linaroWorksThroughSudoWithItsPassword() async throws {
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0]
+            let target = SSHTarget(host: board.host, port: board.port, user: "linaro", knownHostsFile: board.knownHostsFile, sshConfigFile: "none")
+            let linaro = fixer(password: board.linaroPassword)
+            let session = try await SSHSession.connect(to: target, passwordProvider: { _ in board.linaroPassword })
+            let prepared = try await linaro.prepare(session, board: nil, choice: .preset("llm"))
+            let (result, fresh) = try await linaro.apply(prepared, session: session, reboot: true)
+            await fresh.close()
+            #expect(result.status == .applied)
+            #expect(try liveHeaps(harness, board)["npu"] == 7168 * mebibyte)
+        }
+    }
+
+    @Test func noRebootLeavesTheLayoutPending() async throws {
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0]
+            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            let prepared = try await fixer().prepare(session, board: nil, choice: .preset("llm"))
+            let (result, same) = try await fixer().apply(prepared, session: session, reboot: false)
+            #expect(result.status == .rebootPending)
+            let report = try await BoardInspector(profiles: profiles).inspect(same)
+            await same.close()
+            #expect(report.rebootPending == true)
+            #expect(try liveHeaps(harness, board)["npu"] == 0xF6E0_0000)
+        }
+    }
+}
+
+/// True the first time only: the fault is injected once.
+private final class DroppedOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    func first() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if done { return false }
+        done = true
+        return true
+    }
+}
