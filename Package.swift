@@ -26,12 +26,18 @@ let package = Package(
             name: "CLibFDT",
             providers: [.apt(["libfdt-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev", "zlib1g-dev"])]
+        ),
         // All logic: SSH, device trees, FIT images, memory layouts, inspection, profiles.
         .target(
             name: "TPUDeployKit",
             dependencies: [
                 "CLibSSH",
                 "CLibFDT",
+                "CLibCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -43,6 +43,18 @@ public struct MemoryFixResult: Sendable, Codable, Equatable {
     public var liveHeapsAfter: [String: UInt64]?
     public var bootBackup: String?
     public var dataBackup: String?
+
+    public init(status: Status, target: String, board: String, dtb: String, plan: MemoryPlan?,
+                liveHeapsAfter: [String: UInt64]? = nil, bootBackup: String? = nil, dataBackup: String? = nil) {
+        self.status = status
+        self.target = target
+        self.board = board
+        self.dtb = dtb
+        self.plan = plan
+        self.liveHeapsAfter = liveHeapsAfter
+        self.bootBackup = bootBackup
+        self.dataBackup = dataBackup
+    }
 }
 
 /// Heap sizes by name, the form live and planned layouts are compared in.
@@ -56,7 +68,7 @@ func describeHeaps(_ sizes: [String: UInt64]) -> String {
     ["npu", "vpu", "vpp"].map { name in "\(name) \(sizes[name].map { "\($0 >> 20) MiB" } ?? "none")" }.joined(separator: ", ")
 }
 
-func sha256Hex(_ bytes: [UInt8]) -> String { HexText.bytes(FITHashAlgorithm.sha256.digest(bytes)) }
+func sha256Hex(_ bytes: [UInt8]) -> String { Digest.hex(Digest.sha256(bytes)) }
 
 /// Rewrites a board's memory layout: reads its boot image, plans, uploads the new image beside the old,
 /// installs it with checked backups, reboots, waits, and verifies the live heaps — or restores a backup.

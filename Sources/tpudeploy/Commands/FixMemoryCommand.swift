@@ -1,0 +1,198 @@
+import ArgumentParser
+import Foundation
+import TPUDeployKit
+
+struct FixMemoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fix-memory",
+        abstract: "Rewrite the NPU/VPU/VPP memory layout of a board's boot image, safely.",
+        discussion: """
+            Reads /boot/emmcboot.itb, edits the dtb the board boots with the same placement rules as Sophgo's memory_edit.sh, shows the before/after layout and the exact dtb changes, then (after --yes or your confirmation) uploads the new image beside the old one, checks it by sha256, backs up the old image on /boot and under /data/tpudeploy/backups, renames the new one into place, reboots, and verifies the live heaps. A board that already has the layout is left alone. With --image, works on local files instead and writes to --output; the input is never modified.
+
+              tpudeploy fix-memory --board 1684x_evb --for-model chatglm2-6b
+              tpudeploy fix-memory --npu 7168 --vpu 1024 --vpp 2048 --dry-run
+              tpudeploy fix-memory --preset llm --yes --json
+              tpudeploy fix-memory --rollback --yes
+              tpudeploy fix-memory --image emmcboot.itb --its multi.its --dtb bm1684x_evb_v0.0 --npu 7168 --vpu 0 --vpp 2048 --output out/
+            """
+    )
+
+    @Option(name: .long, help: "Board profile (Profiles/boards); default: the profile that boots the board's dtb.")
+    var board: String?
+
+    @Option(name: .long, help: "NPU heap in MiB (0 removes it). Use with --vpu and --vpp.")
+    var npu: UInt64?
+    @Option(name: .long, help: "VPU heap in MiB (0 removes it).")
+    var vpu: UInt64?
+    @Option(name: .long, help: "VPP heap in MiB (0 removes it).")
+    var vpp: UInt64?
+
+    @Option(name: .long, help: "A layout named in the board profile, e.g. llm or factory.")
+    var preset: String?
+
+    @Option(name: .long, help: "Size the NPU heap for a model profile (Profiles/models): its need plus the board's headroom.")
+    var forModel: String?
+
+    @Flag(name: .long, help: "Show the plan; change nothing.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Do not ask for confirmation (required when there is no terminal).")
+    var yes = false
+
+    @Flag(name: .long, help: "Write the new image but do not reboot; it takes effect at the next boot.")
+    var noReboot = false
+
+    @Flag(name: .long, help: "Restore the newest intact backup under /data/tpudeploy/backups and reboot.")
+    var rollback = false
+
+    @Option(name: .long, help: "Seconds to wait for the board to come back after the reboot.")
+    var rebootTimeout = 300
+
+    @Option(name: .long, help: "Work on this local emmcboot.itb instead of a board.")
+    var image: String?
+    @Option(name: .long, help: "With --image: the multi.its that belongs to it (checked, copied to --output).")
+    var its: String?
+    @Option(name: .long, help: "With --image: the dtb to edit, e.g. bm1684x_evb_v0.0 (default: --board's first dtb).")
+    var dtb: String?
+    @Option(name: .long, help: "With --image: directory for the new emmcboot.itb and multi.its.")
+    var output: String?
+
+    @Option(name: .long, help: "Profiles directory (default: found beside the project or the executable).")
+    var profiles: String?
+
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var outputOptions: OutputOptions
+
+    func validate() throws {
+        let given = [npu != nil || vpu != nil || vpp != nil, preset != nil, forModel != nil].filter { $0 }.count
+        if rollback {
+            guard given == 0, image == nil else { throw ValidationError("--rollback takes no sizes and no --image") }
+            return
+        }
+        guard given == 1 else {
+            throw ValidationError("say what layout you want with one of: --npu/--vpu/--vpp, --preset NAME, --for-model NAME")
+        }
+        if npu != nil || vpu != nil || vpp != nil, npu == nil || vpu == nil || vpp == nil {
+            throw ValidationError("give all three of --npu, --vpu and --vpp (in MiB; 0 removes a heap)")
+        }
+        if image == nil, its != nil || dtb != nil || output != nil {
+            throw ValidationError("--its, --dtb and --output go with --image")
+        }
+        if image != nil, output == nil, !dryRun {
+            throw ValidationError("--image needs --output DIR for the new files (or --dry-run)")
+        }
+        if forModel?.hasSuffix(".bmodel") == true {
+            throw ValidationError("--for-model takes a model profile name (Profiles/models); reading the need from a .bmodel file is not supported yet")
+        }
+    }
+
+    func choice(_ store: ProfileStore) throws -> LayoutChoice {
+        if let npu, let vpu, let vpp { return .sizes(HeapSizes(npu: .mebibytes(npu), vpu: .mebibytes(vpu), vpp: .mebibytes(vpp))) }
+        if let preset { return .preset(preset) }
+        return .model(try store.model(named: forModel ?? ""))
+    }
+
+    func run() async throws {
+        try await reportingFailures(json: outputOptions.json) {
+            let store = try ProfileStore.locate(explicit: profiles)
+            if let image {
+                try runOnLocalFiles(image: image, store: store)
+            } else {
+                try await runOnBoard(store: store)
+            }
+        }
+    }
+
+    private func runOnLocalFiles(image: String, store: ProfileStore) throws {
+        let local = try LocalBootImage(image: image, its: its)
+        let profile = try board.map { try store.board(named: $0) }
+        guard let dtbName = dtb ?? profile.map({ String($0.dtbFileNames[0].dropLast(4)) }) else {
+            throw ValidationError("name the dtb to edit with --dtb (e.g. bm1684x_evb_v0.0) or --board PROFILE; `tpudeploy layout show --image \(image)` lists them")
+        }
+        let minimumLinux = profile?.minimumLinuxMiB ?? 0
+        let sizing: LayoutSizing
+        if let profile {
+            sizing = try choice(store).sizing(for: profile)
+        } else if let npu, let vpu, let vpp {
+            sizing = .explicit(HeapSizes(npu: .mebibytes(npu), vpu: .mebibytes(vpu), vpp: .mebibytes(vpp)))
+        } else {
+            throw ValidationError("--preset and --for-model need --board PROFILE (presets and headroom are board data)")
+        }
+        let result = try local.fix(dtb: dtbName, sizing: sizing, minimumLinuxMiB: minimumLinux, outputDirectory: output, dryRun: dryRun)
+        if outputOptions.json {
+            try printJSON(result)
+            return
+        }
+        print(MemoryLayoutText.plan(result.plan, heading: "\(image): \(dtbName).dtb in \(result.fdtImage), \(sizing.summary)"))
+        switch result.status {
+        case .planned: print("\n--dry-run: nothing written")
+        case .unchanged: print("\nwrote an unchanged copy to \(output ?? "")")
+        case .written: print("\nwrote \(result.outputImage ?? "")" + (result.outputITS.map { " and \($0)" } ?? ""))
+        }
+    }
+
+    private func confirm(_ question: String) throws {
+        if yes { return }
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw ValidationError("fix-memory changes the board's boot image and reboots it: pass --yes to confirm (or --dry-run to only see the plan)")
+        }
+        FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
+        guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+            throw ExitCode(1)
+        }
+    }
+
+    private func runOnBoard(store: ProfileStore) async throws {
+        let (sshTarget, configuredBoard) = try target.resolve()
+        let progress = ProgressLine(quiet: outputOptions.json)
+        var fixer = BoardMemoryFixer(profiles: store, passwordProvider: target.passwordProvider, events: progress.handler)
+        fixer.rebootTimeout = rebootTimeout
+        let session = try await SSHSession.connect(to: sshTarget, passwordProvider: target.passwordProvider)
+
+        if rollback {
+            try confirm("Restore the newest boot image backup on \(sshTarget.displayName) and reboot it?")
+            let (result, last) = try await fixer.rollback(session, reboot: !noReboot)
+            await last.close()
+            progress.finish()
+            if outputOptions.json { try printJSON(result) } else {
+                print("restored the previous boot image; live heaps: \(Self.heaps(result.liveHeapsAfter))")
+            }
+            return
+        }
+
+        let prepared = try await fixer.prepare(session, board: board ?? configuredBoard, choice: try choice(store))
+        progress.finish()
+        let heading = "\(sshTarget.displayName): board \(prepared.board.name), \(prepared.dtb) in \(prepared.edit.fdtImage); \(prepared.sizing.summary)"
+        if !outputOptions.json { print(MemoryLayoutText.plan(prepared.edit.plan, heading: heading)) }
+        if dryRun {
+            await session.close()
+            if outputOptions.json {
+                try printJSON(MemoryFixResult(status: .planned, target: sshTarget.displayName, board: prepared.board.name, dtb: prepared.dtb, plan: prepared.edit.plan))
+            } else {
+                print("\n--dry-run: nothing changed")
+            }
+            return
+        }
+        if !prepared.edit.plan.isNoChange {
+            try confirm("\nWrite this layout to \(sshTarget.displayName)\(noReboot ? "" : " and reboot it")?")
+        }
+        let (result, last) = try await fixer.apply(prepared, session: session, reboot: !noReboot)
+        await last.close()
+        progress.finish()
+        if outputOptions.json {
+            try printJSON(result)
+            return
+        }
+        switch result.status {
+        case .alreadyApplied: print("\nthe board already runs this layout: nothing to do")
+        case .rebootPending: print("\nwritten; the new layout takes effect at the next reboot (sudo reboot). Backups: \(result.bootBackup ?? "-"), \(result.dataBackup ?? "-")")
+        case .applied: print("\ndone: live heaps \(Self.heaps(result.liveHeapsAfter)). Backups: \(result.bootBackup ?? "-"), \(result.dataBackup ?? "-"); undo with `tpudeploy fix-memory --rollback`")
+        case .planned, .rolledBack: break
+        }
+    }
+
+    static func heaps(_ sizes: [String: UInt64]?) -> String {
+        guard let sizes else { return "unknown" }
+        return ["npu", "vpu", "vpp"].map { "\($0) \(sizes[$0].map { "\($0 >> 20) MiB" } ?? "none")" }.joined(separator: ", ")
+    }
+}
