@@ -73,8 +73,11 @@ struct InspectIntegrationTests {
             #expect(pending.heaps.first { $0.name == "npu" }?.configuredBytes == 0xDBF0_0000)
             #expect(pending.heaps.first { $0.name == "npu" }?.liveBytes == 0xF6E0_0000)
 
+            let bootID = try SimulatedBoardHarness.openSSH(board, "cat /proc/sys/kernel/random/boot_id")
             try harness.simulator.reboot(board.name)
             try harness.simulator.waitUntilUp(board.name, timeout: 60)
+            // Like a real kernel, the board has a new boot id after every boot.
+            #expect(try SimulatedBoardHarness.openSSH(board, "cat /proc/sys/kernel/random/boot_id") != bootID)
             let after = try await inspect(SimulatedBoardHarness.rootTarget(board))
             #expect(after.rebootPending == false)
             #expect(after.heaps.first { $0.name == "npu" }?.liveBytes == 0xDBF0_0000)

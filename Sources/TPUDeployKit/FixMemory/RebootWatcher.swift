@@ -1,16 +1,18 @@
 import Foundation
 
-/// Reboots a board and waits for it to come back, telling "went down and came back" apart from "never
-/// went down": a board answers SSH for a moment after `reboot` is issued, so first the SSH port must stop
-/// answering, then answer again with a working login.
+/// Reboots a board and waits for it to come back. The kernel's boot id (`/proc/sys/kernel/random/boot_id`)
+/// changes at every boot, so "came back" means: SSH answers, the login works, and the boot id is new — a
+/// board that answers for a moment after `reboot` is issued, or reboots faster than we poll, cannot fool it.
 public struct RebootWatcher: Sendable {
     public var target: SSHTarget
     public var passwordProvider: PasswordProvider?
-    /// Seconds the board may take to go down once told to reboot.
+    /// Seconds the board may keep its old boot id once told to reboot.
     public var downTimeout: Int = 60
     /// Seconds the board may take to come back.
     public var upTimeout: Int
     public var events: MemoryFixEvents?
+
+    static let bootIDCommand = "cat /proc/sys/kernel/random/boot_id"
 
     public init(target: SSHTarget, passwordProvider: PasswordProvider?, upTimeout: Int, events: MemoryFixEvents?) {
         self.target = target
@@ -20,53 +22,40 @@ public struct RebootWatcher: Sendable {
     }
 
     /// Issues the reboot through `shell` (the command returns before the board goes down), closes the
-    /// session, and returns a fresh session once the board is back.
+    /// session, and returns a fresh session once the board is back with a new boot id.
     public func reboot(with shell: RootShell) async throws -> SSHSession {
+        let before = try await shell.session.run(Self.bootIDCommand, timeout: 30).stdoutText
         _ = try await shell.run("sync; (sleep 1; reboot) >/dev/null 2>&1 </dev/null &", timeout: 30)
         await shell.session.close()
         var probe = target
         probe.connectTimeout = min(target.connectTimeout, 3)
         probe.acceptNewHostKey = false
 
-        let downStart = Date()
-        events?(.step("waiting for the board to go down"))
-        while true {
-            let answered: Bool
-            do {
-                let session = try await SSHSession.connect(to: probe, passwordProvider: passwordProvider)
-                await session.close()
-                answered = true
-            } catch let error as SSHError {
-                switch error {
-                case .cannotResolveOrConnect, .connectTimedOut, .connectionLost: answered = false
-                default: throw error
-                }
-            }
-            if !answered { break }
-            if Date().timeIntervalSince(downStart) > Double(downTimeout) {
-                throw RebootError.didNotGoDown(target: target.displayName, seconds: downTimeout)
-            }
-            try await Task.sleep(nanoseconds: 200_000_000)
-        }
-
-        let upStart = Date()
+        let start = Date()
+        var sawItDown = false
         var lastReport = -1
         while true {
-            let waited = Int(Date().timeIntervalSince(upStart))
+            let waited = Int(Date().timeIntervalSince(start))
             if waited != lastReport {
                 events?(.waiting(what: "board rebooting", seconds: waited, limit: upTimeout))
                 lastReport = waited
             }
             do {
-                return try await SSHSession.connect(to: probe, passwordProvider: passwordProvider)
+                let session = try await SSHSession.connect(to: probe, passwordProvider: passwordProvider)
+                let now = try? await session.run(Self.bootIDCommand, timeout: 30).stdoutText
+                if let now, now != before, !now.isEmpty { return session }
+                await session.close()
             } catch let error as SSHError {
                 switch error {
-                case .cannotResolveOrConnect, .connectTimedOut, .connectionLost: break
+                case .cannotResolveOrConnect, .connectTimedOut, .connectionLost, .channelFailed: sawItDown = true
                 default: throw error
                 }
             }
+            if !sawItDown && waited >= downTimeout {
+                throw RebootError.didNotGoDown(target: target.displayName, seconds: downTimeout)
+            }
             if waited >= upTimeout { throw RebootError.didNotComeBack(target: target.displayName, seconds: upTimeout) }
-            try await Task.sleep(nanoseconds: 500_000_000)
+            try await Task.sleep(nanoseconds: 300_000_000)
         }
     }
 }

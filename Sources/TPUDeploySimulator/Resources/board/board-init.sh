@@ -35,6 +35,9 @@ for f in passwd shadow group sudoers hosts hostname os-release; do bind "$S/etc/
 bind "$S/firmware" /sys/firmware
 bind "$S/debugfs" /sys/kernel/debug
 bind "$S/meminfo" /proc/meminfo
+# A new boot id every boot, as the kernel gives: how tools tell a board that rebooted from one that did not.
+[ -f "$S/boot_id" ] || cat /proc/sys/kernel/random/uuid > "$S/boot_id"
+bind "$S/boot_id" /proc/sys/kernel/random/boot_id
 ip link set lo up 2>/dev/null
 
 # --- power states -------------------------------------------------------------------------------------

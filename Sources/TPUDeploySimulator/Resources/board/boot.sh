@@ -189,5 +189,6 @@ if grep -qx malformed-meminfo "$S/faults" 2>/dev/null; then
 else
 	cat "$S/meminfo.booted" > "$S/meminfo"   # in place: /proc/meminfo is bound to this very file
 fi
+cat /proc/sys/kernel/random/uuid > "$S/boot_id.new" && cat "$S/boot_id.new" > "$S/boot_id" && rm -f "$S/boot_id.new"   # in place: bound over the kernel's boot_id
 rm -rf "$work"
 echo "booted $BOARD_DTB.dtb: ram $ram bytes, npu ${npu:-none} vpu ${vpu:-none} vpp ${vpp:-none}" >&2
