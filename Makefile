@@ -4,8 +4,8 @@ SWIFT ?= swift
 CONFIG ?= debug
 BIN = .build/$(CONFIG)/tpudeploy
 # Debian packages the project needs: libraries linked by SwiftPM, the simulator's real parts, test tools.
-DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev u-boot-tools device-tree-compiler \
-	openssh-server openssh-client sudo openssl iproute2 procps sshpass
+DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev libssl-dev zlib1g-dev u-boot-tools device-tree-compiler \
+	openssh-server openssh-client sudo openssl iproute2 procps sshpass python3
 DEMO_STATE ?= /var/lib/tpudeploy-sim
 
 .PHONY: setup build test demo bench clean help
@@ -14,7 +14,7 @@ help:
 	@echo "make setup   install the Debian packages tpudeploy needs (idempotent)"
 	@echo "make build   build tpudeploy ($(BIN))"
 	@echo "make test    run every test: unit tests and simulated-board integration tests (needs root)"
-	@echo "make demo    start a simulated BM1684X EVB, inspect it, stop it"
+	@echo "make demo    on a simulated BM1684X EVB: inspect, fix-memory for chatglm2-6b, inspect again"
 	@echo "make bench   benchmarks; results in bench-results/"
 
 setup:
@@ -35,13 +35,19 @@ test: setup
 
 demo: build
 	@set -e; trap '$(BIN) sim down --state-dir $(DEMO_STATE) >/dev/null 2>&1 || true' EXIT; \
+	echo "== a simulated BM1684X EVB with the factory memory layout"; \
 	$(BIN) sim up --board 1684x_evb --ram 16g --state-dir $(DEMO_STATE); \
+	echo; echo "== tpudeploy inspect --model chatglm2-6b"; \
+	$(BIN) inspect --model chatglm2-6b; \
+	echo; echo "== tpudeploy fix-memory --for-model chatglm2-6b --yes"; \
+	$(BIN) fix-memory --board 1684x_evb --for-model chatglm2-6b --yes; \
+	echo; echo "== tpudeploy inspect --model chatglm2-6b (after the reboot)"; \
 	$(BIN) inspect --model chatglm2-6b
 
 bench: setup
 	$(SWIFT) build -c release --product tpudeploy-bench
 	@mkdir -p bench-results
-	.build/release/tpudeploy-bench --output bench-results/inspect.json
+	.build/release/tpudeploy-bench --output-dir bench-results
 
 clean:
 	rm -rf .build bench-results Tests/Fixtures/build
