@@ -15,10 +15,9 @@ func benchmarkFixMemory(runs: Int, scratch: URL) async throws -> BenchmarkResult
     var edited: [UInt8] = []
     for _ in 0..<runs {
         ours.append(try await timed {
-            guard let data = FileManager.default.contents(atPath: imagePath) else { throw BenchmarkError(description: "cannot read \(imagePath)") }
-            let edit = try BootImageEdit(image: [UInt8](data), dtb: "bm1684x_evb_v0.0", sizing: sizing, minimumLinuxMiB: 2048)
+            let edit = try BootImageEdit(image: try LocalFile.read(imagePath), dtb: "bm1684x_evb_v0.0", sizing: sizing, minimumLinuxMiB: 2048)
             edited = edit.editedImage ?? []
-            try Data(edited).write(to: URL(fileURLWithPath: outputPath))
+            try LocalFile.write(edited, to: outputPath)
         })
     }
 

@@ -105,4 +105,43 @@ struct CommandLineTests {
         let down = try tpudeploy(["sim", "down", "--state-dir", state], in: directory)
         #expect(down.status == 0)
     }
+
+    @Test(.enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+    func fixMemoryFromTheCommandLine() throws {
+        let directory = try temporaryDirectory()
+        let state = directory.appendingPathComponent("sim").path
+        defer { _ = try? tpudeploy(["sim", "down", "--state-dir", state], in: directory) }
+        let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0"], in: directory)
+        #expect(up.status == 0, "\(up.stderr)")
+
+        // No terminal and no --yes: refuse, say which flag, change nothing.
+        let unconfirmed = try tpudeploy(["fix-memory", "--for-model", "chatglm2-6b"], in: directory)
+        #expect(unconfirmed.status == 1)
+        #expect(unconfirmed.stderr.contains("--yes"))
+
+        let planned = try tpudeploy(["fix-memory", "--for-model", "chatglm2-6b", "--dry-run", "--json"], in: directory)
+        #expect(planned.status == 0, "\(planned.stderr)")
+        let plan = try JSONOutput.decoder().decode(MemoryFixResult.self, from: Data(planned.stdout.utf8))
+        #expect(plan.status == .planned)
+        #expect(plan.plan?.after.heap(.npu)?.size == (7270 + 256) << 20)
+
+        let tooBig = try tpudeploy(["fix-memory", "--npu", "9000", "--vpu", "1024", "--vpp", "2048", "--yes"], in: directory)
+        #expect(tooBig.status == 1)
+        #expect(tooBig.stderr.contains("7615"))
+
+        let applied = try tpudeploy(["fix-memory", "--for-model", "chatglm2-6b", "--yes", "--json"], in: directory)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let result = try JSONOutput.decoder().decode(MemoryFixResult.self, from: Data(applied.stdout.utf8))
+        #expect(result.status == .applied)
+        #expect(result.liveHeapsAfter?["npu"] == (7270 + 256) << 20)
+
+        let inspected = try tpudeploy(["inspect", "--model", "chatglm2-6b", "--json"], in: directory)
+        let report = try JSONOutput.decoder().decode(BoardReport.self, from: Data(inspected.stdout.utf8))
+        #expect(report.diagnosis?.verdict == .fits)
+
+        let rolledBack = try tpudeploy(["fix-memory", "--rollback", "--yes", "--json"], in: directory)
+        #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
+        let restored = try JSONOutput.decoder().decode(MemoryFixResult.self, from: Data(rolledBack.stdout.utf8))
+        #expect(restored.liveHeapsAfter?["npu"] == 0xF6E0_0000)
+    }
 }

@@ -26,10 +26,10 @@ public struct LocalBootImage: Sendable {
 
     /// Reads the image and, when given, checks that the .its describes it.
     public init(image: String, its: String?) throws {
-        guard let data = FileManager.default.contents(atPath: image) else { throw LocalBootImageError.unreadable(path: image) }
+        guard let contents = try? LocalFile.read(image) else { throw LocalBootImageError.unreadable(path: image) }
         imagePath = image
         itsPath = its
-        bytes = [UInt8](data)
+        bytes = contents
         fit = try FITImage(bytes: bytes)
         if let its {
             guard let itsData = FileManager.default.contents(atPath: its) else { throw LocalBootImageError.unreadable(path: its) }
@@ -70,7 +70,7 @@ public struct LocalBootImage: Sendable {
         }
         do {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-            try Data(edit.editedImage ?? bytes).write(to: URL(fileURLWithPath: imageOut), options: .atomic)
+            try LocalFile.write(edit.editedImage ?? bytes, to: imageOut)
             if let itsText { try itsText.write(toFile: itsOut, atomically: true, encoding: .utf8) }
         } catch {
             throw LocalBootImageError.cannotWrite(path: outputDirectory, reason: error.localizedDescription)
