@@ -5,6 +5,13 @@ public struct HeapRequest: Sendable, Codable, Equatable, Hashable {
     public var vpuMiB: UInt64
     public var vppMiB: UInt64
 
+    /// Spelled so that JSON keys read `npu_mib` and decode back.
+    enum CodingKeys: String, CodingKey {
+        case npuMiB = "npuMib"
+        case vpuMiB = "vpuMib"
+        case vppMiB = "vppMib"
+    }
+
     public init(npuMiB: UInt64, vpuMiB: UInt64, vppMiB: UInt64) {
         self.npuMiB = npuMiB
         self.vpuMiB = vpuMiB

@@ -7,6 +7,13 @@ public struct LayoutLimits: Sendable, Codable, Equatable {
     public var maxVPUMiB: UInt64
     public var maxVPPMiB: UInt64
 
+    /// Spelled so that JSON keys read `max_npu_mib` and decode back.
+    enum CodingKeys: String, CodingKey {
+        case maxNPUMiB = "maxNpuMib"
+        case maxVPUMiB = "maxVpuMib"
+        case maxVPPMiB = "maxVppMib"
+    }
+
     public init(maxNPUMiB: UInt64, maxVPUMiB: UInt64, maxVPPMiB: UInt64) {
         self.maxNPUMiB = maxNPUMiB
         self.maxVPUMiB = maxVPUMiB
