@@ -95,6 +95,25 @@ struct InspectIntegrationTests {
         }
     }
 
+    @Test func withoutASudoPasswordTheLiveHeapsAreAWarningNotAFailure() async throws {
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            // linaro logs in with the simulator's key, so no password was typed that sudo could reuse.
+            let target = SSHTarget(host: board.host, port: board.port, user: "linaro", identityFile: board.identityFile,
+                                   knownHostsFile: board.knownHostsFile, sshConfigFile: "none")
+            let none = try await inspect(target, password: nil)
+            #expect(none.heaps.allSatisfy { $0.liveBytes == nil })
+            #expect(none.warnings.contains { $0.contains("sudo on the board wants a password") && $0.contains("TPUDEPLOY_PASSWORD") })
+            #expect(none.heaps.first { $0.name == "npu" }?.configuredBytes == 0xF6E0_0000)
+
+            let wrong = try await inspect(target, password: "not-the-password")
+            #expect(wrong.warnings.contains { $0.contains("refused the password for linaro") })
+
+            let right = try await inspect(target, password: board.linaroPassword)
+            #expect(right.heaps.first { $0.name == "npu" }?.liveBytes == 0xF6E0_0000)
+        }
+    }
+
     @Test func aWrongPasswordIsRefusedWithAClearError() async throws {
         try await SimulatedBoardHarness.withBoards { _, boards in
             let board = boards[0]

@@ -138,19 +138,19 @@ public struct BoardInspector: Sendable {
             return nil
         }
         if reading == .needsPassword {
-            let user = session.target.effectiveUser
-            var password = await session.loginPassword
-            if password == nil { password = try passwordProvider?("[sudo] password for \(user) on \(session.target.host): ") }
-            guard let password else {
-                warnings.append("the live heap sizes need root, and sudo on the board wants a password: set TPUDEPLOY_PASSWORD or pass --password-file")
+            do {
+                let shell = try await RootShell.open(session, passwordProvider: passwordProvider)
+                let result = try await shell.run(BoardProbe.ionHeapsScript, timeout: 30)
+                reading = try LiveHeapReading(section: result.stdoutText)
+            } catch let error as RootAccessError {
+                switch error {
+                case .passwordNeeded:
+                    warnings.append("the live heap sizes need root, and sudo on the board wants a password: set TPUDEPLOY_PASSWORD or pass --password-file")
+                case .sudoRefused(let user, _, _):
+                    warnings.append("sudo on the board refused the password for \(user): the live heap sizes are unknown (check TPUDEPLOY_PASSWORD or --password-file)")
+                }
                 return nil
-            }
-            let result = try await session.run(BoardProbe.sudoIonHeapsCommand, input: Array((password + "\n").utf8), timeout: 30)
-            guard result.succeeded else {
-                warnings.append("sudo on the board refused the password for \(user): the live heap sizes are unknown (check TPUDEPLOY_PASSWORD or --password-file)")
-                return nil
-            }
-            do { reading = try LiveHeapReading(section: result.stdoutText) } catch {
+            } catch let error as BoardOutputError {
                 warnings.append("\(error)")
                 return nil
             }

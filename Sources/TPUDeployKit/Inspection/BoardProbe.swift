@@ -39,9 +39,6 @@ public enum BoardProbe {
         """
     }
 
-    /// The command that reads the live heaps through `sudo` with a password given on standard input.
-    public static let sudoIonHeapsCommand = "sudo -S -p '' sh -c \(shellQuoted(ionHeapsScript))"
-
     /// Splits the script's output into its sections.
     public static func sections(of output: String) throws -> [String: String] {
         var sections: [String: String] = [:]
