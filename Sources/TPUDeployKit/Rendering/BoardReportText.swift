@@ -4,7 +4,7 @@ public enum BoardReportText {
     public static func render(_ report: BoardReport) -> String {
         func value(_ text: String?) -> String { text ?? "unknown" }
         func bytes(_ count: UInt64?) -> String { count.map(ByteCount.human) ?? "-" }
-        func hex(_ value: UInt64?) -> String { value.map { "0x" + String($0, radix: 16) } ?? "-" }
+        func hex(_ value: UInt64?) -> String { value.map(MemoryLayoutText.address) ?? "-" }
 
         var facts: [(String, String)] = [
             ("board", "\(report.target)  \(value(report.hostname))"),
