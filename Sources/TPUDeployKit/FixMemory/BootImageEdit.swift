@@ -11,7 +11,10 @@ public struct BootImageEdit: Sendable {
 
     /// Plans and performs the edit in memory. Throws before anything is written: a signed image, a dtb the
     /// image lacks, a request the board cannot hold (with the maximum), or a layout the planner refuses.
-    public init(image: [UInt8], dtb: String, sizing: LayoutSizing, minimumLinuxMiB: UInt64) throws {
+    /// With `verifying` (the default), every other image's stored hashes are checked first, so a damaged
+    /// kernel or ramdisk is never carried into a new image, and the new image is read back: only the board's
+    /// dtb differs, its hashes verify, and it has the planned layout.
+    public init(image: [UInt8], dtb: String, sizing: LayoutSizing, minimumLinuxMiB: UInt64, verifying: Bool = true) throws {
         let fit = try FITImage(bytes: image)
         try fit.requireUnsigned()
         let (fdt, tree) = try fit.deviceTreeImage(forDTB: dtb)
@@ -29,6 +32,19 @@ public struct BootImageEdit: Sendable {
             try MemoryPlanner.apply(plan, to: &edited)
             try edited.pack()
             editedImage = try FITRewriter.replacingDeviceTree(in: fit, image: fdt.name, with: edited.bytes)
+        }
+        guard verifying else { return }
+        for other in fit.images where other.name != fdt.name {
+            // An algorithm tpudeploy does not compute is left to U-Boot; on the rewritten dtb it was refused above.
+            do { try fit.verifyHashes(of: other) } catch FITError.unsupportedHashAlgorithm {}
+        }
+        if let editedImage {
+            let written = try FITImage(bytes: editedImage)
+            let dtbBytes = try written.data(of: written.image(named: fdt.name))
+            try FITRewriter.verify(editedImage, original: fit, changedImage: fdt.name, data: dtbBytes)
+            guard try BoardMemoryLayout(deviceTree: FlatDeviceTree(bytes: dtbBytes)) == plan.after else {
+                throw FITRewriteError.verificationFailed(reason: "the rewritten dtb does not have the planned layout")
+            }
         }
     }
 }

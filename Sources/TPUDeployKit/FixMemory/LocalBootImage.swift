@@ -2,15 +2,20 @@ import Foundation
 
 /// Why local boot image files could not be used.
 public enum LocalBootImageError: Error, CustomStringConvertible, Sendable, Equatable {
-    case unreadable(path: String)
+    case unreadable(path: String, reason: String)
     case outputIsInput(path: String)
     case cannotWrite(path: String, reason: String)
+    /// The image has no dtb of that name; `available` lists the ones it has.
+    case dtbNotInImage(dtb: String, image: String, available: [String])
 
     public var description: String {
         switch self {
-        case .unreadable(let path): return "cannot read \(path): check the path (--image / --its)."
-        case .outputIsInput(let path): return "--output would overwrite the input \(path); the input is never modified: choose another directory."
+        case .unreadable(let path, let reason): return "cannot read \(path) (\(reason)): check the path (--image / --its)."
+        case .outputIsInput(let path): return "--output would write into the directory of the input \(path); the input is never modified: choose another directory."
         case .cannotWrite(let path, let reason): return "cannot write \(path): \(reason)."
+        case .dtbNotInImage(let dtb, let image, let available):
+            let list = available.isEmpty ? "none" : available.joined(separator: ", ")
+            return "\(image) holds no dtb named \(dtb) (it holds: \(list)); `tpudeploy layout show --image \(image)` shows their layouts."
         }
     }
 }
@@ -22,29 +27,36 @@ public struct LocalBootImage: Sendable {
     public let itsPath: String?
     public let bytes: [UInt8]
     public let fit: FITImage
-    public let itsText: String?
+    /// The .its file's bytes, copied unchanged to the output.
+    public let itsBytes: [UInt8]?
 
     /// Reads the image and, when given, checks that the .its describes it.
     public init(image: String, its: String?) throws {
-        guard let contents = try? LocalFile.read(image) else { throw LocalBootImageError.unreadable(path: image) }
         imagePath = image
         itsPath = its
-        bytes = contents
+        bytes = try Self.read(image)
         fit = try FITImage(bytes: bytes)
         if let its {
-            guard let itsData = FileManager.default.contents(atPath: its) else { throw LocalBootImageError.unreadable(path: its) }
-            let text = String(decoding: itsData, as: UTF8.self)
-            try ITSSource(text: text, fileName: its).check(against: fit)
-            itsText = text
+            let contents = try Self.read(its)
+            try ITSSource(text: String(decoding: contents, as: UTF8.self), fileName: its).check(against: fit)
+            itsBytes = contents
         } else {
-            itsText = nil
+            itsBytes = nil
         }
     }
 
-    /// The layout of every board dtb in the image, with what each board allows.
+    private static func read(_ path: String) throws -> [UInt8] {
+        do { return try LocalFile.read(path) } catch let failure as LocalFile.Failure {
+            throw LocalBootImageError.unreadable(path: path, reason: failure.reason)
+        }
+    }
+
+    /// The layout of every board dtb in the image, with what each board allows. A dtb whose stored hash does not
+    /// match its data is an error (a hash algorithm tpudeploy does not know is not: the image is only read).
     public func layouts() throws -> LayoutReport {
         var entries: [LayoutReport.Entry] = []
         for image in fit.images where image.isDeviceTree {
+            try verifyHashes(of: image)
             let tree = try FlatDeviceTree(bytes: try fit.data(of: image))
             let layout = try BoardMemoryLayout(deviceTree: tree)
             var entry = LayoutReport.Entry(fdtImage: image.name, dtb: layout.dtbFileName ?? image.description ?? image.name, layout: layout)
@@ -55,9 +67,15 @@ public struct LocalBootImage: Sendable {
     }
 
     /// Plans the edit for `dtb` and, unless `dryRun`, writes `emmcboot.itb` (and `multi.its`, when one was
-    /// given) into `outputDirectory`. The input files are never touched.
+    /// given) into `outputDirectory`, which must not be the directory of an input. The input files are never
+    /// touched. `BootImageEdit` checks every image's hashes and reads the new file back before it is written.
     public func fix(dtb: String, sizing: LayoutSizing, minimumLinuxMiB: UInt64, outputDirectory: String?, dryRun: Bool) throws -> LocalFixResult {
-        let edit = try BootImageEdit(image: bytes, dtb: dtb, sizing: sizing, minimumLinuxMiB: minimumLinuxMiB)
+        let edit: BootImageEdit
+        do {
+            edit = try BootImageEdit(image: bytes, dtb: dtb, sizing: sizing, minimumLinuxMiB: minimumLinuxMiB)
+        } catch FITError.deviceTreeNotFound(let name, let available) {
+            throw LocalBootImageError.dtbNotInImage(dtb: name, image: imagePath, available: available)
+        }
         var result = LocalFixResult(
             status: dryRun ? .planned : (edit.editedImage == nil ? .unchanged : .written), image: imagePath,
             fdtImage: edit.fdtImage, plan: edit.plan, layout: edit.plan.after)
@@ -65,19 +83,51 @@ public struct LocalBootImage: Sendable {
         let output = URL(fileURLWithPath: outputDirectory)
         let imageOut = output.appendingPathComponent("emmcboot.itb").standardizedFileURL.path
         let itsOut = output.appendingPathComponent("multi.its").standardizedFileURL.path
-        for input in [imagePath, itsPath].compactMap({ $0 }) where URL(fileURLWithPath: input).standardizedFileURL.path == imageOut || URL(fileURLWithPath: input).standardizedFileURL.path == itsOut {
+        for input in [imagePath, itsPath].compactMap({ $0 }) where Self.sameDirectory(outputDirectory, URL(fileURLWithPath: input).deletingLastPathComponent().path) {
             throw LocalBootImageError.outputIsInput(path: input)
         }
         do {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
             try LocalFile.write(edit.editedImage ?? bytes, to: imageOut)
-            if let itsText { try itsText.write(toFile: itsOut, atomically: true, encoding: .utf8) }
+            if let itsBytes { try LocalFile.write(itsBytes, to: itsOut) }
+        } catch let failure as LocalFile.Failure {
+            throw LocalBootImageError.cannotWrite(path: failure.path, reason: failure.reason)
         } catch {
             throw LocalBootImageError.cannotWrite(path: outputDirectory, reason: error.localizedDescription)
         }
         result.outputImage = imageOut
-        result.outputITS = itsText == nil ? nil : itsOut
+        result.outputITS = itsBytes == nil ? nil : itsOut
         return result
+    }
+
+    /// The dtb of `profile` the image holds, without `.dtb`: the first of the profile's dtbs found in the image
+    /// (or its first one, so that `fix` names it in the error that lists the image's dtbs).
+    public func dtb(of profile: BoardProfile) -> String {
+        var held: Set<String> = []
+        for image in fit.images where image.isDeviceTree {
+            guard let tree = try? FlatDeviceTree(bytes: fit.data(of: image)) else { continue }
+            if tree.containsNode(at: "/info"), let name = try? tree.string("file-name", at: "/info") { held.insert(name) }
+            if let description = image.description { held.insert(description.hasSuffix(".dtb") ? description : description + ".dtb") }
+        }
+        let file = profile.dtbFileNames.first { held.contains($0) } ?? profile.dtbFileNames[0]
+        return file.hasSuffix(".dtb") ? String(file.dropLast(4)) : file
+    }
+
+    /// Checks an image's stored hashes; an algorithm tpudeploy does not compute is left to U-Boot, except on
+    /// the dtb being rewritten (`BootImageEdit` refuses that one, as it cannot write the new hash).
+    private func verifyHashes(of image: FITSubimage) throws {
+        do { try fit.verifyHashes(of: image) } catch FITError.unsupportedHashAlgorithm {}
+    }
+
+    /// Whether two paths name the same directory: the same path once symbolic links are resolved, or the same
+    /// file system object. A directory that does not exist yet is no input's.
+    static func sameDirectory(_ a: String, _ b: String) -> Bool {
+        let resolved = [a, b].map { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path }
+        if resolved[0] == resolved[1] { return true }
+        var first = stat()
+        var second = stat()
+        guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
     }
 }
 
@@ -110,4 +160,10 @@ public struct LocalFixResult: Sendable, Codable, Equatable {
     public var layout: BoardMemoryLayout
     public var outputImage: String?
     public var outputITS: String?
+
+    /// Spelled so that the JSON key `output_its` decodes back (snake case turns it into `outputIts`).
+    enum CodingKeys: String, CodingKey {
+        case schema, status, image, fdtImage, plan, layout, outputImage
+        case outputITS = "outputIts"
+    }
 }

@@ -8,6 +8,13 @@ public enum MemoryLayoutText {
         return high == 0 ? "0x\(padded)" : "0x\(String(high, radix: 16))_\(padded)"
     }
 
+    /// The last address of a region, "-" for an empty one; never traps on a dtb's odd values.
+    static func lastAddress(_ start: UInt64, size: UInt64) -> String {
+        guard size > 0 else { return "-" }
+        let (last, overflow) = start.addingReportingOverflow(size - 1)
+        return address(overflow ? .max : last)
+    }
+
     static func mib(_ bytes: UInt64) -> String {
         bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : ByteCount.human(bytes)
     }
@@ -22,7 +29,7 @@ public enum MemoryLayoutText {
 
     static func cell(_ region: ReservedRegion?, in layout: BoardMemoryLayout) -> [String] {
         guard let region, let start = region.start else { return ["-", "absent", ""] }
-        return [bankName(start, in: layout), "\(address(start))-\(address(start + region.size - 1))", mib(region.size)]
+        return [bankName(start, in: layout), "\(address(start))-\(lastAddress(start, size: region.size))", mib(region.size)]
     }
 
     /// The before/after table, Linux memory, limits and exact dtb changes of a plan.
@@ -60,7 +67,7 @@ public enum MemoryLayoutText {
             if region.noMap { notes.append("no-map") }
             if region.reusable { notes.append("reusable") }
             if let start = region.start {
-                table.rows.append([region.name, bankName(start, in: layout), address(start), address(start + region.size - 1), mib(region.size), notes.joined(separator: ", ")])
+                table.rows.append([region.name, bankName(start, in: layout), address(start), lastAddress(start, size: region.size), mib(region.size), notes.joined(separator: ", ")])
             } else {
                 table.rows.append([region.name, "-", "anywhere", "", mib(region.size), notes.joined(separator: ", ")])
             }

@@ -105,8 +105,16 @@ struct FixMemoryCommand: AsyncParsableCommand {
 
     private func runOnLocalFiles(image: String, store: ProfileStore) throws {
         let local = try LocalBootImage(image: image, its: its)
-        let profile = try board.map { try store.board(named: $0) }
-        guard let dtbName = dtb ?? profile.map({ String($0.dtbFileNames[0].dropLast(4)) }) else {
+        // The board profile gives presets, model headroom and the Linux minimum: the one named, else (for --preset
+        // and --for-model) the one that boots --dtb. Explicit sizes without --board are planned like memory_edit.sh,
+        // with no Linux minimum.
+        var profile = try board.map { try store.board(named: $0) }
+        if let profile, let dtb, !profile.boots(dtb: dtb) {
+            let suggestion = try store.board(booting: dtb).map { "; it is --board \($0.name)'s" } ?? ""
+            throw ValidationError("--dtb \(dtb) is not a dtb of board profile \(profile.name) (\(profile.dtbFileNames.joined(separator: ", ")))\(suggestion)")
+        }
+        if profile == nil, npu == nil, let dtb { profile = try store.board(booting: dtb) }
+        guard let dtbName = dtb ?? profile.map({ local.dtb(of: $0) }) else {
             throw ValidationError("name the dtb to edit with --dtb (e.g. bm1684x_evb_v0.0) or --board PROFILE; `tpudeploy layout show --image \(image)` lists them")
         }
         let minimumLinux = profile?.minimumLinuxMiB ?? 0
@@ -116,7 +124,7 @@ struct FixMemoryCommand: AsyncParsableCommand {
         } else if let npu, let vpu, let vpp {
             sizing = .explicit(HeapSizes(npu: .mebibytes(npu), vpu: .mebibytes(vpu), vpp: .mebibytes(vpp)))
         } else {
-            throw ValidationError("--preset and --for-model need --board PROFILE (presets and headroom are board data)")
+            throw ValidationError("no board profile boots \(dtbName); --preset and --for-model need --board PROFILE (known: \(store.boardNames.joined(separator: ", ")))")
         }
         let result = try local.fix(dtb: dtbName, sizing: sizing, minimumLinuxMiB: minimumLinux, outputDirectory: output, dryRun: dryRun)
         if outputOptions.json {

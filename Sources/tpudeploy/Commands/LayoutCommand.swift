@@ -31,6 +31,7 @@ struct LayoutCommand: AsyncParsableCommand {
                     return
                 }
                 if report.signed { print("note: this FIT image is signed; tpudeploy will not modify it\n") }
+                if report.dtbs.isEmpty { print("\(image) holds no dtb (no flat_dt image)") }
                 let sections = report.dtbs.map { entry -> String in
                     var text = MemoryLayoutText.layout(entry.layout, limits: entry.limits, title: "\(entry.dtb) (\(entry.fdtImage))")
                     if let problem = entry.limitsError { text += "\nmax: unknown (\(problem))" }
