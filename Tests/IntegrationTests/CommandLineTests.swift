@@ -102,6 +102,10 @@ struct CommandLineTests {
 
         let list = try tpudeploy(["sim", "list", "--state-dir", state], in: directory)
         #expect(list.stdout.contains(host))
+        let boardName = try #require(boards?.first?["name"] as? String)
+        let rebooted = try tpudeploy(["sim", "reboot", boardName, "--state-dir", state], in: directory)
+        #expect(rebooted.status == 0, "\(rebooted.stderr)")
+        #expect(rebooted.stdout.contains("npu 3950 MiB"))
         let down = try tpudeploy(["sim", "down", "--state-dir", state], in: directory)
         #expect(down.status == 0)
     }

@@ -14,7 +14,7 @@ struct SimCommand: AsyncParsableCommand {
               tpudeploy inspect       then talk to it like a real board
               tpudeploy sim down      stop it
             """,
-        subcommands: [Up.self, Down.self, List.self]
+        subcommands: [Up.self, Down.self, List.self, Reboot.self]
     )
 
     struct StateOptions: ParsableArguments {
@@ -125,6 +125,36 @@ struct SimCommand: AsyncParsableCommand {
                     for entry in boards {
                         print("\(entry.board.name)  \(entry.board.host)  \(entry.board.ram.rawValue)  \(entry.state)")
                     }
+                }
+            }
+        }
+    }
+
+    struct Reboot: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Power-cycle a simulated board from the host, as pulling its plug would.",
+            discussion: "The board boots from its /boot/emmcboot.itb again; a bricked board whose image was put right comes back this way.")
+
+        @Argument(help: "Board name, as `sim list` shows it.")
+        var name: String
+
+        @Option(name: .long, help: "Seconds to wait for SSH to answer again.")
+        var timeout: Double = 120
+
+        @OptionGroup var state: StateOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingFailures(json: output.json) {
+                let simulator = state.simulator
+                try simulator.reboot(name)
+                try simulator.waitUntilUp(name, timeout: timeout)
+                let heaps = try simulator.liveHeaps(of: name)
+                if output.json {
+                    try printJSON(["board": name, "state": "up"])
+                } else {
+                    let sizes = ["npu", "vpu", "vpp"].map { "\($0) \(heaps[$0].map { "\($0 >> 20) MiB" } ?? "none")" }
+                    print("\(name) is up: \(sizes.joined(separator: ", "))")
                 }
             }
         }
