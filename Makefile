@@ -5,7 +5,7 @@ CONFIG ?= debug
 BIN = .build/$(CONFIG)/tpudeploy
 # Debian packages the project needs: libraries linked by SwiftPM, the simulator's real parts, test tools.
 DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev libssl-dev zlib1g-dev u-boot-tools device-tree-compiler \
-	openssh-server openssh-client sudo openssl iproute2 procps sshpass python3
+	openssh-server openssh-client sudo openssl iproute2 procps sshpass python3 perl flatbuffers-compiler
 DEMO_STATE ?= /var/lib/tpudeploy-sim
 
 .PHONY: setup build test demo bench clean help

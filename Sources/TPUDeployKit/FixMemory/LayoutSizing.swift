@@ -56,6 +56,8 @@ public enum LayoutChoice: Sendable, Equatable {
     case sizes(HeapSizes)
     case preset(String)
     case model(ModelProfile)
+    /// A bmodel file: its own weights and neuron memory are the need.
+    case modelFile(path: String, model: BModel)
 
     /// The sizing this choice means on `board`.
     public func sizing(for board: BoardProfile) throws -> LayoutSizing {
@@ -63,6 +65,10 @@ public enum LayoutChoice: Sendable, Equatable {
         case .sizes(let sizes): return .explicit(sizes)
         case .preset(let name): return .preset(name: name, sizes: try board.preset(name))
         case .model(let model): return .model(name: model.name, npuBytes: model.npuMemoryBytes, policy: board.modelPolicy)
+        case .modelFile(let path, let model):
+            try model.requireChip(board.chip, path: path)
+            let name = path.split(separator: "/").last.map(String.init) ?? path
+            return .model(name: name, npuBytes: model.npuMemoryBytes, policy: board.modelPolicy)
         }
     }
 }

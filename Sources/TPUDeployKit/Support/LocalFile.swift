@@ -41,6 +41,30 @@ public enum LocalFile {
         return bytes
     }
 
+    /// The first `count` bytes of the file (fewer if it is shorter) and the file's whole size.
+    public static func readPrefix(_ path: String, count: Int) throws -> (bytes: [UInt8], fileSize: UInt64) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw failure(path) }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw failure(path) }
+        let wanted = min(count, Int(status.st_size))
+        var readError: Failure?
+        let bytes = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, initialized in
+            var done = 0
+            while done < wanted {
+                let got = Glibc.read(descriptor, buffer.baseAddress! + done, wanted - done)
+                if got < 0 && errno == EINTR { continue }
+                if got < 0 { readError = failure(path) }
+                if got <= 0 { break }
+                done += got
+            }
+            initialized = done
+        }
+        if let readError { throw readError }
+        return (bytes, UInt64(status.st_size))
+    }
+
     /// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename, so a
     /// reader never sees half a file.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {

@@ -30,7 +30,7 @@ struct FixMemoryCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A layout named in the board profile, e.g. llm or factory.")
     var preset: String?
 
-    @Option(name: .long, help: "Size the NPU heap for a model profile (Profiles/models): its need plus the board's headroom.")
+    @Option(name: .long, help: "Size the NPU heap for a model: a profile name (Profiles/models) or a .bmodel file (its weights + neuron memory), plus the board's headroom.")
     var forModel: String?
 
     @Flag(name: .long, help: "Show the plan; change nothing.")
@@ -81,15 +81,14 @@ struct FixMemoryCommand: AsyncParsableCommand {
         if image != nil, output == nil, !dryRun {
             throw ValidationError("--image needs --output DIR for the new files (or --dry-run)")
         }
-        if forModel?.hasSuffix(".bmodel") == true {
-            throw ValidationError("--for-model takes a model profile name (Profiles/models); reading the need from a .bmodel file is not supported yet")
-        }
     }
 
     func choice(_ store: ProfileStore) throws -> LayoutChoice {
         if let npu, let vpu, let vpp { return .sizes(HeapSizes(npu: .mebibytes(npu), vpu: .mebibytes(vpu), vpp: .mebibytes(vpp))) }
         if let preset { return .preset(preset) }
-        return .model(try store.model(named: forModel ?? ""))
+        let model = forModel ?? ""
+        if model.hasSuffix(".bmodel") { return .modelFile(path: model, model: try BModel(contentsOf: model)) }
+        return .model(try store.model(named: model))
     }
 
     func run() async throws {

@@ -1,0 +1,145 @@
+/// Why a bmodel file could not be read.
+public enum BModelError: Error, CustomStringConvertible, Sendable, Equatable {
+    case notABModel(path: String, reason: String)
+    case truncated(path: String, expectedBytes: UInt64, actualBytes: UInt64)
+    case malformed(path: String, reason: String)
+    case wrongChip(path: String, chip: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .notABModel(let path, let reason): return "\(path) is not a bmodel file: \(reason)."
+        case .truncated(let path, let expected, let actual):
+            return "\(path) is incomplete: its header promises \(expected) bytes, the file has \(actual) (an interrupted copy?)."
+        case .malformed(let path, let reason): return "\(path) is damaged: \(reason)."
+        case .wrongChip(let path, let chip, let expected):
+            return "\(path) was compiled for \(chip), but the board is a \(expected): recompile it for \(expected) (tpu-mlir --chip \(expected.lowercased()))."
+        }
+    }
+}
+
+/// What a bmodel says about itself: chip, nets with their stages' tensors, and the device memory it needs.
+/// Read from the 64-byte header and the FlatBuffers `Model` only; the coefficient blob (GBs) is never read.
+public struct BModel: Sendable, Codable, Equatable {
+    public static let magic: UInt32 = 0xFF55_AAEE
+    public static let headerSize = 64
+
+    public struct TensorInfo: Sendable, Codable, Equatable {
+        public var name: String
+        /// bm_data_type_t: 0 fp32, 1 fp16, 2 int8, 3 uint8, 4 int16, 5 uint16, 6 int32, 7 uint32, 8 bf16.
+        public var dataType: UInt32
+        public var shape: [UInt64]
+        public var bytes: UInt64
+    }
+
+    public struct Stage: Sendable, Codable, Equatable {
+        public var inputs: [TensorInfo]
+        public var outputs: [TensorInfo]
+        /// Neuron (activation) bytes of this stage.
+        public var contextBytes: UInt64
+        /// Where the stage's weights sit in the blob.
+        public var coefficientStart: UInt64?
+        public var coefficientBytes: UInt64
+    }
+
+    public struct Net: Sendable, Codable, Equatable {
+        public var name: String
+        public var stages: [Stage]
+    }
+
+    public var chip: String
+    public var version: String
+    public var nets: [Net]
+    /// The neuron memory the runtime allocates when it loads the model.
+    public var neuronBytes: UInt64
+    /// Size of the weights blob after the FlatBuffers part.
+    public var binaryBytes: UInt64
+
+    /// Weights in device memory: every distinct coefficient range once (nets share blocks of weights).
+    public var coefficientBytes: UInt64 {
+        var seen = Set<[UInt64]>()
+        var total: UInt64 = 0
+        for stage in nets.flatMap(\.stages) where stage.coefficientBytes > 0 {
+            if seen.insert([stage.coefficientStart ?? 0, stage.coefficientBytes]).inserted { total += stage.coefficientBytes }
+        }
+        return total
+    }
+
+    /// Device memory the model needs in the NPU heap: its weights plus the neuron memory.
+    public var npuMemoryBytes: UInt64 { coefficientBytes + neuronBytes }
+
+    /// The net names, in file order.
+    public var netNames: [String] { nets.map(\.name) }
+
+    /// Parses the header and FlatBuffers part. `fileSize` is the whole file's size, checked against the header.
+    public init(headerAndModel bytes: [UInt8], fileSize: UInt64, path: String) throws {
+        guard bytes.count >= Self.headerSize else {
+            throw BModelError.notABModel(path: path, reason: "shorter than the 64-byte header")
+        }
+        let magic = try FlatBufferTable.u32(bytes, 0)
+        guard magic == Self.magic else {
+            throw BModelError.notABModel(path: path, reason: "magic is 0x\(String(magic, radix: 16)), not 0xff55aaee")
+        }
+        let headerSize = UInt64(try FlatBufferTable.u32(bytes, 4))
+        let flatBuffersSize = UInt64(try FlatBufferTable.u32(bytes, 8))
+        let binarySize = UInt64(try FlatBufferTable.u32(bytes, 12))
+        let expected = headerSize + flatBuffersSize + binarySize
+        guard fileSize >= expected else { throw BModelError.truncated(path: path, expectedBytes: expected, actualBytes: fileSize) }
+        guard headerSize == UInt64(Self.headerSize), UInt64(bytes.count) >= headerSize + flatBuffersSize else {
+            throw BModelError.malformed(path: path, reason: "header size \(headerSize) or FlatBuffers size \(flatBuffersSize) does not fit")
+        }
+        let model = Array(bytes[Int(headerSize)..<Int(headerSize + flatBuffersSize)])
+        do {
+            let root = try FlatBufferTable(root: model)
+            func required(_ value: String?, _ field: String) throws -> String {
+                guard let value else { throw BModelError.malformed(path: path, reason: "the model has no \(field)") }
+                return value
+            }
+            chip = try required(root.string(3), "chip")
+            version = try required(root.string(1), "version")
+            neuronBytes = try root.u64(5)
+            binaryBytes = binarySize
+            nets = try root.tables(4).map { net in
+                Net(name: try required(net.string(0), "net name"), stages: try net.tables(3).map { parameter in
+                    let coefficients = try parameter.table(4).flatMap { try $0.u64Pair(2) }
+                    return Stage(
+                        inputs: try parameter.tables(0).map(Self.tensor), outputs: try parameter.tables(1).map(Self.tensor),
+                        contextBytes: try parameter.u64(3), coefficientStart: coefficients?.0, coefficientBytes: coefficients?.1 ?? 0)
+                })
+            }
+        } catch let error as FlatBufferError {
+            throw BModelError.malformed(path: path, reason: error.reason)
+        }
+        guard !nets.isEmpty else { throw BModelError.malformed(path: path, reason: "the model has no nets") }
+        for stage in nets.flatMap(\.stages) where (stage.coefficientStart ?? 0) + stage.coefficientBytes > binarySize {
+            throw BModelError.malformed(path: path, reason: "weights of a net lie past the end of the blob")
+        }
+    }
+
+    private static func tensor(_ table: FlatBufferTable) throws -> TensorInfo {
+        TensorInfo(
+            name: try table.string(0) ?? "", dataType: try table.u32(1), shape: try table.tables(5).first?.u64s(0) ?? [],
+            bytes: try table.u64(4))
+    }
+
+    /// Reads a bmodel file's header and model description from disk (not its weights).
+    public init(contentsOf path: String) throws {
+        let prefix: [UInt8]
+        let size: UInt64
+        do {
+            let header = try LocalFile.readPrefix(path, count: Self.headerSize)
+            guard header.bytes.count == Self.headerSize else {
+                throw BModelError.notABModel(path: path, reason: "shorter than the 64-byte header")
+            }
+            let flatBuffersSize = Int(try FlatBufferTable.u32(header.bytes, 8))
+            (prefix, size) = try LocalFile.readPrefix(path, count: Self.headerSize + min(flatBuffersSize, 256 << 20))
+        } catch let failure as LocalFile.Failure {
+            throw BModelError.notABModel(path: path, reason: failure.reason)
+        }
+        try self.init(headerAndModel: prefix, fileSize: size, path: path)
+    }
+
+    /// Refuses a model compiled for another chip.
+    public func requireChip(_ expected: String, path: String) throws {
+        guard chip.uppercased() == expected.uppercased() else { throw BModelError.wrongChip(path: path, chip: chip, expected: expected) }
+    }
+}
