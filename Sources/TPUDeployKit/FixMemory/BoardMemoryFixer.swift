@@ -11,8 +11,12 @@ public struct PreparedMemoryFix: Sendable {
     public let newImageSHA256: String?
     public let space: BootSpace
 
-    /// Live heap sizes by name (npu/vpu/vpp); an absent heap is missing from the map.
-    var liveHeaps: [String: UInt64] {
+    /// Whether the board already runs the planned heaps; nil when its live heaps could not be read.
+    public var liveMatchesPlan: Bool? { liveHeaps.map { $0 == heapSizes(of: edit.plan.after) } }
+
+    /// Live heap sizes by name (npu/vpu/vpp); an absent heap is missing from the map. Nil when unknown.
+    var liveHeaps: [String: UInt64]? {
+        guard before.liveHeapsKnown else { return nil }
         var sizes: [String: UInt64] = [:]
         for heap in before.heaps { if let live = heap.liveBytes { sizes[heap.name] = live } }
         return sizes
@@ -139,12 +143,13 @@ public struct BoardMemoryFixer: Sendable {
                 result.liveHeapsAfter = prepared.liveHeaps
                 return (result, session)
             }
-            guard reboot else {
+            // Live heaps unknown: cannot tell whether a reboot would change anything; never reboot blindly.
+            guard reboot, prepared.liveHeaps != nil else {
                 result.status = .rebootPending
                 return (result, session)
             }
             let shell = try await RootShell.open(session, passwordProvider: passwordProvider)
-            let (live, fresh) = try await rebootAndVerify(shell, expected: planned, backups: ("-", "-"))
+            let (live, fresh) = try await rebootAndVerify(shell, expected: planned, backups: (files.bootBackup, files.backupDirectory))
             result.liveHeapsAfter = live
             return (result, fresh)
         }
@@ -170,13 +175,25 @@ public struct BoardMemoryFixer: Sendable {
                 }
             }
         } catch let error as SSHError {
+            // Best effort: a partial upload must not linger (a new connection, as this one may be gone).
+            if let cleanup = try? await SSHSession.connect(to: session.target, passwordProvider: passwordProvider) {
+                _ = try? await cleanup.run("rm -f \(shellQuoted(staging))", timeout: 30)
+                await cleanup.close()
+            }
             throw MemoryFixError.uploadInterrupted(reason: "\(error)")
         }
 
         events?(.step("installing it with checked backups"))
         let stamp = Self.stamp()
-        let install = try await shell.run(files.installScript(
-            source: staging, newSHA: newSHA, expectedCurrentSHA: prepared.currentImageSHA256, stamp: stamp, keepSource: false))
+        let install: CommandResult
+        do {
+            // Generous: syncing a busy eMMC (right after a multi-GB model copy) can take minutes.
+            install = try await shell.run(files.installScript(
+                source: staging, newSHA: newSHA, expectedCurrentSHA: prepared.currentImageSHA256, stamp: stamp, keepSource: false),
+                timeout: 900)
+        } catch let error as SSHError {
+            throw MemoryFixError.installStateUnknown(reason: "\(error)")
+        }
         let backups = try Self.installOutcome(install)
         result.bootBackup = backups.boot
         result.dataBackup = backups.data
@@ -196,7 +213,11 @@ public struct BoardMemoryFixer: Sendable {
         guard let dtb = before.dtb else { throw MemoryFixError.unknownDTB(target: session.target.displayName) }
         let shell = try await RootShell.open(session, passwordProvider: passwordProvider)
         let listing = try await shell.run(files.listBackupsScript, timeout: 300)
-        guard let backup = try BootImageBackup.parseList(listing.stdoutText).last(where: { $0.condition == .ok }) else {
+        let current = try await shell.run("sha256sum \(shellQuoted(files.image)) | cut -d' ' -f1", timeout: 120)
+            .stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The newest intact backup that differs from what the board has now: a second rollback must not
+        // "restore" the image the first one just put in place.
+        guard let backup = try BootImageBackup.parseList(listing.stdoutText).last(where: { $0.condition == .ok && $0.sha256 != current }) else {
             throw MemoryFixError.noBackup(directory: files.backupDirectory)
         }
         events?(.step("reading the layout of \(backup.path)"))
@@ -206,8 +227,14 @@ public struct BoardMemoryFixer: Sendable {
             return try BoardMemoryLayout(deviceTree: try FITImage(source: reader).deviceTreeImage(forDTB: dtb).tree)
         }
         events?(.step("restoring \(backup.path)"))
-        let install = try await shell.run(files.installScript(
-            source: backup.path, newSHA: backup.sha256, expectedCurrentSHA: nil, stamp: Self.stamp(), keepSource: true))
+        let install: CommandResult
+        do {
+            install = try await shell.run(files.installScript(
+                source: backup.path, newSHA: backup.sha256, expectedCurrentSHA: current, stamp: Self.stamp(), keepSource: true),
+                timeout: 900)
+        } catch let error as SSHError {
+            throw MemoryFixError.installStateUnknown(reason: "\(error)")
+        }
         let backups = try Self.installOutcome(install)
         var result = MemoryFixResult(
             status: .rolledBack, target: session.target.displayName, board: before.board ?? "unknown", dtb: dtb, plan: nil,
@@ -223,16 +250,31 @@ public struct BoardMemoryFixer: Sendable {
 
     private func rebootAndVerify(_ shell: RootShell, expected: [String: UInt64], backups: (boot: String, data: String)) async throws -> ([String: UInt64], SSHSession) {
         events?(.step("rebooting \(shell.session.target.displayName)"))
-        var watcher = RebootWatcher(target: shell.session.target, passwordProvider: passwordProvider, upTimeout: rebootTimeout, events: events)
+        // Ask for a password at most once: reuse the one the session logged in with, or the first answer.
+        let known = await shell.session.loginPassword
+        let original = passwordProvider
+        let remembered = RememberedPassword(known)
+        let provider: PasswordProvider = { prompt in
+            if let password = remembered.value { return password }
+            let answer = try original?(prompt)
+            remembered.value = answer
+            return answer
+        }
+        var watcher = RebootWatcher(target: shell.session.target, passwordProvider: provider, upTimeout: rebootTimeout, events: events)
         watcher.downTimeout = 60
         let fresh: SSHSession
         do {
             fresh = try await watcher.reboot(with: shell)
         } catch RebootError.didNotComeBack(let target, let seconds) {
             throw MemoryFixError.boardDidNotReturn(target: target, seconds: seconds, bootBackup: backups.boot, dataBackup: backups.data)
+        } catch let error as RebootError {
+            throw MemoryFixError.rebootFailed(reason: "\(error)", bootBackup: backups.boot, dataBackup: backups.data)
+        } catch let error as SSHError {
+            throw MemoryFixError.rebootFailed(reason: "\(error)", bootBackup: backups.boot, dataBackup: backups.data)
         }
         events?(.step("verifying the live heaps"))
-        let after = try await inspector().inspect(fresh)
+        let after = try await BoardInspector(profiles: profiles, passwordProvider: provider).inspect(fresh)
+        guard after.liveHeapsKnown else { throw MemoryFixError.liveHeapsUnknown(target: fresh.target.displayName) }
         var live: [String: UInt64] = [:]
         for heap in after.heaps { if let bytes = heap.liveBytes { live[heap.name] = bytes } }
         guard live == expected else {
@@ -260,5 +302,16 @@ public struct BoardMemoryFixer: Sendable {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         return formatter.string(from: Date())
+    }
+}
+
+/// A password answered once and reused for the later connections of one run.
+final class RememberedPassword: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: String?
+    init(_ value: String?) { stored = value }
+    var value: String? {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
     }
 }

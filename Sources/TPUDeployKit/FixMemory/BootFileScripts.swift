@@ -30,6 +30,8 @@ public struct BootFileLayout: Sendable, Equatable {
         let q = shellQuoted
         return """
             set -u
+            exec </dev/null
+            command -v sha256sum >/dev/null || { echo "@@error:the board has no sha256sum (coreutils); nothing was changed"; exit 1; }
             img=\(q(image)); new=\(q(stagedImage)); bak=\(q(bootBackup)); backups=\(q(backupDirectory)); src=\(q(source))
             stamp=\(q(stamp)); want=\(q(newSHA))
             fail() { echo "@@error:$*"; rm -f "$new" "$bak.tmp"; exit 1; }
@@ -43,20 +45,27 @@ public struct BootFileLayout: Sendable, Equatable {
               cp "$src" "$new" 2>/dev/null || fail "cannot copy the new image into $(dirname "$img") (is it full?); nothing was changed"
               \(keepSource ? ":" : "rm -f \"$src\"")
             fi
-            sync
+            sync "$new"
             [ "$(sha "$new")" = "$want" ] || fail "the new image does not match what was sent (sha256 differs); nothing was changed"
             mkdir -p "$backups" || fail "cannot create $backups"
             kept="$backups/emmcboot-$stamp.itb"
             cp "$img" "$kept" 2>/dev/null || { rm -f "$kept"; fail "cannot back up $img to $backups (is /data full?); nothing was changed"; }
             if [ -f "$(dirname "$img")/multi.its" ]; then cp "$(dirname "$img")/multi.its" "$backups/multi-$stamp.its" || fail "cannot back up multi.its"; fi
-            sync
+            sync "$kept"
             [ "$(sha "$kept")" = "$current" ] || fail "the backup $kept does not match $img; nothing was changed"
-            echo "$stamp $current emmcboot-$stamp.itb" >> "$backups/index"
-            rm -f "$bak" "$bak.tmp"
-            cp "$img" "$bak.tmp" 2>/dev/null && sync && [ "$(sha "$bak.tmp")" = "$current" ] && mv -f "$bak.tmp" "$bak" || fail "cannot back up $img inside $(dirname "$img") (is it full?); nothing was changed"
+            echo "$stamp $current emmcboot-$stamp.itb" >> "$backups/index" && sync "$backups/index" || fail "cannot record the backup in $backups/index (is /data full?); nothing was changed"
+            rm -f "$bak.tmp"
+            cp "$img" "$bak.tmp" 2>/dev/null && sync "$bak.tmp" && [ "$(sha "$bak.tmp")" = "$current" ] && mv -f "$bak.tmp" "$bak" || fail "cannot back up $img inside $(dirname "$img") (is it full?); nothing was changed"
             mv -f "$new" "$img" || fail "cannot rename the new image into place; nothing was changed"
-            sync
-            if [ "$(sha "$img")" != "$want" ]; then cp "$bak" "$img"; sync; echo "@@error:$img did not read back as written; the old image was put back"; exit 1; fi
+            sync "$img"; sync -f "$img" 2>/dev/null || sync
+            if [ "$(sha "$img")" != "$want" ]; then
+              if cp "$bak" "$img.tmp" && sync "$img.tmp" && [ "$(sha "$img.tmp")" = "$current" ] && mv -f "$img.tmp" "$img" && sync "$img"; then
+                echo "@@error:$img did not read back as written; the previous image was put back"
+              else
+                echo "@@error:$img did not read back as written AND putting the previous one back failed: copy $bak (or $kept) over $img before rebooting"
+              fi
+              exit 1
+            fi
             echo "@@ok $bak $kept"
             """
     }
@@ -87,7 +96,6 @@ public struct BootFileLayout: Sendable, Equatable {
             echo "its $(size \(q(its)))"
             echo "boot-backup $(size \(q(bootBackup)))"
             echo "staged $(size \(q(stagedImage)))"
-            mkdir -p \(q(backupDirectory)) 2>/dev/null
             d=\(q(backupDirectory)); while [ ! -d "$d" ]; do d=$(dirname "$d"); done
             echo "boot-free $(( $(df -Pk \(q(bootDirectory)) | awk 'NR==2 {print $4}') * 1024 ))"
             echo "data-free $(( $(df -Pk "$d" | awk 'NR==2 {print $4}') * 1024 ))"
@@ -145,10 +153,11 @@ public struct BootSpace: Sendable, Codable, Equatable {
         dataFreeBytes = try value("data-free")
     }
 
-    /// /boot must hold the new image beside the old one plus a backup of the old one (an older tpudeploy
-    /// backup and a stale staged file are removed on the way, so their space counts as free).
+    /// /boot must hold the new image beside the old one plus a new backup of the old one, while the previous
+    /// backup still exists (it is replaced only once the new one is checked); a stale staged file is removed
+    /// first, so its space counts as free.
     public func bootBytesNeeded(newImageBytes: UInt64) -> UInt64 { newImageBytes + imageBytes }
-    public var bootBytesAvailable: UInt64 { bootFreeBytes + bootBackupBytes + stagedBytes }
+    public var bootBytesAvailable: UInt64 { bootFreeBytes + stagedBytes }
     /// /data must hold a copy of the old image and its .its.
     public var dataBytesNeeded: UInt64 { imageBytes + itsBytes }
 }

@@ -10,6 +10,9 @@ public enum MemoryFixError: Error, CustomStringConvertible, Sendable, Equatable 
     case boardDidNotReturn(target: String, seconds: Int, bootBackup: String, dataBackup: String)
     case verificationFailed(expected: String, live: String)
     case noBackup(directory: String)
+    case installStateUnknown(reason: String)
+    case liveHeapsUnknown(target: String)
+    case rebootFailed(reason: String, bootBackup: String, dataBackup: String)
 
     public var description: String {
         switch self {
@@ -32,7 +35,13 @@ public enum MemoryFixError: Error, CustomStringConvertible, Sendable, Equatable 
         case .verificationFailed(let expected, let live):
             return "the board rebooted, but its live heaps are \(live) instead of the planned \(expected). `tpudeploy fix-memory --rollback` restores the previous layout."
         case .noBackup(let directory):
-            return "no intact boot image backup in \(directory): nothing to roll back to."
+            return "no intact boot image backup in \(directory) other than the image the board has now: nothing to roll back to."
+        case .installStateUnknown(let reason):
+            return "lost contact while the new boot image was being installed (\(reason)); whether it was installed is unknown. Run `tpudeploy inspect`: the heap table shows which layout /boot holds. Do not reboot the board before you know."
+        case .liveHeapsUnknown(let target):
+            return "\(target) rebooted with the new boot image, but its live heap sizes could not be read (root or a sudo password is needed): check with `tpudeploy inspect` as root or with TPUDEPLOY_PASSWORD."
+        case .rebootFailed(let reason, let bootBackup, let dataBackup):
+            return "the new boot image is installed, but rebooting failed: \(reason). The previous image is saved as \(bootBackup) and \(dataBackup); reboot the board by hand (sudo reboot) and check with `tpudeploy inspect`."
         }
     }
 }

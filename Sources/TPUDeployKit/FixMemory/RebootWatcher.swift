@@ -25,7 +25,12 @@ public struct RebootWatcher: Sendable {
     /// session, and returns a fresh session once the board is back with a new boot id.
     public func reboot(with shell: RootShell) async throws -> SSHSession {
         let before = try await shell.session.run(Self.bootIDCommand, timeout: 30).stdoutText
-        _ = try await shell.run("sync; (sleep 1; reboot) >/dev/null 2>&1 </dev/null &", timeout: 30)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !before.isEmpty else {
+            throw RebootError.noBootID(target: target.displayName)
+        }
+        // In the background, sync included: a slow flush must not hold the command past its timeout.
+        _ = try await shell.run("(sync; sleep 1; reboot) >/dev/null 2>&1 </dev/null &", timeout: 30)
         await shell.session.close()
         var probe = target
         probe.connectTimeout = min(target.connectTimeout, 3)
@@ -42,13 +47,20 @@ public struct RebootWatcher: Sendable {
             }
             do {
                 let session = try await SSHSession.connect(to: probe, passwordProvider: passwordProvider)
-                let now = try? await session.run(Self.bootIDCommand, timeout: 30).stdoutText
-                if let now, now != before, !now.isEmpty { return session }
+                let now = (try? await session.run(Self.bootIDCommand, timeout: 30).stdoutText)?
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
                 await session.close()
+                if let now, !now.isEmpty, now != before {
+                    // Back with a new kernel: a session with the user's own timeouts, not the probe's short one.
+                    return try await SSHSession.connect(to: target, passwordProvider: passwordProvider)
+                }
             } catch let error as SSHError {
                 switch error {
-                case .cannotResolveOrConnect, .connectTimedOut, .connectionLost, .channelFailed: sawItDown = true
-                default: throw error
+                case .hostKeyChanged, .hostKeyOfOtherType, .knownHostsUnusable, .identityUnreadable, .passwordNeeded:
+                    throw error
+                default:
+                    // A board half-way through booting fails in many ways; all of them mean "not back yet".
+                    sawItDown = true
                 }
             }
             if !sawItDown && waited >= downTimeout {
@@ -61,11 +73,14 @@ public struct RebootWatcher: Sendable {
 }
 
 public enum RebootError: Error, CustomStringConvertible, Sendable, Equatable {
+    case noBootID(target: String)
     case didNotGoDown(target: String, seconds: Int)
     case didNotComeBack(target: String, seconds: Int)
 
     public var description: String {
         switch self {
+        case .noBootID(let target):
+            return "\(target) shows no kernel boot id (/proc/sys/kernel/random/boot_id), so a reboot could not be confirmed; reboot it by hand (sudo reboot)."
         case .didNotGoDown(let target, let seconds):
             return "\(target) was told to reboot but still answered after \(seconds) s; reboot it by hand (sudo reboot) and check with `tpudeploy inspect`."
         case .didNotComeBack(let target, let seconds):

@@ -93,6 +93,7 @@ public struct BoardInspector: Sendable {
             bootImage: configured.map { BootImageSummary(path: bootImagePath, sizeBytes: $0.imageSize, fdtImage: $0.fdtImage) },
             ddr: configured.map { DDRSummary(totalBytes: $0.layout.totalDRAMBytes, banks: $0.layout.bankSummaries) },
             heaps: heaps,
+            liveHeapsKnown: live != nil,
             rebootPending: rebootPending,
             linux: LinuxMemoryStatus(
                 configuredBytes: configured?.layout.linuxBytes, memTotalBytes: linuxMemory?.totalBytes,

@@ -18,6 +18,8 @@ public struct BoardReport: Sendable, Codable, Equatable {
     public var bootImage: BootImageSummary?
     public var ddr: DDRSummary?
     public var heaps: [HeapStatus]
+    /// Whether the live heap sizes could be read; when false, a missing `live_bytes` means unknown, not absent.
+    public var liveHeapsKnown: Bool
     /// True when the layout in /boot differs from the live one: the board needs a reboot to apply it.
     public var rebootPending: Bool?
     public var linux: LinuxMemoryStatus

@@ -27,6 +27,10 @@ extension SSHConnection {
         var pending: [(id: Int32, offset: Int, length: Int)] = []
         var nextOffset = 0
         var received = 0
+        func readFailure() -> SSHError {
+            if !isConnected { return .connectionLost(target: name, reason: lastError) }
+            return .sftpFailed(target: name, path: path, reason: sftpErrorText())
+        }
         func request() throws {
             let length = min(chunk, size - nextOffset)
             let id = sftp_async_read_begin(file, UInt32(length))
@@ -37,31 +41,25 @@ extension SSHConnection {
         while nextOffset < size && pending.count < window { try request() }
         while !pending.isEmpty {
             let head = pending.removeFirst()
-            var filled = 0
-            while filled < head.length {
-                let got = contents.withUnsafeMutableBytes {
-                    sftp_async_read(file, $0.baseAddress! + head.offset + filled, UInt32(head.length - filled), UInt32(head.id))
-                }
-                if got < 0 { throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText()) }
-                if got == 0 {
-                    throw SSHError.sftpFailed(target: name, path: path, reason: "the file shrank while it was being read")
-                }
-                filled += Int(got)
-                // A short answer: ask again for the rest of this range, synchronously.
-                if filled < head.length {
-                    if sftp_seek64(file, UInt64(head.offset + filled)) < 0 {
-                        throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
-                    }
+            let got = contents.withUnsafeMutableBytes {
+                sftp_async_read(file, $0.baseAddress! + head.offset, UInt32(head.length), UInt32(head.id))
+            }
+            if got < 0 { throw readFailure() }
+            if got == 0 { throw SSHError.sftpFailed(target: name, path: path, reason: "the file shrank while it was being read") }
+            var filled = Int(got)
+            if filled < head.length {
+                // A short answer: this request is used up; finish its range with plain reads, then put the
+                // handle's offset back where the requests in flight continue.
+                if sftp_seek64(file, UInt64(head.offset + filled)) < 0 { throw readFailure() }
+                while filled < head.length {
                     let rest = contents.withUnsafeMutableBytes {
                         sftp_read(file, $0.baseAddress! + head.offset + filled, head.length - filled)
                     }
-                    if rest <= 0 { throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText()) }
+                    if rest < 0 { throw readFailure() }
+                    if rest == 0 { throw SSHError.sftpFailed(target: name, path: path, reason: "the file shrank while it was being read") }
                     filled += rest
-                    // Async requests take their offset from the handle: put it back where they continue.
-                    if sftp_seek64(file, UInt64(nextOffset)) < 0 {
-                        throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
-                    }
                 }
+                if sftp_seek64(file, UInt64(nextOffset)) < 0 { throw readFailure() }
             }
             received += head.length
             progress?(received, size)

@@ -45,7 +45,11 @@ public final class SSHConnection: @unchecked Sendable {
         var verbosity: Int32 = 0
         ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &verbosity)
         // ~/.ssh/config first, so that what the user typed on the command line overrides it.
-        if target.sshConfigFile != "none" {
+        if target.sshConfigFile == "none" {
+            // Else libssh reads ~/.ssh/config by itself at connect time.
+            var process = false
+            ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &process)
+        } else {
             let rc: Int32
             if let file = target.sshConfigFile {
                 rc = file.withCString { ssh_options_parse_config(session, $0) }

@@ -182,6 +182,8 @@ struct FixMemoryCommand: AsyncParsableCommand {
         }
         if !prepared.edit.plan.isNoChange {
             try confirm("\nWrite this layout to \(sshTarget.displayName)\(noReboot ? "" : " and reboot it")?")
+        } else if prepared.liveMatchesPlan == false, !noReboot {
+            try confirm("\n/boot already has this layout but the board does not run it yet. Reboot \(sshTarget.displayName) to apply it?")
         }
         let (result, last) = try await fixer.apply(prepared, session: session, reboot: !noReboot)
         await last.close()
@@ -192,7 +194,12 @@ struct FixMemoryCommand: AsyncParsableCommand {
         }
         switch result.status {
         case .alreadyApplied: print("\nthe board already runs this layout: nothing to do")
-        case .rebootPending: print("\nwritten; the new layout takes effect at the next reboot (sudo reboot). Backups: \(result.bootBackup ?? "-"), \(result.dataBackup ?? "-")")
+        case .rebootPending:
+            if let boot = result.bootBackup {
+                print("\nwritten; the new layout takes effect at the next reboot (sudo reboot). Backups: \(boot), \(result.dataBackup ?? "-")")
+            } else {
+                print("\n/boot already has this layout; it takes effect at the next reboot (sudo reboot)" + (prepared.liveMatchesPlan == nil ? " (the live heaps could not be read to tell whether it already has)" : ""))
+            }
         case .applied: print("\ndone: live heaps \(Self.heaps(result.liveHeapsAfter)). Backups: \(result.bootBackup ?? "-"), \(result.dataBackup ?? "-"); undo with `tpudeploy fix-memory --rollback`")
         case .planned, .rolledBack: break
         }
