@@ -68,6 +68,17 @@ struct FixMemoryIntegrationTests {
             #expect(rolledBack.status == .rolledBack)
             #expect(try liveHeaps(harness, board) == ["npu": 0xF6E0_0000, "vpu": 2 << 30, "vpp": 3 << 30])
             #expect(try bootImageSHA(board) == factorySHA)
+
+            // Rolling back again does not redo the edit: there is nothing more to undo.
+            let again = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            await #expect {
+                _ = try await fixer().rollback(again, reboot: true)
+            } throws: { error in
+                guard case MemoryFixError.noBackup = error else { return false }
+                return "\(error)".contains("nothing to roll back")
+            }
+            await again.close()
+            #expect(try bootImageSHA(board) == factorySHA)
         }
     }
 

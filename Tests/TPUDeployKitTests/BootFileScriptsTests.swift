@@ -53,7 +53,10 @@ private func sha256(_ text: String) -> String { HexText.bytes(FITHashAlgorithm.s
 
         let listed = try BootImageBackup.parseList(try board.sh(board.layout.listBackupsScript))
         #expect(listed == [BootImageBackup(stamp: "20261121T220000Z", sha256: sha256("old image"),
-                                           path: board.layout.backupDirectory + "/emmcboot-20261121T220000Z.itb", condition: .ok)])
+                                           path: board.layout.backupDirectory + "/emmcboot-20261121T220000Z.itb", condition: .ok,
+                                           reason: .fix, replacedBy: sha256("new image"))])
+        #expect(BootImageBackup.rollbackTarget(in: listed, currentSHA256: sha256("new image")) == listed.first)
+        #expect(BootImageBackup.rollbackTarget(in: listed, currentSHA256: sha256("something else")) == nil)
         try board.write(board.layout.backupDirectory + "/emmcboot-20261121T220000Z.itb", "bit rot")
         #expect(try BootImageBackup.parseList(try board.sh(board.layout.listBackupsScript)).first?.condition == .damaged)
     }
@@ -88,11 +91,15 @@ private func sha256(_ text: String) -> String { HexText.bytes(FITHashAlgorithm.s
         let backup = board.root.appendingPathComponent("factory.itb").path
         try board.write(backup, "factory image")
         let output = try board.sh(board.layout.installScript(
-            source: backup, newSHA: sha256("factory image"), expectedCurrentSHA: nil, stamp: "s2", keepSource: true))
+            source: backup, newSHA: sha256("factory image"), expectedCurrentSHA: nil, stamp: "s2", keepSource: true, reason: .rollback))
         #expect(output.hasPrefix("@@ok "), "\(output)")
         #expect(board.read(board.layout.image) == "factory image")
         #expect(board.read(backup) == "factory image")
         #expect(board.read(board.layout.backupDirectory + "/emmcboot-s2.itb") == "edited image")
+        // The backup a rollback makes is never itself a rollback target: undo does not redo.
+        let listed = try BootImageBackup.parseList(try board.sh(board.layout.listBackupsScript))
+        #expect(listed.first?.reason == .rollback)
+        #expect(BootImageBackup.rollbackTarget(in: listed, currentSHA256: sha256("factory image")) == nil)
     }
 
     @Test func theSpaceCheckReadsSizesAndFreeSpace() throws {

@@ -215,9 +215,7 @@ public struct BoardMemoryFixer: Sendable {
         let listing = try await shell.run(files.listBackupsScript, timeout: 300)
         let current = try await shell.run("sha256sum \(shellQuoted(files.image)) | cut -d' ' -f1", timeout: 120)
             .stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
-        // The newest intact backup that differs from what the board has now: a second rollback must not
-        // "restore" the image the first one just put in place.
-        guard let backup = try BootImageBackup.parseList(listing.stdoutText).last(where: { $0.condition == .ok && $0.sha256 != current }) else {
+        guard let backup = BootImageBackup.rollbackTarget(in: try BootImageBackup.parseList(listing.stdoutText), currentSHA256: current) else {
             throw MemoryFixError.noBackup(directory: files.backupDirectory)
         }
         events?(.step("reading the layout of \(backup.path)"))
@@ -230,7 +228,8 @@ public struct BoardMemoryFixer: Sendable {
         let install: CommandResult
         do {
             install = try await shell.run(files.installScript(
-                source: backup.path, newSHA: backup.sha256, expectedCurrentSHA: current, stamp: Self.stamp(), keepSource: true),
+                source: backup.path, newSHA: backup.sha256, expectedCurrentSHA: current, stamp: Self.stamp(), keepSource: true,
+                reason: .rollback),
                 timeout: 900)
         } catch let error as SSHError {
             throw MemoryFixError.installStateUnknown(reason: "\(error)")

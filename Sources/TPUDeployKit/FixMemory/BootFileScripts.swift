@@ -19,14 +19,15 @@ public struct BootFileLayout: Sendable, Equatable {
     public var stagedImage: String { bootDirectory + "/.emmcboot.itb.tpudeploy-new" }
     /// The newest backup kept on /boot itself (the vendor tool keeps `emmcboot.itb.memeditBak` the same way).
     public var bootBackup: String { image + ".tpudeploy-bak" }
-    /// One line per backup: `STAMP SHA256 FILE`.
+    /// One line per backup: `STAMP SHA256 FILE REASON REPLACED_BY_SHA256` (REASON: fix or rollback).
     public var backupIndex: String { backupDirectory + "/index" }
 
     /// The script that installs `source` (sha256 `newSHA`) as the boot image. `expectedCurrentSHA`, when
     /// given, must still be the live image's hash (nobody changed it since it was read). `keepSource` keeps
     /// the source file (a backup being restored) instead of removing it (an upload). Prints `@@ok BOOTBACKUP
     /// DATABACKUP` or `@@error:REASON`.
-    public func installScript(source: String, newSHA: String, expectedCurrentSHA: String?, stamp: String, keepSource: Bool) -> String {
+    public func installScript(source: String, newSHA: String, expectedCurrentSHA: String?, stamp: String, keepSource: Bool,
+                              reason: BootImageBackup.Reason = .fix) -> String {
         let q = shellQuoted
         return """
             set -u
@@ -53,7 +54,7 @@ public struct BootFileLayout: Sendable, Equatable {
             if [ -f "$(dirname "$img")/multi.its" ]; then cp "$(dirname "$img")/multi.its" "$backups/multi-$stamp.its" || fail "cannot back up multi.its"; fi
             sync "$kept"
             [ "$(sha "$kept")" = "$current" ] || fail "the backup $kept does not match $img; nothing was changed"
-            echo "$stamp $current emmcboot-$stamp.itb" >> "$backups/index" && sync "$backups/index" || fail "cannot record the backup in $backups/index (is /data full?); nothing was changed"
+            echo "$stamp $current emmcboot-$stamp.itb \(reason.rawValue) $want" >> "$backups/index" && sync "$backups/index" || fail "cannot record the backup in $backups/index (is /data full?); nothing was changed"
             rm -f "$bak.tmp"
             cp "$img" "$bak.tmp" 2>/dev/null && sync "$bak.tmp" && [ "$(sha "$bak.tmp")" = "$current" ] && mv -f "$bak.tmp" "$bak" || fail "cannot back up $img inside $(dirname "$img") (is it full?); nothing was changed"
             mv -f "$new" "$img" || fail "cannot rename the new image into place; nothing was changed"
@@ -71,18 +72,18 @@ public struct BootFileLayout: Sendable, Equatable {
     }
 
     /// Lists the backups under /data, newest last, with whether each still has its recorded hash:
-    /// `STAMP SHA256 PATH ok|damaged|missing` lines.
+    /// `STAMP SHA256 PATH ok|damaged|missing REASON REPLACED_BY` lines (the last two `-` for old entries).
     public var listBackupsScript: String {
         """
         backups=\(shellQuoted(backupDirectory))
         [ -f "$backups/index" ] || exit 0
-        while read -r stamp sha file; do
+        while read -r stamp sha file reason replaced; do
           [ -n "$file" ] || continue
           path="$backups/$file"
           if [ ! -f "$path" ]; then state=missing
           elif [ "$(sha256sum "$path" | cut -d' ' -f1)" = "$sha" ]; then state=ok
           else state=damaged; fi
-          echo "$stamp $sha $path $state"
+          echo "$stamp $sha $path $state ${reason:--} ${replaced:--}"
         done < "$backups/index"
         """
     }
@@ -106,19 +107,41 @@ public struct BootFileLayout: Sendable, Equatable {
 /// One backup of the boot image under /data, as the board lists it.
 public struct BootImageBackup: Sendable, Codable, Equatable {
     public enum Condition: String, Sendable, Codable { case ok, damaged, missing }
+    /// What replaced the backed-up image: a fix-memory edit, or a rollback.
+    public enum Reason: String, Sendable, Codable { case fix, rollback }
     public var stamp: String
     public var sha256: String
     public var path: String
     public var condition: Condition
+    public var reason: Reason?
+    /// The sha256 of the image that replaced this one.
+    public var replacedBy: String?
+
+    public init(stamp: String, sha256: String, path: String, condition: Condition, reason: Reason? = nil, replacedBy: String? = nil) {
+        self.stamp = stamp
+        self.sha256 = sha256
+        self.path = path
+        self.condition = condition
+        self.reason = reason
+        self.replacedBy = replacedBy
+    }
+
+    /// The backup `--rollback` restores: the image that was live before the current one was installed by
+    /// fix-memory. Backups made by a rollback are skipped, so rolling back twice does not redo the edit; old
+    /// index entries without that record fall back to "newest intact backup that differs from the current".
+    public static func rollbackTarget(in backups: [BootImageBackup], currentSHA256 current: String) -> BootImageBackup? {
+        backups.last { $0.condition == .ok && $0.sha256 != current && $0.reason != .rollback && ($0.replacedBy == nil || $0.replacedBy == current) }
+    }
 
     /// Parses the output of `listBackupsScript`.
     public static func parseList(_ text: String) throws -> [BootImageBackup] {
         try text.split(separator: "\n").map { line in
             let fields = line.split(separator: " ").map(String.init)
-            guard fields.count == 4, let condition = Condition(rawValue: fields[3]) else {
+            guard fields.count == 6, let condition = Condition(rawValue: fields[3]) else {
                 throw BoardOutputError(source: "the backup list", problem: "unexpected line", output: String(line))
             }
-            return BootImageBackup(stamp: fields[0], sha256: fields[1], path: fields[2], condition: condition)
+            return BootImageBackup(stamp: fields[0], sha256: fields[1], path: fields[2], condition: condition,
+                                   reason: Reason(rawValue: fields[4]), replacedBy: fields[5] == "-" ? nil : fields[5])
         }
     }
 }

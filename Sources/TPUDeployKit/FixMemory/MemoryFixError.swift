@@ -35,7 +35,7 @@ public enum MemoryFixError: Error, CustomStringConvertible, Sendable, Equatable 
         case .verificationFailed(let expected, let live):
             return "the board rebooted, but its live heaps are \(live) instead of the planned \(expected). `tpudeploy fix-memory --rollback` restores the previous layout."
         case .noBackup(let directory):
-            return "no intact boot image backup in \(directory) other than the image the board has now: nothing to roll back to."
+            return "nothing to roll back: no intact backup in \(directory) was replaced by the board's current boot image (it was not installed by fix-memory, or it was already rolled back)."
         case .installStateUnknown(let reason):
             return "lost contact while the new boot image was being installed (\(reason)); whether it was installed is unknown. Run `tpudeploy inspect`: the heap table shows which layout /boot holds. Do not reboot the board before you know."
         case .liveHeapsUnknown(let target):
