@@ -68,9 +68,6 @@ func heapSizes(of layout: BoardMemoryLayout) -> [String: UInt64] {
     return sizes
 }
 
-func describeHeaps(_ sizes: [String: UInt64]) -> String {
-    ["npu", "vpu", "vpp"].map { name in "\(name) \(sizes[name].map { "\($0 >> 20) MiB" } ?? "none")" }.joined(separator: ", ")
-}
 
 func sha256Hex(_ bytes: [UInt8]) -> String { Digest.hex(Digest.sha256(bytes)) }
 
@@ -277,7 +274,7 @@ public struct BoardMemoryFixer: Sendable {
         var live: [String: UInt64] = [:]
         for heap in after.heaps { if let bytes = heap.liveBytes { live[heap.name] = bytes } }
         guard live == expected else {
-            throw MemoryFixError.verificationFailed(expected: describeHeaps(expected), live: describeHeaps(live))
+            throw MemoryFixError.verificationFailed(expected: MemoryLayoutText.heaps(expected), live: MemoryLayoutText.heaps(live))
         }
         return (live, fresh)
     }

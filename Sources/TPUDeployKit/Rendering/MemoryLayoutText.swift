@@ -15,6 +15,12 @@ public enum MemoryLayoutText {
         return address(overflow ? .max : last)
     }
 
+    /// Heap sizes by name as one line: "npu 7526 MiB, vpu 1024 MiB, vpp none".
+    public static func heaps(_ sizes: [String: UInt64]) -> String {
+        IONHeapKind.allCases.map { kind in "\(kind.rawValue) \(sizes[kind.rawValue].map { "\($0 >> 20) MiB" } ?? "none")" }
+            .joined(separator: ", ")
+    }
+
     static func mib(_ bytes: UInt64) -> String {
         bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : ByteCount.human(bytes)
     }

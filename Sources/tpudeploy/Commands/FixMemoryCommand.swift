@@ -206,7 +206,6 @@ struct FixMemoryCommand: AsyncParsableCommand {
     }
 
     static func heaps(_ sizes: [String: UInt64]?) -> String {
-        guard let sizes else { return "unknown" }
-        return ["npu", "vpu", "vpp"].map { "\($0) \(sizes[$0].map { "\($0 >> 20) MiB" } ?? "none")" }.joined(separator: ", ")
+        sizes.map(MemoryLayoutText.heaps) ?? "unknown"
     }
 }

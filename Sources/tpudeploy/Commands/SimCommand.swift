@@ -153,8 +153,7 @@ struct SimCommand: AsyncParsableCommand {
                 if output.json {
                     try printJSON(["board": name, "state": "up"])
                 } else {
-                    let sizes = ["npu", "vpu", "vpp"].map { "\($0) \(heaps[$0].map { "\($0 >> 20) MiB" } ?? "none")" }
-                    print("\(name) is up: \(sizes.joined(separator: ", "))")
+                    print("\(name) is up: \(MemoryLayoutText.heaps(heaps))")
                 }
             }
         }
