@@ -5,10 +5,16 @@ CONFIG ?= debug
 BIN = .build/$(CONFIG)/tpudeploy
 # Debian packages the project needs: libraries linked by SwiftPM, the simulator's real parts, test tools.
 DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev libssl-dev zlib1g-dev u-boot-tools device-tree-compiler \
-	openssh-server openssh-client sudo openssl iproute2 procps sshpass python3 perl flatbuffers-compiler
+	openssh-server openssh-client sudo openssl iproute2 procps sshpass python3 perl flatbuffers-compiler \
+	libsentencepiece-dev sentencepiece libcpp-httplib-dev nlohmann-json3-dev python3-venv qemu-user
+# Python packages for the independent references (numpy model, sentencepiece and tokenizers oracles), in a venv.
+VENV = build/venv
+PYTHON = $(VENV)/bin/python
+PY_PACKAGES = numpy sentencepiece tokenizers
+SIM_MODELS = build/sim-models
 DEMO_STATE ?= /var/lib/tpudeploy-sim
 
-.PHONY: setup build test demo bench clean help
+.PHONY: setup build test demo bench clean help venv sim-models
 
 help:
 	@echo "make setup   install the Debian packages tpudeploy needs (idempotent)"
@@ -25,6 +31,17 @@ setup:
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@mkdir -p /run/sshd
+	@$(MAKE) --no-print-directory venv
+
+venv: $(VENV)/.installed
+$(VENV)/.installed:
+	/usr/bin/python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	@touch $@
+
+# Tiny deterministic LLMs in the real bmodel format, for the simulated runtime (docs/sim-models.md).
+sim-models: venv
+	$(PYTHON) Tests/Reference/make_sim_models.py --output $(SIM_MODELS)
 
 build: setup
 	$(SWIFT) build -c $(CONFIG)
@@ -50,4 +67,4 @@ bench: setup
 	.build/release/tpudeploy-bench --output-dir bench-results
 
 clean:
-	rm -rf .build bench-results Tests/Fixtures/build
+	rm -rf .build bench-results Tests/Fixtures/build build

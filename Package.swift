@@ -9,6 +9,9 @@ let package = Package(
         .executable(name: "tpudeploy-bench", targets: ["tpudeploy-bench"]),
         .library(name: "TPUDeployKit", targets: ["TPUDeployKit"]),
         .library(name: "TPUDeploySimulator", targets: ["TPUDeploySimulator"]),
+        // The resident inference engine of the boards and the simulated runtime that stands in for libsophon.
+        .executable(name: "tpu-llm-engine", targets: ["tpu-llm-engine"]),
+        .library(name: "TPUSimRuntime", type: .dynamic, targets: ["TPUSimRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +33,40 @@ let package = Package(
             name: "CLibCrypto",
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev", "zlib1g-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSentencePiece",
+            pkgConfig: "sentencepiece",
+            providers: [.apt(["libsentencepiece-dev"])]
+        ),
+        .systemLibrary(
+            name: "CHTTPLib",
+            pkgConfig: "cpp-httplib",
+            providers: [.apt(["libcpp-httplib-dev"])]
+        ),
+        // Our declarations of the libsophon calls the engine uses, and the dlopen loader that fills them.
+        .target(
+            name: "TPURuntimeAPI",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        // Stands in for libsophon (libbmlib.so + libbmrt.so) where there is no BM1684X: runs sim models on the CPU.
+        .target(
+            name: "TPUSimRuntime",
+            dependencies: ["TPURuntimeAPI"],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+        ),
+        // The engine: nets, tokenizers, prompt formats, decode loop, sampler, HTTP server (C++17).
+        .target(
+            name: "TPULLMEngine",
+            dependencies: ["TPURuntimeAPI", "CSentencePiece", "CHTTPLib"],
+            linkerSettings: [.linkedLibrary("pthread")]
+        ),
+        .executableTarget(
+            name: "tpu-llm-engine",
+            dependencies: ["TPULLMEngine"],
+            // Pure C++: drop the Swift runtime the linker driver adds, so the engine runs where Swift is absent
+            // (a simulated board sees no /opt/swift).
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
         // All logic: SSH, device trees, FIT images, memory layouts, inspection, profiles.
         .target(
@@ -71,5 +108,6 @@ let package = Package(
             dependencies: ["TPUDeployKit", "TPUDeploySimulator"]
         ),
     ],
-    swiftLanguageModes: [.v6]
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
 )

@@ -1,0 +1,2 @@
+// Replaced by the engine's sources.
+#include "tpu_llm_engine.h"
