@@ -1,2 +1,0 @@
-// Replaced by the engine's sources.
-#include "tpu_llm_engine.h"
