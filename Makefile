@@ -46,7 +46,7 @@ sim-models: venv
 build: setup
 	$(SWIFT) build -c $(CONFIG)
 
-test: setup
+test: setup sim-models
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -103,6 +103,11 @@ let package = Package(
             name: "TPUDeployKitTests",
             dependencies: ["TPUDeployKit", "TPUDeploySimulator"]
         ),
+        // The engine, the simulated runtime and the sim models, against independent references.
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["TPURuntimeAPI", "TPUDeployKit"]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["TPUDeployKit", "TPUDeploySimulator"]

@@ -1,0 +1,77 @@
+import Foundation
+
+/// Where the engine tests find what `make sim-models` and `swift build` produced.
+enum EngineTestSupport {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The build products folder: the test bundle sits in it beside `tpu-llm-engine` and `libTPUSimRuntime.so`.
+    static let productsDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+
+    static var engineExecutable: URL { productsDirectory.appendingPathComponent("tpu-llm-engine") }
+    static var simRuntimeLibrary: URL { productsDirectory.appendingPathComponent("libTPUSimRuntime.so") }
+
+    /// `make sim-models` output (override: TPUDEPLOY_SIM_MODELS).
+    static var simModelsDirectory: URL {
+        if let path = ProcessInfo.processInfo.environment["TPUDEPLOY_SIM_MODELS"] { return URL(fileURLWithPath: path) }
+        return repositoryRoot.appendingPathComponent("build/sim-models")
+    }
+
+    /// The Python of `make venv` (numpy, sentencepiece, tokenizers).
+    static var python: URL { repositoryRoot.appendingPathComponent("build/venv/bin/python") }
+
+    struct MissingPrerequisite: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// A sim model's folder; fails (never skips) with the command that makes it when absent.
+    static func simModel(_ name: String) throws -> URL {
+        let directory = simModelsDirectory.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(name).bmodel").path) else {
+            throw MissingPrerequisite(description: "no sim model \(name) in \(simModelsDirectory.path): run `make sim-models`")
+        }
+        return directory
+    }
+
+    /// A fresh folder holding the simulated runtime under libsophon's two library names.
+    static func simRuntimeDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpu-sim-runtime-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for name in ["libbmlib.so", "libbmrt.so"] {
+            try FileManager.default.createSymbolicLink(
+                at: directory.appendingPathComponent(name), withDestinationURL: simRuntimeLibrary)
+        }
+        return directory
+    }
+
+    struct ProcessOutcome {
+        let status: Int32
+        let standardOutput: String
+        let standardError: String
+    }
+
+    /// Runs a program to completion, capturing both streams.
+    static func run(_ executable: URL, _ arguments: [String], environment extra: [String: String] = [:],
+                    input: Data? = nil) async throws -> ProcessOutcome {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        let output = Pipe(), error = Pipe(), standardInput = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        process.standardInput = standardInput
+        try process.run()
+        if let input { standardInput.fileHandleForWriting.write(input) }
+        try standardInput.fileHandleForWriting.close()
+        // Read both pipes concurrently so neither can fill up and stall the child.
+        let errorReader = Task.detached { error.fileHandleForReading.readDataToEndOfFile() }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let errorData = await errorReader.value
+        return ProcessOutcome(
+            status: process.terminationStatus,
+            standardOutput: String(decoding: outputData, as: UTF8.self),
+            standardError: String(decoding: errorData, as: UTF8.self))
+    }
+}
