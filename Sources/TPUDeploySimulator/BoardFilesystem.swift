@@ -45,6 +45,7 @@ struct BoardFilesystem: Sendable {
         try install(resources.appendingPathComponent("bm-smi"), as: "usr-local-bin/bm-smi")
         try install(resources.appendingPathComponent("reboot"), as: "usr-local-sbin/reboot")
         try install(resources.appendingPathComponent("reboot"), as: "usr-local-sbin/poweroff")
+        try installRuntime()
 
         try write("board.env", """
             BOARD_NAME=\(name)
@@ -96,6 +97,9 @@ struct BoardFilesystem: Sendable {
             linaro\tALL=(ALL:ALL) ALL
 
             """, mode: 0o440)
+        // Run at every boot by the board's init, as rc-local.service does on Ubuntu: how services start on a
+        // board without systemd.
+        try write("etc/rc.local", "#!/bin/sh -e\n# rc.local of a simulated BM1684X board\nexit 0\n", mode: 0o755)
         try write("etc/os-release", """
             NAME="Ubuntu"
             VERSION="20.04.6 LTS (Focal Fossa)"
@@ -166,6 +170,12 @@ struct BoardFilesystem: Sendable {
         }
     }
 
+    /// Mounts the board's `/data` partition: a tmpfs of `mebibytes` owned by linaro, as the board's user data.
+    func mountData(mebibytes: Int) throws {
+        try CommandRunner.run("mount", ["-t", "tmpfs", "-o", "size=\(mebibytes)m,mode=0755,uid=\(Self.linaroUID),gid=\(Self.linaroUID)",
+                                        "tpdsim-data", file("data").path])
+    }
+
     /// Unmounts everything mounted below the board's directory (host side), deepest first; lazily at last.
     func unmountAll() throws {
         for attempt in 0..<4 {
@@ -178,6 +188,15 @@ struct BoardFilesystem: Sendable {
         guard left.isEmpty else {
             throw SimulatorError.commandFailed(command: "umount", message: "still mounted: \(left.joined(separator: ", "))")
         }
+    }
+
+    /// libsophon's two libraries as the board has them: the simulated runtime under both names. A board
+    /// without it (the runtime was not built) still boots; engines on it fail to load the runtime, as they would.
+    private func installRuntime() throws {
+        guard let library = SimulatorResources.simulatedRuntimeLibrary() else { return }
+        let lib = "opt-sophon/libsophon-\(Self.libsophonVersion)/lib"
+        try install(library, as: "\(lib)/libbmrt.so")
+        try FileManager.default.createSymbolicLink(atPath: file("\(lib)/libbmlib.so").path, withDestinationPath: "libbmrt.so")
     }
 
     private func install(_ source: URL, as path: String) throws {

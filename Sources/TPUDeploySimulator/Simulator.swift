@@ -178,6 +178,7 @@ public struct Simulator: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(record).write(to: layout.recordFile(name), options: .atomic)
         try filesystem.mountBoot(mebibytes: options.bootPartitionMiB, imageDirectory: image)
+        try filesystem.mountData(mebibytes: options.dataPartitionMiB)
         try network.attach(board: name, slot: slot)
         try BoardInit(filesystem: filesystem, namespace: network.namespace(board: name)).start()
         return board

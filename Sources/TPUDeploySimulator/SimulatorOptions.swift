@@ -16,6 +16,8 @@ public struct SimulatorOptions: Sendable, Codable, Equatable {
     public var bootDelay: Double = 2
     /// Size of the board's `/boot` partition (a size-limited tmpfs), in MiB.
     public var bootPartitionMiB: Int = 128
+    /// Size of the board's `/data` partition (a size-limited tmpfs: a full disk is reproducible), in MiB.
+    public var dataPartitionMiB: Int = 4096
     /// Size of the stand-in kernel in the boot image, in KiB.
     public var kernelKiB: Int = 20480
     /// Size of the stand-in ramdisk in the boot image, in KiB.
@@ -31,6 +33,9 @@ public struct SimulatorOptions: Sendable, Codable, Equatable {
         guard bootDelay >= 0, bootDelay <= 600 else { throw SimulatorError.invalidOptions("boot delay must be 0…600 s, not \(bootDelay)") }
         guard (4...4096).contains(bootPartitionMiB) else {
             throw SimulatorError.invalidOptions("the /boot partition must be 4…4096 MiB, not \(bootPartitionMiB)")
+        }
+        guard (1...65536).contains(dataPartitionMiB) else {
+            throw SimulatorError.invalidOptions("the /data partition must be 1…65536 MiB, not \(dataPartitionMiB)")
         }
         guard kernelKiB >= 1, ramdiskKiB >= 1, kernelKiB + ramdiskKiB < bootPartitionMiB * 1024 else {
             throw SimulatorError.invalidOptions(

@@ -30,4 +30,18 @@ public enum SimulatorResources {
         }
         return directory
     }
+
+    /// The simulated libsophon runtime (`libTPUSimRuntime.so`, built beside tpudeploy by `swift build`), which each
+    /// board gets as its `libbmlib.so` and `libbmrt.so`: `$TPUDEPLOY_SIM_RUNTIME`, else beside the running
+    /// executable or test bundle; nil when it was not built.
+    public static func simulatedRuntimeLibrary() -> URL? {
+        let fileName = "libTPUSimRuntime.so"
+        if let path = ProcessInfo.processInfo.environment["TPUDEPLOY_SIM_RUNTIME"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        let folders = [Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent(),
+                       URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()]
+        return folders.compactMap { $0?.appendingPathComponent(fileName) }
+            .first { FileManager.default.fileExists(atPath: $0.path) }
+    }
 }

@@ -45,6 +45,9 @@ struct SimCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Size of the board's /boot partition in MiB.")
         var bootPartitionMib = 128
 
+        @Option(name: .long, help: "Size of the board's /data partition in MiB (models and engines go there).")
+        var dataPartitionMib = 4096
+
         @Flag(name: .long, help: "Do not write ./tpudeploy.yaml.")
         var noConfig = false
 
@@ -68,6 +71,7 @@ struct SimCommand: AsyncParsableCommand {
                 options.dtbName = String(profile.dtbFileNames[0].dropLast(4))
                 options.bootDelay = bootDelay
                 options.bootPartitionMiB = bootPartitionMib
+                options.dataPartitionMiB = dataPartitionMib
                 options.namePrefix = board.replacingOccurrences(of: "1684x_", with: "").replacingOccurrences(of: "_", with: "")
                 let started = try state.simulator.up(options)
                 if !noConfig, let first = started.first {

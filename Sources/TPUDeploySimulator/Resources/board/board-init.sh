@@ -31,7 +31,9 @@ bind "$S/home" /home
 bind "$S/root" /root
 bind "$S/usr-local-bin" /usr/local/bin
 bind "$S/usr-local-sbin" /usr/local/sbin
-for f in passwd shadow group sudoers hosts hostname os-release; do bind "$S/etc/$f" "/etc/$f"; done
+# /etc/rc.local is absent on most hosts: an empty, non-executable mount point is all the host gets (like /data).
+[ -e /etc/rc.local ] || { : > /etc/rc.local && chmod 0644 /etc/rc.local; }
+for f in passwd shadow group sudoers hosts hostname os-release rc.local; do bind "$S/etc/$f" "/etc/$f"; done
 bind "$S/firmware" /sys/firmware
 bind "$S/debugfs" /sys/kernel/debug
 bind "$S/meminfo" /proc/meminfo
@@ -69,6 +71,10 @@ boot() {
 		if [ -n "$(ss -Hltn 'sport = :22' 2>/dev/null)" ]; then
 			set_status up
 			log "up"
+			# What Ubuntu's rc-local.service does: services installed by tpudeploy start at every boot.
+			if [ -x /etc/rc.local ]; then
+				setsid /etc/rc.local >>"$S/rc.local.log" 2>&1 </dev/null &
+			fi
 			return
 		fi
 		kill -0 $! 2>/dev/null || break
