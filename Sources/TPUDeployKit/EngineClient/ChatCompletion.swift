@@ -1,0 +1,166 @@
+import Foundation
+
+/// One message of an OpenAI-style conversation.
+public struct ChatMessage: Sendable, Codable, Equatable {
+    public var role: String
+    public var content: String
+
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// Sampling settings sent with a chat request; nil leaves the engine's default.
+public struct ChatOptions: Sendable, Equatable {
+    public var temperature: Double?
+    public var topP: Double?
+    public var maxTokens: Int?
+    public var stop: [String] = []
+    public var seed: UInt64?
+
+    public init(temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil, stop: [String] = [], seed: UInt64? = nil) {
+        self.temperature = temperature
+        self.topP = topP
+        self.maxTokens = maxTokens
+        self.stop = stop
+        self.seed = seed
+    }
+}
+
+/// A finished answer and how fast it came, measured on this side of the forward.
+public struct ChatReply: Sendable, Codable, Equatable {
+    public var text: String
+    public var finishReason: String
+    public var promptTokens: Int?
+    public var completionTokens: Int?
+    /// Seconds from sending the request to the first piece of text.
+    public var timeToFirstToken: Double?
+    /// Generated tokens per second after the first one (needs the engine's usage numbers).
+    public var tokensPerSecond: Double?
+    public var totalSeconds: Double
+}
+
+/// The body of `POST /v1/chat/completions`.
+enum ChatRequestBody {
+    static func encode(messages: [ChatMessage], options: ChatOptions, stream: Bool, model: String?) throws -> Data {
+        var object: [String: Any] = [
+            "messages": messages.map { ["role": $0.role, "content": $0.content] },
+            "stream": stream,
+        ]
+        if stream { object["stream_options"] = ["include_usage": true] }
+        if let model { object["model"] = model }
+        if let value = options.temperature { object["temperature"] = value }
+        if let value = options.topP { object["top_p"] = value }
+        if let value = options.maxTokens { object["max_tokens"] = value }
+        if !options.stop.isEmpty { object["stop"] = options.stop }
+        if let value = options.seed { object["seed"] = value }
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    }
+}
+
+/// What one streamed `chat.completion.chunk` carries.
+struct ChatChunk: Equatable {
+    var content: String?
+    var finishReason: String?
+    var promptTokens: Int?
+    var completionTokens: Int?
+
+    static func decode(_ data: String) throws -> ChatChunk {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else {
+            throw HTTPError.malformedResponse("stream event is not JSON: \(data.prefix(120))")
+        }
+        if let error = object["error"] as? [String: Any] {
+            throw HTTPError.status(code: 500, message: error["message"] as? String ?? "unknown error")
+        }
+        var chunk = ChatChunk()
+        if let choice = (object["choices"] as? [[String: Any]])?.first {
+            chunk.content = (choice["delta"] as? [String: Any])?["content"] as? String
+            chunk.finishReason = choice["finish_reason"] as? String
+        }
+        if let usage = object["usage"] as? [String: Any] {
+            chunk.promptTokens = usage["prompt_tokens"] as? Int
+            chunk.completionTokens = usage["completion_tokens"] as? Int
+        }
+        return chunk
+    }
+}
+
+/// The engine's OpenAI-compatible API at a local port (the near end of a forward).
+public struct EngineAPI: Sendable {
+    public var port: Int
+    public var apiKey: String?
+    public var timeout: Double
+
+    public init(port: Int, apiKey: String? = nil, timeout: Double = 120) {
+        self.port = port
+        self.apiKey = apiKey
+        self.timeout = timeout
+    }
+
+    private var headers: [String: String] {
+        var headers = ["Accept": "application/json"]
+        if let apiKey { headers["Authorization"] = "Bearer \(apiKey)" }
+        return headers
+    }
+
+    public func health() throws -> EngineHealth {
+        let (_, body) = try HTTPConnection.exchange(port: port, method: "GET", path: "/health", headers: headers, timeout: min(timeout, 10))
+        return try EngineHealth.decode(body)
+    }
+
+    /// Streams an answer: `onText` gets each piece as it arrives. `connection` lets a caller cancel it.
+    public func chat(_ messages: [ChatMessage], options: ChatOptions = ChatOptions(), model: String? = nil,
+                     onConnection: (HTTPConnection) -> Void = { _ in },
+                     onText: (String) -> Void) throws -> ChatReply {
+        let started = Date()
+        let body = try ChatRequestBody.encode(messages: messages, options: options, stream: true, model: model)
+        let connection = try HTTPConnection(port: port)
+        onConnection(connection)
+        var requestHeaders = headers
+        requestHeaders["Content-Type"] = "application/json"
+        requestHeaders["Accept"] = "text/event-stream"
+        try connection.send(method: "POST", path: "/v1/chat/completions", headers: requestHeaders, body: body)
+        var events = ServerSentEventParser()
+        var errorBody = Data()
+        var status = 0
+        var text = ""
+        var finish = "unknown"
+        var firstText: Date?
+        var promptTokens: Int?, completionTokens: Int?
+        var done = false
+        try connection.receive(timeout: timeout, onHead: { status = $0.status }) { bytes in
+            guard status == 200 else { errorBody.append(contentsOf: bytes); return }
+            for event in events.consume(bytes) where !done {
+                if event == "[DONE]" { done = true; break }
+                let chunk = try ChatChunk.decode(event)
+                if let piece = chunk.content, !piece.isEmpty {
+                    if firstText == nil { firstText = Date() }
+                    text += piece
+                    onText(piece)
+                }
+                if let reason = chunk.finishReason { finish = reason }
+                if let value = chunk.promptTokens { promptTokens = value }
+                if let value = chunk.completionTokens { completionTokens = value }
+            }
+        }
+        guard status == 200 else { throw HTTPError.status(code: status, message: Self.errorMessage(errorBody)) }
+        let finished = Date()
+        var rate: Double?
+        if let firstText, let completionTokens, completionTokens > 1, finished > firstText {
+            rate = Double(completionTokens - 1) / finished.timeIntervalSince(firstText)
+        }
+        return ChatReply(text: text, finishReason: finish, promptTokens: promptTokens, completionTokens: completionTokens,
+                         timeToFirstToken: firstText.map { $0.timeIntervalSince(started) }, tokensPerSecond: rate,
+                         totalSeconds: finished.timeIntervalSince(started))
+    }
+
+    static func errorMessage(_ body: Data) -> String {
+        if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+           let error = object["error"] as? [String: Any], let message = error["message"] as? String {
+            return message
+        }
+        let text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "no details" : text
+    }
+}
