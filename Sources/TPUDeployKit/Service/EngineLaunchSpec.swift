@@ -1,0 +1,38 @@
+/// How one deployment's engine runs on the board: its name, where its files are, its command line.
+public struct EngineLaunchSpec: Sendable, Equatable, Codable {
+    /// Deployment name; the service is `tpudeploy-<name>`.
+    public var name: String
+    /// The deployment's directory on the board (`/data/tpudeploy/<name>`): files, `service/`, `run/`, `log/`.
+    public var directory: String
+    /// The engine's full command line, executable first, absolute paths.
+    public var commandLine: [String]
+    /// The engine's port on the board's 127.0.0.1.
+    public var port: Int
+    /// The user the engine runs as under systemd (the login user).
+    public var user: String
+
+    public init(name: String, directory: String, commandLine: [String], port: Int, user: String) {
+        self.name = name
+        self.directory = directory
+        self.commandLine = commandLine
+        self.port = port
+        self.user = user
+    }
+
+    public var serviceName: String { "tpudeploy-\(name)" }
+    public var logFile: String { directory + "/log/engine.log" }
+    public var supervisor: String { directory + "/service/tpu-llm-supervise" }
+
+    /// `tpu-llm-engine serve …` for a deployment laid out by `push`.
+    public static func serve(name: String, directory: String, engine: String, model: String, tokenizer: String,
+                             family: String?, layers: Int?, port: Int, user: String, runtimeDirectory: String? = nil,
+                             extraArguments: [String] = []) -> EngineLaunchSpec {
+        var line = [engine, "serve", "--model", model, "--tokenizer", tokenizer, "--host", "127.0.0.1",
+                    "--port", String(port), "--model-name", name]
+        if let family { line += ["--family", family] }
+        if let layers { line += ["--layers", String(layers)] }
+        if let runtimeDirectory { line += ["--runtime-dir", runtimeDirectory] }
+        line += extraArguments
+        return EngineLaunchSpec(name: name, directory: directory, commandLine: line, port: port, user: user)
+    }
+}

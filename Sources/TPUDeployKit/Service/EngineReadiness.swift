@@ -1,0 +1,56 @@
+import Foundation
+
+/// Waits until the engine's `/health` says ready, reporting progress; a `failed` health ends the wait at once
+/// with the engine's reason (and the fix-memory command when the NPU heap is what is missing).
+public struct EngineReadiness: Sendable {
+    public var api: EngineAPI
+    public var timeoutSeconds: Double
+    public var pollInterval: Double
+
+    public init(api: EngineAPI, timeoutSeconds: Double = 300, pollInterval: Double = 0.5) {
+        self.api = api
+        self.timeoutSeconds = timeoutSeconds
+        self.pollInterval = pollInterval
+    }
+
+    public enum Progress: Sendable, Equatable {
+        /// Nothing answers on the engine's port yet (starting, or restarting after a crash).
+        case waitingForPort(elapsed: Double)
+        case loading(elapsed: Double)
+    }
+
+    /// Returns the ready health. `fixMemoryCommand` is offered when the failure is an NPU memory shortage;
+    /// `logTail` is read only when the wait fails.
+    public func wait(fixMemoryCommand: String?, logTail: @Sendable () async -> String,
+                     onProgress: @Sendable (Progress) -> Void) async throws -> EngineHealth {
+        let started = Date()
+        var lastState = "no answer"
+        while true {
+            let elapsed = Date().timeIntervalSince(started)
+            let api = self.api
+            let answer: Result<EngineHealth, Error> = await Task.detached { Result { try api.health() } }.value
+            switch answer {
+            case .success(let health):
+                switch health.status {
+                case .ready: return health
+                case .failed:
+                    let reason = health.reason ?? "no reason given"
+                    throw ServiceError.failedToLoad(reason: reason, fixMemoryCommand: health.isNPUMemoryShortage ? fixMemoryCommand : nil)
+                case .loading:
+                    lastState = "loading"
+                    onProgress(.loading(elapsed: elapsed))
+                }
+            case .failure(let error):
+                if case HTTPError.status(let code, let message) = error, code == 401 {
+                    throw ServiceError.notReady(reason: "the engine wants an API key: \(message)", logTail: "")
+                }
+                lastState = "no answer (\(error))"
+                onProgress(.waitingForPort(elapsed: elapsed))
+            }
+            if elapsed >= timeoutSeconds {
+                throw ServiceError.timedOut(seconds: Int(timeoutSeconds), lastState: lastState, logTail: await logTail())
+            }
+            try await Task.sleep(nanoseconds: UInt64(pollInterval * 1_000_000_000))
+        }
+    }
+}

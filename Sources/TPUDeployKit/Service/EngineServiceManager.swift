@@ -1,0 +1,102 @@
+import Foundation
+
+/// The engine service's state on a board, as `ServiceScripts.status` reports it.
+public struct ServiceStatus: Sendable, Equatable, Codable {
+    public enum State: String, Sendable, Codable { case running, stopped, failed, notInstalled = "not-installed" }
+    public var manager: String?
+    public var state: State
+    public var pid: Int?
+    public var restarts: Int?
+
+    /// Reads the `@@` lines of a service script's output.
+    public static func parse(_ output: String) throws -> ServiceStatus {
+        var status = ServiceStatus(manager: nil, state: .notInstalled, pid: nil, restarts: nil)
+        var sawState = false
+        for line in output.split(separator: "\n").map(String.init) {
+            if line.hasPrefix("@@error:") { throw ServiceError.scriptFailed(String(line.dropFirst(8))) }
+            let fields = line.split(separator: " ", maxSplits: 1).map(String.init)
+            guard fields.count == 2 else { continue }
+            switch fields[0] {
+            case "@@manager": status.manager = fields[1]
+            case "@@state":
+                guard let state = State(rawValue: fields[1]) else { throw ServiceError.malformedStatus(line) }
+                status.state = state
+                sawState = true
+            case "@@pid": status.pid = Int(fields[1]).flatMap { $0 > 0 ? $0 : nil }
+            case "@@restarts": status.restarts = Int(fields[1])
+            default: continue
+            }
+        }
+        guard sawState || status.manager != nil else { throw ServiceError.malformedStatus(output.prefix(200).description) }
+        return status
+    }
+}
+
+public enum ServiceError: Error, CustomStringConvertible, Equatable {
+    case scriptFailed(String)
+    case malformedStatus(String)
+    case notReady(reason: String, logTail: String)
+    case failedToLoad(reason: String, fixMemoryCommand: String?)
+    case timedOut(seconds: Int, lastState: String, logTail: String)
+
+    public var description: String {
+        switch self {
+        case .scriptFailed(let reason): return reason
+        case .malformedStatus(let text): return "unexpected answer from the board's service script: \(text)"
+        case .notReady(let reason, let logTail):
+            return "the engine is not serving: \(reason)" + (logTail.isEmpty ? "" : "; last log lines:\n\(logTail)")
+        case .failedToLoad(let reason, let command):
+            if let command {
+                return "the engine could not load the model: \(reason). The NPU heap is too small for it: run `\(command)`, then launch again"
+            }
+            return "the engine could not load the model: \(reason)"
+        case .timedOut(let seconds, let lastState, let logTail):
+            return "the engine was not ready after \(seconds) s (last state: \(lastState)); see `tpudeploy logs`"
+                + (logTail.isEmpty ? "" : "; last log lines:\n\(logTail)")
+        }
+    }
+}
+
+/// Installs, stops and reports the engine service of one deployment on one board (one SSH session).
+public struct EngineServiceManager: Sendable {
+    public let root: RootShell
+    public let payloads: PayloadDirectory
+
+    public init(root: RootShell, payloads: PayloadDirectory) {
+        self.root = root
+        self.payloads = payloads
+    }
+
+    /// Installs or re-installs the service with `spec` and starts it; returns the service manager used.
+    public func install(_ spec: EngineLaunchSpec) async throws -> String {
+        let supervisor: String, unit: String
+        do {
+            supervisor = try String(contentsOf: payloads.supervisorScript, encoding: .utf8)
+            unit = try String(contentsOf: payloads.unitTemplate, encoding: .utf8)
+        } catch {
+            throw PayloadError.unreadable(path: payloads.supervisorScript.deletingLastPathComponent().path, reason: "\(error)")
+        }
+        let result = try await root.run(ServiceScripts.install(spec, supervisorScript: supervisor, unitTemplate: unit), timeout: 60)
+        let status = try ServiceStatus.parse(result.stdoutText + "\n@@state running")
+        guard result.exitStatus == 0 else {
+            throw ServiceError.scriptFailed("installing the service failed: \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return status.manager ?? "unknown"
+    }
+
+    public func stop(_ spec: EngineLaunchSpec) async throws -> ServiceStatus {
+        try ServiceStatus.parse(try await root.run(ServiceScripts.stop(spec), timeout: 60).stdoutText)
+    }
+
+    public func status(_ spec: EngineLaunchSpec) async throws -> ServiceStatus {
+        try ServiceStatus.parse(try await root.run(ServiceScripts.status(spec), timeout: 30).stdoutText)
+    }
+
+    public func logs(_ spec: EngineLaunchSpec, lines: Int) async throws -> String {
+        let output = try await root.run(ServiceScripts.logs(spec, lines: lines), timeout: 30).stdoutText
+        if let error = output.split(separator: "\n").first(where: { $0.hasPrefix("@@error:") }) {
+            throw ServiceError.scriptFailed(String(error.dropFirst(8)))
+        }
+        return output
+    }
+}
