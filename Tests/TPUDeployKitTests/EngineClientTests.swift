@@ -79,3 +79,25 @@ import Testing
         #expect(throws: HTTPError.self) { try EngineHealth.decode(Data("<html>".utf8)) }
     }
 }
+
+@Suite struct ChatTranscriptTests {
+    @Test func slashCommandsAndMessages() {
+        #expect(ChatTranscript.interpret("  /clear ") == .clear)
+        #expect(ChatTranscript.interpret("/exit") == .exit)
+        #expect(ChatTranscript.interpret("/help") == .help)
+        #expect(ChatTranscript.interpret("   ") == .empty)
+        #expect(ChatTranscript.interpret("/frobnicate") == .unknownCommand("/frobnicate"))
+        #expect(ChatTranscript.interpret("/path/to a file?") == .message("/path/to a file?"))
+        #expect(ChatTranscript.interpret("hello") == .message("hello"))
+    }
+
+    @Test func historyGrowsByExchangesAndClears() {
+        var transcript = ChatTranscript(system: "Be brief.")
+        #expect(transcript.messages(asking: "a") == [ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "a")])
+        transcript.record(question: "a", answer: "b")
+        transcript.record(question: "stopped at once", answer: "")
+        #expect(transcript.messages(asking: "c").map(\.content) == ["Be brief.", "a", "b", "c"])
+        transcript.clear()
+        #expect(transcript.messages(asking: "d").map(\.role) == ["system", "user"])
+    }
+}
