@@ -1,0 +1,96 @@
+import Foundation
+
+/// A deployment as the engine commands see it: name, directory and port on the board, and its model profile.
+public struct DeploymentReference: Sendable, Equatable {
+    public var name: String
+    public var remoteDir: String
+    public var port: Int
+    public var profile: ModelProfile?
+
+    public init(name: String, remoteDir: String, port: Int, profile: ModelProfile?) {
+        self.name = name
+        self.remoteDir = remoteDir
+        self.port = port
+        self.profile = profile
+    }
+
+    /// From `tpudeploy.yaml`'s `deployment:` and the flags (flags win). Without either, says how to name one.
+    public static func resolve(config: ProjectConfig?, configPath: String, name: String?, remoteDir: String?, port: Int?,
+                               profileName: String?, profiles: ProfileStore?) throws -> DeploymentReference {
+        let settings = config?.deployment
+        guard let chosenName = name ?? settings?.name else {
+            throw ServiceError.scriptFailed(
+                "no deployment named: add a `deployment:` section to \(configPath) (tpudeploy init --model … writes one) or pass --name")
+        }
+        let modelName = profileName ?? settings?.model
+        var profile: ModelProfile?
+        if let modelName {
+            guard let profiles else { throw ProfileError.directoryNotFound(searched: ["Profiles"]) }
+            profile = try profiles.model(named: modelName)
+        }
+        return DeploymentReference(
+            name: chosenName,
+            remoteDir: remoteDir ?? (settings?.name == chosenName ? settings?.remoteDir : nil) ?? DeploymentSettings.defaultRemoteDir(name: chosenName),
+            port: port ?? settings?.port ?? DeploymentSettings.defaultPort,
+            profile: profile)
+    }
+}
+
+/// What `push` left on the board: the files of each role in the deployment directory, from its manifest.
+public struct DeployedFiles: Sendable, Equatable {
+    public var engine: String
+    public var bmodel: String
+    public var tokenizer: String
+
+    /// Reads `<dir>/.tpudeploy-manifest.json` on the board; says to push first when something is missing.
+    public static func read(_ deployment: DeploymentReference, session: SSHSession) async throws -> DeployedFiles {
+        let path = deployment.remoteDir + "/" + BoardManifest.fileName
+        let result = try await session.run("cat \(shellQuoted(path)) 2>/dev/null", timeout: 30)
+        let manifest = BoardManifest(text: result.stdoutText)
+        func file(_ role: PayloadRole) throws -> String {
+            guard let name = manifest.files.filter({ $0.value.role == role }).map(\.key).sorted().first else {
+                throw ServiceError.scriptFailed(
+                    "no \(role.rawValue) was pushed to \(deployment.remoteDir) on the board: run `tpudeploy push` first")
+            }
+            return deployment.remoteDir + "/" + name
+        }
+        return DeployedFiles(engine: try file(.engine), bmodel: try file(.bmodel), tokenizer: try file(.tokenizer))
+    }
+}
+
+/// The commands' way to the engine on one board: the service manager and, for HTTP, a port forward.
+public struct DeployedEngine: Sendable {
+    public let deployment: DeploymentReference
+    public let target: SSHTarget
+    public let passwordProvider: PasswordProvider?
+
+    public init(deployment: DeploymentReference, target: SSHTarget, passwordProvider: PasswordProvider?) {
+        self.deployment = deployment
+        self.target = target
+        self.passwordProvider = passwordProvider
+    }
+
+    /// The launch spec of this deployment from what push left on the board.
+    public func launchSpec(session: SSHSession) async throws -> EngineLaunchSpec {
+        let files = try await DeployedFiles.read(deployment, session: session)
+        let user = session.target.effectiveUser
+        return EngineLaunchSpec.serve(
+            name: deployment.name, directory: deployment.remoteDir, engine: files.engine, model: files.bmodel,
+            tokenizer: files.tokenizer, family: deployment.profile?.family, layers: deployment.profile?.layers,
+            port: deployment.port, user: user)
+    }
+
+    /// A spec good enough for stop/status/logs, which need only the name and directory.
+    public var bareSpec: EngineLaunchSpec {
+        EngineLaunchSpec(name: deployment.name, directory: deployment.remoteDir, commandLine: ["tpu-llm-engine"],
+                         port: deployment.port, user: target.effectiveUser)
+    }
+
+    /// Runs `body` with the engine's API reachable on a local port through an SSH forward.
+    public func withAPI<T: Sendable>(apiKey: String? = nil, timeout: Double = 120,
+                                     _ body: @Sendable (EngineAPI, PortForward) async throws -> T) async throws -> T {
+        let forward = try await PortForward.start(target: target, passwordProvider: passwordProvider, remotePort: deployment.port)
+        defer { forward.stop() }
+        return try await body(EngineAPI(port: forward.localPort, apiKey: apiKey, timeout: timeout), forward)
+    }
+}

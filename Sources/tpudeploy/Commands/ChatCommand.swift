@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import TPUDeployKit
+
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Talk to the model on the board; answers stream in as they are generated.",
+        discussion: """
+            Everything goes through an SSH port forward to the engine on the board's 127.0.0.1: nothing is exposed on the board's network. The conversation keeps its history; /clear forgets it, /exit or Ctrl-D leaves, Ctrl-C stops the current answer (not the program).
+
+              tpudeploy chat
+              tpudeploy chat -p "Write a haiku about DDR" --max-tokens 64
+              tpudeploy chat -p "hello" --json        # one JSON object: reply, timings
+            """
+    )
+
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var deployment: DeploymentOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(name: .shortAndLong, help: "Ask one question, print the answer and exit (for scripts).")
+    var prompt: String?
+
+    @Option(name: .long, help: "System message.")
+    var system: String?
+
+    @Option(name: .long, help: "Sampling temperature; 0 is greedy (the default).")
+    var temperature: Double = 0
+
+    @Option(name: .long, help: "Nucleus sampling: keep the smallest set of tokens whose probability reaches this.")
+    var topP: Double?
+
+    @Option(name: .long, help: "Stop after this many tokens (default: the end of the answer or of the context).")
+    var maxTokens: Int?
+
+    @Option(name: .long, help: "API key, if the engine was launched with one (or TPUDEPLOY_API_KEY).")
+    var apiKey: String?
+
+    struct OneShot: Encodable {
+        var schema = "tpudeploy.chat/1"
+        var prompt: String
+        var reply: ChatReply
+    }
+
+    func run() async throws {
+        try await reportingFailures(json: output.json) {
+            if prompt == nil, isatty(STDIN_FILENO) != 1 {
+                throw ValidationError("chat without -p needs a terminal to type into; for scripts use: tpudeploy chat -p \"QUESTION\"")
+            }
+            let context = try EngineCommandContext(target: target, deployment: deployment)
+            let options = ChatOptions(temperature: temperature, topP: topP, maxTokens: maxTokens)
+            let key = apiKey ?? ProcessInfo.processInfo.environment["TPUDEPLOY_API_KEY"]
+            let json = output.json
+            let system = self.system
+            if let prompt {
+                let reply = try await context.engine.withAPI(apiKey: key) { api, _ in
+                    try await Task.detached {
+                        try api.chat(ChatTranscript(system: system).messages(asking: prompt), options: options) { piece in
+                            if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
+                        }
+                    }.value
+                }
+                if json { try printJSON(OneShot(prompt: prompt, reply: reply)) } else { print("") }
+                return
+            }
+            try await context.engine.withAPI(apiKey: key) { api, _ in
+                try await ChatSession(api: api, options: options, system: system).run()
+            }
+        }
+    }
+}
+
+/// The interactive loop: one question per line, answers streamed, Ctrl-C cancelling only the answer.
+private final class ChatSession: @unchecked Sendable {
+    let api: EngineAPI
+    let options: ChatOptions
+    var transcript: ChatTranscript
+    private let lock = NSLock()
+    private var current: HTTPConnection?
+    private var shown = ""
+
+    private func setCurrent(_ connection: HTTPConnection?) {
+        lock.withLock { current = connection; if connection != nil { shown = "" } }
+    }
+
+    private func show(_ piece: String) {
+        lock.withLock { shown += piece }
+        FileHandle.standardOutput.write(Data(piece.utf8))
+    }
+
+    private var shownText: String { lock.withLock { shown } }
+
+    init(api: EngineAPI, options: ChatOptions, system: String?) {
+        self.api = api
+        self.options = options
+        transcript = ChatTranscript(system: system)
+    }
+
+    func run() async throws {
+        signal(SIGINT, SIG_IGN)
+        let interrupts = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        interrupts.setEventHandler { [self] in
+            if let connection = lock.withLock({ current }) { connection.cancel() } else { FileHandle.standardError.write(Data("\n(Ctrl-D or /exit leaves)\n> ".utf8)) }
+        }
+        interrupts.resume()
+        defer { interrupts.cancel(); signal(SIGINT, SIG_DFL) }
+        FileHandle.standardError.write(Data("Connected. \(ChatTranscript.help).\n".utf8))
+        while true {
+            FileHandle.standardOutput.write(Data("> ".utf8))
+            guard let line = readLine() else { print(""); return }
+            switch ChatTranscript.interpret(line) {
+            case .empty: continue
+            case .exit: return
+            case .help: print(ChatTranscript.help)
+            case .clear:
+                transcript.clear()
+                print("(conversation cleared)")
+            case .unknownCommand(let command): print("unknown command \(command); \(ChatTranscript.help)")
+            case .message(let question):
+                var answer = ""
+                do {
+                    let reply = try await Task.detached { [self] in
+                        try api.chat(transcript.messages(asking: question), options: options,
+                                     onConnection: { connection in self.setCurrent(connection) }) { piece in self.show(piece) }
+                    }.value
+                    answer = reply.text
+                    print("")
+                } catch HTTPError.cancelled {
+                    print("\n(stopped)")
+                    // What was shown stays in the history, as the user saw it.
+                    answer = shownText
+                } catch {
+                    print("")
+                    FileHandle.standardError.write(Data("tpudeploy: error: \(error)\n".utf8))
+                }
+                setCurrent(nil)
+                transcript.record(question: question, answer: answer)
+            }
+        }
+    }
+}

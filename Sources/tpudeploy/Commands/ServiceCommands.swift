@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import TPUDeployKit
+
+/// Opens a root shell on the board and runs `body` with the deployment's service manager.
+private func withServiceManager<T>(_ target: TargetOptions, _ deployment: DeploymentOptions,
+                                   _ body: (EngineServiceManager, EngineCommandContext) async throws -> T) async throws -> T {
+    let context = try EngineCommandContext(target: target, deployment: deployment)
+    let session = try await SSHSession.connect(to: context.engine.target, passwordProvider: target.passwordProvider)
+    do {
+        let root = try await RootShell.open(session, passwordProvider: target.passwordProvider)
+        let payloads = (try? PayloadDirectory.locate()) ?? PayloadDirectory(directory: URL(fileURLWithPath: "Payloads"))
+        let result = try await body(EngineServiceManager(root: root, payloads: payloads), context)
+        await session.close()
+        return result
+    } catch {
+        await session.close()
+        throw error
+    }
+}
+
+struct StopCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop the deployment's engine on the board and keep it from starting at boot (`launch` starts it again).")
+
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var deployment: DeploymentOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingFailures(json: output.json) {
+            let status = try await withServiceManager(target, deployment) { manager, context in
+                try await manager.stop(context.engine.bareSpec)
+            }
+            if output.json { try printJSON(status) } else { print("stopped (\(status.manager ?? "no service manager"))") }
+        }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show whether the deployment's engine runs, and what its /health says.",
+        discussion: "Exits 0 when the engine is ready, 1 otherwise.")
+
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var deployment: DeploymentOptions
+    @OptionGroup var output: OutputOptions
+
+    struct Report: Encodable {
+        var schema = "tpudeploy.status/1"
+        var deployment: String
+        var service: ServiceStatus
+        var health: EngineHealth?
+        var healthError: String?
+    }
+
+    func run() async throws {
+        try await reportingFailures(json: output.json) {
+            let report = try await withServiceManager(target, deployment) { manager, context -> Report in
+                let service = try await manager.status(context.engine.bareSpec)
+                var health: EngineHealth?
+                var healthError: String?
+                if service.state == .running {
+                    do {
+                        health = try await context.engine.withAPI(timeout: 10) { api, _ in try api.health() }
+                    } catch {
+                        healthError = "\(error)"
+                    }
+                }
+                return Report(deployment: context.engine.deployment.name, service: service, health: health, healthError: healthError)
+            }
+            if output.json {
+                try printJSON(report)
+            } else {
+                var line = "\(report.deployment): \(report.service.state.rawValue)"
+                if let manager = report.service.manager { line += " (\(manager)" + (report.service.pid.map { ", pid \($0)" } ?? "") + (report.service.restarts.map { ", \($0) restarts" } ?? "") + ")" }
+                if let health = report.health {
+                    line += "; engine \(health.status.rawValue)" + (health.reason.map { ": \($0)" } ?? "")
+                } else if let error = report.healthError {
+                    line += "; no answer from the engine: \(error)"
+                }
+                print(line)
+            }
+            if report.health?.status != .ready { throw ExitCode(1) }
+        }
+    }
+}
+
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Print the last lines of the deployment's engine log from the board.")
+
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var deployment: DeploymentOptions
+
+    @Option(name: [.short, .customLong("lines")], help: "How many lines.")
+    var lines = 100
+
+    func run() async throws {
+        try await reportingFailures(json: false) {
+            let text = try await withServiceManager(target, deployment) { manager, context in
+                try await manager.logs(context.engine.bareSpec, lines: lines)
+            }
+            print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+        }
+    }
+}
