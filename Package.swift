@@ -39,9 +39,9 @@ let package = Package(
             pkgConfig: "sentencepiece",
             providers: [.apt(["libsentencepiece-dev"])]
         ),
+        // No pkgConfig: its -D flags are ones SwiftPM refuses; TPULLMEngine defines them and links the library.
         .systemLibrary(
             name: "CHTTPLib",
-            pkgConfig: "cpp-httplib",
             providers: [.apt(["libcpp-httplib-dev"])]
         ),
         // Our declarations of the libsophon calls the engine uses, and the dlopen loader that fills them.
@@ -59,7 +59,10 @@ let package = Package(
         .target(
             name: "TPULLMEngine",
             dependencies: ["TPURuntimeAPI", "CSentencePiece", "CHTTPLib"],
-            linkerSettings: [.linkedLibrary("pthread")]
+            // Debian's libcpp-httplib is built with these; SwiftPM drops them from its pkg-config flags, and the
+            // header's class layouts depend on them. (The aarch64 build compiles httplib header-only without them.)
+            cxxSettings: [.define("CPPHTTPLIB_OPENSSL_SUPPORT"), .define("CPPHTTPLIB_ZLIB_SUPPORT"), .define("CPPHTTPLIB_BROTLI_SUPPORT")],
+            linkerSettings: [.linkedLibrary("cpp-httplib"), .linkedLibrary("pthread")]
         ),
         .executableTarget(
             name: "tpu-llm-engine",
