@@ -1,0 +1,16 @@
+#include "transformer_runner.h"
+
+#include "tpu_llm_engine.h"
+
+namespace tpu {
+
+std::unique_ptr<TransformerRunner> make_runner(RuntimeSession &session, const NetCatalog &catalog) {
+    switch (catalog.family) {
+    case ModelFamily::chatglm2: return make_chatglm2_runner(session, catalog);
+    case ModelFamily::llama2: return make_llama2_runner(session, catalog);
+    case ModelFamily::wizardcoder: break;
+    }
+    throw EngineError(EngineError::Kind::load, "wizardcoder nets not supported yet");
+}
+
+}  // namespace tpu

@@ -1,0 +1,113 @@
+/* The LanguageModel of an LLM-TPU split bmodel: runtime session, nets, runner and tokenizer, loaded together. */
+#include <sys/stat.h>
+
+#include "generation/context_policy.h"
+#include "generation/decode_loop.h"
+#include "runners/transformer_runner.h"
+#include "runtime/net_catalog.h"
+#include "runtime/runtime_session.h"
+#include "text/prompt_format.h"
+#include "text/tokenizer.h"
+#include "tpu_llm_engine.h"
+#include "tpu_llm_tools.h"
+
+namespace tpu {
+
+namespace {
+
+std::string file_stem(const std::string &path) {
+    size_t slash = path.find_last_of('/');
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    size_t dot = name.find_last_of('.');
+    return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+}
+
+void require_model_file(const std::string &path) {
+    struct stat info {};
+    if (path.empty()) throw EngineError(EngineError::Kind::load, "no model given (--model M.bmodel)");
+    if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode))
+        throw EngineError(EngineError::Kind::load, "model " + path + " does not exist or is not a file (--model)");
+}
+
+ModelDescription describe(const EngineOptions &options, const NetCatalog &catalog) {
+    ModelDescription description;
+    description.name = options.model_name.empty() ? file_stem(options.model_path) : options.model_name;
+    description.family = family_name(catalog.family);
+    description.layers = catalog.layers;
+    description.seq_len = catalog.seq_len;
+    description.nets = catalog.net_names;
+    return description;
+}
+
+class SplitNetModel final : public LanguageModel {
+  public:
+    explicit SplitNetModel(const EngineOptions &options) {
+        require_model_file(options.model_path);
+        /* The tokenizer first: a missing file is the cheapest failure to report. */
+        std::string family_hint = options.expected_family.empty() ? std::string() : options.expected_family;
+        if (!family_hint.empty()) parse_family(family_hint);
+        tokenizer_ = load_tokenizer(options.tokenizer_path, family_hint);
+        session_.reset(new RuntimeSession(options.runtime_dir, options.device, options.model_path));
+        catalog_ = discover_nets(*session_, options.expected_family, options.expected_layers);
+        if (family_hint.empty() && catalog_.family == ModelFamily::wizardcoder)
+            tokenizer_ = load_tokenizer(options.tokenizer_path, "wizardcoder");
+        runner_ = make_runner(*session_, catalog_);
+        description_ = describe(options, catalog_);
+    }
+
+    const ModelDescription &description() const override { return description_; }
+
+    GenerationResult chat(const std::vector<ChatMessage> &messages, const SamplingOptions &options,
+                          const TextCallback &on_text) override {
+        Conversation conversation = split_conversation(messages);
+        FittedPrompt prompt = fit_prompt(conversation, catalog_.seq_len, options.max_tokens, [&](const Conversation &c) {
+            return build_prompt(catalog_.family, *tokenizer_, c);
+        });
+        GenerationResult result = generate_ids(prompt.ids, options, on_text);
+        result.dropped_rounds = prompt.dropped_rounds;
+        return result;
+    }
+
+    GenerationResult generate_ids(const std::vector<int> &prompt_ids, const SamplingOptions &options,
+                                  const TextCallback &on_text) override {
+        DecodeContext context{*runner_, *tokenizer_, catalog_.seq_len, catalog_.vocab_rows, warned_device_sampling_};
+        return run_decode_loop(context, prompt_ids, options, on_text);
+    }
+
+    int64_t npu_memory_used_bytes() const override { return session_->memory_used_bytes(); }
+
+  private:
+    std::unique_ptr<Tokenizer> tokenizer_;
+    std::unique_ptr<RuntimeSession> session_;
+    NetCatalog catalog_;
+    std::unique_ptr<TransformerRunner> runner_;
+    ModelDescription description_;
+    bool warned_device_sampling_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<LanguageModel> load_language_model(const EngineOptions &options) {
+    return std::unique_ptr<LanguageModel>(new SplitNetModel(options));
+}
+
+ModelDescription inspect_model(const EngineOptions &options) {
+    require_model_file(options.model_path);
+    RuntimeSession session(options.runtime_dir, options.device, options.model_path);
+    try {
+        return describe(options, discover_nets(session, options.expected_family, options.expected_layers));
+    } catch (const EngineError &error) {
+        /* A model the engine cannot run is still worth describing: fall back to names and the block count. */
+        if (error.what() != std::string("wizardcoder nets not supported yet")) throw;
+        NetCatalog partial;
+        partial.family = ModelFamily::wizardcoder;
+        partial.net_names = session.net_names();
+        for (const auto &name : partial.net_names)
+            if (name.rfind("block_cache_", 0) != 0 && name.rfind("block_", 0) == 0) ++partial.layers;
+        const bm_net_info_t *embedding = session.net_info("embedding");
+        if (embedding != nullptr && embedding->stage_num > 0) partial.seq_len = embedding->stages[0].input_shapes[0].dims[1];
+        return describe(options, partial);
+    }
+}
+
+}  // namespace tpu

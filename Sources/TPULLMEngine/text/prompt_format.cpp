@@ -1,0 +1,83 @@
+#include "prompt_format.h"
+
+namespace tpu {
+
+namespace {
+
+void append(std::vector<int> &ids, const std::vector<int> &more) { ids.insert(ids.end(), more.begin(), more.end()); }
+
+std::vector<int> chatglm2_prompt(const Tokenizer &tokenizer, const Conversation &conversation) {
+    const int gmask = tokenizer.piece_count() + 1, sop = tokenizer.piece_count() + 3;
+    std::string text;
+    if (!conversation.system.empty()) text += conversation.system + "\n\n";
+    int round = 1;
+    for (const auto &[question, answer] : conversation.rounds)
+        text += "[Round " + std::to_string(round++) + "]\n\n问：" + question + "\n\n答：" + answer + "\n\n";
+    text += "[Round " + std::to_string(round) + "]\n\n问：" + conversation.question + "\n\n答：";
+    std::vector<int> ids{gmask, sop};
+    append(ids, tokenizer.encode(text));
+    return ids;
+}
+
+std::vector<int> llama2_prompt(const Tokenizer &tokenizer, const Conversation &conversation) {
+    std::vector<int> ids;
+    bool first = true;
+    auto user_text = [&](const std::string &question) {
+        std::string text = question;
+        if (first && !conversation.system.empty()) text = "<<SYS>>\n" + conversation.system + "\n<</SYS>>\n\n" + question;
+        first = false;
+        return text;
+    };
+    for (const auto &[question, answer] : conversation.rounds) {
+        ids.push_back(tokenizer.bos_id());
+        append(ids, tokenizer.encode("[INST] " + user_text(question) + " [/INST] " + answer + " "));
+        ids.push_back(tokenizer.eos_id());
+    }
+    ids.push_back(tokenizer.bos_id());
+    append(ids, tokenizer.encode("[INST] " + user_text(conversation.question) + " [/INST]"));
+    return ids;
+}
+
+std::vector<int> wizardcoder_prompt(const Tokenizer &tokenizer, const Conversation &conversation) {
+    std::string text = conversation.system.empty()
+                           ? "Below is an instruction that describes a task. Write a response that appropriately "
+                             "completes the request."
+                           : conversation.system;
+    for (const auto &[question, answer] : conversation.rounds)
+        text += "\n\n### Instruction:\n" + question + "\n\n### Response:" + answer;
+    text += "\n\n### Instruction:\n" + conversation.question + "\n\n### Response:";
+    return tokenizer.encode(text);
+}
+
+}  // namespace
+
+Conversation split_conversation(const std::vector<ChatMessage> &messages) {
+    auto bad = [](const std::string &why) { return EngineError(EngineError::Kind::input, why); };
+    if (messages.empty()) throw bad("no messages: give at least one user message");
+    Conversation conversation;
+    size_t i = 0;
+    if (messages[0].role == "system") {
+        conversation.system = messages[0].content;
+        i = 1;
+    }
+    if (i == messages.size() || messages.back().role != "user") throw bad("the last message must be a user message");
+    for (; i + 1 < messages.size(); i += 2) {
+        if (messages[i].role != "user" || messages[i + 1].role != "assistant")
+            throw bad("messages must alternate user and assistant after the optional system message (message " +
+                      std::to_string(i + 1) + " is '" + messages[i].role + "')");
+        conversation.rounds.emplace_back(messages[i].content, messages[i + 1].content);
+    }
+    conversation.question = messages.back().content;
+    return conversation;
+}
+
+std::vector<int> build_prompt(ModelFamily family, const Tokenizer &tokenizer, const Conversation &conversation) {
+    switch (family) {
+    case ModelFamily::chatglm2: return chatglm2_prompt(tokenizer, conversation);
+    case ModelFamily::llama2: return llama2_prompt(tokenizer, conversation);
+    case ModelFamily::wizardcoder: return wizardcoder_prompt(tokenizer, conversation);
+    }
+    return {};
+}
+
+}  // namespace tpu

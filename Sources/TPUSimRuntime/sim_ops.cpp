@@ -1,0 +1,200 @@
+#include "sim_ops.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace tpusim {
+namespace {
+
+void grow(std::vector<float> &buffer, size_t size) {
+    if (buffer.size() < size) buffer.resize(size);
+}
+
+void rmsnorm(const float *x, const float *weight, size_t n, float eps, float *out) {
+    float sum = 0;
+    for (size_t i = 0; i < n; i++) sum += x[i] * x[i];
+    float scale = 1.0f / std::sqrt(sum / float(n) + eps);
+    for (size_t i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
+}
+
+// out[cols] = in[rows] · W[rows, cols] (row-major).
+void matvec(const float *in, const float *w, size_t rows, size_t cols, float *out) {
+    std::memset(out, 0, cols * sizeof(float));
+    for (size_t r = 0; r < rows; r++) {
+        const float a = in[r];
+        const float *row = w + r * cols;
+        for (size_t c = 0; c < cols; c++) out[c] += a * row[c];
+    }
+}
+
+// Rotate-half RoPE in place on `heads` vectors of head_dim D at position `position`.
+void rope(float *vectors, size_t heads, size_t D, int32_t position, float theta, Workspace &ws) {
+    size_t half = D / 2;
+    grow(ws.rope_cos, half);
+    grow(ws.rope_sin, half);
+    for (size_t j = 0; j < half; j++) {
+        double angle = double(position) * std::pow(double(theta), -2.0 * double(j) / double(D));
+        ws.rope_cos[j] = float(std::cos(angle));
+        ws.rope_sin[j] = float(std::sin(angle));
+    }
+    for (size_t h = 0; h < heads; h++) {
+        float *v = vectors + h * D;
+        for (size_t j = 0; j < half; j++) {
+            float a = v[j], b = v[j + half];
+            v[j] = a * ws.rope_cos[j] - b * ws.rope_sin[j];
+            v[j + half] = b * ws.rope_cos[j] + a * ws.rope_sin[j];
+        }
+    }
+}
+
+// q, k, v of one row (k, v written to the given destinations), RoPE applied to q and k.
+void project_qkv(const SimStage &stage, const float *x, int32_t position, float *q, float *k, float *v,
+                 Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t H = p.hidden, HD = size_t(p.heads) * p.head_dim, KD = size_t(p.kv_heads) * p.head_dim;
+    grow(ws.h, H);
+    rmsnorm(x, stage.weight(Weight::attn_norm), H, p.eps, ws.h.data());
+    matvec(ws.h.data(), stage.weight(Weight::wq), H, HD, q);
+    matvec(ws.h.data(), stage.weight(Weight::wk), H, KD, k);
+    matvec(ws.h.data(), stage.weight(Weight::wv), H, KD, v);
+    rope(q, p.heads, p.head_dim, position, p.theta, ws);
+    rope(k, p.kv_heads, p.head_dim, position, p.theta, ws);
+}
+
+// Attention of one query row over `keys` rows: key j is `key_row(j)`; mask[j] added to score j. Result → out[HD].
+template <typename KeyRow, typename ValueRow>
+void attend(const SimStage &stage, const float *q, size_t keys, KeyRow key_row, ValueRow value_row,
+            const float *mask, float *out, Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t D = p.head_dim, group = p.heads / p.kv_heads;
+    const float scale = 1.0f / std::sqrt(float(D));
+    grow(ws.scores, keys);
+    float *scores = ws.scores.data();
+    for (size_t n = 0; n < p.heads; n++) {
+        const size_t kv_head = n / group;
+        const float *qn = q + n * D;
+        float best = -INFINITY;
+        for (size_t j = 0; j < keys; j++) {
+            const float *kj = key_row(j) + kv_head * D;
+            float dot = 0;
+            for (size_t d = 0; d < D; d++) dot += qn[d] * kj[d];
+            scores[j] = dot * scale + mask[j];
+            if (scores[j] > best) best = scores[j];
+        }
+        float total = 0;
+        for (size_t j = 0; j < keys; j++) {
+            scores[j] = std::exp(scores[j] - best);
+            total += scores[j];
+        }
+        float *on = out + n * D;
+        std::memset(on, 0, D * sizeof(float));
+        for (size_t j = 0; j < keys; j++) {
+            const float weight = scores[j] / total;
+            const float *vj = value_row(j) + kv_head * D;
+            for (size_t d = 0; d < D; d++) on[d] += weight * vj[d];
+        }
+    }
+}
+
+// x += attention·Wo; x += mlp(rmsnorm(x)).
+void finish_row(const SimStage &stage, float *x, const float *attention, Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t H = p.hidden, HD = size_t(p.heads) * p.head_dim, F = p.ffn;
+    grow(ws.h, H);
+    grow(ws.gate, F);
+    grow(ws.up, F);
+    matvec(attention, stage.weight(Weight::wo), HD, H, ws.h.data());
+    for (size_t i = 0; i < H; i++) x[i] += ws.h[i];
+    rmsnorm(x, stage.weight(Weight::mlp_norm), H, p.eps, ws.h.data());
+    matvec(ws.h.data(), stage.weight(Weight::w_gate), H, F, ws.gate.data());
+    matvec(ws.h.data(), stage.weight(Weight::w_up), H, F, ws.up.data());
+    for (size_t i = 0; i < F; i++) {
+        const float g = ws.gate[i];
+        ws.gate[i] = g / (1.0f + std::exp(-g)) * ws.up[i];
+    }
+    matvec(ws.gate.data(), stage.weight(Weight::w_down), F, H, ws.h.data());
+    for (size_t i = 0; i < H; i++) x[i] += ws.h[i];
+}
+
+} // namespace
+
+bool run_embedding(const SimStage &stage, const int32_t *ids, Workspace &ws, std::string &error) {
+    const size_t H = stage.params.hidden;
+    grow(ws.out_hidden, size_t(stage.rows) * H);
+    const float *table = stage.weight(Weight::embed);
+    for (size_t r = 0; r < stage.rows; r++) {
+        if (ids[r] < 0 || uint32_t(ids[r]) >= stage.params.table_rows) {
+            error = "input_ids[" + std::to_string(r) + "] = " + std::to_string(ids[r]) + " is outside the table of " +
+                    std::to_string(stage.params.table_rows) + " rows";
+            return false;
+        }
+        std::memcpy(ws.out_hidden.data() + r * H, table + size_t(ids[r]) * H, H * sizeof(float));
+    }
+    return true;
+}
+
+void run_prompt_block(const SimStage &stage, const float *states, const int32_t *positions, const float *mask,
+                      Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t S = p.seq_len, H = p.hidden, HD = size_t(p.heads) * p.head_dim,
+                 KD = size_t(p.kv_heads) * p.head_dim;
+    grow(ws.out_hidden, S * H);
+    grow(ws.out_k, S * KD);
+    grow(ws.out_v, S * KD);
+    grow(ws.q, S * HD);
+    grow(ws.attention, HD);
+    std::memcpy(ws.out_hidden.data(), states, S * H * sizeof(float));
+    for (size_t r = 0; r < S; r++)
+        project_qkv(stage, states + r * H, positions[r], ws.q.data() + r * HD, ws.out_k.data() + r * KD,
+                    ws.out_v.data() + r * KD, ws);
+    const float *keys = ws.out_k.data(), *values = ws.out_v.data();
+    for (size_t i = 0; i < S; i++) {
+        attend(stage, ws.q.data() + i * HD, S, [&](size_t j) { return keys + j * KD; },
+               [&](size_t j) { return values + j * KD; }, mask + i * S, ws.attention.data(), ws);
+        finish_row(stage, ws.out_hidden.data() + i * H, ws.attention.data(), ws);
+    }
+}
+
+void run_cache_block(const SimStage &stage, const float *state, const int32_t *position, const float *mask,
+                     const float *history_k, const float *history_v, Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t S = p.seq_len, H = p.hidden, HD = size_t(p.heads) * p.head_dim,
+                 KD = size_t(p.kv_heads) * p.head_dim;
+    grow(ws.out_hidden, H);
+    grow(ws.out_k, S * KD);
+    grow(ws.out_v, S * KD);
+    grow(ws.q, HD);
+    grow(ws.k, KD);
+    grow(ws.v, KD);
+    grow(ws.attention, HD);
+    std::memcpy(ws.out_hidden.data(), state, H * sizeof(float));
+    project_qkv(stage, state, position[0], ws.q.data(), ws.k.data(), ws.v.data(), ws);
+    const float *new_k = ws.k.data(), *new_v = ws.v.data();
+    attend(stage, ws.q.data(), S + 1, [&](size_t j) { return j < S ? history_k + j * KD : new_k; },
+           [&](size_t j) { return j < S ? history_v + j * KD : new_v; }, mask, ws.attention.data(), ws);
+    finish_row(stage, ws.out_hidden.data(), ws.attention.data(), ws);
+    if (p.layout == SimLayout::chatglm2) {
+        std::memcpy(ws.out_k.data(), history_k + KD, (S - 1) * KD * sizeof(float));
+        std::memcpy(ws.out_v.data(), history_v + KD, (S - 1) * KD * sizeof(float));
+        std::memcpy(ws.out_k.data() + (S - 1) * KD, new_k, KD * sizeof(float));
+        std::memcpy(ws.out_v.data() + (S - 1) * KD, new_v, KD * sizeof(float));
+    } else {
+        std::memcpy(ws.out_k.data(), new_k, KD * sizeof(float));
+        std::memcpy(ws.out_v.data(), new_v, KD * sizeof(float));
+    }
+}
+
+void run_lm_head(const SimStage &stage, const float *state, Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t H = p.hidden, VT = p.table_rows;
+    grow(ws.h, H);
+    grow(ws.logits, VT);
+    rmsnorm(state, stage.weight(Weight::final_norm), H, p.eps, ws.h.data());
+    matvec(ws.h.data(), stage.weight(Weight::lm), H, VT, ws.logits.data());
+    size_t best = 0;
+    for (size_t i = 1; i < VT; i++)
+        if (ws.logits[i] > ws.logits[best]) best = i;
+    ws.token = int32_t(best);
+}
+
+} // namespace tpusim

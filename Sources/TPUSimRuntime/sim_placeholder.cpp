@@ -1,2 +1,0 @@
-// Replaced by the simulated runtime's sources.
-#include "tpu_sim_runtime.h"

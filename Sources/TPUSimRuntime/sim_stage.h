@@ -1,0 +1,46 @@
+// A sim-model stage checked against docs/sim-models.md: the 16-word binary_param decoded and validated, every
+// tensor's dtype and shape and every weight Location checked against those dimensions.
+#pragma once
+
+#include "bmodel_file.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tpusim {
+
+enum class SimOp : int32_t { embedding = 0x7E01, prompt_block = 0x7E02, cache_block = 0x7E03, lm_head = 0x7E04 };
+enum class SimLayout : uint32_t { chatglm2 = 0, llama2 = 1 };
+
+/// The binary_param words.
+struct SimParams {
+    SimOp op = SimOp::embedding;
+    SimLayout layout = SimLayout::chatglm2;
+    uint32_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, ffn = 0, seq_len = 0, table_rows = 0, layer = 0;
+    bool argmax_output = false;
+    float eps = 0, theta = 0;
+};
+
+enum class Weight { embed, attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down, final_norm, lm, count };
+
+/// One runnable stage: its parameters, its row count (embedding: 1 or S), and its weights.
+struct SimStage {
+    SimParams params;
+    uint32_t rows = 0; // embedding: tokens per launch
+    uint64_t coeff_start = 0, coeff_size = 0;
+    uint64_t weight_offsets[size_t(Weight::count)] = {}; // in floats from the coefficient start
+    std::shared_ptr<const std::vector<float>> coefficients; // set by the runtime after accounting
+
+    const float *weight(Weight which) const { return coefficients->data() + weight_offsets[size_t(which)]; }
+};
+
+/// Refuses stages with TPU work (compiled models). Returns false with `error` naming the net.
+bool stage_is_sim(const std::string &net, const StageDescription &stage, std::string &error);
+
+/// Decodes and validates a sim stage (not its coefficients' bytes). False with `error` naming net and field.
+bool describe_sim_stage(const std::string &net, const StageDescription &stage, const BmodelFile &file,
+                        SimStage &result, std::string &error);
+
+} // namespace tpusim
