@@ -1,0 +1,108 @@
+"""Encodes a sim model as a bmodel file (docs/sim-models.md, "Encoding in the bmodel").
+
+The FlatBuffers `Model` is written as JSON and compiled by flatc (Debian's flatbuffers-compiler, an encoder we
+did not write) against Tests/Fixtures/bmodel/bmodel.fbs; the 64-byte header and the binary blob are packed here.
+"""
+
+import hashlib
+import json
+import os
+import struct
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+
+MAGIC = 0xFF55AAEE
+HEADER_SIZE = 64
+SIM_MAGIC = 0x4D495354  # "TSIM"
+SIM_VERSION = 1
+NEURON_SIZE = 4608 << 20
+CREATE_TIME = "Mon Jan  1 00:00:00 2024\n"  # ctime format; fixed so the file is the same on every build
+
+OP_EMBEDDING, OP_PROMPT_BLOCK, OP_CACHE_BLOCK, OP_LM_HEAD = 0x7E01, 0x7E02, 0x7E03, 0x7E04
+FP32, INT32 = 0, 6  # bm_data_type_t
+
+
+@dataclass
+class Tensor:
+    name: str
+    data_type: int
+    shape: list
+
+    def to_json(self) -> dict:
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return {"name": self.name, "data_type": self.data_type, "size": count * 4, "shape": [{"dim": self.shape}],
+                "mem_type": 0, "scale": 1.0}
+
+
+@dataclass
+class Net:
+    name: str
+    inputs: list
+    outputs: list
+    op: int
+    param_words: list  # the 16 words of binary_param
+    weights: list = field(default_factory=list)  # [(location name, float32 array)], in blob order
+
+
+class Blob:
+    """The binary blob, deduplicated like tpu-mlir's ModelGen: identical bytes are stored once."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.seen = {}
+
+    def add(self, payload: bytes) -> dict:
+        if payload not in self.seen:
+            self.seen[payload] = {"start": len(self.data), "size": len(payload)}
+            self.data += payload
+        return dict(self.seen[payload])
+
+
+def _net_json(net: Net, blob: Blob) -> dict:
+    inputs = [tensor.to_json() for tensor in net.inputs]
+    outputs = [tensor.to_json() for tensor in net.outputs]
+    coefficients, locations = bytearray(), []
+    for location, array in net.weights:
+        payload = array.astype("<f4", copy=False).tobytes()
+        locations.append({"name": location, "offset": len(coefficients), "size": len(payload)})
+        coefficients += payload
+    binary_coeff = blob.add(bytes(coefficients))
+    binary_param = blob.add(struct.pack("<16I", *net.param_words))
+    parameter = {
+        "input_tensor": inputs,
+        "output_tensor": outputs,
+        "ctx_size": NEURON_SIZE,
+        "coeff_mem": {"address": 0, "check_code": list(hashlib.sha256(coefficients).digest()),
+                      "binary_coeff": binary_coeff, "location": locations},
+        "sub_net": [{"subnet_mode": 1, "id": 0, "input_tensor": inputs, "output_tensor": outputs,
+                     "cpu_param": [{"op_type": net.op, "binary_param": binary_param}]}],
+    }
+    return {"name": net.name, "parameter": [parameter]}
+
+
+def encode_bmodel(nets: list, chip: str, schema: str) -> bytes:
+    """The whole bmodel file: header, FlatBuffers Model (via flatc), blob."""
+    blob = Blob()
+    model = {"type": "B", "version": "2.2", "time": CREATE_TIME, "chip": chip, "neuron_size": NEURON_SIZE,
+             "kernel_module": {"file_name": "", "binary": {"start": 0, "size": 0}},
+             "net": [_net_json(net, blob) for net in nets]}
+    with tempfile.TemporaryDirectory(prefix="sim-bmodel-") as work:
+        source = os.path.join(work, "model.json")
+        with open(source, "w", encoding="utf-8") as handle:
+            json.dump(model, handle, indent=1)
+        subprocess.run(["flatc", "-b", "-o", work, schema, source], check=True)
+        with open(os.path.join(work, "model.bin"), "rb") as handle:
+            flatbuffers = handle.read()
+    header = struct.pack("<4I", MAGIC, HEADER_SIZE, len(flatbuffers), len(blob.data)) + bytes(48)
+    return header + flatbuffers + bytes(blob.data)
+
+
+def param_words(op: int, spec, table_rows: int, layer: int = 0) -> list:
+    """binary_param of a net: the 16 words of docs/sim-models.md."""
+    eps = struct.unpack("<I", struct.pack("<f", 1e-5))[0]
+    theta = struct.unpack("<I", struct.pack("<f", 10000.0))[0]
+    return [SIM_MAGIC, SIM_VERSION, op, spec.layout, spec.hidden, spec.heads, spec.kv_heads, spec.head_dim,
+            spec.ffn, spec.seq_len, table_rows, layer, 1 if spec.lm_head_token else 0, eps, theta, 0]

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Writes the sim models of docs/sim-models.md: `make_sim_models.py --output build/sim-models`.
+
+For each model, <output>/<name>/ gets <name>.bmodel, tokenizer.model, weights.npz and model.json. The same
+inputs give the same bytes. Nothing is rewritten when every output is newer than every input (this script,
+its modules, the corpus and the bmodel schema); every file is written to a temporary name and renamed.
+"""
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
+import bmodel_writer as bw  # noqa: E402
+from sim_weights import (BOS, EOS, ROPE_THETA, RMS_EPS, SPECS, UNK, block_weight_names,  # noqa: E402
+                         make_weights)
+
+REPOSITORY = os.path.dirname(os.path.dirname(HERE))
+CORPUS = os.path.join(HERE, "corpus.txt")
+SCHEMA = os.path.join(REPOSITORY, "Tests", "Fixtures", "bmodel", "bmodel.fbs")
+INPUTS = [os.path.abspath(__file__), os.path.join(HERE, "sim_weights.py"), os.path.join(HERE, "bmodel_writer.py"),
+          CORPUS, SCHEMA]
+OUTPUT_FILES = ["{name}.bmodel", "tokenizer.model", "weights.npz", "model.json"]
+CHIP = "BM1684X"
+
+# The tokenizer: BPE with byte fallback, ids unk 0 / bos 1 / eos 2, Llama-like normalisation (identity, spaces
+# kept, a dummy prefix), trained single-threaded with a fixed seed so the file is the same on every build.
+SPM_FLAGS = ["--model_type=bpe", "--vocab_size=512", "--byte_fallback=true", "--character_coverage=1.0",
+             "--hard_vocab_limit=false", "--num_threads=1", "--random_seed=20240601",
+             "--normalization_rule_name=identity", "--remove_extra_whitespaces=false", "--add_dummy_prefix=true",
+             "--unk_id=0", "--bos_id=1", "--eos_id=2", "--pad_id=-1", "--minloglevel=2"]
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def up_to_date(output: str) -> bool:
+    newest_input = max(os.path.getmtime(path) for path in INPUTS)
+    for spec in SPECS:
+        for pattern in OUTPUT_FILES:
+            path = os.path.join(output, spec.name, pattern.format(name=spec.name))
+            if not os.path.exists(path) or os.path.getmtime(path) <= newest_input:
+                return False
+    return True
+
+
+def train_tokenizer() -> bytes:
+    """spm_train on the corpus, run in a scratch folder with relative paths (the model records them)."""
+    with tempfile.TemporaryDirectory(prefix="sim-spm-") as work:
+        shutil.copyfile(CORPUS, os.path.join(work, "corpus.txt"))
+        subprocess.run(["spm_train", "--input=corpus.txt", "--model_prefix=tokenizer", *SPM_FLAGS], cwd=work,
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(work, "tokenizer.model"), "rb") as handle:
+            return handle.read()
+
+
+def tokenizer_pieces(model_bytes: bytes) -> list:
+    import sentencepiece
+
+    processor = sentencepiece.SentencePieceProcessor()
+    processor.LoadFromSerializedProto(model_bytes)
+    assert (processor.unk_id(), processor.bos_id(), processor.eos_id()) == (UNK, BOS, EOS)
+    return [processor.id_to_piece(index) for index in range(processor.get_piece_size())]
+
+
+def npz_bytes(weights: dict) -> bytes:
+    """Like numpy.savez, but with fixed zip timestamps so the archive is reproducible."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in weights.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, array, allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, member.getvalue())
+    return buffer.getvalue()
+
+
+def nets(spec, vocab: int, weights: dict) -> list:
+    """The nets of docs/sim-models.md, in file order: embedding, embedding_cache, block_i/block_cache_i, lm_head."""
+    S, H, KVH, D, rows = spec.seq_len, spec.hidden, spec.kv_heads, spec.head_dim, spec.table_rows(vocab)
+    T, F32, I32 = bw.Tensor, bw.FP32, bw.INT32
+    sequence_first = spec.family == "chatglm2"
+
+    def states(length):
+        return [length, 1, H] if sequence_first else [1, length, H]
+
+    def kv(length):
+        return [length, 1, KVH, D] if sequence_first else [1, length, KVH, D]
+
+    def words(op, layer=0):
+        return bw.param_words(op, spec, rows, layer)
+
+    embed = [("embed", weights["embed"])]
+    result = [
+        bw.Net("embedding", [T("input_ids", I32, [1, S])], [T("input_states", F32, states(S))],
+               bw.OP_EMBEDDING, words(bw.OP_EMBEDDING), embed),
+        bw.Net("embedding_cache", [T("input_ids", I32, [1, 1])], [T("input_states", F32, [1, 1, H])],
+               bw.OP_EMBEDDING, words(bw.OP_EMBEDDING), embed),
+    ]
+    for layer in range(spec.layers):
+        block = [(name, weights[f"block_{layer}.{name}"]) for name in block_weight_names()]
+        result.append(bw.Net(
+            f"block_{layer}",
+            [T("input_states", F32, states(S)), T("position_ids", I32, [1, S]),
+             T("attention_mask", F32, [1, 1, S, S])],
+            [T("hidden_states", F32, states(S)), T("past_k", F32, kv(S)), T("past_v", F32, kv(S))],
+            bw.OP_PROMPT_BLOCK, words(bw.OP_PROMPT_BLOCK, layer), block))
+        new_rows = S if sequence_first else 1
+        result.append(bw.Net(
+            f"block_cache_{layer}",
+            [T("input_states", F32, [1, 1, H]), T("position_ids", I32, [1, 1]),
+             T("attention_mask", F32, [1, 1, 1, S + 1]), T("history_k", F32, kv(S)), T("history_v", F32, kv(S))],
+            [T("hidden_states", F32, [1, 1, H]), T("past_k", F32, kv(new_rows)), T("past_v", F32, kv(new_rows))],
+            bw.OP_CACHE_BLOCK, words(bw.OP_CACHE_BLOCK, layer), block))
+    head_output = T("token", I32, [1, 1]) if spec.lm_head_token else T("m_logits", F32, [1, rows])
+    result.append(bw.Net("lm_head", [T("hidden_states", F32, [1, H])], [head_output], bw.OP_LM_HEAD,
+                         words(bw.OP_LM_HEAD), [("final_norm", weights["final_norm"]), ("lm", weights["lm"])]))
+    return result
+
+
+def model_description(spec, vocab: int, net_names: list) -> dict:
+    return {
+        "name": spec.name, "family": spec.family, "layers": spec.layers, "heads": spec.heads,
+        "kv_heads": spec.kv_heads, "hidden": spec.hidden, "head_dim": spec.head_dim, "ffn": spec.ffn,
+        "seq_len": spec.seq_len, "vocab_size": vocab, "table_rows": spec.table_rows(vocab),
+        "special_tokens": spec.special_tokens(vocab), "unk_id": UNK, "bos_id": BOS, "eos_id": EOS,
+        "rms_eps": RMS_EPS, "rope_theta": ROPE_THETA,
+        "lm_head_output": "token" if spec.lm_head_token else "logits", "nets": net_names,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", required=True, help="folder that receives one folder per sim model")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the outputs are up to date")
+    options = parser.parse_args()
+    output = os.path.abspath(options.output)
+    if not options.force and up_to_date(output):
+        print(f"sim models in {output} are up to date")
+        return 0
+    tokenizer = train_tokenizer()
+    pieces = tokenizer_pieces(tokenizer)
+    vocab = len(pieces)
+    for spec in SPECS:
+        directory = os.path.join(output, spec.name)
+        os.makedirs(directory, exist_ok=True)
+        weights = make_weights(spec, pieces)
+        model_nets = nets(spec, vocab, weights)
+        description = model_description(spec, vocab, [net.name for net in model_nets])
+        write_atomically(os.path.join(directory, "tokenizer.model"), tokenizer)
+        write_atomically(os.path.join(directory, "weights.npz"), npz_bytes(weights))
+        write_atomically(os.path.join(directory, "model.json"),
+                         (json.dumps(description, indent=2, ensure_ascii=False) + "\n").encode())
+        write_atomically(os.path.join(directory, f"{spec.name}.bmodel"), bw.encode_bmodel(model_nets, CHIP, SCHEMA))
+        print(f"{directory}: {len(model_nets)} nets, vocabulary {vocab}, table rows {spec.table_rows(vocab)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
