@@ -61,8 +61,8 @@ demo: build
 	echo; echo "== tpudeploy inspect --model chatglm2-6b (after the reboot)"; \
 	$(BIN) inspect --model chatglm2-6b
 
-bench: setup
-	$(SWIFT) build -c release --product tpudeploy-bench
+bench: setup sim-models
+	$(SWIFT) build -c release
 	@mkdir -p bench-results
 	.build/release/tpudeploy-bench --output-dir bench-results
 

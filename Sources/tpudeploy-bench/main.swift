@@ -2,7 +2,7 @@ import Foundation
 
 // `make bench`: the speed goals, each measured against a real baseline in the same run; results are
 // written as JSON to the output directory and summarised on stdout.
-// usage: tpudeploy-bench [--output-dir DIR] [--runs N] [--only inspect|fix-memory]
+// usage: tpudeploy-bench [--output-dir DIR] [--runs N] [--only inspect|fix-memory|engine]
 
 var outputDirectory = "bench-results"
 var runs = 15
@@ -14,15 +14,24 @@ while let argument = arguments.next() {
     case "--runs": runs = Int(arguments.next() ?? "") ?? runs
     case "--only": only = arguments.next()
     default:
-        FileHandle.standardError.write(Data("usage: tpudeploy-bench [--output-dir DIR] [--runs N] [--only inspect|fix-memory]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tpudeploy-bench [--output-dir DIR] [--runs N] [--only inspect|fix-memory|engine]\n".utf8))
         exit(2)
     }
 }
 
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-bench-\(getpid())")
-let benchmarks: [(String, (Int, URL) async throws -> BenchmarkResult)] = [
-    ("inspect", benchmarkInspect),
-    ("fix-memory", benchmarkFixMemory),
+/// A benchmark gives what goes into its JSON file and the line printed on stdout.
+typealias Benchmark = (Int, URL) async throws -> (result: any Encodable, summary: String)
+func comparing(_ body: @escaping (Int, URL) async throws -> BenchmarkResult) -> Benchmark {
+    { runs, scratch in
+        let result = try await body(runs, scratch)
+        return (result, report(result))
+    }
+}
+let benchmarks: [(String, Benchmark)] = [
+    ("inspect", comparing(benchmarkInspect)),
+    ("fix-memory", comparing(benchmarkFixMemory)),
+    ("engine", benchmarkEngine),
 ]
 var failed = false
 do {
@@ -30,13 +39,13 @@ do {
     for (name, benchmark) in benchmarks where only == nil || only == name {
         let directory = scratch.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let result = try await benchmark(runs, directory)
+        let (result, summary) = try await benchmark(runs, directory)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let file = "\(outputDirectory)/\(name).json"
         try encoder.encode(result).write(to: URL(fileURLWithPath: file))
-        print(report(result))
+        print(summary)
         print("  → \(file)")
     }
 } catch {
