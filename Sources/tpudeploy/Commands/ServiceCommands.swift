@@ -96,7 +96,7 @@ struct LogsCommand: AsyncParsableCommand {
     @OptionGroup var target: TargetOptions
     @OptionGroup var deployment: DeploymentOptions
 
-    @Option(name: [.short, .customLong("lines")], help: "How many lines.")
+    @Option(name: [.customShort("n"), .customLong("lines")], help: "How many lines.")
     var lines = 100
 
     func run() async throws {

@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import TPUDeployKit
+import TPUDeploySimulator
+
+/// The whole seed story through the command line, as `make demo` runs it: on a fresh simulated EVB with the
+/// factory layout, a push of a model that needs more NPU memory than the factory heap is refused with the
+/// fix-memory command; fix-memory; push; launch; `chat -p` gives the reference reply. Then the service's
+/// resilience: a killed engine is restarted, a rebooted board serves again, stop stops it.
+@Suite("deployment story", .serialized, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+struct DeploymentStoryTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tpudeploy").path
+    static let model = root.appendingPathComponent("build/sim-models/llama2-sim")
+
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// tpudeploy in `directory`, no terminal on stdin (as CI and scripts run it).
+    func tpudeploy(_ arguments: [String], in directory: URL) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment["TPUDEPLOY_PROFILES"] = Self.root.appendingPathComponent("Profiles").path
+        environment["TPUDEPLOY_PAYLOADS"] = Self.root.appendingPathComponent("Payloads").path
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let errors = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let stderr = try awaitBlocking(errors)
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    private func awaitBlocking(_ task: Task<Data, Never>) throws -> Data {
+        let semaphore = DispatchSemaphore(value: 0)
+        let box = DataBox()
+        Task { box.data = await task.value; semaphore.signal() }
+        semaphore.wait()
+        return box.data
+    }
+
+    private final class DataBox: @unchecked Sendable { var data = Data() }
+
+    /// The reference's greedy answer to one user message (Tests/Reference/reference.py).
+    func referenceReply(_ question: String, in directory: URL) throws -> String {
+        let rounds = directory.appendingPathComponent("rounds.json")
+        try JSONSerialization.data(withJSONObject: [question]).write(to: rounds)
+        let output = try SimulatedBoardHarness.run(
+            Self.root.appendingPathComponent("build/venv/bin/python").path,
+            [Self.root.appendingPathComponent("Tests/Reference/reference.py").path, "chat", "--model-dir", Self.model.path,
+             "--family", "llama2", "--rounds", rounds.path, "--max-tokens", "200"])
+        let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        let first = (object?["rounds"] as? [[String: Any]])?.first
+        return try #require(first?["text"] as? String)
+    }
+
+    /// Polls `status` until the engine is ready (it exits 0 then), up to `seconds`.
+    func waitUntilReady(in directory: URL, seconds: Double) throws -> Outcome {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last = Outcome(status: -1, stdout: "", stderr: "")
+        while Date() < deadline {
+            last = try tpudeploy(["status", "--json"] + deployment, in: directory)
+            if last.status == 0 { return last }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        return last
+    }
+
+    let deployment = ["--name", "llama2-sim", "--profile", "llama2-sim"]
+
+    @Test func refusedThenFixedThenPushedLaunchedAndChatting() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-story-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let state = directory.appendingPathComponent("sim").path
+        defer { _ = try? tpudeploy(["sim", "down", "--state-dir", state], in: directory) }
+        let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0"], in: directory)
+        try #require(up.status == 0, "\(up.stderr)")
+        let files = ["--model", Self.model.appendingPathComponent("llama2-sim.bmodel").path,
+                     "--tokenizer", Self.model.appendingPathComponent("tokenizer.model").path, "--profile", "llama2-sim"]
+
+        // The factory NPU heap (3950 MiB) cannot hold the model's 4609 MiB: nothing is sent, the fix is named.
+        let refused = try tpudeploy(["push"] + files, in: directory)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("tpudeploy fix-memory --board 1684x_evb --for-model llama2-sim"), "\(refused.stderr)")
+
+        let fixed = try tpudeploy(["fix-memory", "--board", "1684x_evb", "--for-model", "llama2-sim", "--yes"], in: directory)
+        try #require(fixed.status == 0, "\(fixed.stderr)")
+
+        let pushed = try tpudeploy(["push", "--json"] + files, in: directory)
+        try #require(pushed.status == 0, "\(pushed.stderr)")
+
+        let launched = try tpudeploy(["launch", "--json"] + deployment, in: directory)
+        try #require(launched.status == 0, "\(launched.stderr)")
+        let launch = try JSONSerialization.jsonObject(with: Data(launched.stdout.utf8)) as? [String: Any]
+        #expect(launch?["family"] as? String == "llama2")
+        #expect(launch?["layers"] as? Int == 4)
+
+        let question = "Hello there"
+        let chat = try tpudeploy(["chat", "-p", question, "--json"] + deployment, in: directory)
+        try #require(chat.status == 0, "\(chat.stderr)")
+        let reply = (try JSONSerialization.jsonObject(with: Data(chat.stdout.utf8)) as? [String: Any])?["reply"] as? [String: Any]
+        let expected = try referenceReply(question, in: directory)
+        #expect(!expected.isEmpty)
+        #expect(reply?["text"] as? String == expected)
+
+        let verified = try tpudeploy(["verify", "--json"] + deployment, in: directory)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let verify = try JSONSerialization.jsonObject(with: Data(verified.stdout.utf8)) as? [String: Any]
+        // The simulated runtime reports what it holds: the model's declared 4.5 GiB and more.
+        #expect((verify?["npu_memory_used_bytes"] as? Int ?? 0) >= 4608 << 20)
+
+        // A killed engine is restarted by its supervisor.
+        let simulator = Simulator(stateDirectory: URL(fileURLWithPath: state))
+        let board = try simulator.board(named: try #require(try simulator.list().first).board.name)
+        _ = try SimulatedBoardHarness.openSSH(board, "kill -9 $(cat /data/tpudeploy/llama2-sim/run/engine.pid)")
+        Thread.sleep(forTimeInterval: 1)
+        let restarted = try waitUntilReady(in: directory, seconds: 30)
+        #expect(restarted.status == 0, "\(restarted.stdout) \(restarted.stderr)")
+        #expect(restarted.stdout.contains("\"restarts\" : 1") || restarted.stdout.contains("\"restarts\":1"), "\(restarted.stdout)")
+
+        // A rebooted board starts the service again.
+        let rebooted = try tpudeploy(["sim", "reboot", board.name, "--state-dir", state], in: directory)
+        #expect(rebooted.status == 0, "\(rebooted.stderr)")
+        let back = try waitUntilReady(in: directory, seconds: 30)
+        #expect(back.status == 0, "\(back.stdout) \(back.stderr)")
+        let again = try tpudeploy(["chat", "-p", question, "--json"] + deployment, in: directory)
+        #expect(((try? JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])?["reply"] as? [String: Any])?["text"] as? String == expected)
+
+        // stop stops it and keeps it from starting at boot.
+        let stopped = try tpudeploy(["stop"] + deployment, in: directory)
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        let status = try tpudeploy(["status"] + deployment, in: directory)
+        #expect(status.status == 1)
+        #expect(status.stdout.contains("stopped"))
+    }
+}
