@@ -6,7 +6,8 @@ BIN = .build/$(CONFIG)/tpudeploy
 # Debian packages the project needs: libraries linked by SwiftPM, the simulator's real parts, test tools.
 DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev libssl-dev zlib1g-dev u-boot-tools device-tree-compiler \
 	openssh-server openssh-client sudo openssl iproute2 procps sshpass python3 perl flatbuffers-compiler \
-	libsentencepiece-dev sentencepiece libcpp-httplib-dev nlohmann-json3-dev python3-venv qemu-user chromium
+	libsentencepiece-dev sentencepiece libcpp-httplib-dev nlohmann-json3-dev python3-venv qemu-user chromium \
+	binutils file make dpkg-dev debian-archive-keyring xz-utils
 # Python packages for the independent references (numpy model, sentencepiece and tokenizers oracles), in a venv.
 VENV = build/venv
 PYTHON = $(VENV)/bin/python
@@ -14,7 +15,7 @@ PY_PACKAGES = numpy sentencepiece tokenizers
 SIM_MODELS = build/sim-models
 DEMO_STATE ?= /var/lib/tpudeploy-sim
 
-.PHONY: setup build test demo bench clean help venv sim-models
+.PHONY: setup build test demo bench clean help venv sim-models cross
 
 help:
 	@echo "make setup   install the Debian packages tpudeploy needs (idempotent)"
@@ -22,6 +23,7 @@ help:
 	@echo "make test    run every test: unit tests and simulated-board integration tests (needs root)"
 	@echo "make demo    on a simulated BM1684X EVB: push refused, fix-memory, push, launch, chat, verify"
 	@echo "make bench   benchmarks; results in bench-results/"
+	@echo "make cross   the boards' engine: Payloads/aarch64/ (tpu-llm-engine, sim-runtime/) for glibc 2.31"
 
 setup:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -46,7 +48,12 @@ sim-models: venv
 build: setup
 	$(SWIFT) build -c $(CONFIG)
 
-test: setup sim-models
+# The boards' build (Ubuntu 20.04 aarch64, glibc 2.31): Payloads/aarch64/tpu-llm-engine and the aarch64
+# simulated runtime, against a Debian 11 arm64 sysroot cached in build/aarch64-sysroot/ (docs/engine-design.md).
+cross: setup
+	Payloads/build/build-aarch64.sh
+
+test: setup sim-models cross
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -79,4 +86,4 @@ bench: setup sim-models
 	.build/release/tpudeploy-bench --output-dir bench-results
 
 clean:
-	rm -rf .build bench-results Tests/Fixtures/build build
+	rm -rf .build bench-results Tests/Fixtures/build build Payloads/aarch64
