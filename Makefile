@@ -59,26 +59,27 @@ test: setup sim-models cross
 
 demo: build sim-models
 	@set -e; trap '$(BIN) sim down --state-dir $(DEMO_STATE) >/dev/null 2>&1 || true' EXIT; \
-	M=$(SIM_MODELS)/llama2-sim; files="--model $$M/llama2-sim.bmodel --tokenizer $$M/tokenizer.model --profile llama2-sim"; \
-	deployment="--name llama2-sim --profile llama2-sim"; \
+	M=$(SIM_MODELS)/llama2-sim; \
 	echo "== a simulated BM1684X EVB with the factory memory layout"; \
 	$(BIN) sim up --board 1684x_evb --ram 16g --state-dir $(DEMO_STATE); \
+	echo; echo "== tpudeploy init --deployment llama2-sim (a tiny Llama2-style sim model)"; \
+	$(BIN) init --deployment llama2-sim --profile llama2-sim --bmodel $$M/llama2-sim.bmodel --tokenizer $$M/tokenizer.model; \
 	echo; echo "== tpudeploy push (the model needs more NPU memory than the factory heap: refused, nothing sent)"; \
-	if $(BIN) push $$files; then echo "push should have been refused"; exit 1; fi; \
+	if $(BIN) push; then echo "push should have been refused"; exit 1; fi; \
 	echo; echo "== tpudeploy fix-memory --for-model llama2-sim --yes"; \
 	$(BIN) fix-memory --board 1684x_evb --for-model llama2-sim --yes; \
 	echo; echo "== tpudeploy push"; \
-	$(BIN) push $$files; \
+	$(BIN) push; \
 	echo; echo "== tpudeploy launch"; \
-	$(BIN) launch $$deployment; \
+	$(BIN) launch; \
 	echo; echo "== tpudeploy chat -p 'Hello there'"; \
-	$(BIN) chat $$deployment -p "Hello there"; \
+	$(BIN) chat -p "Hello there"; \
 	echo; echo "== the independent reference's answer (Tests/Reference/reference.py)"; \
 	echo '["Hello there"]' > /tmp/tpudeploy-demo-rounds.json; \
 	$(PYTHON) Tests/Reference/reference.py chat --model-dir $$M --family llama2 --rounds /tmp/tpudeploy-demo-rounds.json --max-tokens 200 \
 		| $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["rounds"][0]["text"])'; \
 	echo; echo "== tpudeploy verify"; \
-	$(BIN) verify $$deployment
+	$(BIN) verify
 
 bench: setup sim-models
 	$(SWIFT) build -c release

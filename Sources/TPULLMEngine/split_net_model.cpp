@@ -51,6 +51,9 @@ class SplitNetModel final : public LanguageModel {
         catalog_ = discover_nets(*session_, options.expected_family, options.expected_layers);
         if (family_hint.empty() && catalog_.family == ModelFamily::wizardcoder)
             tokenizer_ = load_tokenizer(options.tokenizer_path, "wizardcoder");
+        if (catalog_.family == ModelFamily::wizardcoder && tokenizer_->eos_id() < 0)
+            throw EngineError(EngineError::Kind::load, "tokenizer " + options.tokenizer_path +
+                                                           " has no <|endoftext|> token: WizardCoder stops on it");
         runner_ = make_runner(*session_, catalog_);
         description_ = describe(options, catalog_);
     }
@@ -94,20 +97,7 @@ std::unique_ptr<LanguageModel> load_language_model(const EngineOptions &options)
 ModelDescription inspect_model(const EngineOptions &options) {
     require_model_file(options.model_path);
     RuntimeSession session(options.runtime_dir, options.device, options.model_path);
-    try {
-        return describe(options, discover_nets(session, options.expected_family, options.expected_layers));
-    } catch (const EngineError &error) {
-        /* A model the engine cannot run is still worth describing: fall back to names and the block count. */
-        if (error.what() != std::string("wizardcoder nets not supported yet")) throw;
-        NetCatalog partial;
-        partial.family = ModelFamily::wizardcoder;
-        partial.net_names = session.net_names();
-        for (const auto &name : partial.net_names)
-            if (name.rfind("block_cache_", 0) != 0 && name.rfind("block_", 0) == 0) ++partial.layers;
-        const bm_net_info_t *embedding = session.net_info("embedding");
-        if (embedding != nullptr && embedding->stage_num > 0) partial.seq_len = embedding->stages[0].input_shapes[0].dims[1];
-        return describe(options, partial);
-    }
+    return describe(options, discover_nets(session, options.expected_family, options.expected_layers));
 }
 
 }  // namespace tpu

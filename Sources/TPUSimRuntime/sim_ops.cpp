@@ -116,6 +116,45 @@ void finish_row(const SimStage &stage, float *x, const float *attention, Workspa
     for (size_t i = 0; i < H; i++) x[i] += ws.h[i];
 }
 
+// The wizardcoder layout's pieces.
+void layernorm(const float *x, const float *gain, const float *bias, size_t n, float eps, float *out) {
+    float mean = 0;
+    for (size_t i = 0; i < n; i++) mean += x[i];
+    mean /= float(n);
+    float variance = 0;
+    for (size_t i = 0; i < n; i++) variance += (x[i] - mean) * (x[i] - mean);
+    float scale = 1.0f / std::sqrt(variance / float(n) + eps);
+    for (size_t i = 0; i < n; i++) out[i] = (x[i] - mean) * scale * gain[i] + bias[i];
+}
+
+float gelu(float u) { return 0.5f * u * (1.0f + std::tanh(0.7978845608f * (u + 0.044715f * u * u * u))); }
+
+// q of one row into q[HD]; its past row [k | v] into row[2D].
+void wizardcoder_qkv(const SimStage &stage, const float *x, float *q, float *row, Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t H = p.hidden, HD = size_t(p.heads) * p.head_dim, D = p.head_dim;
+    grow(ws.h, H);
+    layernorm(x, stage.weight(Weight::attn_norm), stage.weight(Weight::attn_norm_bias), H, p.eps, ws.h.data());
+    matvec(ws.h.data(), stage.weight(Weight::wq), H, HD, q);
+    matvec(ws.h.data(), stage.weight(Weight::wk), H, D, row);
+    matvec(ws.h.data(), stage.weight(Weight::wv), H, D, row + D);
+}
+
+// x += attention·Wo; x += gelu(layernorm(x)·Wup)·Wdown.
+void wizardcoder_finish_row(const SimStage &stage, float *x, const float *attention, Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t H = p.hidden, HD = size_t(p.heads) * p.head_dim, F = p.ffn;
+    grow(ws.h, H);
+    grow(ws.up, F);
+    matvec(attention, stage.weight(Weight::wo), HD, H, ws.h.data());
+    for (size_t i = 0; i < H; i++) x[i] += ws.h[i];
+    layernorm(x, stage.weight(Weight::mlp_norm), stage.weight(Weight::mlp_norm_bias), H, p.eps, ws.h.data());
+    matvec(ws.h.data(), stage.weight(Weight::w_up), H, F, ws.up.data());
+    for (size_t i = 0; i < F; i++) ws.up[i] = gelu(ws.up[i]);
+    matvec(ws.up.data(), stage.weight(Weight::w_down), F, H, ws.h.data());
+    for (size_t i = 0; i < H; i++) x[i] += ws.h[i];
+}
+
 } // namespace
 
 bool run_embedding(const SimStage &stage, const int32_t *ids, Workspace &ws, std::string &error) {
@@ -184,12 +223,75 @@ void run_cache_block(const SimStage &stage, const float *state, const int32_t *p
     }
 }
 
+bool run_wizardcoder_embedding(const SimStage &stage, const int32_t *ids, const int32_t *positions, Workspace &ws,
+                               std::string &error) {
+    const SimParams &p = stage.params;
+    const size_t H = p.hidden;
+    grow(ws.out_hidden, size_t(stage.rows) * H);
+    const float *table = stage.weight(Weight::embed), *places = stage.weight(Weight::pos_embed);
+    for (size_t r = 0; r < stage.rows; r++) {
+        if (ids[r] < 0 || uint32_t(ids[r]) >= p.table_rows) {
+            error = "input_ids[" + std::to_string(r) + "] = " + std::to_string(ids[r]) + " is outside the table of " +
+                    std::to_string(p.table_rows) + " rows";
+            return false;
+        }
+        if (positions[r] < 0 || uint32_t(positions[r]) >= p.seq_len) {
+            error = "position_ids[" + std::to_string(r) + "] = " + std::to_string(positions[r]) +
+                    " is outside the position table of " + std::to_string(p.seq_len) + " rows";
+            return false;
+        }
+        float *out = ws.out_hidden.data() + r * H;
+        const float *token = table + size_t(ids[r]) * H, *place = places + size_t(positions[r]) * H;
+        for (size_t i = 0; i < H; i++) out[i] = token[i] + place[i];
+    }
+    return true;
+}
+
+void run_wizardcoder_prompt_block(const SimStage &stage, const float *states, const float *mask, Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t S = p.seq_len, H = p.hidden, HD = size_t(p.heads) * p.head_dim, R = 2 * size_t(p.head_dim);
+    grow(ws.out_hidden, S * H);
+    grow(ws.out_k, S * R);
+    grow(ws.q, S * HD);
+    grow(ws.attention, HD);
+    std::memcpy(ws.out_hidden.data(), states, S * H * sizeof(float));
+    for (size_t r = 0; r < S; r++) wizardcoder_qkv(stage, states + r * H, ws.q.data() + r * HD, ws.out_k.data() + r * R, ws);
+    const float *past = ws.out_k.data();
+    const size_t D = p.head_dim;
+    for (size_t i = 0; i < S; i++) {
+        attend(stage, ws.q.data() + i * HD, S, [&](size_t j) { return past + j * R; },
+               [&](size_t j) { return past + j * R + D; }, mask + i * S, ws.attention.data(), ws);
+        wizardcoder_finish_row(stage, ws.out_hidden.data() + i * H, ws.attention.data(), ws);
+    }
+}
+
+void run_wizardcoder_cache_block(const SimStage &stage, const float *state, const float *past, const float *mask,
+                                 Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t S = p.seq_len, H = p.hidden, HD = size_t(p.heads) * p.head_dim, D = p.head_dim, R = 2 * D;
+    grow(ws.out_hidden, H);
+    grow(ws.out_k, (S + 1) * R);
+    grow(ws.q, HD);
+    grow(ws.attention, HD);
+    std::memcpy(ws.out_hidden.data(), state, H * sizeof(float));
+    std::memcpy(ws.out_k.data(), past, S * R * sizeof(float));
+    float *row = ws.out_k.data() + S * R;
+    wizardcoder_qkv(stage, state, ws.q.data(), row, ws);
+    const float *keys = ws.out_k.data();
+    attend(stage, ws.q.data(), S + 1, [&](size_t j) { return keys + j * R; },
+           [&](size_t j) { return keys + j * R + D; }, mask, ws.attention.data(), ws);
+    wizardcoder_finish_row(stage, ws.out_hidden.data(), ws.attention.data(), ws);
+}
+
 void run_lm_head(const SimStage &stage, const float *state, Workspace &ws) {
     const SimParams &p = stage.params;
     const size_t H = p.hidden, VT = p.table_rows;
     grow(ws.h, H);
     grow(ws.logits, VT);
-    rmsnorm(state, stage.weight(Weight::final_norm), H, p.eps, ws.h.data());
+    if (p.layout == SimLayout::wizardcoder)
+        layernorm(state, stage.weight(Weight::final_norm), stage.weight(Weight::final_norm_bias), H, p.eps, ws.h.data());
+    else
+        rmsnorm(state, stage.weight(Weight::final_norm), H, p.eps, ws.h.data());
     matvec(ws.h.data(), stage.weight(Weight::lm), H, VT, ws.logits.data());
     size_t best = 0;
     for (size_t i = 1; i < VT; i++)

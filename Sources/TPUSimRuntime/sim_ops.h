@@ -31,4 +31,17 @@ void run_cache_block(const SimStage &stage, const float *state, const int32_t *p
 /// lm_head: ws.logits [VT] and ws.token (argmax, lowest index on ties).
 void run_lm_head(const SimStage &stage, const float *state, Workspace &ws);
 
+// The wizardcoder layout (docs/sim-models.md "wizardcoder-sim"): a past row is [k (D) | v (D)].
+
+/// Embedding E[id] + P[position] into ws.out_hidden. False on an id or position outside its table.
+bool run_wizardcoder_embedding(const SimStage &stage, const int32_t *ids, const int32_t *positions, Workspace &ws,
+                               std::string &error);
+
+/// Prompt block over S rows: ws.out_hidden [S,H], ws.out_k the past [S,2D].
+void run_wizardcoder_prompt_block(const SimStage &stage, const float *states, const float *mask, Workspace &ws);
+
+/// Cache block for one token: ws.out_hidden [H], ws.out_k the S past rows followed by the new row [S+1,2D].
+void run_wizardcoder_cache_block(const SimStage &stage, const float *state, const float *past, const float *mask,
+                                 Workspace &ws);
+
 } // namespace tpusim

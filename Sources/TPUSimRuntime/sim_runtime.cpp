@@ -221,6 +221,31 @@ bool SimRuntime::execute(const SimStage &stage, const NetInfo &info, size_t stag
     }
     Workspace &ws = workspace_;
     const float *results[3] = {nullptr, nullptr, nullptr};
+    if (stage.params.layout == SimLayout::wizardcoder && stage.params.op != SimOp::lm_head) {
+        // Inputs by position: embedding (ids, positions), block (states, mask), cache block (state, past, mask).
+        switch (stage.params.op) {
+        case SimOp::embedding:
+            if (!run_wizardcoder_embedding(stage, static_cast<const int32_t *>(in[0]), static_cast<const int32_t *>(in[1]),
+                                           ws, error))
+                return false;
+            results[0] = ws.out_hidden.data();
+            break;
+        case SimOp::prompt_block:
+            run_wizardcoder_prompt_block(stage, static_cast<const float *>(in[0]), static_cast<const float *>(in[1]), ws);
+            results[0] = ws.out_hidden.data();
+            results[1] = ws.out_k.data();
+            break;
+        case SimOp::cache_block:
+            run_wizardcoder_cache_block(stage, static_cast<const float *>(in[0]), static_cast<const float *>(in[1]),
+                                        static_cast<const float *>(in[2]), ws);
+            results[0] = ws.out_hidden.data();
+            results[1] = ws.out_k.data();
+            break;
+        case SimOp::lm_head: break;
+        }
+        for (size_t i = 0; i < out.size() && i < 2; i++) std::memcpy(out[i], results[i], out_bytes[i]);
+        return true;
+    }
     switch (stage.params.op) {
     case SimOp::embedding:
         if (!run_embedding(stage, static_cast<const int32_t *>(in[0]), ws, error)) return false;

@@ -11,8 +11,11 @@ namespace {
 constexpr uint32_t kParamMagic = 0x4D495354; // "TSIM"
 constexpr uint32_t kParamWords = 16;
 
-const char *const kWeightNames[] = {"embed", "attn_norm", "wq", "wk", "wv", "wo", "mlp_norm",
-                                    "w_gate", "w_up", "w_down", "final_norm", "lm"};
+const char *const kWeightNames[] = {"embed",  "attn_norm", "wq",        "wk",             "wv",
+                                    "wo",     "mlp_norm",  "w_gate",    "w_up",           "w_down",
+                                    "final_norm", "lm",    "pos_embed", "attn_norm_bias", "mlp_norm_bias",
+                                    "final_norm_bias"};
+static_assert(sizeof kWeightNames / sizeof kWeightNames[0] == size_t(Weight::count), "a name per weight");
 
 std::string dims_text(const std::vector<uint64_t> &dims) {
     std::string text = "[";
@@ -85,7 +88,7 @@ bool decode_params(const std::string &net, const CpuParamDescription &param, con
     if (w[0] != kParamMagic) return bad(0, "magic is not \"TSIM\" (0x4D495354)");
     if (w[1] != 1) return bad(1, "version must be 1");
     if (int32_t(w[2]) != param.op_type) return bad(2, "op differs from cpu_param.op_type");
-    if (w[3] > 1) return bad(3, "layout must be 0 (chatglm2) or 1 (llama2)");
+    if (w[3] > 2) return bad(3, "layout must be 0 (chatglm2), 1 (llama2) or 2 (wizardcoder)");
     params.op = SimOp(param.op_type);
     params.layout = SimLayout(w[3]);
     params.hidden = w[4];
@@ -100,7 +103,9 @@ bool decode_params(const std::string &net, const CpuParamDescription &param, con
         if (w[word] == 0 || w[word] > (1u << 24)) return bad(word, "dimension must be between 1 and 2^24");
     if (params.heads * params.head_dim != params.hidden) return bad(7, "heads x head dim must equal hidden");
     if (params.heads % params.kv_heads != 0) return bad(6, "heads must be a multiple of kv heads");
-    if (params.head_dim % 2 != 0) return bad(7, "head dim must be even (rotate-half RoPE)");
+    const bool wizard = params.layout == SimLayout::wizardcoder;
+    if (wizard && params.kv_heads != 1) return bad(6, "kv heads must be 1 in the wizardcoder layout (multi-query)");
+    if (!wizard && params.head_dim % 2 != 0) return bad(7, "head dim must be even (rotate-half RoPE)");
     bool block = params.op == SimOp::prompt_block || params.op == SimOp::cache_block;
     if (!block && params.layer != 0) return bad(11, "layer index must be 0 outside blocks");
     if (block) { // a name like block_3 / block_cache_3 must carry the same index
@@ -114,10 +119,52 @@ bool decode_params(const std::string &net, const CpuParamDescription &param, con
     params.argmax_output = w[12] == 1;
     std::memcpy(&params.eps, &w[13], 4);
     std::memcpy(&params.theta, &w[14], 4);
-    if (!std::isfinite(params.eps) || params.eps <= 0 || params.eps > 1) return bad(13, "rms eps must be in (0, 1]");
-    if (!std::isfinite(params.theta) || params.theta <= 1) return bad(14, "rope theta must be a finite float > 1");
+    if (!std::isfinite(params.eps) || params.eps <= 0 || params.eps > 1) return bad(13, "norm eps must be in (0, 1]");
+    if (wizard) {
+        if (w[14] != 0) return bad(14, "must be 0 in the wizardcoder layout (no RoPE)");
+    } else if (!std::isfinite(params.theta) || params.theta <= 1) {
+        return bad(14, "rope theta must be a finite float > 1");
+    }
     if (w[15] != 0) return bad(15, "must be 0");
     return true;
+}
+
+// WizardCoder (LLM-TPU): ids and positions into the embedding (one stage per length), blocks without position
+// inputs, one combined past per layer ([1,S,2D]: key then value of each row), the cache block returning S+1 rows.
+bool check_wizardcoder_tensors(const StageDescription &stage, SimStage &sim, TensorCheck &check) {
+    const SimParams &p = sim.params;
+    const uint64_t S = p.seq_len, H = p.hidden, D = p.head_dim;
+    const auto &in = stage.inputs;
+    const auto &out = stage.outputs;
+    switch (p.op) {
+    case SimOp::embedding: {
+        if (!check.count("input", in.size(), 2) || !check.count("output", out.size(), 1)) return false;
+        uint64_t n = in[0].dims.size() == 2 ? in[0].dims[1] : 0;
+        if (n != 1 && n != S) n = S; // report against the prompt shape
+        sim.rows = uint32_t(n);
+        return check.tensor("input", 0, in[0], BM_INT32, {1, n}) && check.tensor("input", 1, in[1], BM_INT32, {1, n}) &&
+               check.tensor("output", 0, out[0], BM_FLOAT32, {1, n, H});
+    }
+    case SimOp::prompt_block:
+        return check.count("input", in.size(), 2) && check.count("output", out.size(), 2) &&
+               check.tensor("input", 0, in[0], BM_FLOAT32, {1, S, H}) &&
+               check.tensor("input", 1, in[1], BM_FLOAT32, {1, 1, S, S}) &&
+               check.tensor("output", 0, out[0], BM_FLOAT32, {1, S, H}) &&
+               check.tensor("output", 1, out[1], BM_FLOAT32, {1, S, 2 * D});
+    case SimOp::cache_block:
+        return check.count("input", in.size(), 3) && check.count("output", out.size(), 2) &&
+               check.tensor("input", 0, in[0], BM_FLOAT32, {1, 1, H}) &&
+               check.tensor("input", 1, in[1], BM_FLOAT32, {1, S, 2 * D}) &&
+               check.tensor("input", 2, in[2], BM_FLOAT32, {1, 1, 1, S + 1}) &&
+               check.tensor("output", 0, out[0], BM_FLOAT32, {1, 1, H}) &&
+               check.tensor("output", 1, out[1], BM_FLOAT32, {1, S + 1, 2 * D});
+    case SimOp::lm_head:
+        return check.count("input", in.size(), 1) && check.count("output", out.size(), 1) &&
+               check.tensor("input", 0, in[0], BM_FLOAT32, {1, H}) &&
+               (p.argmax_output ? check.tensor("output", 0, out[0], BM_INT32, {1, 1})
+                                : check.tensor("output", 0, out[0], BM_FLOAT32, {1, uint64_t(p.table_rows)}));
+    }
+    return false;
 }
 
 bool check_tensors(const std::string &net, const StageDescription &stage, SimStage &sim, std::string &error) {
@@ -129,6 +176,7 @@ bool check_tensors(const std::string &net, const StageDescription &stage, SimSta
     TensorCheck check(net, error);
     const auto &in = stage.inputs;
     const auto &out = stage.outputs;
+    if (p.layout == SimLayout::wizardcoder) return check_wizardcoder_tensors(stage, sim, check);
     switch (p.op) {
     case SimOp::embedding: {
         if (!check.count("input", in.size(), 1) || !check.count("output", out.size(), 1)) return false;
@@ -180,6 +228,22 @@ bool check_weights(const std::string &net, const StageDescription &stage, const 
                     {Weight::w_gate, H * F}, {Weight::w_up, H * F}, {Weight::w_down, F * H}};
         break;
     case SimOp::lm_head: expected = {{Weight::final_norm, H}, {Weight::lm, H * VT}}; break;
+    }
+    if (p.layout == SimLayout::wizardcoder) {
+        const uint64_t S = p.seq_len;
+        switch (p.op) {
+        case SimOp::embedding: expected = {{Weight::embed, VT * H}, {Weight::pos_embed, S * H}}; break;
+        case SimOp::prompt_block:
+        case SimOp::cache_block:
+            expected = {{Weight::attn_norm, H}, {Weight::attn_norm_bias, H}, {Weight::wq, H * HD},
+                        {Weight::wk, H * KD},   {Weight::wv, H * KD},          {Weight::wo, HD * H},
+                        {Weight::mlp_norm, H},  {Weight::mlp_norm_bias, H},    {Weight::w_up, H * F},
+                        {Weight::w_down, F * H}};
+            break;
+        case SimOp::lm_head:
+            expected = {{Weight::final_norm, H}, {Weight::final_norm_bias, H}, {Weight::lm, H * VT}};
+            break;
+        }
     }
     std::string where = "net " + net + ": coeff_mem";
     if (!stage.has_coefficients) {

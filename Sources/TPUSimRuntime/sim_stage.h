@@ -12,7 +12,9 @@
 namespace tpusim {
 
 enum class SimOp : int32_t { embedding = 0x7E01, prompt_block = 0x7E02, cache_block = 0x7E03, lm_head = 0x7E04 };
-enum class SimLayout : uint32_t { chatglm2 = 0, llama2 = 1 };
+/// Word 3. wizardcoder: learned positions in the embedding, LayerNorm, multi-query attention with one combined
+/// past [1,S,2D] per layer, GELU MLP, no RoPE (docs/sim-models.md "wizardcoder-sim").
+enum class SimLayout : uint32_t { chatglm2 = 0, llama2 = 1, wizardcoder = 2 };
 
 /// The binary_param words.
 struct SimParams {
@@ -23,7 +25,11 @@ struct SimParams {
     float eps = 0, theta = 0;
 };
 
-enum class Weight { embed, attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down, final_norm, lm, count };
+enum class Weight {
+    embed, attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down, final_norm, lm,
+    pos_embed, attn_norm_bias, mlp_norm_bias, final_norm_bias, // wizardcoder only
+    count
+};
 
 /// One runnable stage: its parameters, its row count (embedding: 1 or S), and its weights.
 struct SimStage {

@@ -69,14 +69,12 @@ struct DeploymentStoryTests {
         let deadline = Date().addingTimeInterval(seconds)
         var last = Outcome(status: -1, stdout: "", stderr: "")
         while Date() < deadline {
-            last = try tpudeploy(["status", "--json"] + deployment, in: directory)
+            last = try tpudeploy(["status", "--json"], in: directory)
             if last.status == 0 { return last }
             Thread.sleep(forTimeInterval: 0.5)
         }
         return last
     }
-
-    let deployment = ["--name", "llama2-sim", "--profile", "llama2-sim"]
 
     @Test func refusedThenFixedThenPushedLaunchedAndChatting() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-story-\(UUID().uuidString.prefix(8))")
@@ -85,35 +83,38 @@ struct DeploymentStoryTests {
         defer { _ = try? tpudeploy(["sim", "down", "--state-dir", state], in: directory) }
         let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0"], in: directory)
         try #require(up.status == 0, "\(up.stderr)")
-        let files = ["--model", Self.model.appendingPathComponent("llama2-sim.bmodel").path,
-                     "--tokenizer", Self.model.appendingPathComponent("tokenizer.model").path, "--profile", "llama2-sim"]
+        // The deployment joins the project file `sim up` wrote: from now on no command needs flags.
+        let initialised = try tpudeploy(["init", "--deployment", "llama2-sim", "--profile", "llama2-sim",
+                                         "--bmodel", Self.model.appendingPathComponent("llama2-sim.bmodel").path,
+                                         "--tokenizer", Self.model.appendingPathComponent("tokenizer.model").path], in: directory)
+        try #require(initialised.status == 0, "\(initialised.stderr)")
 
         // The factory NPU heap (3950 MiB) cannot hold the model's 4609 MiB: nothing is sent, the fix is named.
-        let refused = try tpudeploy(["push"] + files, in: directory)
+        let refused = try tpudeploy(["push"], in: directory)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("tpudeploy fix-memory --board 1684x_evb --for-model llama2-sim"), "\(refused.stderr)")
 
         let fixed = try tpudeploy(["fix-memory", "--board", "1684x_evb", "--for-model", "llama2-sim", "--yes"], in: directory)
         try #require(fixed.status == 0, "\(fixed.stderr)")
 
-        let pushed = try tpudeploy(["push", "--json"] + files, in: directory)
+        let pushed = try tpudeploy(["push", "--json"], in: directory)
         try #require(pushed.status == 0, "\(pushed.stderr)")
 
-        let launched = try tpudeploy(["launch", "--json"] + deployment, in: directory)
+        let launched = try tpudeploy(["launch", "--json"], in: directory)
         try #require(launched.status == 0, "\(launched.stderr)")
         let launch = try JSONSerialization.jsonObject(with: Data(launched.stdout.utf8)) as? [String: Any]
         #expect(launch?["family"] as? String == "llama2")
         #expect(launch?["layers"] as? Int == 4)
 
         let question = "Hello there"
-        let chat = try tpudeploy(["chat", "-p", question, "--json"] + deployment, in: directory)
+        let chat = try tpudeploy(["chat", "-p", question, "--json"], in: directory)
         try #require(chat.status == 0, "\(chat.stderr)")
         let reply = (try JSONSerialization.jsonObject(with: Data(chat.stdout.utf8)) as? [String: Any])?["reply"] as? [String: Any]
         let expected = try referenceReply(question, in: directory)
         #expect(!expected.isEmpty)
         #expect(reply?["text"] as? String == expected)
 
-        let verified = try tpudeploy(["verify", "--json"] + deployment, in: directory)
+        let verified = try tpudeploy(["verify", "--json"], in: directory)
         #expect(verified.status == 0, "\(verified.stderr)")
         let verify = try JSONSerialization.jsonObject(with: Data(verified.stdout.utf8)) as? [String: Any]
         // The simulated runtime reports what it holds: the model's declared 4.5 GiB and more.
@@ -133,13 +134,13 @@ struct DeploymentStoryTests {
         #expect(rebooted.status == 0, "\(rebooted.stderr)")
         let back = try waitUntilReady(in: directory, seconds: 30)
         #expect(back.status == 0, "\(back.stdout) \(back.stderr)")
-        let again = try tpudeploy(["chat", "-p", question, "--json"] + deployment, in: directory)
+        let again = try tpudeploy(["chat", "-p", question, "--json"], in: directory)
         #expect(((try? JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])?["reply"] as? [String: Any])?["text"] as? String == expected)
 
         // stop stops it and keeps it from starting at boot.
-        let stopped = try tpudeploy(["stop"] + deployment, in: directory)
+        let stopped = try tpudeploy(["stop"], in: directory)
         #expect(stopped.status == 0, "\(stopped.stderr)")
-        let status = try tpudeploy(["status"] + deployment, in: directory)
+        let status = try tpudeploy(["status"], in: directory)
         #expect(status.status == 1)
         #expect(status.stdout.contains("stopped"))
     }

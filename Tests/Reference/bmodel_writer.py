@@ -45,6 +45,7 @@ class Net:
     op: int
     param_words: list  # the 16 words of binary_param
     weights: list = field(default_factory=list)  # [(location name, float32 array)], in blob order
+    more_stages: list = field(default_factory=list)  # [(inputs, outputs)] of stages 1.., same weights and param
 
 
 class Blob:
@@ -62,8 +63,6 @@ class Blob:
 
 
 def _net_json(net: Net, blob: Blob) -> dict:
-    inputs = [tensor.to_json() for tensor in net.inputs]
-    outputs = [tensor.to_json() for tensor in net.outputs]
     coefficients, locations = bytearray(), []
     for location, array in net.weights:
         payload = array.astype("<f4", copy=False).tobytes()
@@ -71,16 +70,20 @@ def _net_json(net: Net, blob: Blob) -> dict:
         coefficients += payload
     binary_coeff = blob.add(bytes(coefficients))
     binary_param = blob.add(struct.pack("<16I", *net.param_words))
-    parameter = {
-        "input_tensor": inputs,
-        "output_tensor": outputs,
-        "ctx_size": NEURON_SIZE,
-        "coeff_mem": {"address": 0, "check_code": list(hashlib.sha256(coefficients).digest()),
-                      "binary_coeff": binary_coeff, "location": locations},
-        "sub_net": [{"subnet_mode": 1, "id": 0, "input_tensor": inputs, "output_tensor": outputs,
-                     "cpu_param": [{"op_type": net.op, "binary_param": binary_param}]}],
-    }
-    return {"name": net.name, "parameter": [parameter]}
+    parameters = []
+    for stage_inputs, stage_outputs in [(net.inputs, net.outputs)] + list(net.more_stages):
+        inputs = [tensor.to_json() for tensor in stage_inputs]
+        outputs = [tensor.to_json() for tensor in stage_outputs]
+        parameters.append({
+            "input_tensor": inputs,
+            "output_tensor": outputs,
+            "ctx_size": NEURON_SIZE,
+            "coeff_mem": {"address": 0, "check_code": list(hashlib.sha256(coefficients).digest()),
+                          "binary_coeff": dict(binary_coeff), "location": [dict(l) for l in locations]},
+            "sub_net": [{"subnet_mode": 1, "id": 0, "input_tensor": inputs, "output_tensor": outputs,
+                         "cpu_param": [{"op_type": net.op, "binary_param": dict(binary_param)}]}],
+        })
+    return {"name": net.name, "parameter": parameters}
 
 
 def encode_bmodel(nets: list, chip: str, schema: str) -> bytes:
@@ -100,9 +103,9 @@ def encode_bmodel(nets: list, chip: str, schema: str) -> bytes:
     return header + flatbuffers + bytes(blob.data)
 
 
-def param_words(op: int, spec, table_rows: int, layer: int = 0) -> list:
-    """binary_param of a net: the 16 words of docs/sim-models.md."""
+def param_words(op: int, spec, table_rows: int, layer: int = 0, rope_theta: float = 10000.0) -> list:
+    """binary_param of a net: the 16 words of docs/sim-models.md (rope_theta 0: the model has no RoPE)."""
     eps = struct.unpack("<I", struct.pack("<f", 1e-5))[0]
-    theta = struct.unpack("<I", struct.pack("<f", 10000.0))[0]
+    theta = struct.unpack("<I", struct.pack("<f", rope_theta))[0]
     return [SIM_MAGIC, SIM_VERSION, op, spec.layout, spec.hidden, spec.heads, spec.kv_heads, spec.head_dim,
             spec.ffn, spec.seq_len, table_rows, layer, 1 if spec.lm_head_token else 0, eps, theta, 0]

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the sim models of docs/sim-models.md: `make_sim_models.py --output build/sim-models`.
 
-For each model, <output>/<name>/ gets <name>.bmodel, tokenizer.model, weights.npz and model.json. The same
+For each model, <output>/<name>/ gets <name>.bmodel, its tokenizer (tokenizer.model, or vocab.json and merges.txt
+for wizardcoder-sim), weights.npz and model.json. The same
 inputs give the same bytes. Nothing is rewritten when every output is newer than every input (this script,
 its modules, the corpus and the bmodel schema); every file is written to a temporary name and renamed.
 """
@@ -25,13 +26,15 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import bmodel_writer as bw  # noqa: E402
 from sim_weights import (BOS, EOS, ROPE_THETA, RMS_EPS, SPECS, UNK, block_weight_names,  # noqa: E402
                          make_weights)
+import wizardcoder_weights as wizard  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(HERE))
 CORPUS = os.path.join(HERE, "corpus.txt")
 SCHEMA = os.path.join(REPOSITORY, "Tests", "Fixtures", "bmodel", "bmodel.fbs")
 INPUTS = [os.path.abspath(__file__), os.path.join(HERE, "sim_weights.py"), os.path.join(HERE, "bmodel_writer.py"),
-          CORPUS, SCHEMA]
+          os.path.join(HERE, "wizardcoder_weights.py"), CORPUS, SCHEMA]
 OUTPUT_FILES = ["{name}.bmodel", "tokenizer.model", "weights.npz", "model.json"]
+WIZARD_OUTPUT_FILES = ["{name}.bmodel", "vocab.json", "merges.txt", "weights.npz", "model.json"]
 CHIP = "BM1684X"
 
 # The tokenizer: BPE with byte fallback, ids unk 0 / bos 1 / eos 2, Llama-like normalisation (identity, spaces
@@ -53,11 +56,12 @@ def write_atomically(path: str, data: bytes) -> None:
 
 def up_to_date(output: str) -> bool:
     newest_input = max(os.path.getmtime(path) for path in INPUTS)
-    for spec in SPECS:
-        for pattern in OUTPUT_FILES:
-            path = os.path.join(output, spec.name, pattern.format(name=spec.name))
-            if not os.path.exists(path) or os.path.getmtime(path) <= newest_input:
-                return False
+    expected = [(spec.name, pattern) for spec in SPECS for pattern in OUTPUT_FILES]
+    expected += [(wizard.SPEC.name, pattern) for pattern in WIZARD_OUTPUT_FILES]
+    for name, pattern in expected:
+        path = os.path.join(output, name, pattern.format(name=name))
+        if not os.path.exists(path) or os.path.getmtime(path) <= newest_input:
+            return False
     return True
 
 
@@ -69,6 +73,33 @@ def train_tokenizer() -> bytes:
                        check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(work, "tokenizer.model"), "rb") as handle:
             return handle.read()
+
+
+# WizardCoder's tokenizer: GPT-2 byte-level BPE (all 256 byte symbols, no prefix space) trained with the
+# `tokenizers` package; "<|endoftext|>" is the first special token, so its id is 0, as in StarCoder's vocabulary.
+BYTE_PAIR_VOCAB_SIZE = 1024
+
+
+def train_byte_pair_tokenizer() -> tuple:
+    """(vocab.json bytes, merges.txt bytes), trained on the corpus; the trainer is deterministic."""
+    from tokenizers import ByteLevelBPETokenizer
+
+    trainer = ByteLevelBPETokenizer(add_prefix_space=False)
+    trainer.train([CORPUS], vocab_size=BYTE_PAIR_VOCAB_SIZE, min_frequency=2, special_tokens=["<|endoftext|>"],
+                  show_progress=False)
+    with tempfile.TemporaryDirectory(prefix="sim-bpe-") as work:
+        trainer.save_model(work)
+        with open(os.path.join(work, "vocab.json"), "rb") as vocab, open(os.path.join(work, "merges.txt"), "rb") as merges:
+            return vocab.read(), merges.read()
+
+
+def byte_pair_pieces(vocab_bytes: bytes) -> list:
+    vocab = json.loads(vocab_bytes.decode("utf-8"))
+    pieces = [None] * len(vocab)
+    for piece, index in vocab.items():
+        pieces[index] = piece
+    assert None not in pieces and pieces[wizard.EOS] == "<|endoftext|>"
+    return pieces
 
 
 def tokenizer_pieces(model_bytes: bytes) -> list:
@@ -136,6 +167,67 @@ def nets(spec, vocab: int, weights: dict) -> list:
     return result
 
 
+def wizardcoder_nets(spec, vocab: int, weights: dict) -> list:
+    """WizardCoder's nets (LLM-TPU): embedding with two stages ([1,1] first, then [1,S]) taking ids and positions,
+    block_i / block_cache_i with one combined past [1,S,2D] per layer, lm_head returning the argmax token."""
+    S, H, D = spec.seq_len, spec.hidden, spec.head_dim
+    T, F32, I32 = bw.Tensor, bw.FP32, bw.INT32
+
+    def words(op, layer=0):
+        return bw.param_words(op, spec, vocab, layer, rope_theta=0.0)
+
+    def embedding_tensors(length):
+        return ([T("input_ids", I32, [1, length]), T("position_ids", I32, [1, length])],
+                [T("input_states", F32, [1, length, H])])
+
+    step_inputs, step_outputs = embedding_tensors(1)
+    result = [bw.Net("embedding", step_inputs, step_outputs, bw.OP_EMBEDDING, words(bw.OP_EMBEDDING),
+                     [("embed", weights["embed"]), ("pos_embed", weights["pos_embed"])],
+                     more_stages=[embedding_tensors(S)])]
+    for layer in range(spec.layers):
+        block = [(name, weights[f"block_{layer}.{name}"]) for name in wizard.block_weight_names()]
+        result.append(bw.Net(
+            f"block_{layer}",
+            [T("input_states", F32, [1, S, H]), T("attention_mask", F32, [1, 1, S, S])],
+            [T("hidden_states", F32, [1, S, H]), T("past_layers", F32, [1, S, 2 * D])],
+            bw.OP_PROMPT_BLOCK, words(bw.OP_PROMPT_BLOCK, layer), block))
+        result.append(bw.Net(
+            f"block_cache_{layer}",
+            [T("input_states", F32, [1, 1, H]), T("past_layers", F32, [1, S, 2 * D]),
+             T("attention_mask", F32, [1, 1, 1, S + 1])],
+            [T("hidden_states", F32, [1, 1, H]), T("current_cache", F32, [1, S + 1, 2 * D])],
+            bw.OP_CACHE_BLOCK, words(bw.OP_CACHE_BLOCK, layer), block))
+    result.append(bw.Net("lm_head", [T("hidden_states", F32, [1, H])], [T("token", I32, [1, 1])], bw.OP_LM_HEAD,
+                         words(bw.OP_LM_HEAD), [("final_norm", weights["final_norm"]),
+                                                ("final_norm_bias", weights["final_norm_bias"]), ("lm", weights["lm"])]))
+    return result
+
+
+def write_wizardcoder(output: str) -> None:
+    spec = wizard.SPEC
+    vocab_bytes, merges_bytes = train_byte_pair_tokenizer()
+    pieces = byte_pair_pieces(vocab_bytes)
+    vocab = len(pieces)
+    directory = os.path.join(output, spec.name)
+    os.makedirs(directory, exist_ok=True)
+    weights = wizard.make_weights(spec, pieces)
+    model_nets = wizardcoder_nets(spec, vocab, weights)
+    description = {
+        "name": spec.name, "family": spec.family, "layers": spec.layers, "heads": spec.heads,
+        "kv_heads": spec.kv_heads, "hidden": spec.hidden, "head_dim": spec.head_dim, "ffn": spec.ffn,
+        "seq_len": spec.seq_len, "vocab_size": vocab, "table_rows": vocab,
+        "special_tokens": spec.special_tokens(vocab), "eos_id": wizard.EOS, "layer_norm_eps": wizard.LN_EPS,
+        "lm_head_output": "token", "nets": [net.name for net in model_nets],
+    }
+    write_atomically(os.path.join(directory, "vocab.json"), vocab_bytes)
+    write_atomically(os.path.join(directory, "merges.txt"), merges_bytes)
+    write_atomically(os.path.join(directory, "weights.npz"), npz_bytes(weights))
+    write_atomically(os.path.join(directory, "model.json"),
+                     (json.dumps(description, indent=2, ensure_ascii=False) + "\n").encode())
+    write_atomically(os.path.join(directory, f"{spec.name}.bmodel"), bw.encode_bmodel(model_nets, CHIP, SCHEMA))
+    print(f"{directory}: {len(model_nets)} nets, vocabulary {vocab}")
+
+
 def model_description(spec, vocab: int, net_names: list) -> dict:
     return {
         "name": spec.name, "family": spec.family, "layers": spec.layers, "heads": spec.heads,
@@ -171,6 +263,7 @@ def main() -> int:
                          (json.dumps(description, indent=2, ensure_ascii=False) + "\n").encode())
         write_atomically(os.path.join(directory, f"{spec.name}.bmodel"), bw.encode_bmodel(model_nets, CHIP, SCHEMA))
         print(f"{directory}: {len(model_nets)} nets, vocabulary {vocab}, table rows {spec.table_rows(vocab)}")
+    write_wizardcoder(output)
     return 0
 
 

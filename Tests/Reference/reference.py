@@ -6,7 +6,8 @@ over the whole sequence, positions 0..n-1, at every step: no KV cache, no masks,
 
   reference.py generate --model-dir D --ids 1,2,3 --max-tokens N
       {"tokens": [...], "stop_reason": "eos|length", "min_margin": x}
-  reference.py chat --model-dir D --family chatglm2|llama2 --rounds rounds.json --max-tokens N [--system TEXT]
+  reference.py chat --model-dir D --family chatglm2|llama2|wizardcoder --rounds rounds.json --max-tokens N
+                    [--system TEXT]
       rounds.json is a JSON array of user messages, one per round;
       {"rounds": [{"prompt_ids": [...], "tokens": [...], "text": "...", "stop_reason": ..., "min_margin": x}],
        "min_margin": x}
@@ -33,7 +34,44 @@ class Model:
         self.directory = directory
         c = self.config
         self.heads, self.kv_heads, self.head_dim = c["heads"], c["kv_heads"], c["head_dim"]
-        self.eps, self.theta = c["rms_eps"], c["rope_theta"]
+        if c["family"] == "wizardcoder":
+            self.eps = c["layer_norm_eps"]
+            self.logits = self.wizardcoder_logits
+        else:
+            self.eps, self.theta = c["rms_eps"], c["rope_theta"]
+
+    def layernorm(self, x, gain, bias):
+        mean = np.mean(x, axis=-1, keepdims=True)
+        variance = np.mean((x - mean) ** 2, axis=-1, keepdims=True)
+        return (x - mean) / np.sqrt(variance + self.eps) * gain + bias
+
+    @staticmethod
+    def gelu(x):
+        return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+
+    def wizardcoder_logits(self, ids):
+        """WizardCoder-like: learned positions, pre-LayerNorm, multi-query attention, GELU MLP, final LayerNorm."""
+        w = self.weights
+        n, D = len(ids), self.head_dim
+        x = w["embed"][np.asarray(ids)] + w["pos_embed"][np.arange(n)]
+        causal = np.tril(np.ones((n, n), dtype=bool))
+        for layer in range(self.config["layers"]):
+            p = f"block_{layer}."
+            h = self.layernorm(x, w[p + "attn_norm"], w[p + "attn_norm_bias"])
+            q = (h @ w[p + "wq"]).reshape(n, self.heads, D)
+            k, v = h @ w[p + "wk"], h @ w[p + "wv"]  # one key/value head shared by every query head
+            heads = []
+            for head in range(self.heads):
+                scores = q[:, head] @ k.T / np.sqrt(D)
+                scores = np.where(causal, scores, -np.inf)
+                scores -= scores.max(axis=1, keepdims=True)
+                probabilities = np.exp(scores)
+                probabilities /= probabilities.sum(axis=1, keepdims=True)
+                heads.append(probabilities @ v)
+            x = x + np.concatenate(heads, axis=1) @ w[p + "wo"]
+            h2 = self.layernorm(x, w[p + "mlp_norm"], w[p + "mlp_norm_bias"])
+            x = x + self.gelu(h2 @ w[p + "w_up"]) @ w[p + "w_down"]
+        return self.layernorm(x[-1], w["final_norm"], w["final_norm_bias"]) @ w["lm"]
 
     def rmsnorm(self, x, gain):
         return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.eps) * gain
@@ -111,12 +149,43 @@ def llama2_prompt(sp, config, history, query, system):
     return ids + [bos] + sp.encode(f"[INST] {users[-1]} [/INST]")
 
 
+ALPACA_HEADER = ("Below is an instruction that describes a task. Write a response that appropriately completes "
+                 "the request.")
+
+
+def wizardcoder_text(history, query, system):
+    """The Alpaca format, rounds chained in one text (docs/sim-models.md, "Prompt formats")."""
+    text = system or ALPACA_HEADER
+    for user, answer in history:
+        text += f"\n\n### Instruction:\n{user}\n\n### Response:{answer}"
+    return text + f"\n\n### Instruction:\n{query}\n\n### Response:"
+
+
+def wizardcoder_chat(model, queries, max_tokens, system):
+    from tokenizers import ByteLevelBPETokenizer
+
+    tokenizer = ByteLevelBPETokenizer(os.path.join(model.directory, "vocab.json"),
+                                      os.path.join(model.directory, "merges.txt"), add_prefix_space=False)
+    history, rounds = [], []
+    for query in queries:
+        prompt = tokenizer.encode(wizardcoder_text(history, query, system)).ids
+        result = model.generate(prompt, max_tokens)
+        text = tokenizer.decode(result["tokens"])
+        rounds.append({"prompt_ids": prompt, "text": text, **result})
+        history.append((query, text))
+    return rounds
+
+
 def chat(model, family, queries, max_tokens, system):
     import sentencepiece
 
-    sp = sentencepiece.SentencePieceProcessor(model_file=os.path.join(model.directory, "tokenizer.model"))
     if family != model.config["family"]:
         raise SystemExit(f"{model.config['name']} is a {model.config['family']} model, not {family}")
+    if family == "wizardcoder":
+        rounds = wizardcoder_chat(model, queries, max_tokens, system)
+        margins = [r["min_margin"] for r in rounds if r["min_margin"] is not None]
+        return {"rounds": rounds, "min_margin": min(margins) if margins else None}
+    sp = sentencepiece.SentencePieceProcessor(model_file=os.path.join(model.directory, "tokenizer.model"))
     if family == "chatglm2" and system:
         raise SystemExit("the chatglm2 prompt format has no system prompt")
     history, rounds = [], []
@@ -143,7 +212,7 @@ def main():
     generate.add_argument("--max-tokens", type=int, required=True)
     talk = commands.add_parser("chat", help="multi-round chat with the family's prompt format")
     talk.add_argument("--model-dir", required=True)
-    talk.add_argument("--family", required=True, choices=["chatglm2", "llama2"])
+    talk.add_argument("--family", required=True, choices=["chatglm2", "llama2", "wizardcoder"])
     talk.add_argument("--rounds", required=True, help="JSON file: an array of user messages")
     talk.add_argument("--max-tokens", type=int, required=True)
     talk.add_argument("--system", default="")

@@ -29,10 +29,12 @@ public struct ProjectConfig: Sendable, Equatable {
     public static let defaultFileName = "tpudeploy.yaml"
 
     public var target: TargetSettings?
+    public var deployment: DeploymentSettings?
     public var file: String
 
-    public init(target: TargetSettings?, file: String) {
+    public init(target: TargetSettings?, deployment: DeploymentSettings? = nil, file: String) {
         self.target = target
+        self.deployment = deployment
         self.file = file
     }
 
@@ -40,7 +42,7 @@ public struct ProjectConfig: Sendable, Equatable {
     public static func load(from path: String) throws -> ProjectConfig? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let root = try YAMLMapping(contentsOf: path)
-        try root.onlyKeys(["target"])
+        try root.onlyKeys(["target", "deployment"])
         var target: TargetSettings?
         if let section = try root.optionalMapping("target") {
             try section.onlyKeys(["host", "port", "user", "identity", "known_hosts", "ssh_config", "board"])
@@ -51,7 +53,8 @@ public struct ProjectConfig: Sendable, Equatable {
                 identity: try section.optionalString("identity"), knownHosts: try section.optionalString("known_hosts"),
                 sshConfig: try section.optionalString("ssh_config"), board: try section.optionalString("board"))
         }
-        return ProjectConfig(target: target, file: path)
+        let deployment = try root.optionalMapping("deployment").map(DeploymentSettings.init(mapping:))
+        return ProjectConfig(target: target, deployment: deployment, file: path)
     }
 
     /// The YAML text of this configuration, with comments that explain each key.
@@ -77,6 +80,7 @@ public struct ProjectConfig: Sendable, Equatable {
                 lines.append("  board: \(yamlScalar(board))")
             }
         }
+        if let deployment { lines += deployment.yamlLines() }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -8,9 +8,9 @@ std::unique_ptr<TransformerRunner> make_runner(RuntimeSession &session, const Ne
     switch (catalog.family) {
     case ModelFamily::chatglm2: return make_chatglm2_runner(session, catalog);
     case ModelFamily::llama2: return make_llama2_runner(session, catalog);
-    case ModelFamily::wizardcoder: break;
+    case ModelFamily::wizardcoder: return make_wizardcoder_runner(session, catalog);
     }
-    throw EngineError(EngineError::Kind::load, "wizardcoder nets not supported yet");
+    throw EngineError(EngineError::Kind::load, "no runner for this model family");
 }
 
 }  // namespace tpu

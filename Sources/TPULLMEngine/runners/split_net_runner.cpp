@@ -29,19 +29,22 @@ SplitNetRunner::SplitNetRunner(RuntimeSession &session, const NetCatalog &catalo
     }
 }
 
-std::vector<uint8_t> SplitNetRunner::mask_bytes(const std::vector<bool> &visible) const {
-    const float masked = -10000.0f;
-    std::vector<uint8_t> bytes(visible.size() * dtype_size(catalog_.mask_dtype));
+std::vector<uint8_t> attention_mask_bytes(bm_data_type_t dtype, const std::vector<bool> &visible, float masked) {
+    std::vector<uint8_t> bytes(visible.size() * dtype_size(dtype));
     for (size_t i = 0; i < visible.size(); ++i) {
         float value = visible[i] ? 0.0f : masked;
-        if (catalog_.mask_dtype == BM_FLOAT32) {
+        if (dtype == BM_FLOAT32) {
             std::memcpy(&bytes[i * 4], &value, 4);
         } else {
-            uint16_t bits = catalog_.mask_dtype == BM_FLOAT16 ? float_to_half_bits(value) : float_to_bfloat16_bits(value);
+            uint16_t bits = dtype == BM_FLOAT16 ? float_to_half_bits(value) : float_to_bfloat16_bits(value);
             std::memcpy(&bytes[i * 2], &bits, 2);
         }
     }
     return bytes;
+}
+
+std::vector<uint8_t> SplitNetRunner::mask_bytes(const std::vector<bool> &visible) const {
+    return attention_mask_bytes(catalog_.mask_dtype, visible, -10000.0f);
 }
 
 void SplitNetRunner::embed_prompt(const std::vector<int> &ids) {
@@ -74,23 +77,24 @@ void SplitNetRunner::embed_step(int token, int position, const std::vector<bool>
     session_.launch(catalog_.embedding_cache.name, inputs, outputs);
 }
 
-NextTokenOutput SplitNetRunner::run_lm_head(const DeviceBuffer &source, size_t offset) {
-    const TensorSpec &in = catalog_.lm_head.inputs[0];
-    const TensorSpec &out = catalog_.lm_head.outputs[0];
-    head_input_.copy_from(source, offset, 0, in.bytes);
-    std::vector<bm_tensor_t> inputs{tensor(head_input_, in)};
-    std::vector<bm_tensor_t> outputs{tensor(head_output_, out)};
-    session_.launch(catalog_.lm_head.name, inputs, outputs);
+NextTokenOutput run_lm_head_net(RuntimeSession &session, const NetCatalog &catalog, DeviceBuffer &input,
+                                DeviceBuffer &output, const DeviceBuffer &source, size_t offset) {
+    const TensorSpec &in = catalog.lm_head.inputs[0];
+    const TensorSpec &out = catalog.lm_head.outputs[0];
+    input.copy_from(source, offset, 0, in.bytes);
+    std::vector<bm_tensor_t> inputs{input.tensor(in.dtype, in.shape)};
+    std::vector<bm_tensor_t> outputs{output.tensor(out.dtype, out.shape)};
+    session.launch(catalog.lm_head.name, inputs, outputs);
     NextTokenOutput result;
-    if (catalog_.lm_head_returns_token) {
+    if (catalog.lm_head_returns_token) {
         int32_t token = 0;
-        head_output_.download(&token, 4);
+        output.download(&token, 4);
         result.is_token = true;
         result.token = token;
         return result;
     }
     std::vector<uint8_t> raw(out.bytes);
-    head_output_.download(raw.data(), raw.size());
+    output.download(raw.data(), raw.size());
     size_t count = raw.size() / dtype_size(out.dtype);
     result.logits.resize(count);
     for (size_t i = 0; i < count; ++i) {
@@ -103,6 +107,10 @@ NextTokenOutput SplitNetRunner::run_lm_head(const DeviceBuffer &source, size_t o
         }
     }
     return result;
+}
+
+NextTokenOutput SplitNetRunner::run_lm_head(const DeviceBuffer &source, size_t offset) {
+    return run_lm_head_net(session_, catalog_, head_input_, head_output_, source, offset);
 }
 
 }  // namespace tpu

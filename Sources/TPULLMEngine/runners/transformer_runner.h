@@ -30,6 +30,14 @@ class TransformerRunner {
 std::unique_ptr<TransformerRunner> make_runner(RuntimeSession &session, const NetCatalog &catalog);
 std::unique_ptr<TransformerRunner> make_chatglm2_runner(RuntimeSession &session, const NetCatalog &catalog);
 std::unique_ptr<TransformerRunner> make_llama2_runner(RuntimeSession &session, const NetCatalog &catalog);
+std::unique_ptr<TransformerRunner> make_wizardcoder_runner(RuntimeSession &session, const NetCatalog &catalog);
+
+/* An attention mask in `dtype` (fp32, fp16 or bf16): `masked` where not visible, 0 where visible. */
+std::vector<uint8_t> attention_mask_bytes(bm_data_type_t dtype, const std::vector<bool> &visible, float masked);
+/* Copies one hidden row (`offset` bytes into `source`) into `input`, runs lm_head into `output`, and reads the
+ * token or the logits back. */
+NextTokenOutput run_lm_head_net(RuntimeSession &session, const NetCatalog &catalog, DeviceBuffer &input,
+                                DeviceBuffer &output, const DeviceBuffer &source, size_t offset);
 
 /* The buffers and helpers both layouts share. */
 class SplitNetRunner : public TransformerRunner {

@@ -56,6 +56,15 @@ void require_shape(const NetSpec &net, const TensorSpec &tensor, std::vector<int
     }
 }
 
+void require_mask_dtype(bm_data_type_t dtype) {
+    if (dtype != BM_FLOAT32 && dtype != BM_FLOAT16 && dtype != BM_BFLOAT16)
+        throw load_error(std::string("unsupported attention mask dtype ") + dtype_name(dtype));
+}
+
+void describe_blocks(const RuntimeSession &session, const NetSpec &block0, NetCatalog &catalog);
+void describe_lm_head(NetCatalog &catalog);
+void describe_wizardcoder_nets(const RuntimeSession &session, const NetSpec &block0, NetCatalog &catalog);
+
 void require_counts(const NetSpec &net, size_t inputs, size_t outputs) {
     if (net.inputs.size() != inputs || net.outputs.size() != outputs)
         throw load_error("net " + net.name + " has " + std::to_string(net.inputs.size()) + " inputs and " +
@@ -106,7 +115,7 @@ NetCatalog discover_nets(const RuntimeSession &session, const std::string &expec
     catalog.net_names = session.net_names();
     const auto &names = catalog.net_names;
     auto has = [&](const std::string &name) { return std::find(names.begin(), names.end(), name) != names.end(); };
-    for (const char *required : {"embedding", "embedding_cache", "lm_head"})
+    for (const char *required : {"embedding", "lm_head"})
         if (!has(required))
             throw load_error(std::string("the model has no '") + required +
                              "' net: not an LLM-TPU split model (nets: " + std::to_string(names.size()) + ")");
@@ -130,28 +139,29 @@ NetCatalog discover_nets(const RuntimeSession &session, const std::string &expec
     catalog.layers = layers;
 
     catalog.embedding = read_net(session, "embedding");
-    catalog.embedding_cache = read_net(session, "embedding_cache");
     catalog.lm_head = read_net(session, "lm_head");
     if (catalog.embedding.inputs.empty() || catalog.embedding.inputs[0].shape.num_dims < 2)
         throw load_error("net embedding has no [1,SEQLEN] input");
-    catalog.seq_len = catalog.embedding.inputs[0].shape.dims[1];
+    const NetSpec block0 = read_net(session, "block_0");
 
     /* Family from the layout: WizardCoder's embedding takes positions too; ChatGLM2 is sequence first. */
     ModelFamily family;
-    const NetSpec block0 = read_net(session, "block_0");
-    int S = catalog.seq_len;
     if (catalog.embedding.inputs.size() == 2) {
         family = ModelFamily::wizardcoder;
-    } else if (!block0.inputs.empty() && block0.inputs[0].shape.num_dims == 3 && block0.inputs[0].shape.dims[0] == S &&
-               block0.inputs[0].shape.dims[1] == 1 && S != 1) {
-        family = ModelFamily::chatglm2;
-    } else if (!block0.inputs.empty() && block0.inputs[0].shape.num_dims == 3 && block0.inputs[0].shape.dims[0] == 1 &&
-               block0.inputs[0].shape.dims[1] == S) {
-        family = ModelFamily::llama2;
     } else {
-        throw load_error("cannot tell the model family from block_0's input " +
-                         (block0.inputs.empty() ? std::string("(none)") : shape_text(block0.inputs[0].shape)) +
-                         "; pass --family");
+        catalog.seq_len = catalog.embedding.inputs[0].shape.dims[1];
+        int S = catalog.seq_len;
+        if (!block0.inputs.empty() && block0.inputs[0].shape.num_dims == 3 && block0.inputs[0].shape.dims[0] == S &&
+            block0.inputs[0].shape.dims[1] == 1 && S != 1) {
+            family = ModelFamily::chatglm2;
+        } else if (!block0.inputs.empty() && block0.inputs[0].shape.num_dims == 3 && block0.inputs[0].shape.dims[0] == 1 &&
+                   block0.inputs[0].shape.dims[1] == S) {
+            family = ModelFamily::llama2;
+        } else {
+            throw load_error("cannot tell the model family from block_0's input " +
+                             (block0.inputs.empty() ? std::string("(none)") : shape_text(block0.inputs[0].shape)) +
+                             "; pass --family");
+        }
     }
     if (!expected_family.empty()) {
         ModelFamily expected = parse_family(expected_family);
@@ -160,8 +170,24 @@ NetCatalog discover_nets(const RuntimeSession &session, const std::string &expec
                              " but the profile says " + family_name(expected));
     }
     catalog.family = family;
-    if (family == ModelFamily::wizardcoder) throw load_error("wizardcoder nets not supported yet");
+    if (family == ModelFamily::wizardcoder) {
+        describe_wizardcoder_nets(session, block0, catalog);
+    } else {
+        if (!has("embedding_cache"))
+            throw load_error("the model has no 'embedding_cache' net: not an LLM-TPU split model (nets: " +
+                             std::to_string(names.size()) + ")");
+        catalog.embedding_cache = read_net(session, "embedding_cache");
+        describe_blocks(session, block0, catalog);
+    }
+    describe_lm_head(catalog);
+    return catalog;
+}
 
+namespace {
+
+void describe_blocks(const RuntimeSession &session, const NetSpec &block0, NetCatalog &catalog) {
+    const ModelFamily family = catalog.family;
+    const int layers = catalog.layers, S = catalog.seq_len;
     /* Shapes the runners rely on. */
     require_counts(catalog.embedding, 1, 1);
     require_counts(catalog.embedding_cache, 1, 1);
@@ -192,9 +218,10 @@ NetCatalog discover_nets(const RuntimeSession &session, const std::string &expec
         catalog.cache_blocks.push_back(cache);
     }
     catalog.mask_dtype = block0.inputs[2].dtype;
-    if (catalog.mask_dtype != BM_FLOAT32 && catalog.mask_dtype != BM_FLOAT16 && catalog.mask_dtype != BM_BFLOAT16)
-        throw load_error(std::string("unsupported attention mask dtype ") + dtype_name(catalog.mask_dtype));
+    require_mask_dtype(catalog.mask_dtype);
+}
 
+void describe_lm_head(NetCatalog &catalog) {
     require_counts(catalog.lm_head, 1, 1);
     const TensorSpec &head_out = catalog.lm_head.outputs[0];
     if (head_out.dtype == BM_INT32) {
@@ -207,7 +234,95 @@ NetCatalog discover_nets(const RuntimeSession &session, const std::string &expec
         throw load_error(std::string("lm_head returns ") + dtype_name(head_out.dtype) +
                          ": expected an int32 token or float logits");
     }
-    return catalog;
 }
+
+/* A tensor like `spec` with another shape (the embedding's other stage). */
+TensorSpec reshaped(const TensorSpec &spec, std::vector<int> dims) {
+    TensorSpec result = spec;
+    result.shape = bm_shape_t{};
+    result.shape.num_dims = int(dims.size());
+    size_t count = 1;
+    for (size_t i = 0; i < dims.size(); ++i) {
+        result.shape.dims[i] = dims[i];
+        count *= size_t(dims[i]);
+    }
+    result.bytes = count * dtype_size(spec.dtype);
+    return result;
+}
+
+/* WizardCoder (LLM-TPU): one `embedding` net with two stages, [1,1] and [1,SEQLEN], each taking ids and positions;
+ * block_i (hidden, mask) → (hidden, past); block_cache_i (hidden, past, mask) → (hidden, current_cache of SEQLEN+1
+ * rows). Our bm_stage_info_t declaration is the old 16-byte one and the runtime's may be longer, so only stages[0]
+ * is ever read: SEQLEN and the hidden size come from block_0, and the engine writes both embedding shapes itself
+ * ([1,SEQLEN] in catalog.embedding, [1,1] in catalog.embedding_cache); the runtime picks the stage whose input
+ * shapes match the launch, as libsophon does. A model with a separate embedding_cache net works too. */
+void describe_wizardcoder_nets(const RuntimeSession &session, const NetSpec &block0, NetCatalog &catalog) {
+    require_counts(block0, 2, 2);
+    const TensorSpec &states = block0.inputs[0];
+    if (states.shape.num_dims != 3 || states.shape.dims[0] != 1 || states.shape.dims[1] < 2)
+        throw load_error("net block_0 tensor " + states.name + " has shape " + shape_text(states.shape) +
+                         ", expected [1,SEQLEN,hidden]");
+    const int S = states.shape.dims[1], H = states.shape.dims[2];
+    catalog.seq_len = S;
+
+    NetSpec &embedding = catalog.embedding;
+    require_counts(embedding, 2, 1);
+    for (const TensorSpec &input : embedding.inputs)
+        if (input.dtype != BM_INT32)
+            throw load_error("net embedding takes " + input.name + " as " + dtype_name(input.dtype) + ", expected int32");
+    const int first_length = embedding.inputs[0].shape.num_dims == 2 ? embedding.inputs[0].shape.dims[1] : -1;
+    if (first_length != 1 && first_length != S)
+        throw load_error("net embedding's first stage takes " + shape_text(embedding.inputs[0].shape) +
+                         ", expected [1,1] or [1," + std::to_string(S) + "]");
+    require_shape(embedding, embedding.inputs[1], {1, first_length});
+    require_shape(embedding, embedding.outputs[0], {1, first_length, H});
+    NetSpec step = embedding;
+    const auto &names = catalog.net_names;
+    if (std::find(names.begin(), names.end(), "embedding_cache") != names.end()) {
+        step = read_net(session, "embedding_cache");
+        require_counts(step, 2, 1);
+        require_shape(step, step.inputs[0], {1, 1});
+    } else {
+        const bm_net_info_t *info = session.net_info("embedding");
+        if (info == nullptr || info->stage_num < 2)
+            throw load_error("net embedding has " + std::to_string(info == nullptr ? 0 : info->stage_num) +
+                             " stage(s) and there is no embedding_cache net: WizardCoder needs a [1,1] and a [1," +
+                             std::to_string(S) + "] embedding");
+    }
+    for (int length : {S, 1}) {
+        NetSpec &target = length == S ? embedding : catalog.embedding_cache;
+        const NetSpec &source = length == 1 ? step : embedding;
+        target.name = source.name;
+        target.inputs = {reshaped(source.inputs[0], {1, length}), reshaped(source.inputs[1], {1, length})};
+        target.outputs = {reshaped(source.outputs[0], {1, length, H})};
+    }
+
+    for (int i = 0; i < catalog.layers; ++i) {
+        NetSpec block = i == 0 ? block0 : read_net(session, "block_" + std::to_string(i));
+        NetSpec cache = read_net(session, "block_cache_" + std::to_string(i));
+        require_counts(block, 2, 2);
+        require_counts(cache, 3, 2);
+        require_shape(block, block.inputs[0], {1, S, H});
+        require_shape(block, block.inputs[1], {1, 1, S, S});
+        require_shape(block, block.outputs[0], {1, S, H});
+        require_shape(block, block.outputs[1], {1, S, -1});
+        const int row = block.outputs[1].shape.dims[2];
+        require_shape(cache, cache.inputs[0], {1, 1, H});
+        require_shape(cache, cache.inputs[1], {1, S, row});
+        require_shape(cache, cache.inputs[2], {1, 1, 1, S + 1});
+        require_shape(cache, cache.outputs[0], {1, 1, H});
+        require_shape(cache, cache.outputs[1], {1, S + 1, row});
+        if (block.inputs[1].dtype != block0.inputs[1].dtype || cache.inputs[2].dtype != block0.inputs[1].dtype)
+            throw load_error("the blocks disagree on the attention mask's dtype");
+        if (cache.inputs[1].dtype != block.outputs[1].dtype || cache.outputs[1].dtype != block.outputs[1].dtype)
+            throw load_error("net " + cache.name + " and " + block.name + " disagree on the KV cache's dtype");
+        catalog.blocks.push_back(block);
+        catalog.cache_blocks.push_back(cache);
+    }
+    catalog.mask_dtype = block0.inputs[1].dtype;
+    require_mask_dtype(catalog.mask_dtype);
+}
+
+}  // namespace
 
 }  // namespace tpu

@@ -10,11 +10,12 @@ struct InitCommand: AsyncParsableCommand {
             Every other command reads the board from ./tpudeploy.yaml, so it is named once. Nothing is contacted; run `tpudeploy inspect --accept-new-host-key` next to trust the board's host key.
 
               tpudeploy init --host 192.0.2.10 --user linaro --board 1684x_evb
+              tpudeploy init --host 192.0.2.10 --deployment chatglm2 --profile chatglm2-6b --bmodel chatglm2-6b.bmodel --tokenizer tokenizer.model
             """
     )
 
-    @Option(name: .long, help: "Board address (name or IP).")
-    var host: String
+    @Option(name: .long, help: "Board address (name or IP). Without it, --deployment updates the existing file's deployment.")
+    var host: String?
 
     @Option(name: .long, help: "SSH port.")
     var port: Int?
@@ -31,6 +32,24 @@ struct InitCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Board profile from Profiles/boards (e.g. 1684x_evb).")
     var board: String?
 
+    @Option(name: .long, help: "Name of the deployment (with --bmodel and --tokenizer): its directory on the board.")
+    var deployment: String?
+
+    @Option(name: .long, help: "Model profile from Profiles/models (e.g. chatglm2-6b); omit for a custom model.")
+    var profile: String?
+
+    @Option(name: .long, help: "Local path of the bmodel.")
+    var bmodel: String?
+
+    @Option(name: .long, help: "Local path of the tokenizer (tokenizer.model).")
+    var tokenizer: String?
+
+    @Option(name: .long, help: "Where the deployment lives on the board (default /data/tpudeploy/NAME).")
+    var remoteDir: String?
+
+    @Option(name: .long, help: "The engine's port on the board's 127.0.0.1.")
+    var enginePort: Int = DeploymentSettings.defaultPort
+
     @Option(name: .long, help: "File to write.")
     var config: String = ProjectConfig.defaultFileName
 
@@ -41,14 +60,46 @@ struct InitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures(json: output.json) {
-            if FileManager.default.fileExists(atPath: config), !force {
-                throw ValidationError("\(config) exists; pass --force to replace it.")
+            let existing = try ProjectConfig.load(from: config)
+            var deploymentSettings: DeploymentSettings?
+            if let deployment {
+                guard let bmodel, let tokenizer else { throw ValidationError("--deployment needs --bmodel PATH and --tokenizer PATH") }
+                guard !deployment.isEmpty, deployment != ".", deployment != "..",
+                      deployment.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                    throw ValidationError("--deployment '\(deployment)' must be a plain name (letters, digits, - _ .): it becomes a directory on the board")
+                }
+                guard (1...65535).contains(enginePort) else { throw ValidationError("--engine-port \(enginePort) is not a TCP port (1-65535)") }
+                if let profile { _ = try ProfileStore.locate().model(named: profile) }
+                deploymentSettings = DeploymentSettings(name: deployment, model: profile, bmodel: bmodel, tokenizer: tokenizer,
+                                                        remoteDir: remoteDir, port: enginePort)
+            } else if profile != nil || bmodel != nil || tokenizer != nil || remoteDir != nil {
+                throw ValidationError("--profile, --bmodel, --tokenizer and --remote-dir describe a deployment: name it with --deployment NAME")
+            }
+            guard let host else {
+                // No board named: set the deployment of the project file that already names one.
+                guard let deploymentSettings else {
+                    throw ValidationError("name the board with --host ADDRESS (or a deployment with --deployment NAME --bmodel … --tokenizer …)")
+                }
+                guard let existing, existing.target != nil else {
+                    throw ValidationError("\(config) names no board yet: pass --host ADDRESS as well")
+                }
+                try ProjectConfig(target: existing.target, deployment: deploymentSettings, file: config)
+                    .write(header: "tpudeploy project file, written by `tpudeploy init`. Flags on the command line override it.")
+                if output.json {
+                    try printJSON(["written": config, "deployment": deploymentSettings.name])
+                } else {
+                    print("wrote \(config): deployment \(deploymentSettings.name) (\(deploymentSettings.remoteDir) on the board); next: tpudeploy push")
+                }
+                return
+            }
+            if existing != nil, !force {
+                throw ValidationError("\(config) exists; pass --force to replace it (or leave out --host to set only its deployment).")
             }
             if let port, !(1...65535).contains(port) { throw TargetError.invalidPort(port) }
             if let board { _ = try ProfileStore.locate().board(named: board) }
             let settings = TargetSettings(
                 host: host, port: port, user: user, identity: identity, knownHosts: knownHosts, board: board)
-            let project = ProjectConfig(target: settings, file: config)
+            let project = ProjectConfig(target: settings, deployment: deploymentSettings, file: config)
             try project.write(header: "tpudeploy project file, written by `tpudeploy init`. Flags on the command line override it.")
             if output.json {
                 try printJSON(["written": config, "host": host])

@@ -4,11 +4,22 @@ import TPUDeployKit
 
 /// How to reach the board: shared by every command that talks to one.
 struct TargetOptions: ParsableArguments {
-    @Option(name: .long, help: "Board address (name or IP). Default: target.host in tpudeploy.yaml.")
-    var host: String?
+    @OptionGroup var connection: BoardConnectionOptions
 
     @Option(name: .long, help: "SSH port (default 22, or ~/.ssh/config).")
     var port: Int?
+
+    var config: String { connection.config }
+    var passwordProvider: PasswordProvider { connection.passwordProvider }
+
+    /// The target, merged from the flags and tpudeploy.yaml, and the board profile named, if any.
+    func resolve() throws -> (target: SSHTarget, board: String?) { try connection.resolve(port: port) }
+}
+
+/// Everything about reaching the board but its SSH port: `forward` uses `--port` for its local port.
+struct BoardConnectionOptions: ParsableArguments {
+    @Option(name: .long, help: "Board address (name or IP). Default: target.host in tpudeploy.yaml.")
+    var host: String?
 
     @Option(name: .long, help: "Login user (default: tpudeploy.yaml, ~/.ssh/config, then your user name).")
     var user: String?
@@ -35,7 +46,7 @@ struct TargetOptions: ParsableArguments {
     var config: String = ProjectConfig.defaultFileName
 
     /// The target, merged from the flags and tpudeploy.yaml, and the board profile named, if any.
-    func resolve() throws -> (target: SSHTarget, board: String?) {
+    func resolve(port: Int?) throws -> (target: SSHTarget, board: String?) {
         let overrides = TargetOverrides(
             host: host, port: port, user: user, identity: identity, knownHosts: knownHosts, sshConfig: sshConfig,
             connectTimeout: connectTimeout, acceptNewHostKey: acceptNewHostKey)

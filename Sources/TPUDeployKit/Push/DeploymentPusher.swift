@@ -1,0 +1,210 @@
+import Foundation
+
+/// What to push and where.
+public struct PushRequest: Sendable {
+    public var bmodel: String?
+    public var tokenizer: String?
+    public var engine: EngineSource
+    public var support: [String]
+    public var remoteDir: String
+    /// The model profile, when one is named: family (for the tokenizer check) and NPU need.
+    public var profile: ModelProfile?
+    public var dryRun: Bool
+
+    public init(bmodel: String?, tokenizer: String?, engine: EngineSource, support: [String] = [], remoteDir: String,
+                profile: ModelProfile? = nil, dryRun: Bool = false) {
+        self.bmodel = bmodel
+        self.tokenizer = tokenizer
+        self.engine = engine
+        self.support = support
+        self.remoteDir = remoteDir
+        self.profile = profile
+        self.dryRun = dryRun
+    }
+}
+
+/// Pushes a deployment to a board: checks the local files and the board before a byte moves, skips what
+/// the board's manifest says is there, uploads the rest to temporary names (resuming a verified prefix),
+/// has the board hash each file before renaming it into place, and records it in the board's manifest.
+public struct DeploymentPusher: Sendable {
+    public var profiles: ProfileStore?
+    public var passwordProvider: PasswordProvider?
+    public var events: PushEvents?
+    public var tuning = UploadTuning()
+    /// A kept temporary file is resumed from its size rounded down to this (the tail may be torn).
+    public var resumeGranule: UInt64 = 1 << 20
+    public var cancelled: UploadCancellation?
+
+    public init(profiles: ProfileStore?, passwordProvider: PasswordProvider?, events: PushEvents?) {
+        self.profiles = profiles
+        self.passwordProvider = passwordProvider
+        self.events = events
+    }
+
+    public func push(_ request: PushRequest, session: SSHSession) async throws -> PushResult {
+        let started = Date()
+        let name = session.target.displayName
+        let scripts = PushScripts(directory: request.remoteDir)
+        var warnings: [String] = []
+
+        // Local checks first: a wrong file is reported before the board is even asked.
+        events?(.step("checking the model files"))
+        var model: BModel?
+        if let path = request.bmodel { model = try BModel(contentsOf: path) }
+        var pairing: TokenizerPairing?
+        if let path = request.tokenizer {
+            let bytes: [UInt8]
+            do { bytes = try LocalFile.readPrefix(path, count: 256 << 20).bytes } catch {
+                throw PushError.localFileUnreadable(path: path, reason: "\(error)")
+            }
+            if let pieces = SentencePieceModel.pieceCount(bytes) {
+                if let model, let modelPath = request.bmodel {
+                    pairing = try TokenizerPairing.check(pieces: pieces, family: request.profile?.family, model: model,
+                                                         tokenizerName: path, modelName: modelPath)
+                    if pairing?.verdict == .unverifiable {
+                        warnings.append("\(modelPath) does not show its vocabulary size: the tokenizer pairing was not checked")
+                    }
+                }
+            } else {
+                warnings.append("\(path) is not a sentencepiece model: the tokenizer pairing was not checked")
+            }
+        }
+
+        events?(.step("inspecting \(name)"))
+        let report = try await BoardInspector(profiles: profiles, passwordProvider: passwordProvider).inspect(session)
+        var chip: String?
+        if let board = report.board, let profile = try? profiles?.board(named: board) { chip = profile.chip }
+        if chip == nil, let row = report.npuMemory?.chip, row.hasSuffix("-SOC") { chip = "BM" + row.dropLast(4) }
+        let live = report.liveHeapsKnown ? (report.heaps.first { $0.name == "npu" }?.liveBytes ?? 0) : nil
+
+        // The engine's file name is fixed; probe with the names we will use.
+        let arch0 = report.arch ?? EngineSource.hostArch
+        var sources: [PayloadManifest.Source] = []
+        if let path = request.bmodel { sources.append(.init(path: path, role: .bmodel)) }
+        if let path = request.tokenizer { sources.append(.init(path: path, role: .tokenizer)) }
+        if let engine = try request.engine.path(forArch: arch0) { sources.append(.init(path: engine, role: .engine, remoteName: "tpu-llm-engine")) }
+        for path in request.support { sources.append(.init(path: path, role: .support)) }
+        let names = sources.map { $0.remoteName ?? ($0.path as NSString).lastPathComponent }
+        let probeOutput = try await session.run(scripts.probe(names: names), timeout: 60)
+        let probe = try scripts.parseProbe(probeOutput.stdoutText + probeOutput.stderrText, target: name)
+        if probe.arch != arch0, case .builds = request.engine {
+            throw PushError.remoteCommandFailed(target: name, what: "reading the architecture", output: "uname -m said \(arch0), then \(probe.arch)")
+        }
+
+        events?(.step("hashing \(sources.count) local files"))
+        let events = self.events
+        let manifest = try PayloadManifest.build(sources) { done, total in events?(.hashing(done: UInt64(done), total: UInt64(total))) }
+
+        // Which files to send, and how much of each is kept on the board.
+        var toSend: [PayloadEntry] = []
+        var kept: [UInt64] = []
+        for entry in manifest.entries {
+            let sizes = probe.sizes[entry.name]
+            if probe.manifest.holds(entry, sizeOnBoard: sizes?.final ?? nil) { continue }
+            toSend.append(entry)
+            kept.append(min(sizes?.partial ?? 0, entry.size))
+        }
+        let needs = model.map { ModelNeeds(model: $0, path: request.bmodel ?? "", profile: request.profile) }
+        let facts = BoardFacts(target: name, arch: probe.arch, chip: chip, boardProfile: report.board, liveNPUHeapBytes: live,
+                               freeBytes: probe.space.availableBytes, remoteDir: request.remoteDir)
+        warnings += try PushPreflight.check(board: facts, model: needs, bytesNeeded: PushPreflight.bytesNeeded(sizes: toSend.map(\.size), keptPrefixes: kept))
+
+        var files: [PushResult.File] = manifest.entries.map { entry in
+            PushResult.File(name: entry.name, role: entry.role, sizeBytes: entry.size, sha256: entry.sha256,
+                            remotePath: scripts.finalPath(entry.name), action: .skipped, resumedFromBytes: 0, bytesSent: 0, resends: 0)
+        }
+        func index(_ entry: PayloadEntry) -> Int { files.firstIndex { $0.name == entry.name }! }
+
+        if request.dryRun {
+            for entry in toSend { files[index(entry)].action = .wouldSend }
+            return PushResult(status: .planned, target: name, remoteDir: request.remoteDir, arch: probe.arch, files: files,
+                              bytesSent: 0, seconds: Date().timeIntervalSince(started), bytesPerSecond: 0, pairing: pairing, warnings: warnings)
+        }
+
+        // Resume points: a kept prefix is used only when the board's hash of it equals ours.
+        var offsets: [UInt64] = []
+        for (entry, keptBytes) in zip(toSend, kept) {
+            var offset = keptBytes / resumeGranule * resumeGranule
+            if offset > 0 {
+                events?(.step("checking the \(ByteCount.human(offset)) of \(entry.name) already on the board"))
+                let remote = try await session.run(scripts.prefixHash(name: entry.name, bytes: offset), timeout: 3600)
+                    .stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+                if remote != (try LocalFileHash.sha256(entry.localPath, prefix: offset)) { offset = 0 }
+            }
+            offsets.append(offset)
+        }
+
+        var boardManifest = probe.manifest
+        let totalBytes = zip(toSend, offsets).reduce(UInt64(0)) { $0 + $1.0.size - $1.1 }
+        var totalDone: UInt64 = 0
+        for entry in manifest.entries where !toSend.contains(entry) {
+            events?(.fileStarted(name: entry.name, size: entry.size, resumeFrom: entry.size, skipped: true))
+        }
+        for (entry, resumeFrom) in zip(toSend, offsets) {
+            let slot = index(entry)
+            files[slot].resumedFromBytes = resumeFrom
+            files[slot].action = resumeFrom > 0 ? .resumed : .uploaded
+            var offset = resumeFrom
+            while true {
+                events?(.fileStarted(name: entry.name, size: entry.size, resumeFrom: offset, skipped: false))
+                let base = totalDone, start = offset
+                let sent = try await upload(entry, from: offset, scripts: scripts, session: session) { done in
+                    events?(.progress(name: entry.name, fileDone: done, fileSize: entry.size, totalDone: base + done - start, totalBytes: totalBytes))
+                }
+                files[slot].bytesSent += sent
+                totalDone += sent
+                events?(.verifying(name: entry.name, partialPath: scripts.partialPath(entry.name)))
+                let verdict = try await session.run(scripts.verifyAndInstall(name: entry.name, sha256: entry.sha256, mode: entry.mode), timeout: 3600)
+                let text = verdict.stdoutText
+                if text.contains("@@ok") { break }
+                guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("@@mismatch") }) else {
+                    throw PushError.remoteCommandFailed(target: name, what: "checking \(scripts.partialPath(entry.name))", output: text + verdict.stderrText)
+                }
+                let actual = String(line.dropFirst("@@mismatch ".count))
+                guard files[slot].resends == 0 else {
+                    _ = try? await session.run(scripts.removePartial(entry.name), timeout: 60)
+                    throw PushError.hashMismatch(target: name, path: scripts.partialPath(entry.name), expected: entry.sha256, actual: actual)
+                }
+                files[slot].resends += 1
+                events?(.resending(name: entry.name, reason: "the board's sha256 \(actual.prefix(12))… is not \(entry.sha256.prefix(12))…"))
+                offset = 0
+            }
+            boardManifest.record(entry)
+            let written = try await session.run(scripts.writeManifest, input: Array((boardManifest.jsonLine + "\n").utf8), timeout: 60)
+            guard written.stdoutText.contains("@@ok") else {
+                throw PushError.remoteCommandFailed(target: name, what: "writing \(scripts.manifestPath)", output: written.stderrText)
+            }
+            events?(.fileDone(name: entry.name))
+        }
+
+        let seconds = Date().timeIntervalSince(started)
+        return PushResult(
+            status: toSend.isEmpty ? .upToDate : .pushed, target: name, remoteDir: request.remoteDir, arch: probe.arch, files: files,
+            bytesSent: totalDone, seconds: seconds, bytesPerSecond: seconds > 0 ? UInt64(Double(totalDone) / seconds) : 0,
+            pairing: pairing, warnings: warnings)
+    }
+
+    /// Sends `entry` from `offset` to its temporary name. A write failure the SFTP server does not explain is
+    /// checked against `df`: a full file system becomes `UploadError.noSpace`.
+    private func upload(_ entry: PayloadEntry, from offset: UInt64, scripts: PushScripts, session: SSHSession,
+                        progress: @escaping @Sendable (UInt64) -> Void) async throws -> UInt64 {
+        let tuning = self.tuning, cancelled = self.cancelled
+        let remote = scripts.partialPath(entry.name)
+        do {
+            let outcome = try await session.withConnection { connection in
+                try connection.uploadFile(entry.localPath, to: remote, from: offset, mode: mode_t(0o600), tuning: tuning,
+                                          progress: { done, _ in progress(UInt64(done)) }, cancelled: cancelled)
+            }
+            return outcome.bytesSent
+        } catch UploadError.failed(let target, let path, let reason) {
+            if let df = try? await session.run(scripts.freeSpace, timeout: 60),
+               let space = try? FilesystemSpace(dfPortable: df.stdoutText, path: scripts.directory),
+               space.availableBytes < (64 << 10) {
+                let acknowledged = (try? await session.run("stat -c %s \(shellQuoted(remote))", timeout: 30))
+                    .flatMap { UInt64($0.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? offset
+                throw UploadError.noSpace(target: target, path: path, freeBytes: space.availableBytes, neededBytes: entry.size - min(entry.size, acknowledged))
+            }
+            throw UploadError.failed(target: target, path: path, reason: reason)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a pushed file is for on the board.
+public enum PayloadRole: String, Sendable, Codable, Equatable, CaseIterable {
+    case bmodel, tokenizer, engine
+    /// Anything else the engine needs beside it (service units, runtime libraries).
+    case support
+}
+
+/// One file of a payload: where it is here, what it is called on the board, and its size and hash.
+public struct PayloadEntry: Sendable, Codable, Equatable {
+    /// The file name in the remote directory.
+    public var name: String
+    public var role: PayloadRole
+    public var size: UInt64
+    /// Lower-case hex SHA-256, as `sha256sum` prints it.
+    public var sha256: String
+    /// Permission bits on the board (0755 for the engine).
+    public var mode: UInt32
+    /// The local path it is read from (not encoded in the board's manifest).
+    public var localPath: String
+
+    public init(name: String, role: PayloadRole, size: UInt64, sha256: String, mode: UInt32, localPath: String) {
+        self.name = name
+        self.role = role
+        self.size = size
+        self.sha256 = sha256
+        self.mode = mode
+        self.localPath = localPath
+    }
+}
+
+/// The files a push sends: bmodel, tokenizer, engine build and support files, each with size and SHA-256
+/// computed locally by streaming the file (models are GBs; nothing is held in memory whole).
+public struct PayloadManifest: Sendable, Codable, Equatable {
+    public static let schemaName = "tpudeploy.payload/1"
+    public var schema = PayloadManifest.schemaName
+    public var entries: [PayloadEntry]
+
+    public init(entries: [PayloadEntry]) { self.entries = entries }
+
+    /// A file to include: its local path, role, and optionally another name on the board.
+    public struct Source: Sendable, Equatable {
+        public var path: String
+        public var role: PayloadRole
+        public var remoteName: String?
+        public init(path: String, role: PayloadRole, remoteName: String? = nil) {
+            self.path = path
+            self.role = role
+            self.remoteName = remoteName
+        }
+    }
+
+    /// Hashes every source. `progress` gets (bytes hashed, bytes in all) for a display.
+    public static func build(_ sources: [Source], progress: TransferProgress? = nil) throws -> PayloadManifest {
+        var sizes: [UInt64] = []
+        for source in sources {
+            var status = stat()
+            guard stat(source.path, &status) == 0 else { throw PushError.localFileUnreadable(path: source.path, reason: String(cString: strerror(errno))) }
+            guard status.st_mode & S_IFMT == S_IFREG else { throw PushError.localFileUnreadable(path: source.path, reason: "not a regular file") }
+            sizes.append(UInt64(status.st_size))
+        }
+        let total = sizes.reduce(0, +)
+        var before: UInt64 = 0
+        var entries: [PayloadEntry] = []
+        var names = Set<String>()
+        for (source, size) in zip(sources, sizes) {
+            let name = source.remoteName ?? (source.path as NSString).lastPathComponent
+            guard names.insert(name).inserted else { throw PushError.duplicateName(name: name) }
+            let base = before
+            let hash = try LocalFileHash.sha256(source.path) { done in progress?(Int(base + done), Int(total)) }
+            entries.append(PayloadEntry(name: name, role: source.role, size: size, sha256: hash,
+                                        mode: source.role == .engine ? 0o755 : 0o644, localPath: source.path))
+            before += size
+        }
+        return PayloadManifest(entries: entries)
+    }
+
+    public var totalBytes: UInt64 { entries.reduce(0) { $0 + $1.size } }
+    public func entry(_ role: PayloadRole) -> PayloadEntry? { entries.first { $0.role == role } }
+}
+
+/// Streaming SHA-256 of local files, whole or a prefix.
+public enum LocalFileHash {
+    /// SHA-256 (hex) of the first `prefix` bytes of `path` (the whole file when nil).
+    public static func sha256(_ path: String, prefix: UInt64? = nil, progress: ((UInt64) -> Void)? = nil) throws -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw PushError.localFileUnreadable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        let digest = StreamingDigest(.sha256)
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
+        var done: UInt64 = 0
+        while prefix.map({ done < $0 }) ?? true {
+            let want = prefix.map { Int(min(UInt64(buffer.count), $0 - done)) } ?? buffer.count
+            let got = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, want) }
+            if got < 0 && errno == EINTR { continue }
+            if got < 0 { throw PushError.localFileUnreadable(path: path, reason: String(cString: strerror(errno))) }
+            if got == 0 { break }
+            buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+            done += UInt64(got)
+            progress?(done)
+        }
+        if let prefix, done < prefix { throw PushError.localFileUnreadable(path: path, reason: "shorter than \(prefix) bytes") }
+        return Digest.hex(digest.finish())
+    }
+}

@@ -1,0 +1,41 @@
+/// Why `push` stopped. Pre-flight errors are raised before a byte moves.
+public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
+    case localFileUnreadable(path: String, reason: String)
+    case duplicateName(name: String)
+    case notEnoughSpace(target: String, directory: String, freeBytes: UInt64, neededBytes: UInt64)
+    case wrongChip(model: String, modelChip: String, boardChip: String)
+    case npuHeapTooSmall(model: String, neededBytes: UInt64, heapBytes: UInt64, fixCommand: String)
+    case tokenizerMismatch(tokenizer: String, model: String, detail: String)
+    case engineMissing(arch: String, searched: [String])
+    case remoteDirectoryUnusable(target: String, directory: String, reason: String)
+    case hashMismatch(target: String, path: String, expected: String, actual: String)
+    case interrupted(file: String, reason: String)
+    case remoteCommandFailed(target: String, what: String, output: String)
+
+    public var description: String {
+        switch self {
+        case .localFileUnreadable(let path, let reason):
+            return "cannot read \(path): \(reason). Check the path (--model/--tokenizer/--engine or deployment: in tpudeploy.yaml)."
+        case .duplicateName(let name):
+            return "two payload files would both be called \(name) on the board; rename one of them."
+        case .notEnoughSpace(let target, let directory, let free, let needed):
+            return "\(directory) on \(target) has \(ByteCount.human(free)) free, but this push needs \(ByteCount.human(needed)) (the new files beside the old ones until each is verified). Nothing was sent. Free space on the board (old models, backups) or choose another --remote-dir."
+        case .wrongChip(let model, let modelChip, let boardChip):
+            return "\(model) was compiled for \(modelChip), but the board is a \(boardChip). Nothing was sent. Recompile it for \(boardChip) (tpu-mlir --chip \(boardChip.lowercased()))."
+        case .npuHeapTooSmall(let model, let needed, let heap, let fix):
+            return "\(model) needs \(ByteCount.human(needed)) of NPU memory, but the board's live NPU heap is \(ByteCount.human(heap)). Nothing was sent. Run `\(fix)` first, then push again."
+        case .tokenizerMismatch(let tokenizer, let model, let detail):
+            return "\(tokenizer) does not belong to \(model): \(detail). Nothing was sent. Pass the tokenizer shipped with this model (--tokenizer)."
+        case .engineMissing(let arch, let searched):
+            return "no tpu-llm-engine build for \(arch) (looked at \(searched.joined(separator: ", "))). Run `make cross` to build Payloads/\(arch)/tpu-llm-engine, or pass --engine PATH."
+        case .remoteDirectoryUnusable(let target, let directory, let reason):
+            return "cannot use \(directory) on \(target): \(reason). Pass --remote-dir DIR the login user may write, or create it: sudo mkdir -p \(directory) && sudo chown $USER \(directory)."
+        case .hashMismatch(let target, let path, let expected, let actual):
+            return "\(path) on \(target) does not match what was sent, even after sending it again (sha256 \(actual), expected \(expected)). The board's storage may be failing; nothing was put under the final name."
+        case .interrupted(let file, let reason):
+            return "the push stopped while sending \(file): \(reason)"
+        case .remoteCommandFailed(let target, let what, let output):
+            return "\(target): \(what) failed: \(output)"
+        }
+    }
+}

@@ -1,0 +1,91 @@
+/// What is known about the board before a push: read by `DeploymentPusher`, judged by `PushPreflight`.
+public struct BoardFacts: Sendable, Equatable {
+    public var target: String
+    /// `uname -m`.
+    public var arch: String
+    /// BM1684X, from the board profile or `bm-smi`; nil when neither says.
+    public var chip: String?
+    /// The board profile name (for the fix-memory command).
+    public var boardProfile: String?
+    /// The live NPU heap; nil when it could not be read (not root).
+    public var liveNPUHeapBytes: UInt64?
+    /// Free bytes on the file system of the remote directory.
+    public var freeBytes: UInt64
+    public var remoteDir: String
+
+    public init(target: String, arch: String, chip: String?, boardProfile: String?, liveNPUHeapBytes: UInt64?, freeBytes: UInt64, remoteDir: String) {
+        self.target = target
+        self.arch = arch
+        self.chip = chip
+        self.boardProfile = boardProfile
+        self.liveNPUHeapBytes = liveNPUHeapBytes
+        self.freeBytes = freeBytes
+        self.remoteDir = remoteDir
+    }
+}
+
+/// What the model asks of the board.
+public struct ModelNeeds: Sendable, Equatable {
+    /// Shown in messages: the profile name or the bmodel path.
+    public var name: String
+    /// What `fix-memory --for-model` takes: the profile name, else the bmodel path.
+    public var fixMemoryArgument: String
+    public var chip: String
+    public var npuBytes: UInt64
+
+    /// The need of `model` (weights + neuron memory), raised to the profile's figure when a profile is named:
+    /// the profile also counts the KV cache and runtime buffers the bmodel header does not show.
+    public init(model: BModel, path: String, profile: ModelProfile?) {
+        name = profile?.name ?? path
+        fixMemoryArgument = profile?.name ?? path
+        chip = model.chip
+        npuBytes = max(model.npuMemoryBytes, profile?.npuMemoryBytes ?? 0)
+    }
+
+    public init(name: String, fixMemoryArgument: String, chip: String, npuBytes: UInt64) {
+        self.name = name
+        self.fixMemoryArgument = fixMemoryArgument
+        self.chip = chip
+        self.npuBytes = npuBytes
+    }
+}
+
+/// The checks made before a byte moves: the model's chip, the NPU heap and free space. Pure.
+public enum PushPreflight {
+    /// Bytes that must fit on the board: what is still to send of each file. A kept temporary prefix counts as
+    /// sent, since dropping it (when its hash is wrong) frees as much as it holds; old versions stay until each
+    /// new file is verified and renamed, so their space is not counted as free.
+    public static func bytesNeeded(sizes: [UInt64], keptPrefixes: [UInt64]) -> UInt64 {
+        zip(sizes, keptPrefixes).reduce(0) { $0 + ($1.0 - min($1.0, $1.1)) } + (64 << 10)
+    }
+
+    /// Throws the first refusal; returns warnings for checks that could not be made.
+    public static func check(board: BoardFacts, model: ModelNeeds?, bytesNeeded: UInt64) throws -> [String] {
+        var warnings: [String] = []
+        if let model {
+            if let chip = board.chip {
+                guard chip.uppercased() == model.chip.uppercased() else {
+                    throw PushError.wrongChip(model: model.name, modelChip: model.chip, boardChip: chip)
+                }
+            } else {
+                warnings.append("the board's chip is unknown (no board profile, no bm-smi): the bmodel's chip \(model.chip) was not checked")
+            }
+            if let heap = board.liveNPUHeapBytes {
+                if heap < model.npuBytes {
+                    let fix = "tpudeploy fix-memory --board \(board.boardProfile ?? "BOARD") --for-model \(shellWord(model.fixMemoryArgument))"
+                    throw PushError.npuHeapTooSmall(model: model.name, neededBytes: model.npuBytes, heapBytes: heap, fixCommand: fix)
+                }
+            } else {
+                warnings.append("the live NPU heap could not be read (root or sudo -n is needed): whether \(model.name) fits (\(ByteCount.human(model.npuBytes))) was not checked")
+            }
+        }
+        guard board.freeBytes >= bytesNeeded else {
+            throw PushError.notEnoughSpace(target: board.target, directory: board.remoteDir, freeBytes: board.freeBytes, neededBytes: bytesNeeded)
+        }
+        return warnings
+    }
+
+    private static func shellWord(_ text: String) -> String {
+        text.allSatisfy { $0.isLetter || $0.isNumber || "-_./+".contains($0) } ? text : shellQuoted(text)
+    }
+}

@@ -1,0 +1,95 @@
+/// The shell scripts a push runs on the board (POSIX sh and coreutils), and the parsers of what they print.
+public struct PushScripts: Sendable {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    public var manifestPath: String { directory + "/" + BoardManifest.fileName }
+    public func finalPath(_ name: String) -> String { directory + "/" + name }
+    /// The temporary name a file is uploaded to; nothing is ever written under the final name directly.
+    public func partialPath(_ name: String) -> String { directory + "/" + name + ".partial" }
+
+    /// Creates the directory and reports the architecture, free space, the manifest, and the sizes of the
+    /// final and temporary files of `names`.
+    public func probe(names: [String]) -> String {
+        let d = shellQuoted(directory)
+        var lines = [
+            "d=\(d)",
+            "if ! out=$(mkdir -p \"$d\" 2>&1); then echo \"@@error $out\"; exit 0; fi",
+            "if [ ! -w \"$d\" ]; then echo \"@@error not writable by $(id -un)\"; exit 0; fi",
+            "echo \"@@arch $(uname -m)\"",
+            "echo @@df; df -Pk \"$d\"; echo @@end",
+            "printf '@@manifest '; head -c 4194304 \"$d/\(BoardManifest.fileName)\" 2>/dev/null | tr -d '\\n'; echo",
+        ]
+        for name in names {
+            let n = shellQuoted(name)
+            lines.append("echo \"@@file $(stat -c %s \"$d\"/\(n) 2>/dev/null || echo -) $(stat -c %s \"$d\"/\(n).partial 2>/dev/null || echo -) \"\(n)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// What `probe` found.
+    public struct ProbeResult: Sendable, Equatable {
+        public var arch: String
+        public var space: FilesystemSpace
+        public var manifest: BoardManifest
+        /// name → (size of the final file, size of its `.partial`), nil where absent.
+        public var sizes: [String: (final: UInt64?, partial: UInt64?)]
+
+        public static func == (a: ProbeResult, b: ProbeResult) -> Bool {
+            a.arch == b.arch && a.space == b.space && a.manifest == b.manifest
+                && a.sizes.keys.sorted() == b.sizes.keys.sorted()
+                && a.sizes.allSatisfy { b.sizes[$0.key]?.final == $0.value.final && b.sizes[$0.key]?.partial == $0.value.partial }
+        }
+    }
+
+    /// Parses the probe's output; throws `remoteDirectoryUnusable` when the directory could not be made.
+    public func parseProbe(_ text: String, target: String) throws -> ProbeResult {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if let error = lines.first(where: { $0.hasPrefix("@@error ") }) {
+            throw PushError.remoteDirectoryUnusable(target: target, directory: directory, reason: String(error.dropFirst(8)))
+        }
+        guard let arch = lines.first(where: { $0.hasPrefix("@@arch ") }).map({ String($0.dropFirst(7)) }),
+              let dfStart = lines.firstIndex(of: "@@df"), let dfEnd = lines.firstIndex(of: "@@end"), dfStart < dfEnd
+        else { throw PushError.remoteCommandFailed(target: target, what: "probing \(directory)", output: text) }
+        let space = try FilesystemSpace(dfPortable: lines[(dfStart + 1)..<dfEnd].joined(separator: "\n"), path: directory)
+        let manifestText = lines.first(where: { $0.hasPrefix("@@manifest") }).map { String($0.dropFirst(10)) } ?? ""
+        var sizes: [String: (final: UInt64?, partial: UInt64?)] = [:]
+        for line in lines where line.hasPrefix("@@file ") {
+            let fields = line.dropFirst(7).split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            sizes[String(fields[2])] = (UInt64(fields[0]), UInt64(fields[1]))
+        }
+        return ProbeResult(arch: arch, space: space, manifest: BoardManifest(text: manifestText), sizes: sizes)
+    }
+
+    /// Prints the SHA-256 of the first `bytes` bytes of `name`'s temporary file.
+    public func prefixHash(name: String, bytes: UInt64) -> String {
+        "head -c \(bytes) \(shellQuoted(partialPath(name))) | sha256sum | cut -c1-64"
+    }
+
+    /// Hashes the temporary file; when it matches, flushes it, sets its mode and renames it into place
+    /// (`@@ok`), else prints `@@mismatch <hash>` and leaves everything as it was.
+    public func verifyAndInstall(name: String, sha256: String, mode: UInt32) -> String {
+        let p = shellQuoted(partialPath(name)), f = shellQuoted(finalPath(name))
+        return """
+            got=$(sha256sum < \(p) | cut -c1-64) || exit 3
+            if [ "$got" = \(shellQuoted(sha256)) ]; then
+              sync \(p) 2>/dev/null || sync
+              chmod \(String(mode, radix: 8)) \(p) && mv -f \(p) \(f) && sync \(shellQuoted(directory)) 2>/dev/null; echo @@ok
+            else
+              echo "@@mismatch $got"
+            fi
+            """
+    }
+
+    /// Replaces the manifest atomically with standard input.
+    public var writeManifest: String {
+        let m = shellQuoted(manifestPath), t = shellQuoted(manifestPath + ".tmp")
+        return "cat > \(t) && mv -f \(t) \(m) && echo @@ok"
+    }
+
+    public func removePartial(_ name: String) -> String { "rm -f \(shellQuoted(partialPath(name)))" }
+
+    public var freeSpace: String { "df -Pk \(shellQuoted(directory))" }
+}

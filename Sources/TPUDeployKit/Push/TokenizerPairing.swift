@@ -1,0 +1,99 @@
+/// Counts the pieces of a sentencepiece `.model` file: a `ModelProto` protobuf whose field 1 (`pieces`) is
+/// repeated once per vocabulary entry. A tiny walk over the top-level fields; nothing else is decoded.
+public enum SentencePieceModel {
+    /// The number of pieces (the tokenizer's vocabulary size), or nil when `bytes` is not a ModelProto.
+    public static func pieceCount(_ bytes: [UInt8]) -> Int? {
+        var position = 0
+        var pieces = 0
+        func varint() -> UInt64? {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            while position < bytes.count, shift < 64 {
+                let byte = bytes[position]
+                position += 1
+                value |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return value }
+                shift += 7
+            }
+            return nil
+        }
+        while position < bytes.count {
+            guard let key = varint() else { return nil }
+            let field = key >> 3
+            switch key & 7 {
+            case 0: guard varint() != nil else { return nil }
+            case 1: position += 8
+            case 5: position += 4
+            case 2:
+                guard let length = varint(), length <= UInt64(bytes.count - position) else { return nil }
+                if field == 1 { pieces += 1 }
+                position += Int(length)
+            default: return nil
+            }
+            guard field >= 1, position <= bytes.count else { return nil }
+        }
+        return pieces > 0 ? pieces : nil
+    }
+}
+
+/// How a tokenizer was checked against a bmodel, and what was found.
+///
+/// The rule: the model's vocabulary rows (the embedding table and lm_head) must hold every id the tokenizer
+/// can produce — sentencepiece pieces, plus the five special tokens ChatGLM2 appends after them — and may be
+/// padded (ChatGLM2-6B pads 64 794 ids to 65 024 rows) by at most max(512, 1 %). Fewer rows means ids past the
+/// table (garbage or a crash); far more means the tokenizer of another model. The rows come from lm_head's
+/// logits width when the model returns logits, else from the embedding net's weight bytes divided by the
+/// hidden size and element size of its output tensor (the table is stored in the type it outputs). When neither is visible, the
+/// check is reported as not made.
+public struct TokenizerPairing: Sendable, Codable, Equatable {
+    public enum Verdict: String, Sendable, Codable { case matches, unverifiable }
+
+    public var verdict: Verdict
+    public var tokenizerPieces: Int
+    /// Ids the tokenizer can produce (pieces plus family special tokens).
+    public var idsNeeded: Int
+    /// Vocabulary rows found in the model, if any.
+    public var modelRows: Int?
+    /// lm_head_logits or embedding_weights.
+    public var source: String?
+
+    /// Extra special tokens a family appends after the sentencepiece vocabulary.
+    public static func specialTokens(family: String?) -> Int { family == "chatglm2" ? 5 : 0 }
+
+    /// Checks `pieces` against `model`; throws `PushError.tokenizerMismatch` when they cannot belong together.
+    public static func check(pieces: Int, family: String?, model: BModel, tokenizerName: String, modelName: String) throws -> TokenizerPairing {
+        let needed = pieces + specialTokens(family: family)
+        let slack = max(512, needed / 100)
+        let (candidates, source) = rowCandidates(model)
+        guard !candidates.isEmpty else {
+            return TokenizerPairing(verdict: .unverifiable, tokenizerPieces: pieces, idsNeeded: needed, modelRows: nil, source: nil)
+        }
+        if let rows = candidates.first(where: { $0 >= needed && $0 <= needed + slack }) {
+            return TokenizerPairing(verdict: .matches, tokenizerPieces: pieces, idsNeeded: needed, modelRows: rows, source: source)
+        }
+        let rows = candidates[0]
+        let detail = rows < needed
+            ? "the tokenizer has \(pieces) pieces (\(needed) ids), but the model has only \(rows) vocabulary rows"
+            : "the model has \(rows) vocabulary rows, far more than the tokenizer's \(pieces) pieces (\(needed) ids): it belongs to another model"
+        throw PushError.tokenizerMismatch(tokenizer: tokenizerName, model: modelName, detail: detail)
+    }
+
+    /// The model's vocabulary rows (none when not visible), and where they came from.
+    /// Bytes per element of bm_data_type_t: fp32, fp16, int8, uint8, int16, uint16, int32, uint32, bf16.
+    static let elementBytes: [UInt32: UInt64] = [0: 4, 1: 2, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 4, 8: 2]
+
+    static func rowCandidates(_ model: BModel) -> ([Int], String?) {
+        if let head = model.nets.first(where: { $0.name == "lm_head" }),
+           let width = head.stages.first?.outputs.first?.shape.last, width > 1 {
+            return ([Int(width)], "lm_head_logits")
+        }
+        if let embedding = model.nets.first(where: { $0.name == "embedding" }), let stage = embedding.stages.first,
+           let output = stage.outputs.first, let hidden = output.shape.last, hidden > 0, stage.coefficientBytes > 0,
+           let width = elementBytes[output.dataType] {
+            // The table is stored in the type the net outputs (a lookup copies rows unchanged).
+            let perRow = hidden * width
+            if stage.coefficientBytes % perRow == 0 { return ([Int(stage.coefficientBytes / perRow)], "embedding_weights") }
+        }
+        return ([], nil)
+    }
+}

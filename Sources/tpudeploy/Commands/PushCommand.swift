@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import TPUDeployKit
+
+struct PushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push",
+        abstract: "Send the model, tokenizer and engine to the board, checked and resumable.",
+        discussion: """
+            Reads deployment: from tpudeploy.yaml (flags override it). Before a byte moves it checks the bmodel's chip against the board, the model's NPU need against the live NPU heap (printing the exact fix-memory command when it does not fit), the tokenizer against the model's vocabulary, and free space. Files the board already holds (by its manifest: name, size, sha256) are skipped. The rest go over SFTP with many requests in flight to NAME.partial; an interrupted push resumes after the board re-checks the kept part; the board's sha256sum must match before a file is renamed into place.
+
+              tpudeploy push
+              tpudeploy push --model chatglm2-6b.bmodel --tokenizer tokenizer.model --profile chatglm2-6b --remote-dir /data/tpudeploy/chatglm2
+              tpudeploy push --dry-run --json
+            """
+    )
+
+    @Option(name: .long, help: "Local bmodel file (default: deployment.bmodel).")
+    var model: String?
+    @Option(name: .long, help: "Local tokenizer file (default: deployment.tokenizer).")
+    var tokenizer: String?
+    @Option(name: .long, help: "Engine build to push (default: the build for the board's architecture).")
+    var engine: String?
+    @Flag(name: .long, help: "Push the model files only, no engine.")
+    var noEngine = false
+    @Option(name: .long, help: "Directory on the board (default: deployment.remote_dir, else /data/tpudeploy/NAME).")
+    var remoteDir: String?
+    @Option(name: .long, help: "Model profile from Profiles/models (default: deployment.model).")
+    var profile: String?
+    @Flag(name: .long, help: "Check and plan; send nothing.")
+    var dryRun = false
+    @Option(name: .long, help: "Profiles directory (default: found beside the project or the executable).")
+    var profiles: String?
+
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingFailures(json: output.json) {
+            let config = try ProjectConfig.load(from: target.config)
+            let deployment = config?.deployment
+            let base = ((target.config as NSString).deletingLastPathComponent as NSString)
+            func local(_ path: String?) -> String? {
+                guard let path else { return nil }
+                return path.hasPrefix("/") ? path : (base.length == 0 ? path : base.appendingPathComponent(path))
+            }
+            guard let bmodel = model ?? local(deployment?.bmodel), let tokenizerPath = tokenizer ?? local(deployment?.tokenizer) else {
+                throw ValidationError("name the model: --model PATH and --tokenizer PATH, or a deployment: section in \(target.config) (tpudeploy init --deployment NAME --bmodel … --tokenizer …)")
+            }
+            let directory = remoteDir ?? deployment?.remoteDir
+                ?? DeploymentSettings.defaultRemoteDir(name: ((bmodel as NSString).lastPathComponent as NSString).deletingPathExtension)
+            let store = try? ProfileStore.locate(explicit: profiles)
+            let profileName = profile ?? deployment?.model
+            let modelProfile = try profileName.map { name -> ModelProfile in
+                guard let store else { throw ProfileError.directoryNotFound(searched: [profiles ?? "Profiles"]) }
+                return try store.model(named: name)
+            }
+            let engineSource: EngineSource
+            if noEngine {
+                engineSource = .none
+            } else if let path = engine ?? local(deployment?.engine) {
+                engineSource = .file(path)
+            } else {
+                let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+                let payloads = store.map { $0.directory.deletingLastPathComponent().appendingPathComponent("Payloads").path } ?? "Payloads"
+                engineSource = .builds(payloadsDirectory: payloads,
+                                       nativeBuild: executable.deletingLastPathComponent().appendingPathComponent("tpu-llm-engine").path,
+                                       hostArch: EngineSource.hostArch)
+            }
+
+            let (sshTarget, _) = try target.resolve()
+            let display = PushProgressDisplay(quiet: output.json)
+            var pusher = DeploymentPusher(profiles: store, passwordProvider: target.passwordProvider, events: display.handler)
+            pusher.cancelled = nil
+            let session = try await SSHSession.connect(to: sshTarget, passwordProvider: target.passwordProvider)
+            let result: PushResult
+            do {
+                result = try await pusher.push(
+                    PushRequest(bmodel: bmodel, tokenizer: tokenizerPath, engine: engineSource, remoteDir: directory,
+                                profile: modelProfile, dryRun: dryRun),
+                    session: session)
+            } catch {
+                display.finish()
+                await session.close()
+                throw error
+            }
+            display.finish()
+            await session.close()
+            if output.json {
+                try printJSON(result)
+            } else {
+                print(PushProgressDisplay.summary(result))
+            }
+        }
+    }
+}

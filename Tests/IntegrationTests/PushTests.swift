@@ -1,0 +1,266 @@
+import Foundation
+import Testing
+import TPUDeployKit
+import TPUDeploySimulator
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let profiles = ProfileStore(directory: repositoryRoot.appendingPathComponent("Profiles"))
+
+/// Payload files for push tests: a small but real bmodel (the tiny-chatglm2 JSON source with its weights scaled
+/// down to a few MiB, compiled by flatc and packed with random weights), a sentencepiece tokenizer whose piece
+/// count fits its embedding table, and random engine and support files.
+struct PushPayload {
+    let directory: URL
+    var bmodel: String { directory.appendingPathComponent("tiny.bmodel").path }
+    var tokenizer: String { directory.appendingPathComponent("tokenizer.model").path }
+    var engine: String { directory.appendingPathComponent("engine.bin").path }
+    var big: String { directory.appendingPathComponent("weights-extra.bin").path }
+
+    /// `rows` vocabulary rows of 4096 fp16 values; the tokenizer has rows − 5 pieces (chatglm2 adds five).
+    init(rows: Int = 256, chip: String = "BM1684X", bigMiB: Int = 0) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-push-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let source = repositoryRoot.appendingPathComponent("Tests/Fixtures/bmodel/tiny-chatglm2.json")
+        var model = try JSONSerialization.jsonObject(with: Data(contentsOf: source)) as? [String: Any] ?? [:]
+        let embedding = rows * 4096 * 2, block = 1 << 20, head = 1 << 20
+        let ranges: [String: (Int, Int)] = ["embedding": (0, embedding), "block_0": (embedding, block), "block_cache_0": (embedding, block), "lm_head": (embedding + block, head)]
+        model["chip"] = chip
+        model["neuron_size"] = 16 << 20
+        model["net"] = (model["net"] as? [[String: Any]] ?? []).map { net in
+            var net = net
+            let range = ranges[net["name"] as? String ?? ""] ?? (0, 0)
+            net["parameter"] = (net["parameter"] as? [[String: Any]] ?? []).map { parameter in
+                var parameter = parameter
+                var memory = parameter["coeff_mem"] as? [String: Any] ?? [:]
+                memory["binary_coeff"] = ["start": range.0, "size": range.1]
+                parameter["coeff_mem"] = memory
+                return parameter
+            }
+            return net
+        }
+        let json = directory.appendingPathComponent("tiny.json")
+        try JSONSerialization.data(withJSONObject: model).write(to: json)
+        try SimulatedBoardHarness.run("/usr/bin/flatc", ["-b", "-o", directory.path,
+                                                         repositoryRoot.appendingPathComponent("Tests/Fixtures/bmodel/bmodel.fbs").path, json.path])
+        let flatBuffers = try Array(Data(contentsOf: directory.appendingPathComponent("tiny.bin")))
+        let blob = embedding + block + head
+        var header = [UInt8](repeating: 0, count: 64)
+        for (index, value) in [UInt32(0xFF55_AAEE), 64, UInt32(flatBuffers.count), UInt32(blob)].enumerated() {
+            withUnsafeBytes(of: value.littleEndian) { header.replaceSubrange(index * 4..<(index * 4 + 4), with: $0) }
+        }
+        try LocalFile.write(header + flatBuffers + Self.random(blob), to: bmodel)
+        try LocalFile.write(sentencePieceTokenizer(pieces: rows - 5), to: tokenizer)
+        try LocalFile.write(Self.random(3 << 20), to: engine)
+        if bigMiB > 0 { try LocalFile.write(Self.random(bigMiB << 20), to: big) }
+    }
+
+    static func random(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: count)
+        bytes.withUnsafeMutableBytes { buffer in
+            let words = buffer.bindMemory(to: UInt64.self)
+            for index in words.indices { words[index] = generator.next() }
+        }
+        return bytes
+    }
+
+    func request(remoteDir: String, support: [String] = [], profile: ModelProfile? = nil, tokenizer: String? = nil) -> PushRequest {
+        PushRequest(bmodel: bmodel, tokenizer: tokenizer ?? self.tokenizer, engine: .file(engine), support: support,
+                    remoteDir: remoteDir, profile: profile)
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+/// A sentencepiece ModelProto with `pieces` pieces, encoded by hand (field 1 repeated).
+func sentencePieceTokenizer(pieces: Int) -> [UInt8] {
+    var bytes: [UInt8] = []
+    for index in 0..<pieces {
+        let text = Array("p\(index)".utf8)
+        let piece: [UInt8] = [0x0A, UInt8(text.count)] + text
+        bytes += [0x0A, UInt8(piece.count)] + piece
+    }
+    return bytes
+}
+
+private func boardSHA(_ board: SimulatedBoard, _ path: String) throws -> String {
+    try SimulatedBoardHarness.openSSH(board, "sha256sum \(path) | cut -c1-64").trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+private func localSHA(_ path: String) throws -> String { try LocalFileHash.sha256(path) }
+
+private func connect(_ board: SimulatedBoard) async throws -> SSHSession {
+    try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+}
+
+private func pusher(_ events: PushEvents? = nil) -> DeploymentPusher {
+    DeploymentPusher(profiles: profiles, passwordProvider: nil, events: events)
+}
+
+/// Remembers the first time something happened, across threads.
+final class Once: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    private var value: UInt64 = 0
+    func first() -> Bool { lock.lock(); defer { lock.unlock() }; if done { return false }; done = true; return true }
+    func note(_ bytes: UInt64) { lock.lock(); value = max(value, bytes); lock.unlock() }
+    var noted: UInt64 { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+@Suite("push on simulated boards", .serialized, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+struct PushIntegrationTests {
+    @Test func pushesVerifiedFilesThenSkipsThemAll() async throws {
+        let payload = try PushPayload()
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let session = try await connect(board)
+            let result = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/tiny"), session: session)
+            #expect(result.status == .pushed)
+            #expect(result.pairing?.verdict == .matches)
+            #expect(result.files.map(\.action) == [.uploaded, .uploaded, .uploaded])
+            #expect(try boardSHA(board, "/data/tpudeploy/tiny/tiny.bmodel") == localSHA(payload.bmodel))
+            #expect(try boardSHA(board, "/data/tpudeploy/tiny/tokenizer.model") == localSHA(payload.tokenizer))
+            #expect(try boardSHA(board, "/data/tpudeploy/tiny/tpu-llm-engine") == localSHA(payload.engine))
+            #expect(try SimulatedBoardHarness.openSSH(board, "stat -c %a /data/tpudeploy/tiny/tpu-llm-engine").hasPrefix("755"))
+            #expect(try SimulatedBoardHarness.openSSH(board, "ls -a /data/tpudeploy/tiny | grep -c partial || true").hasPrefix("0"))
+
+            let again = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/tiny"), session: session)
+            #expect(again.status == .upToDate)
+            #expect(again.bytesSent == 0)
+            await session.close()
+        }
+    }
+
+    @Test func aDroppedConnectionResumesSendingOnlyASmallMargin() async throws {
+        let payload = try PushPayload(bigMiB: 64)
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0]
+            let simulator = harness.simulator
+            let dropped = Once(), acknowledged = Once()
+            let cutting = pusher { event in
+                if case .progress(let name, let done, let size, _, _) = event, name == "weights-extra.bin" {
+                    acknowledged.note(done)
+                    if done * 2 >= size, dropped.first() { _ = try? simulator.dropConnections(of: board.name) }
+                }
+            }
+            let session = try await connect(board)
+            await #expect {
+                _ = try await cutting.push(payload.request(remoteDir: "/data/tpudeploy/tiny", support: [payload.big]), session: session)
+            } throws: { error in
+                guard case UploadError.connectionLost = error else { return false }
+                return "\(error)".contains("resumes")
+            }
+            // Nothing half-written under the final name.
+            #expect(try SimulatedBoardHarness.openSSH(board, "test -e /data/tpudeploy/tiny/weights-extra.bin && echo yes || echo no").hasPrefix("no"))
+
+            let fresh = try await connect(board)
+            let result = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/tiny", support: [payload.big]), session: fresh)
+            await fresh.close()
+            let big = try #require(result.files.first { $0.name == "weights-extra.bin" })
+            #expect(big.action == .resumed)
+            #expect(big.resumedFromBytes > 0)
+            // Re-sent beyond what the board had acknowledged: at most the 1 MiB resume granule.
+            #expect(big.resumedFromBytes + (1 << 20) >= acknowledged.noted)
+            #expect(big.bytesSent == big.sizeBytes - big.resumedFromBytes)
+            #expect(try boardSHA(board, "/data/tpudeploy/tiny/weights-extra.bin") == localSHA(payload.big))
+            // The files verified before the cut were not sent again.
+            #expect(result.files.filter { $0.action == .skipped }.count == 3)
+        }
+    }
+
+    @Test func aFullDiskIsRefusedBeforeAnythingIsSent() async throws {
+        let payload = try PushPayload(bigMiB: 16)
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            // A small file system of its own for the deployment (the board's /data when mounting is not allowed).
+            try SimulatedBoardHarness.openSSH(board, "mkdir -p /data/small && (mount -t tmpfs -o size=48m tpd-small /data/small 2>/dev/null || true)")
+            let free = "$(( $(df -Pk /data/small | awk 'NR==2{print $4}') * 1024"
+            // Leave 8 MiB free: less than the 24 MiB payload.
+            try SimulatedBoardHarness.openSSH(board, "fallocate -l \(free) - 8388608 )) /data/small/filler")
+            let session = try await connect(board)
+            await #expect {
+                _ = try await pusher().push(payload.request(remoteDir: "/data/small/tiny", support: [payload.big]), session: session)
+            } throws: { error in
+                guard case PushError.notEnoughSpace = error else { return false }
+                return "\(error)".contains("Nothing was sent")
+            }
+            #expect(try SimulatedBoardHarness.openSSH(board, "ls -A /data/small/tiny | wc -l").hasPrefix("0"))
+
+            // Space that vanishes during the upload (another writer) is reported as a full disk too.
+            try SimulatedBoardHarness.openSSH(board, "rm -f /data/small/filler")
+            let filled = Once()
+            let filling = pusher { event in
+                if case .progress(let name, let done, let size, _, _) = event, name == "weights-extra.bin", done * 2 >= size, filled.first() {
+                    _ = try? SimulatedBoardHarness.openSSH(board, "fallocate -l \(free) )) /data/small/filler")
+                }
+            }
+            await #expect {
+                _ = try await filling.push(payload.request(remoteDir: "/data/small/tiny", support: [payload.big]), session: session)
+            } throws: { error in
+                guard case UploadError.noSpace = error else { return false }
+                return "\(error)".contains("is full")
+            }
+            #expect(try SimulatedBoardHarness.openSSH(board, "test -e /data/small/tiny/weights-extra.bin && echo yes || echo no").hasPrefix("no"))
+            await session.close()
+            _ = try? SimulatedBoardHarness.openSSH(board, "rm -f /data/small/filler; umount /data/small 2>/dev/null || true")
+        }
+    }
+
+    @Test func aCorruptedByteOnTheBoardIsCaughtAndTheFileSentAgain() async throws {
+        let payload = try PushPayload()
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let corrupted = Once()
+            let corrupting = pusher { event in
+                if case .verifying(let name, let partial) = event, name == "tiny.bmodel", corrupted.first() {
+                    _ = try? SimulatedBoardHarness.openSSH(board, "printf '\\001' | dd of=\(partial) bs=1 seek=100000 conv=notrunc 2>/dev/null")
+                }
+            }
+            let session = try await connect(board)
+            let result = try await corrupting.push(payload.request(remoteDir: "/data/tpudeploy/tiny"), session: session)
+            await session.close()
+            let file = try #require(result.files.first { $0.name == "tiny.bmodel" })
+            #expect(file.resends == 1)
+            #expect(file.bytesSent == 2 * file.sizeBytes)
+            #expect(try boardSHA(board, "/data/tpudeploy/tiny/tiny.bmodel") == localSHA(payload.bmodel))
+        }
+    }
+
+    @Test func preflightRefusesAModelTheBoardCannotHold() async throws {
+        let payload = try PushPayload()
+        let otherChip = try PushPayload(chip: "BM1684")
+        defer { payload.remove(); otherChip.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let session = try await connect(board)
+            // chatglm2-6b's profile needs 7270 MiB; the factory 16 GB EVB heap is 3950 MiB.
+            await #expect {
+                _ = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/glm", profile: try profiles.model(named: "chatglm2-6b")), session: session)
+            } throws: { error in
+                guard case PushError.npuHeapTooSmall = error else { return false }
+                return "\(error)".contains("`tpudeploy fix-memory --board 1684x_evb --for-model chatglm2-6b`")
+            }
+            await #expect {
+                _ = try await pusher().push(otherChip.request(remoteDir: "/data/tpudeploy/glm"), session: session)
+            } throws: { error in
+                guard case PushError.wrongChip(_, "BM1684", "BM1684X") = error else { return false }
+                return true
+            }
+            // A tokenizer of another model: 32 000 pieces against a 256-row table.
+            let wrong = payload.directory.appendingPathComponent("llama-tokenizer.model").path
+            try LocalFile.write(sentencePieceTokenizer(pieces: 32000), to: wrong)
+            await #expect {
+                _ = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/glm", tokenizer: wrong), session: session)
+            } throws: { error in
+                guard case PushError.tokenizerMismatch = error else { return false }
+                return "\(error)".contains("only 256 vocabulary rows")
+            }
+            #expect(try SimulatedBoardHarness.openSSH(board, "ls -A /data/tpudeploy/glm 2>/dev/null | wc -l").hasPrefix("0"))
+            await session.close()
+        }
+    }
+}
