@@ -120,6 +120,30 @@ struct DeploymentStoryTests {
         // The simulated runtime reports what it holds: the model's declared 4.5 GiB and more.
         #expect((verify?["npu_memory_used_bytes"] as? Int ?? 0) >= 4608 << 20)
 
+        // `forward` puts the board's API on a local port for any client.
+        let forward = Process()
+        forward.executableURL = URL(fileURLWithPath: Self.executable)
+        forward.arguments = ["forward", "--port", "0", "--json"]
+        forward.currentDirectoryURL = directory
+        let forwardOutput = Pipe()
+        forward.standardOutput = forwardOutput
+        forward.standardError = FileHandle.nullDevice
+        forward.standardInput = FileHandle.nullDevice
+        try forward.run()
+        var line = Data()
+        while !line.contains(10) {
+            let byte = forwardOutput.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty { break }
+            line.append(byte)
+        }
+        let local = (try? JSONSerialization.jsonObject(with: line) as? [String: Any])?["local"] as? String
+        let localPort = try #require(local.flatMap { Int($0.split(separator: ":").last ?? "") }, "forward printed: \(String(decoding: line, as: UTF8.self))")
+        let models = try HTTPConnection.exchange(port: localPort, method: "GET", path: "/v1/models", timeout: 10)
+        forward.terminate()
+        forward.waitUntilExit()
+        #expect(models.head.status == 200)
+        #expect(String(decoding: models.body, as: UTF8.self).contains("\"llama2-sim\""))
+
         // A killed engine is restarted by its supervisor.
         let simulator = Simulator(stateDirectory: URL(fileURLWithPath: state))
         let board = try simulator.board(named: try #require(try simulator.list().first).board.name)

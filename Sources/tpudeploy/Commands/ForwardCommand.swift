@@ -34,8 +34,10 @@ struct ForwardCommand: AsyncParsableCommand {
             let forward = try await PortForward.start(target: sshTarget, passwordProvider: target.passwordProvider,
                                                       remotePort: remote, localPort: localPort)
             if output.json {
-                let text = try JSONOutput.text(["schema": "tpudeploy.forward/1", "local": "127.0.0.1:\(forward.localPort)",
-                                                 "remote": "127.0.0.1:\(remote)", "target": sshTarget.displayName])
+                // One line: a script reads it to learn the port, then connects.
+                let object = ["schema": "tpudeploy.forward/1", "local": "127.0.0.1:\(forward.localPort)",
+                              "remote": "127.0.0.1:\(remote)", "target": sshTarget.displayName]
+                let text = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
                 FileHandle.standardOutput.write(Data((text + "\n").utf8))
             } else {
                 // Written unbuffered: a script waits for this line before it connects.
