@@ -7,7 +7,7 @@ BIN = .build/$(CONFIG)/tpudeploy
 DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev libssl-dev zlib1g-dev u-boot-tools device-tree-compiler \
 	openssh-server openssh-client sudo openssl iproute2 procps sshpass python3 perl flatbuffers-compiler \
 	libsentencepiece-dev sentencepiece libcpp-httplib-dev nlohmann-json3-dev python3-venv qemu-user chromium \
-	binutils file make dpkg-dev debian-archive-keyring xz-utils
+	binutils file make dpkg-dev debian-archive-keyring xz-utils rsync
 # Python packages for the independent references (numpy model, sentencepiece and tokenizers oracles), in a venv.
 VENV = build/venv
 PYTHON = $(VENV)/bin/python
