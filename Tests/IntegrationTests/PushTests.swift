@@ -107,7 +107,7 @@ final class Once: @unchecked Sendable {
     var noted: UInt64 { lock.lock(); defer { lock.unlock() }; return value }
 }
 
-@Suite("push on simulated boards", .serialized, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+@Suite("push on simulated boards", .serialized, .timeLimit(.minutes(5)), .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct PushIntegrationTests {
     @Test func pushesVerifiedFilesThenSkipsThemAll() async throws {
         let payload = try PushPayload()
@@ -167,6 +167,46 @@ struct PushIntegrationTests {
             #expect(try boardSHA(board, "/data/tpudeploy/tiny/weights-extra.bin") == localSHA(payload.big))
             // The files verified before the cut were not sent again.
             #expect(result.files.filter { $0.action == .skipped }.count == 3)
+        }
+    }
+
+    /// What Ctrl-C does in `tpudeploy push`: the upload stops after the requests in flight, the board keeps what
+    /// it acknowledged under the temporary name, the connection stays usable, and the next push resumes.
+    @Test func aCancelledPushKeepsWhatTheBoardHasAndTheNextOneResumes() async throws {
+        let payload = try PushPayload(bigMiB: 32)
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let acknowledged = Once()
+            var cancelling = pusher { event in
+                if case .progress(let name, let done, _, _, _) = event, name == "weights-extra.bin" { acknowledged.note(done) }
+            }
+            // Ctrl-C once 30 % of the big file is acknowledged.
+            cancelling.cancelled = { acknowledged.noted * 10 >= UInt64(32 << 20) * 3 }
+            let request = payload.request(remoteDir: "/data/tpudeploy/tiny", support: [payload.big])
+            let session = try await connect(board)
+            await #expect {
+                _ = try await cancelling.push(request, session: session)
+            } throws: { error in
+                guard case UploadError.cancelled = error else { return false }
+                return true
+            }
+            // The session was not torn down by the cancellation.
+            #expect(try await session.run("echo alive", timeout: 10).stdoutText.hasPrefix("alive"))
+            await session.close()
+            #expect(try SimulatedBoardHarness.openSSH(board, "test -e /data/tpudeploy/tiny/weights-extra.bin && echo yes || echo no").hasPrefix("no"))
+            let kept = UInt64(try SimulatedBoardHarness.openSSH(board, "stat -c %s /data/tpudeploy/tiny/weights-extra.bin.partial")
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            #expect(kept > 0 && kept < 32 << 20, "the board kept \(kept) bytes")
+
+            let fresh = try await connect(board)
+            let result = try await pusher().push(request, session: fresh)
+            await fresh.close()
+            let big = try #require(result.files.first { $0.name == "weights-extra.bin" })
+            #expect(big.action == .resumed)
+            #expect(big.resumedFromBytes > 0 && big.resumedFromBytes <= kept)
+            #expect(big.resumedFromBytes + (1 << 20) >= acknowledged.noted)
+            #expect(try boardSHA(board, "/data/tpudeploy/tiny/weights-extra.bin") == localSHA(payload.big))
         }
     }
 

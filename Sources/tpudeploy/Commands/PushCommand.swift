@@ -71,14 +71,24 @@ struct PushCommand: AsyncParsableCommand {
             let (sshTarget, _) = try target.resolve()
             let display = PushProgressDisplay(quiet: output.json)
             var pusher = DeploymentPusher(profiles: store, passwordProvider: target.passwordProvider, events: display.handler)
-            pusher.cancelled = nil
+            let interruption = PushInterruption(json: output.json)
+            pusher.cancelled = { interruption.requested }
             let session = try await SSHSession.connect(to: sshTarget, passwordProvider: target.passwordProvider)
             let result: PushResult
             do {
-                result = try await pusher.push(
-                    PushRequest(bmodel: bmodel, tokenizer: tokenizerPath, engine: engineSource, remoteDir: directory,
-                                profile: modelProfile, dryRun: dryRun),
-                    session: session)
+                result = try await interruption.watching {
+                    try await pusher.push(
+                        PushRequest(bmodel: bmodel, tokenizer: tokenizerPath, engine: engineSource, remoteDir: directory,
+                                    profile: modelProfile, dryRun: dryRun),
+                        session: session)
+                }
+            } catch UploadError.cancelled(let path) {
+                display.finish()
+                await session.close()
+                let message = "push cancelled: what \(sshTarget.displayName) acknowledged is kept in \(path); run the same push again to resume it"
+                if output.json { try printJSON(["cancelled": message]) }
+                FileHandle.standardError.write(Data("tpudeploy: \(message)\n".utf8))
+                throw ExitCode(130)
             } catch {
                 display.finish()
                 await session.close()
@@ -92,5 +102,40 @@ struct PushCommand: AsyncParsableCommand {
                 print(PushProgressDisplay.summary(result))
             }
         }
+    }
+}
+
+/// Ctrl-C during a push: the first asks the upload to stop after the requests in flight (the board keeps what
+/// it acknowledged, so the next push resumes); a second one exits at once.
+private final class PushInterruption: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private let json: Bool
+
+    init(json: Bool) { self.json = json }
+
+    /// Whether Ctrl-C was pressed; the pusher checks it between write requests.
+    var requested: Bool { lock.withLock { count > 0 } }
+
+    /// Runs `body` with SIGINT handled as above, and the default handling restored afterwards.
+    func watching<T>(_ body: () async throws -> T) async throws -> T {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [self] in
+            let presses = lock.withLock { count += 1; return count }
+            if presses > 1 {
+                FileHandle.standardError.write(Data("\ntpudeploy: interrupted again: exiting now; push again to resume from what the board kept\n".utf8))
+                _exit(130)
+            }
+            if !json {
+                FileHandle.standardError.write(Data("\ntpudeploy: stopping the push (the board keeps what it has, to resume); Ctrl-C again to exit at once\n".utf8))
+            }
+        }
+        source.resume()
+        defer {
+            source.cancel()
+            signal(SIGINT, SIG_DFL)
+        }
+        return try await body()
     }
 }

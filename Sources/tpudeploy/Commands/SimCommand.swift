@@ -12,9 +12,10 @@ struct SimCommand: AsyncParsableCommand {
 
               tpudeploy sim up        one EVB (16 GB, factory layout), writes tpudeploy.yaml
               tpudeploy inspect       then talk to it like a real board
+              tpudeploy sim link sim-evb-1 --rate-mbit 100    its Ethernet port as a 100 Mbit/s one
               tpudeploy sim down      stop it
             """,
-        subcommands: [Up.self, Down.self, List.self, Reboot.self]
+        subcommands: [Up.self, Down.self, List.self, Reboot.self, Link.self]
     )
 
     struct StateOptions: ParsableArguments {
@@ -159,6 +160,57 @@ struct SimCommand: AsyncParsableCommand {
                 } else {
                     print("\(name) is up: \(MemoryLayoutText.heaps(heaps))")
                 }
+            }
+        }
+    }
+
+    struct Link: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Limit a simulated board's link to the rate of a real Ethernet port, or lift the limit.",
+            discussion: """
+                A token bucket (tc tbf) on both ends of the board's virtual cable, in both directions, with a switch-sized queue. \
+                It lasts until the limit is lifted or the board is started anew. To watch push over a realistic link:
+
+                  tpudeploy sim link sim-evb-1 --rate-mbit 100
+                  tpudeploy push
+                  tpudeploy sim link sim-evb-1 --unlimited
+                """)
+
+        @Argument(help: "Board name, as `sim list` shows it.")
+        var name: String
+
+        @Option(name: .long, help: "Megabits per second, 1…100000 (100 and 1000 are the boards' ports).")
+        var rateMbit: Int?
+
+        @Flag(name: .long, help: "Lift the limit.")
+        var unlimited = false
+
+        @OptionGroup var state: StateOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard (rateMbit != nil) != unlimited else { throw ValidationError("give either --rate-mbit N or --unlimited") }
+        }
+
+        func run() async throws {
+            try await reportingFailures(json: output.json) {
+                try state.simulator.shapeLink(of: name, rateMbit: unlimited ? nil : rateMbit)
+                if output.json {
+                    try printJSON(LinkReport(board: name, rateMbit: unlimited ? nil : rateMbit))
+                } else {
+                    print(unlimited ? "\(name): link unlimited" : "\(name): link limited to \(rateMbit!) Mbit/s each way")
+                }
+            }
+        }
+
+        private struct LinkReport: Encodable {
+            var board: String
+            var rateMbit: Int?
+            enum CodingKeys: String, CodingKey { case board, rateMbit = "rate_mbit" }
+            func encode(to encoder: Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(board, forKey: .board)
+                try container.encode(rateMbit, forKey: .rateMbit)
             }
         }
     }

@@ -7,7 +7,8 @@ final class PushProgressDisplay: @unchecked Sendable {
     private let lock = NSLock()
     private let interactive: Bool
     private let quiet: Bool
-    private var started = Date()
+    /// When the first byte of this push was sent: the total's rate and ETA cover every file sent so far.
+    private var started: Date?
     private var lastDraw = Date.distantPast
     private var drawn = false
 
@@ -35,7 +36,7 @@ final class PushProgressDisplay: @unchecked Sendable {
         case .hashing(let done, let total):
             guard interactive, Date().timeIntervalSince(lastDraw) > 0.2 || done == total else { return }
             lastDraw = Date()
-            write("\r  hashing \(Self.bar(done, total)) \(ByteCount.human(done)) / \(ByteCount.human(total))" + (done == total ? "\n" : ""))
+            write("\r\u{1B}[2K  hashing \(Self.bar(done, total)) \(ByteCount.human(done)) / \(ByteCount.human(total))" + (done == total ? "\n" : ""))
         case .fileStarted(let name, let size, let resumeFrom, let skipped):
             closeLines()
             if skipped {
@@ -45,11 +46,11 @@ final class PushProgressDisplay: @unchecked Sendable {
             } else {
                 write("  \(name): sending \(ByteCount.human(size))\n")
             }
-            started = Date()
+            if !skipped, started == nil { started = Date() }
         case .progress(let name, let fileDone, let fileSize, let totalDone, let totalBytes):
             guard interactive, Date().timeIntervalSince(lastDraw) > 0.1 || fileDone == fileSize else { return }
             lastDraw = Date()
-            let elapsed = max(Date().timeIntervalSince(started), 0.001)
+            let elapsed = max(Date().timeIntervalSince(started ?? Date()), 0.001)
             let rate = Double(totalDone) / elapsed
             let eta = rate > 0 ? Int(Double(totalBytes - min(totalBytes, totalDone)) / rate) : 0
             let fileLine = "  \(name) \(Self.bar(fileDone, fileSize)) \(Self.percent(fileDone, fileSize))"
