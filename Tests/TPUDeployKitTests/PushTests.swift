@@ -130,6 +130,62 @@ func sentencePieceModel(pieces count: Int) -> [UInt8] {
         #expect(try EngineSource.none.path(forArch: "aarch64") == nil)
     }
 
+    /// The board-side hash function gives sha256sum's digest with OpenSSL and, where OpenSSL is missing, without.
+    @Test func theBoardsHashFunctionIsSHA256WithAndWithoutOpenSSL() throws {
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        let noOpenSSL = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-no-openssl-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: noOpenSSL, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: noOpenSSL) }
+        for tool in ["sha256sum", "cut", "printf"] {
+            try FileManager.default.createSymbolicLink(atPath: noOpenSSL.appendingPathComponent(tool).path, withDestinationPath: "/usr/bin/\(tool)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: noOpenSSL.appendingPathComponent("openssl").path))
+        for path in ["/usr/bin:/bin", noOpenSSL.path] {
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+            shell.arguments = ["-c", PushScripts.hashFunction + "\nprintf abc | sha256_of"]
+            shell.environment = ["PATH": path]
+            let output = Pipe()
+            shell.standardOutput = output
+            try shell.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            shell.waitUntilExit()
+            #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == abc, "PATH=\(path)")
+        }
+    }
+
+    @Test func theLocalHashCacheIsUsedOnlyWhileTheFileIsUnchanged() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-hash-cache-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("model.bmodel").path
+        try LocalFile.write(Array("first version".utf8), to: path)
+        let cache = LocalHashCache(file: directory.appendingPathComponent("cache/file-hashes.json"))
+        let real = try LocalFileHash.sha256(path)
+
+        // Just written: too recent to be trusted, so not remembered.
+        cache.remember(real, of: path, identity: try .init(path: path))
+        #expect(cache.digest(of: path, identity: try .init(path: path)) == nil)
+
+        // Ten seconds later it is remembered, and the manifest takes the digest from the cache without reading
+        // the file (a planted digest shows which one was used).
+        let planted = String(repeating: "0", count: 64)
+        cache.remember(planted, of: path, identity: try .init(path: path), now: Date().addingTimeInterval(10))
+        let source = PayloadManifest.Source(path: path, role: .bmodel)
+        #expect(try PayloadManifest.build([source], cache: cache).entries.first?.sha256 == planted)
+        #expect(try PayloadManifest.build([source]).entries.first?.sha256 == real)
+
+        // Same size, modification time put back: the change time still tells, and the file is hashed again.
+        var status = stat()
+        #expect(stat(path, &status) == 0)
+        try LocalFile.write(Array("other version".utf8), to: path)
+        var times = [status.st_atim, status.st_mtim]
+        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        let changed = try PayloadManifest.build([source], cache: cache).entries.first?.sha256
+        #expect(changed == (try LocalFileHash.sha256(path)))
+        #expect(changed != planted && changed != real)
+    }
+
     @Test func hashesLocalFilesAndPrefixes() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("push-hash-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }

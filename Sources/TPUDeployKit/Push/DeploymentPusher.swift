@@ -34,6 +34,8 @@ public struct DeploymentPusher: Sendable {
     /// A kept temporary file is resumed from its size rounded down to this (the tail may be torn).
     public var resumeGranule: UInt64 = 1 << 20
     public var cancelled: UploadCancellation?
+    /// Digests of local files from earlier pushes (nil: hash every file every time).
+    public var hashCache: LocalHashCache?
 
     public init(profiles: ProfileStore?, passwordProvider: PasswordProvider?, events: PushEvents?) {
         self.profiles = profiles
@@ -93,7 +95,7 @@ public struct DeploymentPusher: Sendable {
 
         events?(.step("hashing \(sources.count) local files"))
         let events = self.events
-        let manifest = try PayloadManifest.build(sources) { done, total in events?(.hashing(done: UInt64(done), total: UInt64(total))) }
+        let manifest = try PayloadManifest.build(sources, cache: hashCache) { done, total in events?(.hashing(done: UInt64(done), total: UInt64(total))) }
 
         // Which files to send, and how much of each is kept on the board.
         var toSend: [PayloadEntry] = []

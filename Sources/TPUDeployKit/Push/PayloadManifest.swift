@@ -55,8 +55,9 @@ public struct PayloadManifest: Sendable, Codable, Equatable {
         }
     }
 
-    /// Hashes every source. `progress` gets (bytes hashed, bytes in all) for a display.
-    public static func build(_ sources: [Source], progress: TransferProgress? = nil) throws -> PayloadManifest {
+    /// Hashes every source, or takes its digest from `cache` when the file is unchanged since it was hashed.
+    /// `progress` gets (bytes hashed or found in the cache, bytes in all) for a display.
+    public static func build(_ sources: [Source], cache: LocalHashCache? = nil, progress: TransferProgress? = nil) throws -> PayloadManifest {
         var sizes: [UInt64] = []
         for source in sources {
             var status = stat()
@@ -72,7 +73,15 @@ public struct PayloadManifest: Sendable, Codable, Equatable {
             let name = source.remoteName ?? (source.path as NSString).lastPathComponent
             guard names.insert(name).inserted else { throw PushError.duplicateName(name: name) }
             let base = before
-            let hash = try LocalFileHash.sha256(source.path) { done in progress?(Int(base + done), Int(total)) }
+            let identity = try LocalHashCache.FileIdentity(path: source.path)
+            let hash: String
+            if let known = cache?.digest(of: source.path, identity: identity) {
+                hash = known
+                progress?(Int(base + size), Int(total))
+            } else {
+                hash = try LocalFileHash.sha256(source.path) { done in progress?(Int(base + done), Int(total)) }
+                cache?.remember(hash, of: source.path, identity: identity)
+            }
             entries.append(PayloadEntry(name: name, role: source.role, size: size, sha256: hash,
                                         mode: source.role == .engine ? 0o755 : 0o644, localPath: source.path))
             before += size

@@ -73,6 +73,7 @@ struct PushCommand: AsyncParsableCommand {
             var pusher = DeploymentPusher(profiles: store, passwordProvider: target.passwordProvider, events: display.handler)
             let interruption = PushInterruption(json: output.json)
             pusher.cancelled = { interruption.requested }
+            pusher.hashCache = LocalHashCache.forCurrentUser
             let session = try await SSHSession.connect(to: sshTarget, passwordProvider: target.passwordProvider)
             let result: PushResult
             do {
