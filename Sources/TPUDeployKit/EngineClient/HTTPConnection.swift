@@ -22,17 +22,19 @@ public final class HTTPConnection: @unchecked Sendable {
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
             throw HTTPError.connect(host: host, port: port, reason: "not an IPv4 address")
         }
-        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socketDescriptor >= 0 else { throw HTTPError.connect(host: host, port: port, reason: String(cString: strerror(errno))) }
-        descriptor = socketDescriptor
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
+            // Closed here and thrown before `descriptor` is set: an initialiser that throws once every stored
+            // property is set still runs deinit, which would close this number a second time.
             let reason = String(cString: strerror(errno))
-            close(descriptor)
+            close(socketDescriptor)
             throw HTTPError.connect(host: host, port: port, reason: reason)
         }
+        descriptor = socketDescriptor
         var one: Int32 = 1
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
