@@ -28,8 +28,18 @@ enum TestTCP {
     /// Sends `bytes` (then half-closes) and returns everything the peer sends back until it closes.
     static func exchange(port: Int, _ bytes: [UInt8]) -> [UInt8]? {
         guard let fd = connect(host: "127.0.0.1", port: port) else { return nil }
-        defer { close(fd) }
+        // The writer is done with `fd` before it is closed: a send or shutdown after the close could hit a
+        // descriptor another test had opened under the same number in the meantime.
+        let written = DispatchSemaphore(value: 0)
+        defer {
+            if written.wait(timeout: .now() + 10) == .timedOut {
+                shutdown(fd, Int32(SHUT_RDWR))
+                written.wait()
+            }
+            close(fd)
+        }
         let writer = Thread {
+            defer { written.signal() }
             var offset = 0
             while offset < bytes.count {
                 let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
