@@ -98,13 +98,14 @@ private final class ChatSession: @unchecked Sendable {
     }
 
     func run() async throws {
-        signal(SIGINT, SIG_IGN)
-        let interrupts = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        interrupts.setEventHandler { [self] in
+        try await handlingInterrupts({ [self] in
             if let connection = lock.withLock({ current }) { connection.cancel() } else { FileHandle.standardError.write(Data("\n(Ctrl-D or /exit leaves)\n> ".utf8)) }
+        }) {
+            try await converse()
         }
-        interrupts.resume()
-        defer { interrupts.cancel(); signal(SIGINT, SIG_DFL) }
+    }
+
+    private func converse() async throws {
         FileHandle.standardError.write(Data("Connected. \(ChatTranscript.help).\n".utf8))
         while true {
             FileHandle.standardOutput.write(Data("> ".utf8))

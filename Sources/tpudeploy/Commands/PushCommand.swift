@@ -118,11 +118,9 @@ private final class PushInterruption: @unchecked Sendable {
     /// Whether Ctrl-C was pressed; the pusher checks it between write requests.
     var requested: Bool { lock.withLock { count > 0 } }
 
-    /// Runs `body` with SIGINT handled as above, and the default handling restored afterwards.
+    /// Runs `body` with Ctrl-C handled as above.
     func watching<T>(_ body: () async throws -> T) async throws -> T {
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [self] in
+        try await handlingInterrupts({ [self] in
             let presses = lock.withLock { count += 1; return count }
             if presses > 1 {
                 FileHandle.standardError.write(Data("\ntpudeploy: interrupted again: exiting now; push again to resume from what the board kept\n".utf8))
@@ -131,12 +129,6 @@ private final class PushInterruption: @unchecked Sendable {
             if !json {
                 FileHandle.standardError.write(Data("\ntpudeploy: stopping the push (the board keeps what it has, to resume); Ctrl-C again to exit at once\n".utf8))
             }
-        }
-        source.resume()
-        defer {
-            source.cancel()
-            signal(SIGINT, SIG_DFL)
-        }
-        return try await body()
+        }, body)
     }
 }
