@@ -287,7 +287,7 @@ func benchmarkPush(runs: Int, scratch: URL) async throws -> (result: any Encodab
     let resumeRate = 1000
     try simulator.shapeLink(of: board.name, rateMbit: resumeRate)
     try freshDirectories()
-    let cut = CutOnce()
+    let cut = FireOnce()
     let boardName = board.name
     var finished = false
     do {
@@ -333,17 +333,4 @@ func benchmarkPush(runs: Int, scratch: URL) async throws -> (result: any Encodab
     lines.append(String(format: "  resume after a cut at 50%%: %.3f%% of the file re-sent (%llu bytes; goal < 5%% → %@), resuming push %.1f s",
                         resume.resentPercentOfFile, resume.resentBytes, verdict(resume.goalMet), resume.resumingPushSeconds))
     return (result, lines.joined(separator: "\n"))
-}
-
-/// True the first time only, across threads.
-private final class CutOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    func first() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if done { return false }
-        done = true
-        return true
-    }
 }

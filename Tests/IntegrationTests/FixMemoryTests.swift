@@ -87,7 +87,7 @@ struct FixMemoryIntegrationTests {
             let board = boards[0]
             let factorySHA = try bootImageSHA(board)
             let simulator = harness.simulator
-            let dropped = DroppedOnce()
+            let dropped = FireOnce()
             var cutting = fixer()
             cutting.events = { event in
                 if case .transfer(let what, let done, let total) = event, what.hasPrefix("uploading"), done * 2 >= total, dropped.first() {
@@ -159,15 +159,3 @@ struct FixMemoryIntegrationTests {
     }
 }
 
-/// True the first time only: the fault is injected once.
-private final class DroppedOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    func first() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if done { return false }
-        done = true
-        return true
-    }
-}

@@ -97,12 +97,10 @@ private func pusher(_ events: PushEvents? = nil) -> DeploymentPusher {
     DeploymentPusher(profiles: profiles, passwordProvider: nil, events: events)
 }
 
-/// Remembers the first time something happened, across threads.
-final class Once: @unchecked Sendable {
+/// The highest byte count reported so far, across threads.
+final class HighestCount: @unchecked Sendable {
     private let lock = NSLock()
-    private var done = false
     private var value: UInt64 = 0
-    func first() -> Bool { lock.lock(); defer { lock.unlock() }; if done { return false }; done = true; return true }
     func note(_ bytes: UInt64) { lock.lock(); value = max(value, bytes); lock.unlock() }
     var noted: UInt64 { lock.lock(); defer { lock.unlock() }; return value }
 }
@@ -138,7 +136,7 @@ struct PushIntegrationTests {
         try await SimulatedBoardHarness.withBoards { harness, boards in
             let board = boards[0]
             let simulator = harness.simulator
-            let dropped = Once(), acknowledged = Once()
+            let dropped = FireOnce(), acknowledged = HighestCount()
             let cutting = pusher { event in
                 if case .progress(let name, let done, let size, _, _) = event, name == "weights-extra.bin" {
                     acknowledged.note(done)
@@ -177,7 +175,7 @@ struct PushIntegrationTests {
         defer { payload.remove() }
         try await SimulatedBoardHarness.withBoards { _, boards in
             let board = boards[0]
-            let acknowledged = Once()
+            let acknowledged = HighestCount()
             var cancelling = pusher { event in
                 if case .progress(let name, let done, _, _, _) = event, name == "weights-extra.bin" { acknowledged.note(done) }
             }
@@ -231,7 +229,7 @@ struct PushIntegrationTests {
 
             // Space that vanishes during the upload (another writer) is reported as a full disk too.
             try SimulatedBoardHarness.openSSH(board, "rm -f /data/small/filler")
-            let filled = Once()
+            let filled = FireOnce()
             let filling = pusher { event in
                 if case .progress(let name, let done, let size, _, _) = event, name == "weights-extra.bin", done * 2 >= size, filled.first() {
                     _ = try? SimulatedBoardHarness.openSSH(board, "fallocate -l \(free) )) /data/small/filler")
@@ -254,7 +252,7 @@ struct PushIntegrationTests {
         defer { payload.remove() }
         try await SimulatedBoardHarness.withBoards { _, boards in
             let board = boards[0]
-            let corrupted = Once()
+            let corrupted = FireOnce()
             let corrupting = pusher { event in
                 if case .verifying(let name, let partial) = event, name == "tiny.bmodel", corrupted.first() {
                     _ = try? SimulatedBoardHarness.openSSH(board, "printf '\\001' | dd of=\(partial) bs=1 seek=100000 conv=notrunc 2>/dev/null")
