@@ -184,6 +184,15 @@ func sentencePieceModel(pieces count: Int) -> [UInt8] {
         let changed = try PayloadManifest.build([source], cache: cache).entries.first?.sha256
         #expect(changed == (try LocalFileHash.sha256(path)))
         #expect(changed != planted && changed != real)
+
+        // A file that is gone is forgotten the next time the cache is written.
+        let gone = directory.appendingPathComponent("old.bmodel").path
+        try LocalFile.write(Array("old".utf8), to: gone)
+        cache.remember(real, of: gone, identity: try .init(path: gone), now: Date().addingTimeInterval(10))
+        #expect(try String(contentsOf: cache.file, encoding: .utf8).contains("old.bmodel"))
+        try FileManager.default.removeItem(atPath: gone)
+        cache.remember(real, of: path, identity: try .init(path: path), now: Date().addingTimeInterval(10))
+        #expect(!(try String(contentsOf: cache.file, encoding: .utf8).contains("old.bmodel")))
     }
 
     @Test func hashesLocalFilesAndPrefixes() throws {

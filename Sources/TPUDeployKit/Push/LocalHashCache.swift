@@ -66,7 +66,8 @@ public struct LocalHashCache: Sendable {
         let nowNanoseconds = Int64(now.timeIntervalSince1970 * 1e9)
         guard nowNanoseconds - identity.changedNanoseconds >= 2_000_000_000,
               (try? FileIdentity(path: path)) == identity else { return }
-        var entries = load()
+        // Files that are gone are forgotten, so the cache holds no more than what is still on disk.
+        var entries = load().filter { FileManager.default.fileExists(atPath: $0.key) }
         entries[Self.key(path)] = Entry(identity: identity, sha256: sha256)
         save(entries)
     }

@@ -128,7 +128,7 @@ extension SSHConnection {
                 }
                 // Answers are taken only once the window is full, never between writes: polling libssh (0.10.6)
                 // right after a write, before any blocking read, lost an answer now and then under CPU load and
-                // the upload waited forever (seen in 2 of ~20 loaded test runs; none in 20 runs of this order).
+                // the upload waited forever (2 hangs in ~20 test runs under CPU load; none in 10 such runs of this order).
                 // The cost: on a slow link progress and Ctrl-C move a window (4 MiB) at a time.
                 try collectAnswers(waitForOne: true)
             }
