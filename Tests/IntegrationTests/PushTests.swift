@@ -117,6 +117,9 @@ struct PushIntegrationTests {
             #expect(result.status == .pushed)
             #expect(result.pairing?.verdict == .matches)
             #expect(result.files.map(\.action) == [.uploaded, .uploaded, .uploaded])
+            // Nothing was on the board: each file was hashed here while it was sent, and on the board as it arrived.
+            #expect(result.files.map(\.boardHash) == [.whileReceiving, .whileReceiving, .whileReceiving])
+            #expect(try result.files.map(\.sha256) == [payload.bmodel, payload.tokenizer, payload.engine].map(localSHA))
             #expect(try boardSHA(board, "/data/tpudeploy/tiny/tiny.bmodel") == localSHA(payload.bmodel))
             #expect(try boardSHA(board, "/data/tpudeploy/tiny/tokenizer.model") == localSHA(payload.tokenizer))
             #expect(try boardSHA(board, "/data/tpudeploy/tiny/tpu-llm-engine") == localSHA(payload.engine))

@@ -93,9 +93,18 @@ public struct DeploymentPusher: Sendable {
             throw PushError.remoteCommandFailed(target: name, what: "reading the architecture", output: "uname -m said \(arch0), then \(probe.arch)")
         }
 
-        events?(.step("hashing \(sources.count) local files"))
+        events?(.step("hashing local files"))
         let events = self.events
-        let manifest = try PayloadManifest.build(sources, cache: hashCache) { done, total in events?(.hashing(done: UInt64(done), total: UInt64(total))) }
+        // A file the board has no record of at this size, and no kept prefix of, will be sent whole whatever its
+        // hash: it is hashed while it is sent, so it is read once and the hash takes no time of its own.
+        let granule = resumeGranule
+        let hashLater: (String, UInt64) -> Bool = { name, size in
+            let kept = probe.sizes[name].flatMap { $0.partial } ?? 0
+            return !request.dryRun && probe.manifest.files[name]?.size != size && kept < granule
+        }
+        let manifest = try PayloadManifest.build(sources, cache: hashCache, hashLater: hashLater) { done, total in
+            events?(.hashing(done: UInt64(done), total: UInt64(total)))
+        }
 
         // Which files to send, and how much of each is kept on the board.
         var toSend: [PayloadEntry] = []
@@ -113,7 +122,8 @@ public struct DeploymentPusher: Sendable {
 
         var files: [PushResult.File] = manifest.entries.map { entry in
             PushResult.File(name: entry.name, role: entry.role, sizeBytes: entry.size, sha256: entry.sha256,
-                            remotePath: scripts.finalPath(entry.name), action: .skipped, resumedFromBytes: 0, bytesSent: 0, resends: 0)
+                            remotePath: scripts.finalPath(entry.name), action: .skipped, resumedFromBytes: 0, bytesSent: 0, resends: 0,
+                            boardHash: nil)
         }
         func index(_ entry: PayloadEntry) -> Int { files.firstIndex { $0.name == entry.name }! }
 
@@ -142,7 +152,8 @@ public struct DeploymentPusher: Sendable {
         for entry in manifest.entries where !toSend.contains(entry) {
             events?(.fileStarted(name: entry.name, size: entry.size, resumeFrom: entry.size, skipped: true))
         }
-        for (entry, resumeFrom) in zip(toSend, offsets) {
+        for (pending, resumeFrom) in zip(toSend, offsets) {
+            var entry = pending
             let slot = index(entry)
             files[slot].resumedFromBytes = resumeFrom
             files[slot].action = resumeFrom > 0 ? .resumed : .uploaded
@@ -150,15 +161,33 @@ public struct DeploymentPusher: Sendable {
             while true {
                 events?(.fileStarted(name: entry.name, size: entry.size, resumeFrom: offset, skipped: false))
                 let base = totalDone, start = offset
-                let sent = try await upload(entry, from: offset, scripts: scripts, session: session) { done in
-                    events?(.progress(name: entry.name, fileDone: done, fileSize: entry.size, totalDone: base + done - start, totalBytes: totalBytes))
+                let localHash = entry.hashPending ? SendingHash() : nil
+                let identity = try LocalHashCache.FileIdentity(path: entry.localPath)
+                let current = entry
+                let outcome = try await upload(entry, from: offset, scripts: scripts, session: session, hash: localHash) { done in
+                    events?(.progress(name: current.name, fileDone: done, fileSize: current.size, totalDone: base + done - start, totalBytes: totalBytes))
                 }
-                files[slot].bytesSent += sent
-                totalDone += sent
+                files[slot].bytesSent += outcome.bytesSent
+                totalDone += outcome.bytesSent
+                if let localHash {
+                    // The hash describes the bytes sent; the file must still be those bytes for the push to mean anything.
+                    guard localHash.bytes == entry.size, (try? LocalHashCache.FileIdentity(path: entry.localPath)) == identity else {
+                        _ = try? await session.run(scripts.removePartial(entry.name), timeout: 60)
+                        throw PushError.localFileChanged(path: entry.localPath)
+                    }
+                    entry.sha256 = localHash.finish()
+                    files[slot].sha256 = entry.sha256
+                    hashCache?.remember(entry.sha256, of: entry.localPath, identity: identity)
+                }
                 events?(.verifying(name: entry.name, partialPath: scripts.partialPath(entry.name)))
-                let verdict = try await session.run(scripts.verifyAndInstall(name: entry.name, sha256: entry.sha256, mode: entry.mode), timeout: 3600)
+                let received = outcome.companionResult.flatMap { PushScripts.HashWhileReceiving(output: $0.stdoutText) }
+                let verdict = try await session.run(
+                    scripts.verifyAndInstall(name: entry.name, sha256: entry.sha256, mode: entry.mode, received: received), timeout: 3600)
                 let text = verdict.stdoutText
-                if text.contains("@@ok") { break }
+                if let ok = text.split(separator: "\n").first(where: { $0.hasPrefix("@@ok") }) {
+                    files[slot].boardHash = PushScripts.BoardHashMethod(rawValue: String(ok.dropFirst(5)))
+                    break
+                }
                 guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("@@mismatch") }) else {
                     throw PushError.remoteCommandFailed(target: name, what: "checking \(scripts.partialPath(entry.name))", output: text + verdict.stderrText)
                 }
@@ -188,16 +217,21 @@ public struct DeploymentPusher: Sendable {
 
     /// Sends `entry` from `offset` to its temporary name. A write failure the SFTP server does not explain is
     /// checked against `df`: a full file system becomes `UploadError.noSpace`.
-    private func upload(_ entry: PayloadEntry, from offset: UInt64, scripts: PushScripts, session: SSHSession,
-                        progress: @escaping @Sendable (UInt64) -> Void) async throws -> UInt64 {
+    /// The board hashes the file as it arrives (`PushScripts.hashWhileReceiving`, in the outcome's companion
+    /// result); `hash`, when given, gets every byte sent (the upload starts at 0 then).
+    private func upload(_ entry: PayloadEntry, from offset: UInt64, scripts: PushScripts, session: SSHSession, hash: SendingHash?,
+                        progress: @escaping @Sendable (UInt64) -> Void) async throws -> UploadOutcome {
         let tuning = self.tuning, cancelled = self.cancelled
         let remote = scripts.partialPath(entry.name)
+        var observer: (@Sendable (UnsafeRawBufferPointer) -> Void)?
+        if let hash { observer = { chunk in hash.add(chunk) } }
+        let companions = UploadCompanions(chunkObserver: observer,
+                                          command: scripts.hashWhileReceiving(name: entry.name, size: entry.size))
         do {
-            let outcome = try await session.withConnection { connection in
+            return try await session.withConnection { connection in
                 try connection.uploadFile(entry.localPath, to: remote, from: offset, mode: mode_t(0o600), tuning: tuning,
-                                          progress: { done, _ in progress(UInt64(done)) }, cancelled: cancelled)
+                                          progress: { done, _ in progress(UInt64(done)) }, cancelled: cancelled, companions: companions)
             }
-            return outcome.bytesSent
         } catch UploadError.failed(let target, let path, let reason) {
             if let df = try? await session.run(scripts.freeSpace, timeout: 60),
                let space = try? FilesystemSpace(dfPortable: df.stdoutText, path: scripts.directory),

@@ -17,12 +17,14 @@ public struct PayloadEntry: Sendable, Codable, Equatable {
     public var name: String
     public var role: PayloadRole
     public var size: UInt64
-    /// Lower-case hex SHA-256, as `sha256sum` prints it.
+    /// Lower-case hex SHA-256, as `sha256sum` prints it; empty while `hashPending`.
     public var sha256: String
     /// Permission bits on the board (0755 for the engine).
     public var mode: UInt32
     /// The local path it is read from (not encoded in the board's manifest).
     public var localPath: String
+    /// The hash is taken while the file is sent (`PayloadManifest.build`'s `hashLater`).
+    public var hashPending: Bool { sha256.isEmpty }
 
     public init(name: String, role: PayloadRole, size: UInt64, sha256: String, mode: UInt32, localPath: String) {
         self.name = name
@@ -56,8 +58,11 @@ public struct PayloadManifest: Sendable, Codable, Equatable {
     }
 
     /// Hashes every source, or takes its digest from `cache` when the file is unchanged since it was hashed.
-    /// `progress` gets (bytes hashed or found in the cache, bytes in all) for a display.
-    public static func build(_ sources: [Source], cache: LocalHashCache? = nil, progress: TransferProgress? = nil) throws -> PayloadManifest {
+    /// A file for which `hashLater(name, size)` says yes (and the cache has no digest) is left unhashed
+    /// (`hashPending`): the caller hashes it while sending it. `progress` gets (bytes hashed, found in the
+    /// cache or left for later, bytes in all) for a display.
+    public static func build(_ sources: [Source], cache: LocalHashCache? = nil, hashLater: ((String, UInt64) -> Bool)? = nil,
+                             progress: TransferProgress? = nil) throws -> PayloadManifest {
         var sizes: [UInt64] = []
         for source in sources {
             var status = stat()
@@ -77,6 +82,9 @@ public struct PayloadManifest: Sendable, Codable, Equatable {
             let hash: String
             if let known = cache?.digest(of: source.path, identity: identity) {
                 hash = known
+                progress?(Int(base + size), Int(total))
+            } else if hashLater?(name, size) == true {
+                hash = ""
                 progress?(Int(base + size), Int(total))
             } else {
                 hash = try LocalFileHash.sha256(source.path) { done in progress?(Int(base + done), Int(total)) }

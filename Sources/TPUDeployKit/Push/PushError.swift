@@ -1,6 +1,7 @@
 /// Why `push` stopped. Pre-flight errors are raised before a byte moves.
 public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
     case localFileUnreadable(path: String, reason: String)
+    case localFileChanged(path: String)
     case duplicateName(name: String)
     case notEnoughSpace(target: String, directory: String, freeBytes: UInt64, neededBytes: UInt64)
     case wrongChip(model: String, modelChip: String, boardChip: String)
@@ -16,6 +17,8 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
         switch self {
         case .localFileUnreadable(let path, let reason):
             return "cannot read \(path): \(reason). Check the path (--model/--tokenizer/--engine or deployment: in tpudeploy.yaml)."
+        case .localFileChanged(let path):
+            return "\(path) changed while it was being sent; the board's copy was discarded. Push again once the file is complete."
         case .duplicateName(let name):
             return "two payload files would both be called \(name) on the board; rename one of them."
         case .notEnoughSpace(let target, let directory, let free, let needed):

@@ -29,6 +29,8 @@ public struct PushResult: Sendable, Codable, Equatable {
         public var bytesSent: UInt64
         /// Times the file was sent again after the board's hash did not match.
         public var resends: Int
+        /// How the board's hash that let the file in was taken; nil when it was not sent.
+        public var boardHash: PushScripts.BoardHashMethod?
     }
 
     public var schema = PushResult.schemaName

@@ -74,21 +74,90 @@ public struct PushScripts: Sendable {
         "\(Self.hashFunction)\nhead -c \(bytes) \(shellQuoted(partialPath(name))) | sha256_of"
     }
 
-    /// Hashes the temporary file; when it matches, flushes it, sets its mode and renames it into place
-    /// (`@@ok`), else prints `@@mismatch <hash>` and leaves everything as it was.
-    public func verifyAndInstall(name: String, sha256: String, mode: UInt32) -> String {
+    /// What identifies the temporary file's state: size, inode and change time (`stat`'s nanoseconds).
+    /// A write by anyone changes it, so a hash taken while it was unchanged still describes the file.
+    static let identityFormat = "%s/%i/%z"
+
+    /// Runs on the board beside an upload: hashes `name`'s temporary file from its first byte as it grows,
+    /// reading what the SFTP server has written, until it holds `size` bytes. Prints `@@identity` (the file's
+    /// identity once every byte was written) and `@@hash`. Gives up (no `@@identity`) when the file shrinks,
+    /// grows past `size`, or does not grow for 20 s; the check after the upload then reads the file back.
+    public func hashWhileReceiving(name: String, size: UInt64) -> String {
+        """
+        \(Self.hashFunction)
+        p=\(shellQuoted(partialPath(name))); size=\(size)
+        exec 3>&1
+        {
+          pos=0; idle=0; final=
+          while [ "$pos" -lt "$size" ]; do
+            now=$(stat -c '\(Self.identityFormat)' "$p" 2>/dev/null) || exit 1
+            have=${now%%/*}
+            { [ "$have" -le "$size" ] && [ "$have" -ge "$pos" ]; } || exit 1
+            [ "$have" -lt "$size" ] || [ -n "$final" ] || final=$now
+            if [ "$have" -gt "$pos" ]; then
+              dd if="$p" bs=1M iflag=skip_bytes,count_bytes skip="$pos" count=$((have - pos)) 2>/dev/null || exit 1
+              pos=$have; idle=0
+            else
+              idle=$((idle + 1)); [ "$idle" -lt 400 ] || exit 1
+              sleep 0.05
+            fi
+          done
+          echo "@@identity $final" >&3
+        } | sha256_of | sed 's/^/@@hash /'
+        """
+    }
+
+    /// The board's hash of a file taken while it arrived, and the file's identity when it was complete.
+    public struct HashWhileReceiving: Sendable, Equatable {
+        public var sha256: String
+        public var identity: String
+
+        /// Reads `hashWhileReceiving`'s output; nil unless it finished (identity and a 64-digit hash).
+        public init?(output: String) {
+            var hash: String?, identity: String?
+            for line in output.split(separator: "\n").map(String.init) {
+                if line.hasPrefix("@@hash ") { hash = String(line.dropFirst(7)) }
+                if line.hasPrefix("@@identity ") { identity = String(line.dropFirst(11)) }
+            }
+            guard let hash, hash.count == 64, hash.allSatisfy(\.isHexDigit), let identity, !identity.isEmpty else { return nil }
+            self.sha256 = hash
+            self.identity = identity
+        }
+    }
+
+    /// How the board's hash of a file was taken.
+    public enum BoardHashMethod: String, Sendable, Codable {
+        /// While the file arrived (`hashWhileReceiving`), unchanged since.
+        case whileReceiving = "while_receiving"
+        /// By reading the whole file back after the upload.
+        case readBack = "read_back"
+    }
+
+    /// Checks the temporary file against `sha256`; when it matches, flushes it, sets its mode and renames it
+    /// into place (`@@ok <method>`), else prints `@@mismatch <hash>` and leaves everything as it was.
+    ///
+    /// `received`, the hash taken while the file arrived, is used only when it equals `sha256` and the file's
+    /// identity has not changed since; otherwise (and for any mismatch) the file is read back and hashed, so a
+    /// byte changed after it was hashed is still caught.
+    public func verifyAndInstall(name: String, sha256: String, mode: UInt32, received: HashWhileReceiving? = nil) -> String {
         let p = shellQuoted(partialPath(name)), f = shellQuoted(finalPath(name))
-        return """
-            \(Self.hashFunction)
-            got=$(sha256_of < \(p)) || exit 3
+        var lines = [Self.hashFunction, "got=", "how=\(BoardHashMethod.readBack.rawValue)"]
+        if let received, received.sha256 == sha256 {
+            lines.append("""
+                if [ "$(stat -c '\(Self.identityFormat)' \(p) 2>/dev/null)" = \(shellQuoted(received.identity)) ]; then got=\(shellQuoted(received.sha256)); how=\(BoardHashMethod.whileReceiving.rawValue); fi
+                """)
+        }
+        lines.append("""
+            if [ -z "$got" ]; then got=$(sha256_of < \(p)) || exit 3; fi
             [ ${#got} -eq 64 ] || exit 3
             if [ "$got" = \(shellQuoted(sha256)) ]; then
               sync \(p) 2>/dev/null || sync
-              chmod \(String(mode, radix: 8)) \(p) && mv -f \(p) \(f) && sync \(shellQuoted(directory)) 2>/dev/null; echo @@ok
+              chmod \(String(mode, radix: 8)) \(p) && mv -f \(p) \(f) && sync \(shellQuoted(directory)) 2>/dev/null; echo "@@ok $how"
             else
               echo "@@mismatch $got"
             fi
-            """
+            """)
+        return lines.joined(separator: "\n")
     }
 
     /// Replaces the manifest atomically with standard input.

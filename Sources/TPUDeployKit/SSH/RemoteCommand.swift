@@ -18,25 +18,62 @@ extension SSHConnection {
     /// collects everything it prints. `timeout` (seconds) bounds the whole command; nil waits as long as
     /// the board keeps the connection.
     public func execute(_ command: String, input: [UInt8]? = nil, timeout: Int? = nil) throws -> CommandResult {
-        let name = target.displayName
+        let running = try start(command, input: input)
+        defer { running.close() }
+        return try running.finish(timeout: timeout.map(Double.init))
+    }
+
+    /// Starts `command` on the board and returns at once; its output is collected by `finish`. Used for a
+    /// command that works beside other traffic on the same connection (the upload's board-side hash).
+    func start(_ command: String, input: [UInt8]? = nil) throws -> RunningCommand {
         guard let channel = ssh_channel_new(session) else {
             throw lostOrLibssh("opening a channel")
         }
-        defer { ssh_channel_free(channel) }
-        if ssh_channel_open_session(channel) != SSH_OK { throw lostOrLibssh("opening a session channel") }
-        defer { ssh_channel_close(channel) }
+        let running = RunningCommand(connection: self, channel: channel, command: command)
+        if ssh_channel_open_session(channel) != SSH_OK {
+            running.close()
+            throw lostOrLibssh("opening a session channel")
+        }
         let started = command.withCString { ssh_channel_request_exec(channel, $0) }
-        if started != SSH_OK { throw lostOrLibssh("starting `\(command.prefix(60))`") }
-
-        if let input, !input.isEmpty {
-            try write(input, to: channel)
+        if started != SSH_OK {
+            running.close()
+            throw lostOrLibssh("starting `\(command.prefix(60))`")
+        }
+        do {
+            if let input, !input.isEmpty { try running.write(input) }
+        } catch {
+            running.close()
+            throw error
         }
         ssh_channel_send_eof(channel)
+        return running
+    }
+}
 
-        let deadline = timeout.map { Date().addingTimeInterval(Double($0)) }
-        var stdout: [UInt8] = []
-        var stderr: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+/// A command running on the board in its own channel. Not thread-safe: used on the connection's queue only,
+/// like the connection itself; `close` (or deinit) frees the channel.
+final class RunningCommand {
+    private let connection: SSHConnection
+    private let channel: ssh_channel
+    private let command: String
+    private var stdout: [UInt8] = []
+    private var stderr: [UInt8] = []
+    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    private var closed = false
+
+    fileprivate init(connection: SSHConnection, channel: ssh_channel, command: String) {
+        self.connection = connection
+        self.channel = channel
+        self.command = command
+    }
+
+    deinit { close() }
+
+    /// Waits until the command has ended (its output closed) and returns what it printed. `timeout` (seconds)
+    /// bounds the wait; nil waits as long as the board keeps the connection.
+    func finish(timeout: Double?) throws -> CommandResult {
+        let name = connection.target.displayName
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
         while true {
             // libssh queues both streams as packets arrive, so draining stdout first cannot stall stderr.
             let count = buffer.withUnsafeMutableBytes {
@@ -45,39 +82,47 @@ extension SSHConnection {
             if count > 0 {
                 stdout.append(contentsOf: buffer[0..<Int(count)])
             } else if count == SSH_ERROR {
-                throw SSHError.connectionLost(target: name, reason: lastError)
+                throw SSHError.connectionLost(target: name, reason: connection.lastError)
             } else if ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 {
                 break
             }
-            drain(channel, stream: 1, into: &stderr, buffer: &buffer)
+            drain(stream: 1, into: &stderr)
             if let deadline, Date() > deadline {
-                throw SSHError.commandTimedOut(target: name, command: String(command.prefix(60)), seconds: timeout ?? 0)
+                throw SSHError.commandTimedOut(target: name, command: String(command.prefix(60)), seconds: Int(timeout ?? 0))
             }
         }
-        drain(channel, stream: 1, into: &stderr, buffer: &buffer)
+        drain(stream: 1, into: &stderr)
         let status = ssh_channel_get_exit_status(channel)
         return CommandResult(stdout: stdout, stderr: stderr, exitStatus: status < 0 ? nil : Int(status))
     }
 
-    private func drain(_ channel: ssh_channel, stream: Int32, into output: inout [UInt8], buffer: inout [UInt8]) {
-        while true {
-            let count = buffer.withUnsafeMutableBytes {
-                ssh_channel_read_nonblocking(channel, $0.baseAddress, UInt32($0.count), stream)
-            }
-            guard count > 0 else { return }
-            output.append(contentsOf: buffer[0..<Int(count)])
-        }
+    /// Closes the channel; the board's sshd closes the command's input and output.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        if connection.isConnected { ssh_channel_close(channel) }
+        ssh_channel_free(channel)
     }
 
-    private func write(_ bytes: [UInt8], to channel: ssh_channel) throws {
+    fileprivate func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let chunk = min(32 * 1024, bytes.count - offset)
             let written = bytes.withUnsafeBytes {
                 ssh_channel_write(channel, $0.baseAddress! + offset, UInt32(chunk))
             }
-            if written == SSH_ERROR { throw SSHError.connectionLost(target: target.displayName, reason: lastError) }
+            if written == SSH_ERROR { throw SSHError.connectionLost(target: connection.target.displayName, reason: connection.lastError) }
             offset += Int(written)
+        }
+    }
+
+    private func drain(stream: Int32, into output: inout [UInt8]) {
+        while true {
+            let count = buffer.withUnsafeMutableBytes {
+                ssh_channel_read_nonblocking(channel, $0.baseAddress, UInt32($0.count), stream)
+            }
+            guard count > 0 else { return }
+            output.append(contentsOf: buffer[0..<Int(count)])
         }
     }
 }

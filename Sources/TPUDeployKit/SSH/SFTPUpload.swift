@@ -60,6 +60,25 @@ public struct UploadOutcome: Sendable, Equatable {
     /// Bytes of the remote file after the call: `startOffset + bytesSent`.
     public var remoteSize: UInt64
     public var seconds: Double
+    /// What the companion command printed; nil when none was asked for, or it did not end in time.
+    public var companionResult: CommandResult?
+}
+
+/// Extra work done beside an upload.
+public struct UploadCompanions: Sendable {
+    /// Gets every chunk of the local file in file order, as it is sent (to hash it while sending).
+    public var chunkObserver: (@Sendable (UnsafeRawBufferPointer) -> Void)?
+    /// A shell command started on the board once the remote file is open (after its truncation), running while
+    /// the bytes arrive; its output is collected after the last write is acknowledged.
+    public var command: String?
+    /// How long to wait for the command after the upload, in seconds.
+    public var commandTimeout: Double
+
+    public init(chunkObserver: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil, command: String? = nil, commandTimeout: Double = 300) {
+        self.chunkObserver = chunkObserver
+        self.command = command
+        self.commandTimeout = commandTimeout
+    }
 }
 
 extension SSHConnection {
@@ -71,9 +90,12 @@ extension SSHConnection {
     /// whose STATUS answers are collected as they arrive, then CLOSE. With `offset` 0 the remote file is
     /// created or truncated; otherwise it is opened for writing at `offset` (the caller has verified that the
     /// bytes before `offset` are right). `progress` gets (acknowledged bytes of the whole file, file size).
+    /// `companions` run beside the upload; a companion command that fails or overruns only leaves
+    /// `companionResult` nil.
     public func uploadFile(
         _ localPath: String, to remotePath: String, from offset: UInt64 = 0, mode: mode_t = 0o644,
-        tuning: UploadTuning = UploadTuning(), progress: TransferProgress? = nil, cancelled: UploadCancellation? = nil
+        tuning: UploadTuning = UploadTuning(), progress: TransferProgress? = nil, cancelled: UploadCancellation? = nil,
+        companions: UploadCompanions = UploadCompanions()
     ) throws -> UploadOutcome {
         let started = Date()
         let descriptor = Glibc.open(localPath, O_RDONLY | O_CLOEXEC)
@@ -90,6 +112,8 @@ extension SSHConnection {
         defer { channel.free() }
         try channel.start()
         let handle = try channel.open(truncate: offset == 0, mode: mode)
+        let companion = try companions.command.map { try start($0) }
+        defer { companion?.close() }
 
         var buffer = [UInt8](repeating: 0, count: tuning.requestBytes)
         var next = offset
@@ -122,6 +146,7 @@ extension SSHConnection {
                     guard got == length else {
                         throw UploadError.localFile(path: localPath, reason: got < 0 ? String(cString: strerror(errno)) : "the file shrank while it was being sent")
                     }
+                    if let observe = companions.chunkObserver { buffer.withUnsafeBytes { observe(UnsafeRawBufferPointer(rebasing: $0[0..<length])) } }
                     let id = try buffer.withUnsafeBytes { try channel.sendWrite(handle: handle, offset: next, bytes: UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
                     inFlight[id] = length
                     next += UInt64(length)
@@ -136,7 +161,13 @@ extension SSHConnection {
         } catch SFTPWriteChannel.Failure.lost(let reason) {
             throw lost(reason)
         }
-        return UploadOutcome(bytesSent: acknowledged - offset, remoteSize: acknowledged, seconds: Date().timeIntervalSince(started))
+        let seconds = Date().timeIntervalSince(started)
+        var companionResult: CommandResult?
+        do { companionResult = try companion?.finish(timeout: companions.commandTimeout) } catch {
+            // The upload itself is whole and acknowledged; a lost connection shows in the caller's next step.
+            companionResult = nil
+        }
+        return UploadOutcome(bytesSent: acknowledged - offset, remoteSize: acknowledged, seconds: seconds, companionResult: companionResult)
     }
 }
 
