@@ -72,6 +72,10 @@ public final class SSHConnection: @unchecked Sendable {
         if let file = target.knownHostsFile { try setOption(SSH_OPTIONS_KNOWNHOSTS, file, "the known-hosts file") }
         var timeout = Int(target.connectTimeout)
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
+        // Without TCP_NODELAY a small message sent right after another (a command's input, then its EOF) waits
+        // for the board's delayed ACK: ~40 ms on every such round trip (OpenSSH sets it for interactive sessions).
+        var noDelay: Int32 = 1
+        ssh_options_set(session, SSH_OPTIONS_NODELAY, &noDelay)
     }
 
     // MARK: Connect and host key
