@@ -76,6 +76,62 @@ struct DeploymentStoryTests {
         return last
     }
 
+    /// What Tests/Tools/terminal_session.py saw of a command run in a pseudo-terminal.
+    struct TerminalSession: Decodable {
+        var ok: Bool
+        var failed_step: Int?
+        var exit_status: Int?
+        var output: String
+        /// The output with the terminal's CR LF line ends made LF.
+        var text: String { output.replacingOccurrences(of: "\r\n", with: "\n") }
+    }
+
+    /// Runs `command` in a new pseudo-terminal in `directory`, typing and waiting as `steps` say.
+    func terminalSession(_ steps: [[String: Any]], command: [String], in directory: URL) throws -> TerminalSession {
+        let script = directory.appendingPathComponent("terminal-steps.json")
+        try JSONSerialization.data(withJSONObject: steps).write(to: script)
+        var environment = ["TPUDEPLOY_PROFILES": Self.root.appendingPathComponent("Profiles").path,
+                           "TPUDEPLOY_PAYLOADS": Self.root.appendingPathComponent("Payloads").path]
+        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
+        environment["HOME"] = ProcessInfo.processInfo.environment["HOME"]
+        let output = try SimulatedBoardHarness.run(
+            "/usr/bin/python3", [Self.root.appendingPathComponent("Tests/Tools/terminal_session.py").path, script.path, "--"] + command,
+            directory: directory, environment: environment)
+        return try JSONDecoder().decode(TerminalSession.self, from: Data(output.utf8))
+    }
+
+    /// Interactive `chat` as a person uses it, against an engine slowed to 60 ms a piece so an answer can be
+    /// interrupted: the answer streams; Ctrl-C stops it, not the program; Ctrl-C at the prompt says how to leave;
+    /// /clear forgets the conversation (the same question is then answered as the reference answers a fresh
+    /// one, though the stopped answer was in the history); /exit leaves with status 0.
+    func interactiveChatAtATerminal(board: SimulatedBoard, expected: String, question: String, in directory: URL) throws {
+        _ = try SimulatedBoardHarness.openSSH(board, "D=/data/tpudeploy/llama2-sim; $D/service/tpu-llm-supervise stop $D && TPU_ENGINE_PIECE_DELAY_MS=60 $D/service/tpu-llm-supervise start $D")
+        let slowed = try waitUntilReady(in: directory, seconds: 30)
+        try #require(slowed.status == 0, "\(slowed.stdout) \(slowed.stderr)")
+        let firstPiece = NSRegularExpression.escapedPattern(for: String(expected.prefix(1)))
+        let steps: [[String: Any]] = [
+            ["expect": "Connected\\."], ["expect": "> "],
+            ["send": question + "\n"], ["expect": NSRegularExpression.escapedPattern(for: question) + "\r\n" + firstPiece],
+            ["interrupt": true], ["expect": "\\(stopped\\)\r\n> "],
+            ["interrupt": true], ["expect": "Ctrl-D or /exit leaves"],
+            ["send": "/clear\n"], ["expect": "\\(conversation cleared\\)\r\n> "],
+            ["send": question + "\n"], ["expect": "\r\n> ", "timeout": 60],
+            ["send": "/exit\n"],
+        ]
+        let session = try terminalSession(steps, command: [Self.executable, "chat"], in: directory)
+        #expect(session.ok, "step \(session.failed_step.map(String.init) ?? "-") failed; exit \(session.exit_status.map(String.init) ?? "none"):\n\(session.output)")
+        #expect(session.exit_status == 0)
+        let text = session.text
+        let asked = text.components(separatedBy: question + "\n")
+        try #require(asked.count == 3, "\(text)")
+        // The terminal echoes the Ctrl-C as ^C, after what had streamed.
+        let stopped = try #require(asked[1].components(separatedBy: "^C\n(stopped)").first)
+        #expect(!stopped.isEmpty && stopped.count < expected.count && expected.hasPrefix(stopped), "stopped answer: \(stopped)")
+        #expect(asked[1].contains("(Ctrl-D or /exit leaves)"))
+        #expect(asked[1].contains("(conversation cleared)"))
+        #expect(asked[2].components(separatedBy: "\n> ").first == expected)
+    }
+
     @Test func refusedThenFixedThenPushedLaunchedAndChatting() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-story-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -160,6 +216,8 @@ struct DeploymentStoryTests {
         #expect(back.status == 0, "\(back.stdout) \(back.stderr)")
         let again = try tpudeploy(["chat", "-p", question, "--json"], in: directory)
         #expect(((try? JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])?["reply"] as? [String: Any])?["text"] as? String == expected)
+
+        try interactiveChatAtATerminal(board: board, expected: expected, question: question, in: directory)
 
         // stop stops it and keeps it from starting at boot.
         let stopped = try tpudeploy(["stop"], in: directory)
