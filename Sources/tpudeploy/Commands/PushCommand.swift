@@ -7,7 +7,7 @@ struct PushCommand: AsyncParsableCommand {
         commandName: "push",
         abstract: "Send the model, tokenizer and engine to the board, checked and resumable.",
         discussion: """
-            Reads deployment: from tpudeploy.yaml (flags override it). Before a byte moves it checks the bmodel's chip against the board, the model's NPU need against the live NPU heap (printing the exact fix-memory command when it does not fit), the tokenizer against the model's vocabulary, and free space. Files the board already holds (by its manifest: name, size, sha256) are skipped. The rest go over SFTP with many requests in flight to NAME.partial; an interrupted push resumes after the board re-checks the kept part; the board's sha256sum must match before a file is renamed into place.
+            Reads deployment: from tpudeploy.yaml (flags override it). Before a byte moves it checks the bmodel's chip against the board, the model's NPU need against the live NPU heap (printing the exact fix-memory command when it does not fit), the tokenizer against the model's vocabulary, and free space. Files the board already holds (by its manifest: name, size, sha256) are skipped. The rest go over SFTP with many requests in flight to NAME.partial; an interrupted push resumes after the board re-checks the kept part. Each file is hashed here while it is sent and on the board while it arrives; the board's sha256 must match before a file is renamed into place.
 
               tpudeploy push
               tpudeploy push --model chatglm2-6b.bmodel --tokenizer tokenizer.model --profile chatglm2-6b --remote-dir /data/tpudeploy/chatglm2
