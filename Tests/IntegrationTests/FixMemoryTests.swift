@@ -157,5 +157,55 @@ struct FixMemoryIntegrationTests {
             #expect(try liveHeaps(harness, board)["npu"] == 0xF6E0_0000)
         }
     }
-}
 
+    @Test func aSecondRunIsRefusedWhileOneChangesTheBootImage() async throws {
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0]
+            let factorySHA = try bootImageSHA(board)
+            // Another run (as root) holds the boot image's lock; this one logs in as linaro, through sudo.
+            let other = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            _ = try await other.take(.bootImage(command: "fix-memory"), protecting: "the boot image")
+            let target = SSHTarget(host: board.host, port: board.port, user: "linaro", knownHostsFile: board.knownHostsFile, sshConfigFile: "none")
+            let linaro = fixer(password: board.linaroPassword)
+            let session = try await SSHSession.connect(to: target, passwordProvider: { _ in board.linaroPassword })
+            // Planning (what --dry-run does) reads only, and is not held up.
+            let prepared = try await linaro.prepare(session, board: nil, choice: .preset("llm"))
+            await #expect {
+                _ = try await linaro.apply(prepared, session: session, reboot: false)
+            } throws: { error in
+                guard let busy = error as? BoardBusyError else { return false }
+                return busy.what == "the boot image" && "\(busy)".contains("Nothing was changed")
+            }
+            await #expect {
+                _ = try await linaro.rollback(session, reboot: false)
+            } throws: { $0 is BoardBusyError }
+            #expect(try bootImageSHA(board) == factorySHA)
+            await other.close()
+
+            let (result, same) = try await linaro.apply(prepared, session: session, reboot: false)
+            await same.close()
+            #expect(result.status == .rebootPending)
+            #expect(try bootImageSHA(board) != factorySHA)
+            #expect(try liveHeaps(harness, board)["npu"] == 0xF6E0_0000)
+        }
+    }
+
+    @Test func anUploadTheBoardRefusesIsReportedAsRefusedNotInterrupted() async throws {
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let factorySHA = try bootImageSHA(board)
+            // Something the board will not let SFTP open for writing where the new image is staged.
+            _ = try SimulatedBoardHarness.openSSH(board, "mkdir /boot/.emmcboot.itb.tpudeploy-new")
+            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            let prepared = try await fixer().prepare(session, board: nil, choice: .preset("llm"))
+            await #expect {
+                _ = try await fixer().apply(prepared, session: session, reboot: false)
+            } throws: { error in
+                guard case MemoryFixError.uploadRefused(let path, _) = error else { return false }
+                return path == "/boot/.emmcboot.itb.tpudeploy-new" && "\(error)".contains("was not changed")
+            }
+            await session.close()
+            #expect(try bootImageSHA(board) == factorySHA)
+        }
+    }
+}

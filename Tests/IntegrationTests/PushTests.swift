@@ -304,4 +304,35 @@ struct PushIntegrationTests {
             await session.close()
         }
     }
+
+    @Test func aSecondPushIntoTheSameDirectoryIsToldWhoIsPushingAndOthersGoOn() async throws {
+        let payload = try PushPayload()
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            // A push in progress: its session holds the directory's lock, as the pusher takes it.
+            let first = try await connect(board)
+            let held = try await first.take(.deploymentDirectory("/data/tpudeploy/tiny", command: "push"), protecting: "/data/tpudeploy/tiny")
+            #expect(held.outcome == .locked)
+            let second = try await connect(board)
+            await #expect {
+                _ = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/tiny"), session: second)
+            } throws: { error in
+                guard let busy = error as? BoardBusyError, let pid = busy.holder.flatMap(BoardBusyError.boardPID) else { return false }
+                // The pid it names is the board-side holder, alive, as the message tells the user to kill it.
+                let alive = (try? SimulatedBoardHarness.openSSH(board, "kill -0 \(pid) && echo alive")) ?? ""
+                return busy.what == "/data/tpudeploy/tiny" && busy.holder?.hasPrefix("tpudeploy push from ") == true && alive.hasPrefix("alive")
+            }
+            #expect(try SimulatedBoardHarness.openSSH(board, "ls -A /data/tpudeploy/tiny 2>/dev/null | wc -l").hasPrefix("0"))
+            // Another directory is another lock; and the pusher frees its own when done, so one session pushes twice.
+            let elsewhere = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/other"), session: second)
+            #expect(elsewhere.status == .pushed)
+            #expect(try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/other"), session: second).status == .upToDate)
+            // The first session ends (closed, crashed or cut): the lock goes with it.
+            await first.close()
+            let after = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/tiny"), session: second)
+            #expect(after.status == .pushed)
+            await second.close()
+        }
+    }
 }

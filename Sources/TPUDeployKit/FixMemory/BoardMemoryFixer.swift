@@ -129,6 +129,12 @@ public struct BoardMemoryFixer: Sendable {
     /// Writes the prepared image and (unless `reboot` is false) reboots and verifies. Returns the result and
     /// the session to use afterwards (a new one when the board rebooted).
     public func apply(_ prepared: PreparedMemoryFix, session: SSHSession, reboot: Bool) async throws -> (MemoryFixResult, SSHSession) {
+        try await lockBootImage(session, command: "fix-memory").around {
+            try await applyHoldingTheLock(prepared, session: session, reboot: reboot)
+        }
+    }
+
+    private func applyHoldingTheLock(_ prepared: PreparedMemoryFix, session: SSHSession, reboot: Bool) async throws -> (MemoryFixResult, SSHSession) {
         let planned = heapSizes(of: prepared.edit.plan.after)
         var result = MemoryFixResult(
             status: .applied, target: session.target.displayName, board: prepared.board.name, dtb: prepared.dtb,
@@ -177,6 +183,8 @@ public struct BoardMemoryFixer: Sendable {
                 _ = try? await cleanup.run("rm -f \(shellQuoted(staging))", timeout: 30)
                 await cleanup.close()
             }
+            // A lost link is worth a retry as it is; an answer from the board (no space, no permission) is not.
+            if case .sftpFailed(_, _, let reason) = error { throw MemoryFixError.uploadRefused(path: staging, reason: reason) }
             throw MemoryFixError.uploadInterrupted(reason: "\(error)")
         }
 
@@ -203,8 +211,24 @@ public struct BoardMemoryFixer: Sendable {
         return (result, fresh)
     }
 
+    /// Held until the run ends or the board reboots (which frees it): a second run's install or reboot
+    /// would race this one's. A board without flock goes on unlocked, as the step log says.
+    private func lockBootImage(_ session: SSHSession, command: String) async throws -> HeldBoardLock {
+        let held = try await session.take(.bootImage(command: command), protecting: "the boot image")
+        if case .unavailable(let reason) = held.outcome {
+            events?(.step("going on without a board lock: \(reason)"))
+        }
+        return held
+    }
+
     /// Restores the newest intact backup under /data, reboots, and verifies the restored layout is live.
     public func rollback(_ session: SSHSession, reboot: Bool) async throws -> (MemoryFixResult, SSHSession) {
+        try await lockBootImage(session, command: "fix-memory --rollback").around {
+            try await rollbackHoldingTheLock(session, reboot: reboot)
+        }
+    }
+
+    private func rollbackHoldingTheLock(_ session: SSHSession, reboot: Bool) async throws -> (MemoryFixResult, SSHSession) {
         events?(.step("inspecting \(session.target.displayName)"))
         let before = try await inspector().inspect(session)
         guard let dtb = before.dtb else { throw MemoryFixError.unknownDTB(target: session.target.displayName) }

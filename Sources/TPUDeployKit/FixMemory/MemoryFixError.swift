@@ -6,6 +6,7 @@ public enum MemoryFixError: Error, CustomStringConvertible, Sendable, Equatable 
     case bootTooFull(freeBytes: UInt64, neededBytes: UInt64)
     case dataTooFull(freeBytes: UInt64, neededBytes: UInt64)
     case uploadInterrupted(reason: String)
+    case uploadRefused(path: String, reason: String)
     case installFailed(reason: String)
     case boardDidNotReturn(target: String, seconds: Int, bootBackup: String, dataBackup: String)
     case verificationFailed(expected: String, live: String)
@@ -28,6 +29,8 @@ public enum MemoryFixError: Error, CustomStringConvertible, Sendable, Equatable 
             return "/data has \(ByteCount.human(free)) free, but the backup of the boot image needs \(ByteCount.human(needed)). Nothing was changed. Free space on /data and run again."
         case .uploadInterrupted(let reason):
             return "the upload of the new boot image was interrupted (\(reason)). /boot/emmcboot.itb was not changed and the board boots as before; run the command again."
+        case .uploadRefused(let path, let reason):
+            return "the board refused the upload of the new boot image to \(path): \(reason). /boot/emmcboot.itb was not changed and the board boots as before; fix that (space, permissions) and run the command again."
         case .installFailed(let reason):
             return "the board refused the new boot image: \(reason)"
         case .boardDidNotReturn(let target, let seconds, let bootBackup, let dataBackup):

@@ -43,7 +43,21 @@ public struct DeploymentPusher: Sendable {
         self.events = events
     }
 
+    /// Sends what the board lacks of the payload, verified, under the directory's board lock (so a second
+    /// push into the same directory is told who is pushing instead of writing the same files).
     public func push(_ request: PushRequest, session: SSHSession) async throws -> PushResult {
+        var lock: HeldBoardLock?
+        do {
+            let result = try await push(request, session: session, lock: &lock)
+            await lock?.release()
+            return result
+        } catch {
+            await lock?.release()
+            throw error
+        }
+    }
+
+    private func push(_ request: PushRequest, session: SSHSession, lock: inout HeldBoardLock?) async throws -> PushResult {
         let started = Date()
         let name = session.target.displayName
         let scripts = PushScripts(directory: request.remoteDir)
@@ -87,6 +101,13 @@ public struct DeploymentPusher: Sendable {
         if let engine = try request.engine.path(forArch: arch0) { sources.append(.init(path: engine, role: .engine, remoteName: "tpu-llm-engine")) }
         for path in request.support { sources.append(.init(path: path, role: .support)) }
         let names = sources.map { $0.remoteName ?? ($0.path as NSString).lastPathComponent }
+        if !request.dryRun {
+            // Before the probe: what it finds (manifest, kept partial files) decides what this push writes.
+            lock = try await session.take(.deploymentDirectory(request.remoteDir, command: "push"), protecting: request.remoteDir)
+            if case .unavailable(let reason) = lock?.outcome {
+                warnings.append("pushed without a board lock (\(reason)): another push into \(request.remoteDir) at the same time would not be stopped")
+            }
+        }
         let probeOutput = try await session.run(scripts.probe(names: names), timeout: 60)
         let probe = try scripts.parseProbe(probeOutput.stdoutText + probeOutput.stderrText, target: name)
         if probe.arch != arch0, case .builds = request.engine {

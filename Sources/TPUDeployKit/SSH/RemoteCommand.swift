@@ -25,7 +25,9 @@ extension SSHConnection {
 
     /// Starts `command` on the board and returns at once; its output is collected by `finish`. Used for a
     /// command that works beside other traffic on the same connection (the upload's board-side hash).
-    func start(_ command: String, input: [UInt8]? = nil) throws -> RunningCommand {
+    /// `keepInputOpen` leaves the command's standard input open, so that it ends only when the channel
+    /// closes (a board lock held by a command that waits for its input to end).
+    func start(_ command: String, input: [UInt8]? = nil, keepInputOpen: Bool = false) throws -> RunningCommand {
         guard let channel = ssh_channel_new(session) else {
             throw lostOrLibssh("opening a channel")
         }
@@ -45,7 +47,7 @@ extension SSHConnection {
             running.close()
             throw error
         }
-        ssh_channel_send_eof(channel)
+        if !keepInputOpen { ssh_channel_send_eof(channel) }
         return running
     }
 }
@@ -96,10 +98,44 @@ final class RunningCommand {
         return CommandResult(stdout: stdout, stderr: stderr, exitStatus: status < 0 ? nil : Int(status))
     }
 
+    /// The first line the command prints (without its newline), or what it printed before it ended without
+    /// one; nil when it printed nothing. `timeout` (seconds) bounds the wait.
+    func firstLine(timeout: Double) throws -> String? {
+        let name = connection.target.displayName
+        let deadline = Date().addingTimeInterval(timeout)
+        while !stdout.contains(UInt8(ascii: "\n")) {
+            let count = buffer.withUnsafeMutableBytes {
+                ssh_channel_read_timeout(channel, $0.baseAddress, UInt32($0.count), 0, 250)
+            }
+            if count > 0 {
+                stdout.append(contentsOf: buffer[0..<Int(count)])
+            } else if count == SSH_ERROR {
+                throw SSHError.connectionLost(target: name, reason: connection.lastError)
+            } else if ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 {
+                break
+            }
+            if Date() > deadline {
+                throw SSHError.commandTimedOut(target: name, command: String(command.prefix(60)), seconds: Int(timeout))
+            }
+        }
+        guard !stdout.isEmpty else { return nil }
+        let line = stdout.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    /// Ends the command's input (a command waiting for it then ends), then closes the channel.
+    func endInputAndClose() {
+        guard !closed, !connection.isClosed else { return }
+        if connection.isConnected { ssh_channel_send_eof(channel) }
+        close()
+    }
+
     /// Closes the channel; the board's sshd closes the command's input and output.
     func close() {
         guard !closed else { return }
         closed = true
+        // ssh_free already freed the channels of a closed session.
+        guard !connection.isClosed else { return }
         if connection.isConnected { ssh_channel_close(channel) }
         ssh_channel_free(channel)
     }

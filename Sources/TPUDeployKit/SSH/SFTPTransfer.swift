@@ -74,6 +74,7 @@ extension SSHConnection {
         let name = target.displayName
         let sftp = try self.sftp()
         guard let file = path.withCString({ sftp_open(sftp, $0, O_WRONLY | O_CREAT | O_TRUNC, mode) }) else {
+            if !isConnected { throw SSHError.connectionLost(target: name, reason: lastError) }
             throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
         }
         var closed = false
@@ -92,6 +93,7 @@ extension SSHConnection {
         }
         closed = true
         if sftp_close(file) != SSH_OK {
+            if !isConnected { throw SSHError.connectionLost(target: name, reason: lastError) }
             throw SSHError.sftpFailed(target: name, path: path, reason: "closing the file: \(sftpErrorText())")
         }
     }

@@ -17,6 +17,10 @@ public final class SSHConnection: @unchecked Sendable {
     /// The password that opened the session, kept for `sudo` on the board.
     public private(set) var loginPassword: String?
     private var closed = false
+    /// Commands that run until released or until the session closes (board locks), by token; closed before
+    /// the session is freed.
+    private var heldCommands: [Int: RunningCommand] = [:]
+    private var nextHoldToken = 0
 
     init(target: SSHTarget, session: ssh_session) {
         self.target = target
@@ -264,8 +268,26 @@ public final class SSHConnection: @unchecked Sendable {
         return .channelFailed(target: target.displayName, operation: operation, reason: lastError)
     }
 
+    var isClosed: Bool { closed }
+
+    /// Keeps `command` running until `release(token)` or the session closes.
+    func hold(_ command: RunningCommand) -> Int {
+        nextHoldToken += 1
+        heldCommands[nextHoldToken] = command
+        return nextHoldToken
+    }
+
+    /// Ends a held command; nothing when it has already ended with the session.
+    func release(_ token: Int) {
+        heldCommands.removeValue(forKey: token)?.endInputAndClose()
+    }
+
     func close() {
         guard !closed else { return }
+        // Their channels belong to this session: ssh_free would free them under their owners.
+        let held = heldCommands.values
+        heldCommands = [:]
+        for command in held { command.endInputAndClose() }
         closed = true
         if let sftpSession { sftp_free(sftpSession) }
         sftpSession = nil

@@ -19,8 +19,9 @@ bind() { # source target
 	mount --bind "$1" "$2" || { log "cannot bind $1 on $2"; exit 1; }
 }
 mount -t tmpfs -o mode=0755,size=32m tmpfs /run || exit 1
-mkdir -p "$S" /run/sshd /run/sudo
+mkdir -p "$S" /run/sshd /run/sudo /run/lock
 chmod 0755 /run/sshd
+chmod 1777 /run/lock   # as on Ubuntu: where any user's tools keep their lock files
 mount --rbind "$host_dir" "$S" || exit 1
 hostname "$BOARD_NAME"
 bind "$S/boot" /boot
