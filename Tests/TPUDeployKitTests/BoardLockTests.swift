@@ -55,6 +55,10 @@ import Testing
 
     @Test func aSecondRunIsToldWhoHoldsTheLockUntilItsInputEnds() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
+        // An earlier holder, another user, left its description behind: older than the current holder's.
+        let stale = directory.appendingPathComponent("tpudeploy-boot-image.lock.holder.65534").path
+        try LocalFile.write(Array("tpudeploy push from old; board pid 1\n".utf8), to: stale)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: stale)
         let first = try Holder(lock("tpudeploy fix-memory from a").script)
         #expect(BoardLock.outcome(firstLine: first.firstLine()) == .locked)
 

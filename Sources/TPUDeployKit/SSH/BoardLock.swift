@@ -70,10 +70,13 @@ public struct BoardLock: Sendable, Equatable {
             [ -e "$lock" ] || (umask 0; set -C; : > "$lock") 2>/dev/null
             exec 9<"$lock" 2>/dev/null || { echo "@@unlocked cannot open $lock"; exit 0; }
             if ! flock -n 9; then
-              echo "@@busy $(head -c 400 "$lock.holder" 2>/dev/null | tr '\\n' ' ')"
+              # Each user writes their own holder file (another's cannot be overwritten in a sticky directory);
+              # the newest is the current holder's.
+              newest=$(ls -t "$lock".holder.* 2>/dev/null | head -n 1)
+              echo "@@busy $([ -n "$newest" ] && head -c 400 "$newest" | tr '\\n' ' ')"
               exit 0
             fi
-            (umask 0; printf '%s; board pid %s\\n' "$holder" "$$" > "$lock.holder") 2>/dev/null
+            (umask 0; printf '%s; board pid %s\\n' "$holder" "$$" > "$lock.holder.$(id -u)") 2>/dev/null
             echo "@@locked"
             cat >/dev/null 9<&-
             """
