@@ -74,24 +74,10 @@ final class RunningCommand {
     /// Waits until the command has ended (its output closed) and returns what it printed. `timeout` (seconds)
     /// bounds the wait; nil waits as long as the board keeps the connection.
     func finish(timeout: Double?) throws -> CommandResult {
-        let name = connection.target.displayName
         let deadline = timeout.map { Date().addingTimeInterval($0) }
-        while true {
-            // libssh queues both streams as packets arrive, so draining stdout first cannot stall stderr.
-            let count = buffer.withUnsafeMutableBytes {
-                ssh_channel_read_timeout(channel, $0.baseAddress, UInt32($0.count), 0, 250)
-            }
-            if count > 0 {
-                stdout.append(contentsOf: buffer[0..<Int(count)])
-            } else if count == SSH_ERROR {
-                throw SSHError.connectionLost(target: name, reason: connection.lastError)
-            } else if ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 {
-                break
-            }
+        // libssh queues both streams as packets arrive, so draining stdout first cannot stall stderr.
+        while try readStandardOutput(deadline: deadline, timeout: timeout) {
             drain(stream: 1, into: &stderr)
-            if let deadline, Date() > deadline {
-                throw SSHError.commandTimedOut(target: name, command: String(command.prefix(60)), seconds: Int(timeout ?? 0))
-            }
         }
         drain(stream: 1, into: &stderr)
         let status = ssh_channel_get_exit_status(channel)
@@ -101,26 +87,30 @@ final class RunningCommand {
     /// The first line the command prints (without its newline), or what it printed before it ended without
     /// one; nil when it printed nothing. `timeout` (seconds) bounds the wait.
     func firstLine(timeout: Double) throws -> String? {
-        let name = connection.target.displayName
         let deadline = Date().addingTimeInterval(timeout)
-        while !stdout.contains(UInt8(ascii: "\n")) {
-            let count = buffer.withUnsafeMutableBytes {
-                ssh_channel_read_timeout(channel, $0.baseAddress, UInt32($0.count), 0, 250)
-            }
-            if count > 0 {
-                stdout.append(contentsOf: buffer[0..<Int(count)])
-            } else if count == SSH_ERROR {
-                throw SSHError.connectionLost(target: name, reason: connection.lastError)
-            } else if ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 {
-                break
-            }
-            if Date() > deadline {
-                throw SSHError.commandTimedOut(target: name, command: String(command.prefix(60)), seconds: Int(timeout))
-            }
-        }
+        while !stdout.contains(UInt8(ascii: "\n")), try readStandardOutput(deadline: deadline, timeout: timeout) {}
         guard !stdout.isEmpty else { return nil }
         let line = stdout.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
         return String(decoding: line, as: UTF8.self)
+    }
+
+    /// Appends what arrives on standard output within a quarter second; false once the output has ended.
+    private func readStandardOutput(deadline: Date?, timeout: Double?) throws -> Bool {
+        let name = connection.target.displayName
+        let count = buffer.withUnsafeMutableBytes {
+            ssh_channel_read_timeout(channel, $0.baseAddress, UInt32($0.count), 0, 250)
+        }
+        if count > 0 {
+            stdout.append(contentsOf: buffer[0..<Int(count)])
+        } else if count == SSH_ERROR {
+            throw SSHError.connectionLost(target: name, reason: connection.lastError)
+        } else if ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 {
+            return false
+        }
+        if let deadline, Date() > deadline {
+            throw SSHError.commandTimedOut(target: name, command: String(command.prefix(60)), seconds: Int(timeout ?? 0))
+        }
+        return true
     }
 
     /// Ends the command's input (a command waiting for it then ends), then closes the channel.
