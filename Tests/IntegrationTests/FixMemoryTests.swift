@@ -208,4 +208,42 @@ struct FixMemoryIntegrationTests {
             #expect(try bootImageSHA(board) == factorySHA)
         }
     }
+
+    @Test func theLockOutlastsTheRebootsSync() async throws {
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0]
+            let rebooting = HighestCount()
+            var watched = BoardMemoryFixer(profiles: profiles, passwordProvider: nil, events: { event in
+                if case .step(let text) = event, text.hasPrefix("rebooting") { rebooting.note(1) }
+            })
+            watched.rebootTimeout = 60
+            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            let prepared = try await watched.prepare(session, board: nil, choice: .preset("llm"))
+            let fixing = Task { try await watched.apply(prepared, session: session, reboot: true) }
+            while rebooting.noted == 0 { try await Task.sleep(nanoseconds: 20_000_000) }
+            // From the reboot command until the board goes down (a second of `sleep 1` and the sync at least),
+            // another run must find the lock held.
+            let other = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board, connectTimeout: 3))
+            var refused = 0, taken = 0
+            for _ in 0..<300 {
+                do {
+                    let held = try await other.take(.bootImage(command: "fix-memory"), protecting: "the boot image")
+                    taken += 1
+                    await held.release()
+                } catch is BoardBusyError {
+                    refused += 1
+                } catch {
+                    break   // the board went down under this session
+                }
+                try await Task.sleep(nanoseconds: 50_000_000)
+            }
+            await other.close()
+            let (result, fresh) = try await fixing.value
+            await fresh.close()
+            #expect(result.status == .applied)
+            #expect(refused >= 10, "the board went down after \(refused) attempts")
+            #expect(taken == 0)
+            #expect(try liveHeaps(harness, board)["npu"] == 7168 * mebibyte)
+        }
+    }
 }

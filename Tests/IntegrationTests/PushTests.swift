@@ -335,4 +335,42 @@ struct PushIntegrationTests {
             await second.close()
         }
     }
+
+    @Test func withoutABoardLockThePushGoesOnWarnsAndReadsTheFilesBack() async throws {
+        let payload = try PushPayload()
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            _ = try SimulatedBoardHarness.openSSH(board, "rm -rf /run/lock")
+            let session = try await connect(board)
+            let result = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/tiny"), session: session)
+            await session.close()
+            #expect(result.status == .pushed)
+            #expect(result.warnings.contains { $0.hasPrefix("pushed without a board lock (no writable lock directory") }, "\(result.warnings)")
+            // Another writer could have been at the partial files: the hashes taken while they arrived are not trusted.
+            #expect(result.files.map(\.boardHash) == [.readBack, .readBack, .readBack])
+            #expect(try boardSHA(board, "/data/tpudeploy/tiny/tiny.bmodel") == localSHA(payload.bmodel))
+        }
+    }
+
+    @Test func aFileThatCannotBePutInPlaceIsNamedAndNotRecorded() async throws {
+        let payload = try PushPayload()
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            // A directory where the tokenizer should go: the rename must fail, not move the file into it.
+            _ = try SimulatedBoardHarness.openSSH(board, "mkdir -p /data/tpudeploy/tiny/tokenizer.model/x")
+            let session = try await connect(board)
+            await #expect {
+                _ = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/tiny"), session: session)
+            } throws: { error in
+                guard case PushError.remoteCommandFailed(_, let what, let output) = error else { return false }
+                return what == "installing tokenizer.model" && output.contains("cannot put")
+            }
+            await session.close()
+            #expect(try SimulatedBoardHarness.openSSH(board, "ls -A /data/tpudeploy/tiny/tokenizer.model") == "x\n")
+            let manifest = try SimulatedBoardHarness.openSSH(board, "cat /data/tpudeploy/tiny/.tpudeploy-manifest.json 2>/dev/null || true")
+            #expect(!manifest.contains("tokenizer.model"), "\(manifest)")
+        }
+    }
 }

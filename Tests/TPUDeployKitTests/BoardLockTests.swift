@@ -123,4 +123,23 @@ import Testing
         #expect(BoardBusyError.boardPID("tpudeploy push from x (pid 12) since t; board pid 345") == 345)
         #expect(BoardBusyError(target: "evb", what: "the boot image", holder: nil).description.contains("reboot the board"))
     }
+
+    @Test func aHolderRecordWhosePidIsGoneIsNotShown() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try Holder(lock("tpudeploy fix-memory from a").script)
+        #expect(BoardLock.outcome(firstLine: first.firstLine()) == .locked)
+        // A newer record than the holder's, of a process that no longer runs (its write failed, say).
+        let gone = directory.appendingPathComponent("tpudeploy-boot-image.lock.holder.65534").path
+        try LocalFile.write(Array("tpudeploy push from old; board pid 999999999\n".utf8), to: gone)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: gone)
+        #expect(try attempt("b") == .busy(holder: nil))
+        first.release()
+    }
+
+    @Test func spellingsOfOneDirectoryShareALock() {
+        #expect(BoardLock.normalizedPath("/data//tpudeploy/./x/") == "/data/tpudeploy/x")
+        #expect(BoardLock.normalizedPath("/data/tpudeploy/y/../x") == "/data/tpudeploy/x")
+        #expect(BoardLock.deploymentDirectory("/data/tpudeploy/x/", command: "push").name
+                == BoardLock.deploymentDirectory("/data/tpudeploy/x", command: "push").name)
+    }
 }

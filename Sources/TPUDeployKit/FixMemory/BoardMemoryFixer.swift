@@ -184,7 +184,11 @@ public struct BoardMemoryFixer: Sendable {
                 await cleanup.close()
             }
             // A lost link is worth a retry as it is; an answer from the board (no space, no permission) is not.
-            if case .sftpFailed(_, _, let reason) = error { throw MemoryFixError.uploadRefused(path: staging, reason: reason) }
+            switch error {
+            case .sftpFailed(_, _, let reason): throw MemoryFixError.uploadRefused(path: staging, reason: reason)
+            case .channelFailed(_, let operation, let reason): throw MemoryFixError.uploadRefused(path: staging, reason: "\(operation): \(reason)")
+            default: break
+            }
             throw MemoryFixError.uploadInterrupted(reason: "\(error)")
         }
 

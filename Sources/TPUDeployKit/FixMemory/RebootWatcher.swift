@@ -21,8 +21,8 @@ public struct RebootWatcher: Sendable {
         self.events = events
     }
 
-    /// Issues the reboot through `shell` (the command returns before the board goes down), closes the
-    /// session, and returns a fresh session once the board is back with a new boot id.
+    /// Issues the reboot through `shell` (the command returns before the board goes down) and returns a
+    /// fresh session once the board is back with a new boot id; `shell`'s session is closed by then.
     public func reboot(with shell: RootShell) async throws -> SSHSession {
         let before = try await shell.session.run(Self.bootIDCommand, timeout: 30).stdoutText
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -31,7 +31,19 @@ public struct RebootWatcher: Sendable {
         }
         // In the background, sync included: a slow flush must not hold the command past its timeout.
         _ = try await shell.run("(sync; sleep 1; reboot) >/dev/null 2>&1 </dev/null &", timeout: 30)
-        await shell.session.close()
+        // The old session stays open until the board is back: it holds the run's board lock, which must
+        // outlast the reboot's sync (minutes on a busy eMMC); the reboot itself ends it on the board.
+        do {
+            let fresh = try await waitForNewBoot(after: before)
+            await shell.session.close()
+            return fresh
+        } catch {
+            await shell.session.close()
+            throw error
+        }
+    }
+
+    private func waitForNewBoot(after before: String) async throws -> SSHSession {
         var probe = target
         probe.connectTimeout = min(target.connectTimeout, 3)
         probe.acceptNewHostKey = false

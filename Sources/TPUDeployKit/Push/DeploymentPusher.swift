@@ -201,13 +201,20 @@ public struct DeploymentPusher: Sendable {
                     hashCache?.remember(entry.sha256, of: entry.localPath, identity: identity)
                 }
                 events?(.verifying(name: entry.name, partialPath: scripts.partialPath(entry.name)))
-                let received = outcome.companionResult.flatMap { PushScripts.HashWhileReceiving(output: $0.stdoutText) }
+                // Trusted only while this push holds the directory's lock: a second writer into the same partial
+                // file before it was complete would be inside the identity the follower recorded.
+                let received = lock?.outcome == .locked
+                    ? outcome.companionResult.flatMap { PushScripts.HashWhileReceiving(output: $0.stdoutText) } : nil
                 let verdict = try await session.run(
                     scripts.verifyAndInstall(name: entry.name, sha256: entry.sha256, mode: entry.mode, received: received), timeout: 3600)
                 let text = verdict.stdoutText
                 if let ok = text.split(separator: "\n").first(where: { $0.hasPrefix("@@ok") }) {
                     files[slot].boardHash = PushScripts.BoardHashMethod(rawValue: String(ok.dropFirst(5)))
                     break
+                }
+                if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("@@error ") }) {
+                    throw PushError.remoteCommandFailed(target: name, what: "installing \(entry.name)",
+                                                        output: String(line.dropFirst(8)) + ": " + verdict.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))
                 }
                 guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("@@mismatch") }) else {
                     throw PushError.remoteCommandFailed(target: name, what: "checking \(scripts.partialPath(entry.name))", output: text + verdict.stderrText)

@@ -152,7 +152,11 @@ public struct PushScripts: Sendable {
             [ ${#got} -eq 64 ] || exit 3
             if [ "$got" = \(shellQuoted(sha256)) ]; then
               sync \(p) 2>/dev/null || sync
-              chmod \(String(mode, radix: 8)) \(p) && mv -f \(p) \(f) && sync \(shellQuoted(directory)) 2>/dev/null; echo "@@ok $how"
+              if chmod \(String(mode, radix: 8)) \(p) && mv -f -T \(p) \(f); then
+                sync \(shellQuoted(directory)) 2>/dev/null; echo "@@ok $how"
+              else
+                echo "@@error cannot put \(p) in place as \(f)"
+              fi
             else
               echo "@@mismatch $got"
             fi

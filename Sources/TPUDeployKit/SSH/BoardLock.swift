@@ -30,7 +30,18 @@ public struct BoardLock: Sendable, Equatable {
 
     /// The lock for one deployment directory (push): pushes into other directories go on beside it.
     public static func deploymentDirectory(_ directory: String, command: String) -> BoardLock {
-        BoardLock(name: "push-" + String(Digest.hex(Digest.sha256(Array(directory.utf8))).prefix(16)), holder: describeHolder(command))
+        let key = normalizedPath(directory)
+        return BoardLock(name: "push-" + String(Digest.hex(Digest.sha256(Array(key.utf8))).prefix(16)), holder: describeHolder(command))
+    }
+
+    /// `/data//x/./y/` and `/data/x/y` are one directory, so one lock (symbolic links on the board are not
+    /// followed: two spellings through a link get two locks).
+    static func normalizedPath(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." { if !parts.isEmpty { parts.removeLast() } } else { parts.append(part) }
+        }
+        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
     }
 
     /// "tpudeploy push from laptop (pid 1234) since 2026-12-06T09:00:00Z".
@@ -68,17 +79,24 @@ public struct BoardLock: Sendable, Equatable {
             lock="$d/tpudeploy-\(name).lock"
             # Created world-readable; a lock file someone else created is opened read-only, which flock accepts.
             [ -e "$lock" ] || (umask 0; set -C; : > "$lock") 2>/dev/null
-            exec 9<"$lock" 2>/dev/null || { echo "@@unlocked cannot open $lock"; exit 0; }
+            # Checked first: a failed redirection on `exec` ends a POSIX shell before any `||` runs.
+            [ -r "$lock" ] || { echo "@@unlocked cannot open $lock"; exit 0; }
+            exec 9<"$lock"
             if ! flock -n 9; then
               # Each user writes their own holder file (another's cannot be overwritten in a sticky directory);
-              # the newest is the current holder's.
+              # the newest is the current holder's, if its pid still runs (else the record is an old one).
               newest=$(ls -t "$lock".holder.* 2>/dev/null | head -n 1)
-              echo "@@busy $([ -n "$newest" ] && head -c 400 "$newest" | tr '\\n' ' ')"
+              h=$([ -n "$newest" ] && head -c 400 "$newest" | tr '\\n' ' ')
+              p=${h##*board pid }; p=${p%% *}
+              case $p in ''|*[!0-9]*) h= ;; *) [ -d "/proc/$p" ] || h= ;; esac
+              echo "@@busy $h"
               exit 0
             fi
             (umask 0; printf '%s; board pid %s\\n' "$holder" "$$" > "$lock.holder.$(id -u)") 2>/dev/null
             echo "@@locked"
             cat >/dev/null 9<&-
+            # Not the last command: a shell that execs its last command would close 9 in itself.
+            exit 0
             """
     }
 
@@ -104,8 +122,8 @@ public struct BoardBusyError: Error, CustomStringConvertible, Sendable, Equatabl
 
     public var description: String {
         let who = holder.map { " (\($0))" } ?? ""
-        let pid = holder.flatMap(Self.boardPID)
-        let free = pid.map { "ssh to the board and run `kill \($0)`" } ?? "reboot the board"
+        let free = holder.flatMap(Self.boardPID).map { "ssh to the board and run `kill \($0)` (with sudo if another user holds it)" }
+            ?? "reboot the board"
         return "another tpudeploy run is changing \(what) on \(target)\(who). Nothing was changed. Wait for it to finish and run the command again; if that run is gone (a link that died without closing keeps the lock until the board's sshd notices), \(free) to free the lock."
     }
 

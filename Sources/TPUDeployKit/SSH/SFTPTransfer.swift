@@ -74,7 +74,7 @@ extension SSHConnection {
         let name = target.displayName
         let sftp = try self.sftp()
         guard let file = path.withCString({ sftp_open(sftp, $0, O_WRONLY | O_CREAT | O_TRUNC, mode) }) else {
-            if !isConnected { throw SSHError.connectionLost(target: name, reason: lastError) }
+            if !sftpServerAnswered { throw SSHError.connectionLost(target: name, reason: isConnected ? sftpErrorText() : lastError) }
             throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
         }
         var closed = false
@@ -85,7 +85,7 @@ extension SSHConnection {
             let length = min(chunk, bytes.count - offset)
             let written = bytes.withUnsafeBytes { sftp_write(file, $0.baseAddress! + offset, length) }
             if written < 0 {
-                if !isConnected { throw SSHError.connectionLost(target: name, reason: lastError) }
+                if !sftpServerAnswered { throw SSHError.connectionLost(target: name, reason: isConnected ? sftpErrorText() : lastError) }
                 throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
             }
             offset += written
@@ -93,7 +93,7 @@ extension SSHConnection {
         }
         closed = true
         if sftp_close(file) != SSH_OK {
-            if !isConnected { throw SSHError.connectionLost(target: name, reason: lastError) }
+            if !sftpServerAnswered { throw SSHError.connectionLost(target: name, reason: isConnected ? sftpErrorText() : lastError) }
             throw SSHError.sftpFailed(target: name, path: path, reason: "closing the file: \(sftpErrorText())")
         }
     }

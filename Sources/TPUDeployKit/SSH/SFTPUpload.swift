@@ -112,7 +112,8 @@ extension SSHConnection {
         defer { channel.free() }
         try channel.start()
         let handle = try channel.open(truncate: offset == 0, mode: mode)
-        let companion = try companions.command.map { try start($0) }
+        // Optional: without it (sshd's MaxSessions reached, say) the board reads the file back instead.
+        let companion = companions.command.flatMap { try? start($0) }
         defer { companion?.close() }
 
         var buffer = [UInt8](repeating: 0, count: tuning.requestBytes)

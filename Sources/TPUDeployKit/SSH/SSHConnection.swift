@@ -236,6 +236,19 @@ public final class SSHConnection: @unchecked Sendable {
         return sftp
     }
 
+    /// Whether the last SFTP failure is the server's answer about the file (no space, no permission, no such
+    /// directory), as opposed to the link or the server going away, which a retry may get past.
+    var sftpServerAnswered: Bool {
+        guard let sftpSession, isConnected else { return false }
+        switch Int32(sftp_get_error(sftpSession)) {
+        case SSH_FX_NO_SUCH_FILE, SSH_FX_PERMISSION_DENIED, SSH_FX_FAILURE, SSH_FX_NO_SUCH_PATH, SSH_FX_FILE_ALREADY_EXISTS,
+             SSH_FX_WRITE_PROTECT, SSH_FX_OP_UNSUPPORTED, SSH_FX_BAD_MESSAGE, SSH_FX_NO_MEDIA, SSH_FX_INVALID_HANDLE:
+            return true
+        default:
+            return false
+        }
+    }
+
     /// Text for the last SFTP status code, in the words OpenSSH uses.
     func sftpErrorText() -> String {
         guard let sftpSession else { return lastError }
