@@ -7,7 +7,7 @@ struct FixMemoryCommand: AsyncParsableCommand {
         commandName: "fix-memory",
         abstract: "Rewrite the NPU/VPU/VPP memory layout of a board's boot image, safely.",
         discussion: """
-            Reads /boot/emmcboot.itb, edits the dtb the board boots with the same placement rules as Sophgo's memory_edit.sh, shows the before/after layout and the exact dtb changes, then (after --yes or your confirmation) uploads the new image beside the old one, checks it by sha256, backs up the old image on /boot and under /data/tpudeploy/backups, renames the new one into place, reboots, and verifies the live heaps. A board that already has the layout is left alone. With --image, works on local files instead and writes to --output; the input is never modified.
+            Reads /boot/emmcboot.itb, edits the dtb the board boots with the same placement rules as Sophgo's memory_edit.sh, shows the before/after layout and the exact dtb changes, then (after --yes or your confirmation) uploads the new image beside the old one, checks it by sha256, backs up the old image on /boot and under /data/tpudeploy/backups, renames the new one into place, reboots, and verifies the live heaps. A board that already has the layout is left alone. Only one run at a time may change a board's boot image (a second is refused and told who holds it). With --image, works on local files instead and writes to --output; the input is never modified.
 
               tpudeploy fix-memory --board 1684x_evb --for-model chatglm2-6b
               tpudeploy fix-memory --npu 7168 --vpu 1024 --vpp 2048 --dry-run
