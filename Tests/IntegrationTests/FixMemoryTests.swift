@@ -21,6 +21,17 @@ private func bootImageSHA(_ board: SimulatedBoard) throws -> String {
     try SimulatedBoardHarness.openSSH(board, "sha256sum /boot/emmcboot.itb | cut -d' ' -f1").trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
+/// Plans the `llm` preset as root and expects applying it to throw an error `matches` accepts.
+private func expectApplyRefused(_ board: SimulatedBoard, reboot: Bool, matches: @escaping @Sendable (any Error) -> Bool,
+                                sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+    let prepared = try await fixer().prepare(session, board: nil, choice: .preset("llm"))
+    await #expect(sourceLocation: sourceLocation) {
+        _ = try await fixer().apply(prepared, session: session, reboot: reboot)
+    } throws: { matches($0) }
+    await session.close()
+}
+
 @Suite("fix-memory on simulated boards", .serialized, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct FixMemoryIntegrationTests {
     @Test func makesRoomForAModelRebootsAndInspectShowsTheNewHeaps() async throws {
@@ -115,15 +126,10 @@ struct FixMemoryIntegrationTests {
             let factorySHA = try bootImageSHA(board)
             // Fill /boot so that the new image and a backup no longer fit.
             _ = try SimulatedBoardHarness.openSSH(board, "free=$(df -Pk /boot | awk 'NR==2 {print $4}'); dd if=/dev/zero of=/boot/filler bs=1024 count=$((free - 256)) 2>/dev/null; sync")
-            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
-            let prepared = try await fixer().prepare(session, board: nil, choice: .preset("llm"))
-            await #expect {
-                _ = try await fixer().apply(prepared, session: session, reboot: true)
-            } throws: { error in
+            try await expectApplyRefused(board, reboot: true) { error in
                 guard case MemoryFixError.bootTooFull = error else { return false }
                 return "\(error)".contains("Nothing was changed")
             }
-            await session.close()
             #expect(try bootImageSHA(board) == factorySHA)
             let listing = try SimulatedBoardHarness.openSSH(board, "ls -a /boot")
             #expect(!listing.contains("tpudeploy"))
@@ -196,15 +202,10 @@ struct FixMemoryIntegrationTests {
             let factorySHA = try bootImageSHA(board)
             // Something the board will not let SFTP open for writing where the new image is staged.
             _ = try SimulatedBoardHarness.openSSH(board, "mkdir /boot/.emmcboot.itb.tpudeploy-new")
-            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
-            let prepared = try await fixer().prepare(session, board: nil, choice: .preset("llm"))
-            await #expect {
-                _ = try await fixer().apply(prepared, session: session, reboot: false)
-            } throws: { error in
+            try await expectApplyRefused(board, reboot: false) { error in
                 guard case MemoryFixError.uploadRefused(let path, _) = error else { return false }
                 return path == "/boot/.emmcboot.itb.tpudeploy-new" && "\(error)".contains("was not changed")
             }
-            await session.close()
             #expect(try bootImageSHA(board) == factorySHA)
         }
     }

@@ -68,14 +68,21 @@ extension SSHConnection {
         return contents
     }
 
+    /// A lost link or SFTP server (worth a retry as it is) apart from the server's answer about the file
+    /// (no space, no permission: a retry needs that fixed first).
+    private func writeFailure(_ path: String, doing prefix: String = "") -> SSHError {
+        guard sftpServerAnswered else {
+            return .connectionLost(target: target.displayName, reason: isConnected ? sftpErrorText() : lastError)
+        }
+        return .sftpFailed(target: target.displayName, path: path, reason: prefix + sftpErrorText())
+    }
+
     /// Writes `bytes` to `path` on the board (created or truncated, mode `mode`) over SFTP, in chunks below
     /// OpenSSH's message limit. The caller decides where: write to a temporary name and rename when whole.
     public func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, progress: TransferProgress? = nil) throws {
-        let name = target.displayName
         let sftp = try self.sftp()
         guard let file = path.withCString({ sftp_open(sftp, $0, O_WRONLY | O_CREAT | O_TRUNC, mode) }) else {
-            if !sftpServerAnswered { throw SSHError.connectionLost(target: name, reason: isConnected ? sftpErrorText() : lastError) }
-            throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
+            throw writeFailure(path)
         }
         var closed = false
         defer { if !closed { sftp_close(file) } }
@@ -84,17 +91,13 @@ extension SSHConnection {
         while offset < bytes.count {
             let length = min(chunk, bytes.count - offset)
             let written = bytes.withUnsafeBytes { sftp_write(file, $0.baseAddress! + offset, length) }
-            if written < 0 {
-                if !sftpServerAnswered { throw SSHError.connectionLost(target: name, reason: isConnected ? sftpErrorText() : lastError) }
-                throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
-            }
+            if written < 0 { throw writeFailure(path) }
             offset += written
             progress?(offset, bytes.count)
         }
         closed = true
         if sftp_close(file) != SSH_OK {
-            if !sftpServerAnswered { throw SSHError.connectionLost(target: name, reason: isConnected ? sftpErrorText() : lastError) }
-            throw SSHError.sftpFailed(target: name, path: path, reason: "closing the file: \(sftpErrorText())")
+            throw writeFailure(path, doing: "closing the file: ")
         }
     }
 }
