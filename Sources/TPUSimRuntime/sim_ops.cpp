@@ -61,13 +61,16 @@ void project_qkv(const SimStage &stage, const float *x, int32_t position, float 
     rope(k, p.kv_heads, p.head_dim, position, p.theta, ws);
 }
 
-// Attention of one query row over `keys` rows: key j is `key_row(j)`; mask[j] added to score j. Result → out[HD].
+// Attention of one query row over `keys` rows: key j is `key_row(j)`; mask[j] (times −10000 when the mask is a
+// flag) added to score j. Result → out[HD].
 template <typename KeyRow, typename ValueRow>
 void attend(const SimStage &stage, const float *q, size_t keys, KeyRow key_row, ValueRow value_row,
             const float *mask, float *out, Workspace &ws) {
     const SimParams &p = stage.params;
     const size_t D = p.head_dim, group = p.heads / p.kv_heads;
     const float scale = 1.0f / std::sqrt(float(D));
+    // ChatGLM2-TPU (2023) adds mask·(−10000): its mask is 1.0 where masked, 0 where visible.
+    const float mask_scale = p.mask_is_flag ? -10000.0f : 1.0f;
     grow(ws.scores, keys);
     float *scores = ws.scores.data();
     for (size_t n = 0; n < p.heads; n++) {
@@ -78,7 +81,7 @@ void attend(const SimStage &stage, const float *q, size_t keys, KeyRow key_row, 
             const float *kj = key_row(j) + kv_head * D;
             float dot = 0;
             for (size_t d = 0; d < D; d++) dot += qn[d] * kj[d];
-            scores[j] = dot * scale + mask[j];
+            scores[j] = dot * scale + mask[j] * mask_scale;
             if (scores[j] > best) best = scores[j];
         }
         float total = 0;

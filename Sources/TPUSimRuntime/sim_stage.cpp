@@ -125,8 +125,18 @@ bool decode_params(const std::string &net, const CpuParamDescription &param, con
     } else if (!std::isfinite(params.theta) || params.theta <= 1) {
         return bad(14, "rope theta must be a finite float > 1");
     }
-    if (w[15] != 0) return bad(15, "must be 0");
+    if ((w[15] & ~uint32_t(SimVariant::seed_ranks | SimVariant::mask_is_flag)) != 0)
+        return bad(15, "variant bits must be 1 (2023 tensor ranks) and/or 2 (mask 1.0 = masked)");
+    params.seed_ranks = (w[15] & SimVariant::seed_ranks) != 0;
+    params.mask_is_flag = (w[15] & SimVariant::mask_is_flag) != 0;
+    if (params.mask_is_flag && wizard) return bad(15, "the wizardcoder layout's mask is additive (bit 2 must be 0)");
     return true;
+}
+
+// Tokens per launch of an embedding stage: ids are [1,n] (LLM-TPU) or [n] (the 2023 seed repositories).
+uint64_t embedding_rows(const std::vector<uint64_t> &ids, bool seed_ranks) {
+    if (seed_ranks) return ids.size() == 1 ? ids[0] : 0;
+    return ids.size() == 2 ? ids[1] : 0;
 }
 
 // WizardCoder (LLM-TPU): ids and positions into the embedding (one stage per length), blocks without position
@@ -136,32 +146,35 @@ bool check_wizardcoder_tensors(const StageDescription &stage, SimStage &sim, Ten
     const uint64_t S = p.seq_len, H = p.hidden, D = p.head_dim;
     const auto &in = stage.inputs;
     const auto &out = stage.outputs;
+    // Wizardcoder-TPU (2023) traced ids, masks and lm_head with fewer dimensions; the bytes are the same.
+    const bool seed = p.seed_ranks;
     switch (p.op) {
     case SimOp::embedding: {
         if (!check.count("input", in.size(), 2) || !check.count("output", out.size(), 1)) return false;
-        uint64_t n = in[0].dims.size() == 2 ? in[0].dims[1] : 0;
+        uint64_t n = embedding_rows(in[0].dims, seed);
         if (n != 1 && n != S) n = S; // report against the prompt shape
         sim.rows = uint32_t(n);
-        return check.tensor("input", 0, in[0], BM_INT32, {1, n}) && check.tensor("input", 1, in[1], BM_INT32, {1, n}) &&
-               check.tensor("output", 0, out[0], BM_FLOAT32, {1, n, H});
+        const std::vector<uint64_t> ids = seed ? std::vector<uint64_t>{n} : std::vector<uint64_t>{1, n};
+        return check.tensor("input", 0, in[0], BM_INT32, ids) && check.tensor("input", 1, in[1], BM_INT32, ids) &&
+               check.tensor("output", 0, out[0], BM_FLOAT32, seed ? std::vector<uint64_t>{n, H} : std::vector<uint64_t>{1, n, H});
     }
     case SimOp::prompt_block:
         return check.count("input", in.size(), 2) && check.count("output", out.size(), 2) &&
                check.tensor("input", 0, in[0], BM_FLOAT32, {1, S, H}) &&
-               check.tensor("input", 1, in[1], BM_FLOAT32, {1, 1, S, S}) &&
+               check.tensor("input", 1, in[1], BM_FLOAT32, seed ? std::vector<uint64_t>{S, S} : std::vector<uint64_t>{1, 1, S, S}) &&
                check.tensor("output", 0, out[0], BM_FLOAT32, {1, S, H}) &&
                check.tensor("output", 1, out[1], BM_FLOAT32, {1, S, 2 * D});
     case SimOp::cache_block:
         return check.count("input", in.size(), 3) && check.count("output", out.size(), 2) &&
                check.tensor("input", 0, in[0], BM_FLOAT32, {1, 1, H}) &&
                check.tensor("input", 1, in[1], BM_FLOAT32, {1, S, 2 * D}) &&
-               check.tensor("input", 2, in[2], BM_FLOAT32, {1, 1, 1, S + 1}) &&
+               check.tensor("input", 2, in[2], BM_FLOAT32, seed ? std::vector<uint64_t>{1, S + 1} : std::vector<uint64_t>{1, 1, 1, S + 1}) &&
                check.tensor("output", 0, out[0], BM_FLOAT32, {1, 1, H}) &&
                check.tensor("output", 1, out[1], BM_FLOAT32, {1, S + 1, 2 * D});
     case SimOp::lm_head:
         return check.count("input", in.size(), 1) && check.count("output", out.size(), 1) &&
-               check.tensor("input", 0, in[0], BM_FLOAT32, {1, H}) &&
-               (p.argmax_output ? check.tensor("output", 0, out[0], BM_INT32, {1, 1})
+               check.tensor("input", 0, in[0], BM_FLOAT32, seed ? std::vector<uint64_t>{H} : std::vector<uint64_t>{1, H}) &&
+               (p.argmax_output ? check.tensor("output", 0, out[0], BM_INT32, seed ? std::vector<uint64_t>{1} : std::vector<uint64_t>{1, 1})
                                 : check.tensor("output", 0, out[0], BM_FLOAT32, {1, uint64_t(p.table_rows)}));
     }
     return false;
@@ -180,9 +193,12 @@ bool check_tensors(const std::string &net, const StageDescription &stage, SimSta
     switch (p.op) {
     case SimOp::embedding: {
         if (!check.count("input", in.size(), 1) || !check.count("output", out.size(), 1)) return false;
-        uint64_t n = in[0].dims.size() == 2 ? in[0].dims[1] : 0;
+        uint64_t n = embedding_rows(in[0].dims, p.seed_ranks);
         if (n != 1 && n != S) n = S; // report against the prompt shape
         sim.rows = uint32_t(n);
+        // ChatGLM2-TPU and Llama2-TPU (2023) traced the embedding on 1-D ids: [n] → [n,H].
+        if (p.seed_ranks)
+            return check.tensor("input", 0, in[0], BM_INT32, {n}) && check.tensor("output", 0, out[0], BM_FLOAT32, {n, H});
         return check.tensor("input", 0, in[0], BM_INT32, {1, n}) &&
                check.tensor("output", 0, out[0], BM_FLOAT32, states(n));
     }

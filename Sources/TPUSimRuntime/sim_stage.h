@@ -16,6 +16,12 @@ enum class SimOp : int32_t { embedding = 0x7E01, prompt_block = 0x7E02, cache_bl
 /// past [1,S,2D] per layer, GELU MLP, no RoPE (docs/sim-models.md "wizardcoder-sim").
 enum class SimLayout : uint32_t { chatglm2 = 0, llama2 = 1, wizardcoder = 2 };
 
+/// Word 15, a bit set: how a 2023 seed repository laid out the same math (docs/sim-models.md "2023 layouts").
+/// seed_ranks: sophgo/ChatGLM2-TPU, sophgo/Llama2-TPU and enigma9981/Wizardcoder-TPU traced the embedding on
+/// 1-D ids ([n] → [n,H]); Wizardcoder-TPU also the masks ([S,S], [1,S+1]) and lm_head ([H] → [1]).
+/// mask_is_flag: ChatGLM2-TPU's blocks compute scores + mask·(−10000), so its fp32 mask is 1.0 where masked.
+enum SimVariant : uint32_t { seed_ranks = 1, mask_is_flag = 2 };
+
 /// The binary_param words.
 struct SimParams {
     SimOp op = SimOp::embedding;
@@ -23,6 +29,7 @@ struct SimParams {
     uint32_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, ffn = 0, seq_len = 0, table_rows = 0, layer = 0;
     bool argmax_output = false;
     float eps = 0, theta = 0;
+    bool seed_ranks = false, mask_is_flag = false; // word 15
 };
 
 enum class Weight {

@@ -108,4 +108,4 @@ def param_words(op: int, spec, table_rows: int, layer: int = 0, rope_theta: floa
     eps = struct.unpack("<I", struct.pack("<f", 1e-5))[0]
     theta = struct.unpack("<I", struct.pack("<f", rope_theta))[0]
     return [SIM_MAGIC, SIM_VERSION, op, spec.layout, spec.hidden, spec.heads, spec.kv_heads, spec.head_dim,
-            spec.ffn, spec.seq_len, table_rows, layer, 1 if spec.lm_head_token else 0, eps, theta, 0]
+            spec.ffn, spec.seq_len, table_rows, layer, 1 if spec.lm_head_token else 0, eps, theta, spec.variant]

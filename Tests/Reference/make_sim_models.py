@@ -36,6 +36,7 @@ INPUTS = [os.path.abspath(__file__), os.path.join(HERE, "sim_weights.py"), os.pa
 OUTPUT_FILES = ["{name}.bmodel", "tokenizer.model", "weights.npz", "model.json"]
 WIZARD_OUTPUT_FILES = ["{name}.bmodel", "vocab.json", "merges.txt", "weights.npz", "model.json"]
 CHIP = "BM1684X"
+WIZARD_SPECS = [wizard.SPEC, wizard.SEED_SPEC]
 
 # The tokenizer: BPE with byte fallback, ids unk 0 / bos 1 / eos 2, Llama-like normalisation (identity, spaces
 # kept, a dummy prefix), trained single-threaded with a fixed seed so the file is the same on every build.
@@ -57,7 +58,7 @@ def write_atomically(path: str, data: bytes) -> None:
 def up_to_date(output: str) -> bool:
     newest_input = max(os.path.getmtime(path) for path in INPUTS)
     expected = [(spec.name, pattern) for spec in SPECS for pattern in OUTPUT_FILES]
-    expected += [(wizard.SPEC.name, pattern) for pattern in WIZARD_OUTPUT_FILES]
+    expected += [(spec.name, pattern) for spec in WIZARD_SPECS for pattern in WIZARD_OUTPUT_FILES]
     for name, pattern in expected:
         path = os.path.join(output, name, pattern.format(name=name))
         if not os.path.exists(path) or os.path.getmtime(path) <= newest_input:
@@ -164,7 +165,35 @@ def nets(spec, vocab: int, weights: dict) -> list:
     head_output = T("token", I32, [1, 1]) if spec.lm_head_token else T("m_logits", F32, [1, rows])
     result.append(bw.Net("lm_head", [T("hidden_states", F32, [1, H])], [head_output], bw.OP_LM_HEAD,
                          words(bw.OP_LM_HEAD), [("final_norm", weights["final_norm"]), ("lm", weights["lm"])]))
+    if spec.vendor_layout != "LLM-TPU":
+        return seed_repository_nets(spec, result, embed, words)
     return result
+
+
+def seed_repository_nets(spec, llm_tpu_nets: list, embed: list, words) -> list:
+    """The same model laid out like a 2023 seed repository (docs/sim-models.md "2023 layouts"), in the order its
+    compile.sh hands the pieces to `model_tool --combine`: the one-token embedding, the prompt embedding, lm_head,
+    then block_i/block_cache_i. Both trace the embedding on 1-D ids ([n] → [n,H]).
+    ChatGLM2-TPU (compile/compile.sh, export_onnx.py): one `embedding` net with two stages ([1] first, then [S]),
+    blocks named glm_block_i / glm_block_cache_i. Llama2-TPU (compile/compile.sh): `embedding_cache` ([1]) and
+    `embedding` ([S]), blocks named as in LLM-TPU."""
+    S, H = spec.seq_len, spec.hidden
+    T, F32, I32 = bw.Tensor, bw.FP32, bw.INT32
+
+    def embedding_tensors(length):
+        return [T("input_ids", I32, [length])], [T("input_embed", F32, [length, H])]
+
+    blocks = [net for net in llm_tpu_nets if net.op in (bw.OP_PROMPT_BLOCK, bw.OP_CACHE_BLOCK)]
+    head = [net for net in llm_tpu_nets if net.op == bw.OP_LM_HEAD]
+    step, prompt = embedding_tensors(1), embedding_tensors(S)
+    if spec.vendor_layout == "ChatGLM2-TPU":
+        for net in blocks:
+            net.name = "glm_" + net.name
+        embedding = [bw.Net("embedding", *step, bw.OP_EMBEDDING, words(bw.OP_EMBEDDING), embed, more_stages=[prompt])]
+    else:
+        embedding = [bw.Net("embedding_cache", *step, bw.OP_EMBEDDING, words(bw.OP_EMBEDDING), embed),
+                     bw.Net("embedding", *prompt, bw.OP_EMBEDDING, words(bw.OP_EMBEDDING), embed)]
+    return embedding + head + blocks
 
 
 def wizardcoder_nets(spec, vocab: int, weights: dict) -> list:
@@ -176,9 +205,19 @@ def wizardcoder_nets(spec, vocab: int, weights: dict) -> list:
     def words(op, layer=0):
         return bw.param_words(op, spec, vocab, layer, rope_theta=0.0)
 
+    # Wizardcoder-TPU (2023; compile/compile.sh, compile/export_to_onnx.py) traced 1-D ids and positions, masks
+    # [S,S] and [1,S+1], and lm_head on [H] returning [1]; the bytes are the same as LLM-TPU's.
+    seed = spec.vendor_layout != "LLM-TPU"
+
     def embedding_tensors(length):
+        if seed:
+            return ([T("input_ids", I32, [length]), T("input_pos", I32, [length])],
+                    [T("hidden_state", F32, [length, H])])
         return ([T("input_ids", I32, [1, length]), T("position_ids", I32, [1, length])],
                 [T("input_states", F32, [1, length, H])])
+
+    prompt_mask = [S, S] if seed else [1, 1, S, S]
+    step_mask = [1, S + 1] if seed else [1, 1, 1, S + 1]
 
     step_inputs, step_outputs = embedding_tensors(1)
     result = [bw.Net("embedding", step_inputs, step_outputs, bw.OP_EMBEDDING, words(bw.OP_EMBEDDING),
@@ -188,24 +227,23 @@ def wizardcoder_nets(spec, vocab: int, weights: dict) -> list:
         block = [(name, weights[f"block_{layer}.{name}"]) for name in wizard.block_weight_names()]
         result.append(bw.Net(
             f"block_{layer}",
-            [T("input_states", F32, [1, S, H]), T("attention_mask", F32, [1, 1, S, S])],
+            [T("input_states", F32, [1, S, H]), T("attention_mask", F32, prompt_mask)],
             [T("hidden_states", F32, [1, S, H]), T("past_layers", F32, [1, S, 2 * D])],
             bw.OP_PROMPT_BLOCK, words(bw.OP_PROMPT_BLOCK, layer), block))
         result.append(bw.Net(
             f"block_cache_{layer}",
             [T("input_states", F32, [1, 1, H]), T("past_layers", F32, [1, S, 2 * D]),
-             T("attention_mask", F32, [1, 1, 1, S + 1])],
+             T("attention_mask", F32, step_mask)],
             [T("hidden_states", F32, [1, 1, H]), T("current_cache", F32, [1, S + 1, 2 * D])],
             bw.OP_CACHE_BLOCK, words(bw.OP_CACHE_BLOCK, layer), block))
-    result.append(bw.Net("lm_head", [T("hidden_states", F32, [1, H])], [T("token", I32, [1, 1])], bw.OP_LM_HEAD,
+    result.append(bw.Net("lm_head", [T("hidden_states", F32, [H] if seed else [1, H])],
+                         [T("token", I32, [1] if seed else [1, 1])], bw.OP_LM_HEAD,
                          words(bw.OP_LM_HEAD), [("final_norm", weights["final_norm"]),
                                                 ("final_norm_bias", weights["final_norm_bias"]), ("lm", weights["lm"])]))
     return result
 
 
-def write_wizardcoder(output: str) -> None:
-    spec = wizard.SPEC
-    vocab_bytes, merges_bytes = train_byte_pair_tokenizer()
+def write_wizardcoder(output: str, spec, vocab_bytes: bytes, merges_bytes: bytes) -> None:
     pieces = byte_pair_pieces(vocab_bytes)
     vocab = len(pieces)
     directory = os.path.join(output, spec.name)
@@ -219,6 +257,8 @@ def write_wizardcoder(output: str) -> None:
         "special_tokens": spec.special_tokens(vocab), "eos_id": wizard.EOS, "layer_norm_eps": wizard.LN_EPS,
         "lm_head_output": "token", "nets": [net.name for net in model_nets],
     }
+    if spec.vendor_layout != "LLM-TPU":
+        description["layout"] = spec.vendor_layout
     write_atomically(os.path.join(directory, "vocab.json"), vocab_bytes)
     write_atomically(os.path.join(directory, "merges.txt"), merges_bytes)
     write_atomically(os.path.join(directory, "weights.npz"), npz_bytes(weights))
@@ -229,7 +269,7 @@ def write_wizardcoder(output: str) -> None:
 
 
 def model_description(spec, vocab: int, net_names: list) -> dict:
-    return {
+    description = {
         "name": spec.name, "family": spec.family, "layers": spec.layers, "heads": spec.heads,
         "kv_heads": spec.kv_heads, "hidden": spec.hidden, "head_dim": spec.head_dim, "ffn": spec.ffn,
         "seq_len": spec.seq_len, "vocab_size": vocab, "table_rows": spec.table_rows(vocab),
@@ -237,6 +277,9 @@ def model_description(spec, vocab: int, net_names: list) -> dict:
         "rms_eps": RMS_EPS, "rope_theta": ROPE_THETA,
         "lm_head_output": "token" if spec.lm_head_token else "logits", "nets": net_names,
     }
+    if spec.vendor_layout != "LLM-TPU":
+        description["layout"] = spec.vendor_layout
+    return description
 
 
 def main() -> int:
@@ -263,7 +306,9 @@ def main() -> int:
                          (json.dumps(description, indent=2, ensure_ascii=False) + "\n").encode())
         write_atomically(os.path.join(directory, f"{spec.name}.bmodel"), bw.encode_bmodel(model_nets, CHIP, SCHEMA))
         print(f"{directory}: {len(model_nets)} nets, vocabulary {vocab}, table rows {spec.table_rows(vocab)}")
-    write_wizardcoder(output)
+    vocab_bytes, merges_bytes = train_byte_pair_tokenizer()
+    for spec in WIZARD_SPECS:
+        write_wizardcoder(output, spec, vocab_bytes, merges_bytes)
     return 0
 
 

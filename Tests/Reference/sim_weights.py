@@ -34,6 +34,9 @@ class SimModelSpec:
     ffn: int
     seq_len: int
     seed: int
+    # Whose net layout the bmodel copies: "LLM-TPU" (sophgo/LLM-TPU, 2024), or a 2023 seed repository:
+    # "ChatGLM2-TPU" (sophgo/ChatGLM2-TPU) or "Llama2-TPU" (sophgo/Llama2-TPU). docs/sim-models.md "2023 layouts".
+    vendor_layout: str = "LLM-TPU"
 
     @property
     def head_dim(self) -> int:
@@ -45,9 +48,14 @@ class SimModelSpec:
         return 0 if self.family == "chatglm2" else 1
 
     @property
+    def variant(self) -> int:
+        """cpu_param word 15: bit 1 = the 2023 tensor ranks (1-D ids), bit 2 = mask 1.0 means masked."""
+        return {"LLM-TPU": 0, "ChatGLM2-TPU": 1 | 2, "Llama2-TPU": 1}[self.vendor_layout]
+
+    @property
     def lm_head_token(self) -> bool:
-        """ChatGLM2's lm_head returns the argmax token; Llama2's returns logits."""
-        return self.family == "chatglm2"
+        """ChatGLM2's lm_head returns the argmax token; LLM-TPU's Llama2 returns logits, Llama2-TPU's the token."""
+        return self.family == "chatglm2" or self.vendor_layout != "LLM-TPU"
 
     def table_rows(self, vocab: int) -> int:
         return vocab + 5 if self.family == "chatglm2" else vocab
@@ -71,6 +79,10 @@ SPECS = [
                  seed=6_000_001),
     SimModelSpec("llama2-sim", "llama2", layers=4, heads=4, kv_heads=4, hidden=64, ffn=128, seq_len=128,
                  seed=7_000_002),
+    SimModelSpec("chatglm2-2023-sim", "chatglm2", layers=2, heads=4, kv_heads=2, hidden=64, ffn=128, seq_len=128,
+                 seed=6_100_001, vendor_layout="ChatGLM2-TPU"),
+    SimModelSpec("llama2-2023-sim", "llama2", layers=3, heads=4, kv_heads=4, hidden=64, ffn=128, seq_len=128,
+                 seed=7_100_002, vendor_layout="Llama2-TPU"),
 ]
 
 RMS_EPS = 1e-5

@@ -39,6 +39,9 @@ class WizardCoderSpec:
     ffn: int
     seq_len: int
     seed: int
+    # "LLM-TPU" (sophgo/LLM-TPU) or "Wizardcoder-TPU" (enigma9981/Wizardcoder-TPU: 1-D ids and positions, 2-D masks,
+    # lm_head [H] → [1]); docs/sim-models.md "2023 layouts".
+    vendor_layout: str = "LLM-TPU"
 
     @property
     def head_dim(self) -> int:
@@ -52,6 +55,11 @@ class WizardCoderSpec:
     def lm_head_token(self) -> bool:
         return True
 
+    @property
+    def variant(self) -> int:
+        """cpu_param word 15: bit 1 = the 2023 tensor ranks."""
+        return 0 if self.vendor_layout == "LLM-TPU" else 1
+
     def table_rows(self, vocab: int) -> int:
         return vocab
 
@@ -63,6 +71,8 @@ EOS = 0  # <|endoftext|>, the first special token of the trained vocabulary (Sta
 
 SPEC = WizardCoderSpec("wizardcoder-sim", "wizardcoder", layers=2, heads=4, kv_heads=1, hidden=64, ffn=128,
                        seq_len=256, seed=8_000_003)
+SEED_SPEC = WizardCoderSpec("wizardcoder-2023-sim", "wizardcoder", layers=3, heads=4, kv_heads=1, hidden=64, ffn=128,
+                            seq_len=256, seed=8_100_003, vendor_layout="Wizardcoder-TPU")
 
 # Scales (chosen by running reference.py over many prompts, like sim_weights.py's).
 EMBED_NORM = 8.0
