@@ -240,6 +240,8 @@ def wizardcoder_nets(spec, vocab: int, weights: dict) -> list:
                          [T("token", I32, [1] if seed else [1, 1])], bw.OP_LM_HEAD,
                          words(bw.OP_LM_HEAD), [("final_norm", weights["final_norm"]),
                                                 ("final_norm_bias", weights["final_norm_bias"]), ("lm", weights["lm"])]))
+    if seed:  # compile.sh's model_tool --combine order: embedding, lm_head, then the blocks
+        return [result[0], result[-1]] + result[1:-1]
     return result
 
 

@@ -1,6 +1,8 @@
 /* ChatGLM2 layout: sequence first; the KV cache is right-aligned (the newest token in the last row). After the
  * prompt pass each layer's K/V rows move to the end of their buffer; each cached block returns the cache
- * shifted up by one row (oldest dropped, new appended) into the same buffers. */
+ * shifted up by one row (oldest dropped, new appended) into the same buffers. The same in LLM-TPU and in
+ * ChatGLM2-TPU (2023, demo/demo.cpp: move2end, past_k[1:]); the latter's net names, two-stage embedding and
+ * 1.0-masked attention mask are the catalog's business. */
 #include <cstring>
 
 #include "transformer_runner.h"

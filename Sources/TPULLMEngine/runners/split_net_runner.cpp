@@ -44,7 +44,7 @@ std::vector<uint8_t> attention_mask_bytes(bm_data_type_t dtype, const std::vecto
 }
 
 std::vector<uint8_t> SplitNetRunner::mask_bytes(const std::vector<bool> &visible) const {
-    return attention_mask_bytes(catalog_.mask_dtype, visible, -10000.0f);
+    return attention_mask_bytes(catalog_.mask_dtype, visible, catalog_.mask_masked_value);
 }
 
 void SplitNetRunner::embed_prompt(const std::vector<int> &ids) {

@@ -32,7 +32,8 @@ std::unique_ptr<TransformerRunner> make_chatglm2_runner(RuntimeSession &session,
 std::unique_ptr<TransformerRunner> make_llama2_runner(RuntimeSession &session, const NetCatalog &catalog);
 std::unique_ptr<TransformerRunner> make_wizardcoder_runner(RuntimeSession &session, const NetCatalog &catalog);
 
-/* An attention mask in `dtype` (fp32, fp16 or bf16): `masked` where not visible, 0 where visible. */
+/* An attention mask in `dtype` (fp32, fp16 or bf16): `masked` where not visible, 0 where visible (`masked` is
+ * NetCatalog::mask_masked_value: an additive −10000/−1000, or ChatGLM2-TPU's 1.0 flag). */
 std::vector<uint8_t> attention_mask_bytes(bm_data_type_t dtype, const std::vector<bool> &visible, float masked);
 /* Copies one hidden row (`offset` bytes into `source`) into `input`, runs lm_head into `output`, and reads the
  * token or the logits back. */
@@ -44,7 +45,7 @@ class SplitNetRunner : public TransformerRunner {
   protected:
     SplitNetRunner(RuntimeSession &session, const NetCatalog &catalog);
 
-    /* The attention mask in the net's dtype: −10000 where masked, 0 where visible. */
+    /* The attention mask in the net's dtype: the layout's masked value (catalog) where masked, 0 where visible. */
     std::vector<uint8_t> mask_bytes(const std::vector<bool> &visible) const;
     /* Embedding of the padded prompt into hidden_[0]; returns nothing, fills the prompt inputs too. */
     void embed_prompt(const std::vector<int> &ids);

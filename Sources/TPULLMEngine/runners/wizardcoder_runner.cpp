@@ -1,9 +1,10 @@
 /* WizardCoder layout (LLM-TPU): positions go into the embedding, not the blocks; each layer keeps one combined
  * KV cache ("past", SEQLEN rows), right-aligned (the newest token in the last row). After the prompt pass each
  * layer's past rows move to the end of their buffer; each cached block returns SEQLEN+1 rows (the past and the
- * new row), and rows 1..SEQLEN are copied back into the past. Masks are −1000 where masked, like LLM-TPU's demo.
+ * new row), and rows 1..SEQLEN are copied back into the past. Masks are −1000 where masked (catalog), like LLM-TPU's
+ * and Wizardcoder-TPU's demos.
  * The embedding net has two stages; it is launched with [1,SEQLEN] or [1,1] tensors and the runtime picks the
- * stage by shape (net_catalog.cpp says why the engine never reads stages[1]). */
+ * stage by shape (embedding_nets.cpp says why the engine never reads stages[1]). */
 #include <algorithm>
 #include <cstring>
 
@@ -12,8 +13,6 @@
 namespace tpu {
 
 namespace {
-
-constexpr float kMasked = -1000.0f;
 
 class WizardCoderRunner final : public TransformerRunner {
   public:
@@ -51,7 +50,7 @@ class WizardCoderRunner final : public TransformerRunner {
         }
         prompt_ids_.upload(padded.data(), padded.size() * 4);
         prompt_positions_.upload(positions.data(), positions.size() * 4);
-        std::vector<uint8_t> mask = attention_mask_bytes(catalog_.mask_dtype, visible, kMasked);
+        std::vector<uint8_t> mask = attention_mask_bytes(catalog_.mask_dtype, visible, catalog_.mask_masked_value);
         prompt_mask_.upload(mask.data(), mask.size());
         const NetSpec &embedding = catalog_.embedding;
         std::vector<bm_tensor_t> embed_in{tensor(prompt_ids_, embedding.inputs[0]), tensor(prompt_positions_, embedding.inputs[1])};
@@ -79,7 +78,7 @@ class WizardCoderRunner final : public TransformerRunner {
         int32_t id = token, position = token_length - 1;
         step_id_.upload(&id, 4);
         step_position_.upload(&position, 4);
-        std::vector<uint8_t> mask = attention_mask_bytes(catalog_.mask_dtype, visible, kMasked);
+        std::vector<uint8_t> mask = attention_mask_bytes(catalog_.mask_dtype, visible, catalog_.mask_masked_value);
         step_mask_.upload(mask.data(), mask.size());
         const NetSpec &step = catalog_.embedding_cache;
         std::vector<bm_tensor_t> embed_in{tensor(step_id_, step.inputs[0]), tensor(step_position_, step.inputs[1])};

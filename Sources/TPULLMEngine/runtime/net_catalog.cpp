@@ -2,15 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <map>
 
+#include "net_checks.h"
 #include "tpu_llm_engine.h"
 
 namespace tpu {
-
-namespace {
-
-EngineError load_error(const std::string &message) { return EngineError(EngineError::Kind::load, message); }
 
 NetSpec read_net(const RuntimeSession &session, const std::string &name) {
     const bm_net_info_t *info = session.net_info(name);
@@ -25,9 +21,7 @@ NetSpec read_net(const RuntimeSession &session, const std::string &name) {
             tensor.name = names != nullptr && names[i] != nullptr ? names[i] : "#" + std::to_string(i);
             tensor.dtype = dtypes[i];
             tensor.shape = shapes[i];
-            size_t count_elements = 1;
-            for (int d = 0; d < tensor.shape.num_dims; ++d) count_elements *= size_t(std::max(tensor.shape.dims[d], 0));
-            tensor.bytes = count_elements * dtype_size(tensor.dtype);
+            tensor.bytes = element_count(tensor.shape) * dtype_size(tensor.dtype);
             tensors.push_back(tensor);
         }
         return tensors;
@@ -37,12 +31,10 @@ NetSpec read_net(const RuntimeSession &session, const std::string &name) {
     return net;
 }
 
-/* Index N of a net named prefix + N, or -1. */
-int numbered(const std::string &name, const std::string &prefix) {
-    if (name.compare(0, prefix.size(), prefix) != 0 || name.size() == prefix.size()) return -1;
-    std::string digits = name.substr(prefix.size());
-    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return -1;
-    return std::atoi(digits.c_str());
+size_t element_count(const bm_shape_t &shape) {
+    size_t count = 1;
+    for (int d = 0; d < shape.num_dims; ++d) count *= size_t(std::max(shape.dims[d], 0));
+    return count;
 }
 
 void require_shape(const NetSpec &net, const TensorSpec &tensor, std::vector<int> dims) {
@@ -56,14 +48,11 @@ void require_shape(const NetSpec &net, const TensorSpec &tensor, std::vector<int
     }
 }
 
-void require_mask_dtype(bm_data_type_t dtype) {
-    if (dtype != BM_FLOAT32 && dtype != BM_FLOAT16 && dtype != BM_BFLOAT16)
-        throw load_error(std::string("unsupported attention mask dtype ") + dtype_name(dtype));
+void require_elements(const NetSpec &net, const TensorSpec &tensor, size_t count, const std::string &wanted) {
+    if (element_count(tensor.shape) != count)
+        throw load_error("net " + net.name + " tensor " + tensor.name + " has shape " + shape_text(tensor.shape) +
+                         ", expected " + wanted);
 }
-
-void describe_blocks(const RuntimeSession &session, const NetSpec &block0, NetCatalog &catalog);
-void describe_lm_head(NetCatalog &catalog);
-void describe_wizardcoder_nets(const RuntimeSession &session, const NetSpec &block0, NetCatalog &catalog);
 
 void require_counts(const NetSpec &net, size_t inputs, size_t outputs) {
     if (net.inputs.size() != inputs || net.outputs.size() != outputs)
@@ -72,6 +61,62 @@ void require_counts(const NetSpec &net, size_t inputs, size_t outputs) {
                          std::to_string(outputs));
 }
 
+TensorSpec reshaped(const TensorSpec &spec, const std::vector<int> &dims) {
+    TensorSpec result = spec;
+    result.shape = bm_shape_t{};
+    result.shape.num_dims = int(dims.size());
+    for (size_t i = 0; i < dims.size(); ++i) result.shape.dims[i] = dims[i];
+    result.bytes = element_count(result.shape) * dtype_size(spec.dtype);
+    return result;
+}
+
+namespace {
+
+/* Index N of a net named prefix + N, or -1. */
+int numbered(const std::string &name, const std::string &prefix) {
+    if (name.compare(0, prefix.size(), prefix) != 0 || name.size() == prefix.size()) return -1;
+    std::string digits = name.substr(prefix.size());
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return -1;
+    return std::atoi(digits.c_str());
+}
+
+void require_mask_dtype(bm_data_type_t dtype) {
+    if (dtype != BM_FLOAT32 && dtype != BM_FLOAT16 && dtype != BM_BFLOAT16)
+        throw load_error(std::string("unsupported attention mask dtype ") + dtype_name(dtype));
+}
+
+/* Block names: LLM-TPU, Llama2-TPU and Wizardcoder-TPU say block_N / block_cache_N; ChatGLM2-TPU (2023,
+ * compile/export_onnx.py and demo/demo.cpp) says glm_block_N / glm_block_cache_N. */
+struct BlockNames {
+    std::string prompt, cache;
+    std::string prompt_name(int i) const { return prompt + std::to_string(i); }
+    std::string cache_name(int i) const { return cache + std::to_string(i); }
+};
+
+/* NUM_LAYERS from the block nets: indices must run 0..N-1, each with its cache net. */
+int count_layers(const std::vector<std::string> &names, const BlockNames &blocks) {
+    auto has = [&](const std::string &name) { return std::find(names.begin(), names.end(), name) != names.end(); };
+    std::vector<int> indices;
+    for (const auto &name : names)
+        if (int index = numbered(name, blocks.prompt); index >= 0) indices.push_back(index);
+    std::sort(indices.begin(), indices.end());
+    const int layers = int(indices.size());
+    if (layers == 0) throw load_error("the model has no " + blocks.prompt + "N nets");
+    for (int i = 0; i < layers; ++i) {
+        if (indices[i] != i)
+            throw load_error("the model's blocks are not numbered " + blocks.prompt_name(0) + ".." +
+                             blocks.prompt_name(layers - 1) + ": " + blocks.prompt_name(i) + " is missing");
+        if (!has(blocks.cache_name(i)))
+            throw load_error("the model has " + blocks.prompt_name(i) + " but no " + blocks.cache_name(i));
+    }
+    return layers;
+}
+
+void describe_blocks(const RuntimeSession &session, const BlockNames &names, const NetSpec &block0, NetCatalog &catalog);
+void describe_lm_head(NetCatalog &catalog, int hidden);
+void describe_wizardcoder_nets(const RuntimeSession &session, const BlockNames &names, const NetSpec &block0,
+                               NetCatalog &catalog);
+
 }  // namespace
 
 const char *family_name(ModelFamily family) {
@@ -79,6 +124,16 @@ const char *family_name(ModelFamily family) {
     case ModelFamily::chatglm2: return "chatglm2";
     case ModelFamily::llama2: return "llama2";
     case ModelFamily::wizardcoder: return "wizardcoder";
+    }
+    return "unknown";
+}
+
+const char *layout_name(NetLayout layout) {
+    switch (layout) {
+    case NetLayout::llm_tpu: return "sophgo/LLM-TPU";
+    case NetLayout::chatglm2_tpu_2023: return "sophgo/ChatGLM2-TPU (2023)";
+    case NetLayout::llama2_tpu_2023: return "sophgo/Llama2-TPU (2023)";
+    case NetLayout::wizardcoder_tpu_2023: return "enigma9981/Wizardcoder-TPU (2023)";
     }
     return "unknown";
 }
@@ -120,49 +175,44 @@ NetCatalog discover_nets(const RuntimeSession &session, const std::string &expec
             throw load_error(std::string("the model has no '") + required +
                              "' net: not an LLM-TPU split model (nets: " + std::to_string(names.size()) + ")");
 
-    /* NUM_LAYERS from block_N: indices must run 0..N-1, each with its block_cache_N. */
-    std::vector<int> indices;
-    for (const auto &name : names)
-        if (int index = numbered(name, "block_"); index >= 0) indices.push_back(index);
-    std::sort(indices.begin(), indices.end());
-    int layers = int(indices.size());
-    if (layers == 0) throw load_error("the model has no block_N nets");
-    for (int i = 0; i < layers; ++i) {
-        if (indices[i] != i) throw load_error("the model's blocks are not numbered block_0..block_" + std::to_string(layers - 1) +
-                                              ": block_" + std::to_string(i) + " is missing");
-        if (!has("block_cache_" + std::to_string(i)))
-            throw load_error("the model has block_" + std::to_string(i) + " but no block_cache_" + std::to_string(i));
-    }
+    const bool glm_names = has("glm_block_0");
+    if (glm_names && has("block_0"))
+        throw load_error("the model has both block_0 and glm_block_0: it mixes two exports");
+    const BlockNames block_names = glm_names ? BlockNames{"glm_block_", "glm_block_cache_"}
+                                             : BlockNames{"block_", "block_cache_"};
+    const int layers = count_layers(names, block_names);
     if (expected_layers > 0 && expected_layers != layers)
-        throw load_error("model has " + std::to_string(layers) + " blocks (block_0..block_" + std::to_string(layers - 1) +
-                         ") but the profile says " + std::to_string(expected_layers) + " layers");
+        throw load_error("model has " + std::to_string(layers) + " blocks (" + block_names.prompt_name(0) + ".." +
+                         block_names.prompt_name(layers - 1) + ") but the profile says " + std::to_string(expected_layers) +
+                         " layers");
     catalog.layers = layers;
 
-    catalog.embedding = read_net(session, "embedding");
     catalog.lm_head = read_net(session, "lm_head");
-    if (catalog.embedding.inputs.empty() || catalog.embedding.inputs[0].shape.num_dims < 2)
-        throw load_error("net embedding has no [1,SEQLEN] input");
-    const NetSpec block0 = read_net(session, "block_0");
+    const NetSpec embedding = read_net(session, "embedding");
+    const NetSpec block0 = read_net(session, block_names.prompt_name(0));
 
-    /* Family from the layout: WizardCoder's embedding takes positions too; ChatGLM2 is sequence first. */
+    /* Family from the layout: WizardCoder's embedding takes positions too; ChatGLM2 is sequence first
+     * ([S,1,H] hidden states), Llama2 batch first ([1,S,H]). SEQLEN comes from block_0, never the embedding,
+     * whose stage 0 may be the one-token stage. */
     ModelFamily family;
-    if (catalog.embedding.inputs.size() == 2) {
+    if (embedding.inputs.size() == 2) {
         family = ModelFamily::wizardcoder;
     } else {
-        catalog.seq_len = catalog.embedding.inputs[0].shape.dims[1];
-        int S = catalog.seq_len;
-        if (!block0.inputs.empty() && block0.inputs[0].shape.num_dims == 3 && block0.inputs[0].shape.dims[0] == S &&
-            block0.inputs[0].shape.dims[1] == 1 && S != 1) {
+        const bm_shape_t shape = block0.inputs.empty() ? bm_shape_t{} : block0.inputs[0].shape;
+        if (shape.num_dims == 3 && shape.dims[1] == 1 && shape.dims[0] > 1) {
             family = ModelFamily::chatglm2;
-        } else if (!block0.inputs.empty() && block0.inputs[0].shape.num_dims == 3 && block0.inputs[0].shape.dims[0] == 1 &&
-                   block0.inputs[0].shape.dims[1] == S) {
+            catalog.seq_len = shape.dims[0];
+        } else if (shape.num_dims == 3 && shape.dims[0] == 1 && shape.dims[1] > 1) {
             family = ModelFamily::llama2;
+            catalog.seq_len = shape.dims[1];
         } else {
-            throw load_error("cannot tell the model family from block_0's input " +
-                             (block0.inputs.empty() ? std::string("(none)") : shape_text(block0.inputs[0].shape)) +
+            throw load_error("cannot tell the model family from " + block0.name + "'s input " + shape_text(shape) +
                              "; pass --family");
         }
     }
+    if (glm_names && family != ModelFamily::chatglm2)
+        throw load_error("the model's blocks are named glm_block_N (ChatGLM2-TPU) but laid out like " +
+                         std::string(family_name(family)));
     if (!expected_family.empty()) {
         ModelFamily expected = parse_family(expected_family);
         if (expected != family)
@@ -171,40 +221,48 @@ NetCatalog discover_nets(const RuntimeSession &session, const std::string &expec
     }
     catalog.family = family;
     if (family == ModelFamily::wizardcoder) {
-        describe_wizardcoder_nets(session, block0, catalog);
+        describe_wizardcoder_nets(session, block_names, block0, catalog);
+        catalog.layout = catalog.one_dimensional_ids ? NetLayout::wizardcoder_tpu_2023 : NetLayout::llm_tpu;
     } else {
-        if (!has("embedding_cache"))
-            throw load_error("the model has no 'embedding_cache' net: not an LLM-TPU split model (nets: " +
-                             std::to_string(names.size()) + ")");
-        catalog.embedding_cache = read_net(session, "embedding_cache");
-        describe_blocks(session, block0, catalog);
+        const int H = block0.inputs[0].shape.dims[2];
+        describe_embeddings(session, 1, H, family == ModelFamily::chatglm2, catalog);
+        describe_blocks(session, block_names, block0, catalog);
+        describe_lm_head(catalog, H);
+        if (glm_names) catalog.layout = NetLayout::chatglm2_tpu_2023;
+        else if (catalog.one_dimensional_ids && family == ModelFamily::llama2) catalog.layout = NetLayout::llama2_tpu_2023;
+        if (glm_names && catalog.one_dimensional_ids == false)
+            throw load_error("the model's blocks are named glm_block_N (ChatGLM2-TPU, 2023) but its embedding takes " +
+                             shape_text(catalog.embedding.inputs[0].shape) + " ids, not [SEQLEN]");
     }
-    describe_lm_head(catalog);
+    /* ChatGLM2-TPU's export runs ChatGLM2's blocks with the README's edit of modeling_chatglm.py,
+     * `attention_scores + (attention_mask * -10000.0)`, and demo/demo.cpp writes 1.0 where masked: a flag. */
+    if (catalog.layout == NetLayout::chatglm2_tpu_2023) catalog.mask_masked_value = 1.0f;
+    else if (family == ModelFamily::wizardcoder) catalog.mask_masked_value = -1000.0f;
     return catalog;
 }
 
 namespace {
 
-void describe_blocks(const RuntimeSession &session, const NetSpec &block0, NetCatalog &catalog) {
+/* ChatGLM2 (sequence first, KV cache [S,1,KVH,D] returned whole by the cache block) and Llama2 (batch first, the
+ * cache block returns the new row [1,1,KVH,D]); the same tensors in LLM-TPU and in the 2023 repositories. */
+void describe_blocks(const RuntimeSession &session, const BlockNames &names, const NetSpec &block0, NetCatalog &catalog) {
     const ModelFamily family = catalog.family;
     const int layers = catalog.layers, S = catalog.seq_len;
-    /* Shapes the runners rely on. */
-    require_counts(catalog.embedding, 1, 1);
-    require_counts(catalog.embedding_cache, 1, 1);
-    require_shape(catalog.embedding_cache, catalog.embedding_cache.inputs[0], {1, 1});
-    int H = block0.inputs[0].shape.dims[2];
+    const int H = block0.inputs[0].shape.dims[2];
+    const std::string mask = "[1,1," + std::to_string(S) + "," + std::to_string(S) + "]";
+    const std::string step_mask = "[1,1,1," + std::to_string(S + 1) + "]";
     for (int i = 0; i < layers; ++i) {
-        NetSpec block = i == 0 ? block0 : read_net(session, "block_" + std::to_string(i));
-        NetSpec cache = read_net(session, "block_cache_" + std::to_string(i));
+        NetSpec block = i == 0 ? block0 : read_net(session, names.prompt_name(i));
+        NetSpec cache = read_net(session, names.cache_name(i));
         require_counts(block, 3, 3);
         require_counts(cache, 5, 3);
         bool glm = family == ModelFamily::chatglm2;
         require_shape(block, block.inputs[0], glm ? std::vector<int>{S, 1, H} : std::vector<int>{1, S, H});
         require_shape(block, block.inputs[1], {1, S});
-        require_shape(block, block.inputs[2], {1, 1, S, S});
+        require_elements(block, block.inputs[2], size_t(S) * S, mask);
         require_shape(cache, cache.inputs[0], {1, 1, H});
         require_shape(cache, cache.inputs[1], {1, 1});
-        require_shape(cache, cache.inputs[2], {1, 1, 1, S + 1});
+        require_elements(cache, cache.inputs[2], size_t(S) + 1, step_mask);
         const TensorSpec &k = block.outputs[1];
         require_shape(block, k, glm ? std::vector<int>{S, 1, -1, -1} : std::vector<int>{1, S, -1, -1});
         require_shape(cache, cache.inputs[3], glm ? std::vector<int>{S, 1, -1, -1} : std::vector<int>{1, S, -1, -1});
@@ -221,95 +279,52 @@ void describe_blocks(const RuntimeSession &session, const NetSpec &block0, NetCa
     require_mask_dtype(catalog.mask_dtype);
 }
 
-void describe_lm_head(NetCatalog &catalog) {
+/* lm_head takes one hidden row ([1,H], or [H] in Wizardcoder-TPU) and returns either the argmax token (int32,
+ * one element: [1,1], or [1] in Wizardcoder-TPU) or the logits. */
+void describe_lm_head(NetCatalog &catalog, int hidden) {
     require_counts(catalog.lm_head, 1, 1);
+    require_elements(catalog.lm_head, catalog.lm_head.inputs[0], size_t(hidden), "[1," + std::to_string(hidden) + "]");
     const TensorSpec &head_out = catalog.lm_head.outputs[0];
     if (head_out.dtype == BM_INT32) {
+        require_elements(catalog.lm_head, head_out, 1, "[1,1] (one token)");
         catalog.lm_head_returns_token = true;
     } else if (head_out.dtype == BM_FLOAT32 || head_out.dtype == BM_FLOAT16 || head_out.dtype == BM_BFLOAT16) {
-        int rows = 1;
-        for (int d = 0; d < head_out.shape.num_dims; ++d) rows *= head_out.shape.dims[d];
-        catalog.vocab_rows = rows;
+        catalog.vocab_rows = int(element_count(head_out.shape));
     } else {
         throw load_error(std::string("lm_head returns ") + dtype_name(head_out.dtype) +
                          ": expected an int32 token or float logits");
     }
 }
 
-/* A tensor like `spec` with another shape (the embedding's other stage). */
-TensorSpec reshaped(const TensorSpec &spec, std::vector<int> dims) {
-    TensorSpec result = spec;
-    result.shape = bm_shape_t{};
-    result.shape.num_dims = int(dims.size());
-    size_t count = 1;
-    for (size_t i = 0; i < dims.size(); ++i) {
-        result.shape.dims[i] = dims[i];
-        count *= size_t(dims[i]);
-    }
-    result.bytes = count * dtype_size(spec.dtype);
-    return result;
-}
-
-/* WizardCoder (LLM-TPU): one `embedding` net with two stages, [1,1] and [1,SEQLEN], each taking ids and positions;
- * block_i (hidden, mask) → (hidden, past); block_cache_i (hidden, past, mask) → (hidden, current_cache of SEQLEN+1
- * rows). Our bm_stage_info_t declaration is the old 16-byte one and the runtime's may be longer, so only stages[0]
- * is ever read: SEQLEN and the hidden size come from block_0, and the engine writes both embedding shapes itself
- * ([1,SEQLEN] in catalog.embedding, [1,1] in catalog.embedding_cache); the runtime picks the stage whose input
- * shapes match the launch, as libsophon does. A model with a separate embedding_cache net works too. */
-void describe_wizardcoder_nets(const RuntimeSession &session, const NetSpec &block0, NetCatalog &catalog) {
+/* WizardCoder (LLM-TPU, and Wizardcoder-TPU 2023 with the same bytes in fewer dimensions): block_i (hidden, mask)
+ * → (hidden, past); block_cache_i (hidden, past, mask) → (hidden, current_cache of SEQLEN+1 rows); the embedding
+ * takes ids and positions (embedding_nets.cpp). */
+void describe_wizardcoder_nets(const RuntimeSession &session, const BlockNames &names, const NetSpec &block0,
+                               NetCatalog &catalog) {
     require_counts(block0, 2, 2);
     const TensorSpec &states = block0.inputs[0];
     if (states.shape.num_dims != 3 || states.shape.dims[0] != 1 || states.shape.dims[1] < 2)
-        throw load_error("net block_0 tensor " + states.name + " has shape " + shape_text(states.shape) +
+        throw load_error("net " + block0.name + " tensor " + states.name + " has shape " + shape_text(states.shape) +
                          ", expected [1,SEQLEN,hidden]");
     const int S = states.shape.dims[1], H = states.shape.dims[2];
     catalog.seq_len = S;
+    describe_embeddings(session, 2, H, false, catalog);
 
-    NetSpec &embedding = catalog.embedding;
-    require_counts(embedding, 2, 1);
-    for (const TensorSpec &input : embedding.inputs)
-        if (input.dtype != BM_INT32)
-            throw load_error("net embedding takes " + input.name + " as " + dtype_name(input.dtype) + ", expected int32");
-    const int first_length = embedding.inputs[0].shape.num_dims == 2 ? embedding.inputs[0].shape.dims[1] : -1;
-    if (first_length != 1 && first_length != S)
-        throw load_error("net embedding's first stage takes " + shape_text(embedding.inputs[0].shape) +
-                         ", expected [1,1] or [1," + std::to_string(S) + "]");
-    require_shape(embedding, embedding.inputs[1], {1, first_length});
-    require_shape(embedding, embedding.outputs[0], {1, first_length, H});
-    NetSpec step = embedding;
-    const auto &names = catalog.net_names;
-    if (std::find(names.begin(), names.end(), "embedding_cache") != names.end()) {
-        step = read_net(session, "embedding_cache");
-        require_counts(step, 2, 1);
-        require_shape(step, step.inputs[0], {1, 1});
-    } else {
-        const bm_net_info_t *info = session.net_info("embedding");
-        if (info == nullptr || info->stage_num < 2)
-            throw load_error("net embedding has " + std::to_string(info == nullptr ? 0 : info->stage_num) +
-                             " stage(s) and there is no embedding_cache net: WizardCoder needs a [1,1] and a [1," +
-                             std::to_string(S) + "] embedding");
-    }
-    for (int length : {S, 1}) {
-        NetSpec &target = length == S ? embedding : catalog.embedding_cache;
-        const NetSpec &source = length == 1 ? step : embedding;
-        target.name = source.name;
-        target.inputs = {reshaped(source.inputs[0], {1, length}), reshaped(source.inputs[1], {1, length})};
-        target.outputs = {reshaped(source.outputs[0], {1, length, H})};
-    }
-
+    const std::string mask = "[1,1," + std::to_string(S) + "," + std::to_string(S) + "]";
+    const std::string step_mask = "[1,1,1," + std::to_string(S + 1) + "]";
     for (int i = 0; i < catalog.layers; ++i) {
-        NetSpec block = i == 0 ? block0 : read_net(session, "block_" + std::to_string(i));
-        NetSpec cache = read_net(session, "block_cache_" + std::to_string(i));
+        NetSpec block = i == 0 ? block0 : read_net(session, names.prompt_name(i));
+        NetSpec cache = read_net(session, names.cache_name(i));
         require_counts(block, 2, 2);
         require_counts(cache, 3, 2);
         require_shape(block, block.inputs[0], {1, S, H});
-        require_shape(block, block.inputs[1], {1, 1, S, S});
+        require_elements(block, block.inputs[1], size_t(S) * S, mask);
         require_shape(block, block.outputs[0], {1, S, H});
         require_shape(block, block.outputs[1], {1, S, -1});
         const int row = block.outputs[1].shape.dims[2];
         require_shape(cache, cache.inputs[0], {1, 1, H});
         require_shape(cache, cache.inputs[1], {1, S, row});
-        require_shape(cache, cache.inputs[2], {1, 1, 1, S + 1});
+        require_elements(cache, cache.inputs[2], size_t(S) + 1, step_mask);
         require_shape(cache, cache.outputs[0], {1, 1, H});
         require_shape(cache, cache.outputs[1], {1, S + 1, row});
         if (block.inputs[1].dtype != block0.inputs[1].dtype || cache.inputs[2].dtype != block0.inputs[1].dtype)
@@ -321,6 +336,7 @@ void describe_wizardcoder_nets(const RuntimeSession &session, const NetSpec &blo
     }
     catalog.mask_dtype = block0.inputs[1].dtype;
     require_mask_dtype(catalog.mask_dtype);
+    describe_lm_head(catalog, H);
 }
 
 }  // namespace

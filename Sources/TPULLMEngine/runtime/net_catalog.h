@@ -26,15 +26,27 @@ struct NetSpec {
     std::vector<TensorSpec> outputs;
 };
 
+/* Whose export the bmodel's nets come from (docs/engine.md "Net layouts"): sophgo/LLM-TPU (2024 on), or one of
+ * the 2023 seed repositories, told apart by what the nets show (names, ranks), never by a flag. */
+enum class NetLayout { llm_tpu, chatglm2_tpu_2023, llama2_tpu_2023, wizardcoder_tpu_2023 };
+const char *layout_name(NetLayout layout);
+
 struct NetCatalog {
     std::vector<std::string> net_names;
     ModelFamily family = ModelFamily::llama2;
+    NetLayout layout = NetLayout::llm_tpu;
     int layers = 0;
     int seq_len = 0;
+    /* The two embeddings the runners launch: SEQLEN tokens and one token. Both may name the same two-stage net;
+     * then the shapes of the stage not described by stages[0] are the engine's own (embedding_nets.cpp). */
     NetSpec embedding, embedding_cache, lm_head;
-    std::vector<NetSpec> blocks, cache_blocks;
+    std::vector<NetSpec> blocks, cache_blocks; /* block_N / block_cache_N, or glm_block_N / glm_block_cache_N */
+    bool one_dimensional_ids = false;          /* embedding ids [n] (2023 seed repositories) rather than [1,n] */
     bm_data_type_t mask_dtype = BM_FLOAT32;
-    bool lm_head_returns_token = false; /* int32 [1,1] token; otherwise logits [1, vocab_rows] */
+    /* What a masked attention entry holds; visible entries hold 0. −10000 (added to the scores) in LLM-TPU's
+     * Llama2/ChatGLM2, −1000 in WizardCoder, 1.0 in ChatGLM2-TPU (2023), whose blocks add mask × −10000. */
+    float mask_masked_value = -10000.0f;
+    bool lm_head_returns_token = false; /* int32 token ([1,1] or [1]); otherwise logits [1, vocab_rows] */
     int vocab_rows = 0;                 /* logits width (0 when lm_head returns a token) */
 };
 
@@ -45,5 +57,9 @@ std::string shape_text(const bm_shape_t &shape);
 /* Reads every net's description and checks it against the deployment's expectations (empty / 0: infer).
  * Throws EngineError(load) with a sentence naming what does not match. */
 NetCatalog discover_nets(const RuntimeSession &session, const std::string &expected_family, int expected_layers);
+
+/* Fills catalog.embedding (SEQLEN tokens) and catalog.embedding_cache (one token) from `embedding` (two stages)
+ * or `embedding` + `embedding_cache`; `inputs` is 1 (ids) or 2 (ids, positions); catalog.seq_len must be set. */
+void describe_embeddings(const RuntimeSession &session, size_t inputs, int hidden, bool sequence_first, NetCatalog &catalog);
 
 }  // namespace tpu
