@@ -52,6 +52,25 @@ func sentencePieceModel(pieces count: Int) -> [UInt8] {
         }
     }
 
+    @Test func tokenizerPairingReadsAnFP16TableBehindFP32Outputs() throws {
+        // The 2023 seed repositories deploy the embedding with --quantize F16 and keep fp32 outputs: the same
+        // table bytes (65 024 rows × 4096 × fp16) must still pair with ChatGLM2's tokenizer.
+        var model = try BModel(contentsOf: BModelFixture.path("tiny-chatglm2.bmodel"))
+        let embedding = try #require(model.nets.firstIndex { $0.name == "embedding" })
+        for stage in model.nets[embedding].stages.indices {
+            for output in model.nets[embedding].stages[stage].outputs.indices {
+                model.nets[embedding].stages[stage].outputs[output].dataType = 0
+            }
+        }
+        let pairing = try TokenizerPairing.check(pieces: 64789, family: "chatglm2", model: model, tokenizerName: "tokenizer.model", modelName: "m")
+        #expect(pairing.verdict == .matches)
+        #expect(pairing.modelRows == 65024)
+        // Read as fp32 the same bytes would be 32 512 rows: a tokenizer that fits neither reading is refused.
+        #expect(throws: PushError.self) {
+            try TokenizerPairing.check(pieces: 40000, family: "llama2", model: model, tokenizerName: "other.model", modelName: "m")
+        }
+    }
+
     private func facts(heap: UInt64? = 4 << 30, free: UInt64 = 10 << 30, chip: String? = "BM1684X") -> BoardFacts {
         BoardFacts(target: "root@b", arch: "aarch64", chip: chip, boardProfile: "1684x_evb", liveNPUHeapBytes: heap, freeBytes: free, remoteDir: "/data/tpudeploy/x")
     }

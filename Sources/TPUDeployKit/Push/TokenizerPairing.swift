@@ -43,8 +43,10 @@ public enum SentencePieceModel {
 /// padded (ChatGLM2-6B pads 64 794 ids to 65 024 rows) by at most max(512, 1 %). Fewer rows means ids past the
 /// table (garbage or a crash); far more means the tokenizer of another model. The rows come from lm_head's
 /// logits width when the model returns logits, else from the embedding net's weight bytes divided by the
-/// hidden size and element size of its output tensor (the table is stored in the type it outputs). When neither is visible, the
-/// check is reported as not made.
+/// hidden size and element size of its output tensor (the table is stored in the type it outputs) or, when the
+/// net outputs fp32, by 2-byte elements: the 2023 seed repositories (sophgo/ChatGLM2-TPU, sophgo/Llama2-TPU
+/// `compile/compile.sh`) deploy the embedding with `--quantize F16` and no `--quant_output`, so an fp16 table
+/// feeds fp32 outputs. When neither is visible, the check is reported as not made.
 public struct TokenizerPairing: Sendable, Codable, Equatable {
     public enum Verdict: String, Sendable, Codable { case matches, unverifiable }
 
@@ -90,9 +92,14 @@ public struct TokenizerPairing: Sendable, Codable, Equatable {
         if let embedding = model.nets.first(where: { $0.name == "embedding" }), let stage = embedding.stages.first,
            let output = stage.outputs.first, let hidden = output.shape.last, hidden > 0, stage.coefficientBytes > 0,
            let width = elementBytes[output.dataType] {
-            // The table is stored in the type the net outputs (a lookup copies rows unchanged).
-            let perRow = hidden * width
-            if stage.coefficientBytes % perRow == 0 { return ([Int(stage.coefficientBytes / perRow)], "embedding_weights") }
+            // The table is stored in the type the net outputs (a lookup copies rows unchanged), or in fp16 under
+            // fp32 outputs (an F16 deploy without --quant_output).
+            let widths = output.dataType == 0 ? [width, 2] : [width]
+            let rows = widths.compactMap { width -> Int? in
+                let perRow = hidden * width
+                return stage.coefficientBytes % perRow == 0 ? Int(stage.coefficientBytes / perRow) : nil
+            }
+            if !rows.isEmpty { return (rows, "embedding_weights") }
         }
         return ([], nil)
     }
