@@ -33,6 +33,7 @@ ModelDescription describe(const EngineOptions &options, const NetCatalog &catalo
     ModelDescription description;
     description.name = options.model_name.empty() ? file_stem(options.model_path) : options.model_name;
     description.family = family_name(catalog.family);
+    description.layout = layout_name(catalog.layout);
     description.layers = catalog.layers;
     description.seq_len = catalog.seq_len;
     description.nets = catalog.net_names;

@@ -13,7 +13,7 @@ namespace {
 const char *kHelp =
     "usage: tpu-llm-engine info --model M.bmodel [--runtime-dir DIR] [--family F] [--layers N] [--device N]\n"
     "\n"
-    "Loads the bmodel through the runtime and prints {\"model\",\"family\",\"layers\",\"seq_len\",\"nets\"} as JSON.\n"
+    "Loads the bmodel through the runtime and prints {\"model\",\"family\",\"layout\",\"layers\",\"seq_len\",\"nets\"} as JSON.\n"
     "With --family/--layers, a model that does not match them is a load error (exit 3).\n\n%s";
 
 }  // namespace
@@ -30,9 +30,9 @@ int run_info(int argc, char **argv) {
             tpu::ModelDescription description = tpu::inspect_model(options);
             std::string nets = "[";
             for (size_t i = 0; i < description.nets.size(); ++i) nets += (i ? "," : "") + json_string(description.nets[i]);
-            std::printf("{\"model\":%s,\"family\":\"%s\",\"layers\":%d,\"seq_len\":%d,\"nets\":%s]}\n",
-                        json_string(description.name).c_str(), description.family.c_str(), description.layers,
-                        description.seq_len, nets.c_str());
+            std::printf("{\"model\":%s,\"family\":\"%s\",\"layout\":%s,\"layers\":%d,\"seq_len\":%d,\"nets\":%s]}\n",
+                        json_string(description.name).c_str(), description.family.c_str(),
+                        json_string(description.layout).c_str(), description.layers, description.seq_len, nets.c_str());
             return exit_ok;
         } catch (const tpu::EngineError &error) {
             print_error(error.what());

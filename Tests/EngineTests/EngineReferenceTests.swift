@@ -220,6 +220,7 @@ struct EngineReferenceTests {
         #expect(outcome.status == 0, "\(outcome.standardError)")
         let info = try Self.json(outcome.standardOutput, from: "tpu-llm-engine info")
         #expect(info["family"] as? String == "chatglm2")
+        #expect(info["layout"] as? String == "sophgo/LLM-TPU")
         #expect((info["layers"] as? NSNumber)?.intValue == 3)
         #expect((info["seq_len"] as? NSNumber)?.intValue == 128)
         #expect((info["nets"] as? [String])?.contains("block_cache_2") == true)

@@ -22,6 +22,7 @@ struct EngineServerTests {
         let ready = try engine.waitUntilReady()
         #expect(ready["status"] as? String == "ready")
         #expect(ready["family"] as? String == "llama2")
+        #expect(ready["layout"] as? String == "sophgo/LLM-TPU")
         #expect(ready["layers"] as? Int == 4)
         #expect(ready["seq_len"] as? Int == 128)
         #expect((ready["load_seconds"] as? Double ?? 0) >= 1.4)

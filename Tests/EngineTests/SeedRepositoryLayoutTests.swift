@@ -15,6 +15,8 @@ struct SeedRepositoryLayoutTests {
     struct Layout: CustomStringConvertible, Sendable {
         let name: String
         let family: String
+        /// What `info` and /health say the nets follow.
+        let layout: String
         let layers: Int
         let seqLen: Int
         /// Net names in file order (model_tool --combine order of the repository's compile.sh).
@@ -31,13 +33,14 @@ struct SeedRepositoryLayoutTests {
     }
 
     static let layouts = [
-        Layout(name: "chatglm2-2023-sim", family: "chatglm2", layers: 2, seqLen: 128,
+        Layout(name: "chatglm2-2023-sim", family: "chatglm2", layout: "sophgo/ChatGLM2-TPU (2023)", layers: 2, seqLen: 128,
                nets: ["embedding", "lm_head"] + blocks("glm_block_", 2),
                rounds: ["The board boots.", "How much memory?"]),
-        Layout(name: "llama2-2023-sim", family: "llama2", layers: 3, seqLen: 128,
+        Layout(name: "llama2-2023-sim", family: "llama2", layout: "sophgo/Llama2-TPU (2023)", layers: 3, seqLen: 128,
                nets: ["embedding_cache", "embedding", "lm_head"] + blocks("block_", 3),
                rounds: ["The board boots.", "How much memory?"]),
-        Layout(name: "wizardcoder-2023-sim", family: "wizardcoder", layers: 3, seqLen: 256,
+        Layout(name: "wizardcoder-2023-sim", family: "wizardcoder", layout: "enigma9981/Wizardcoder-TPU (2023)",
+               layers: 3, seqLen: 256,
                nets: ["embedding", "lm_head"] + blocks("block_", 3),
                rounds: ["Write a function that adds two numbers.", "Now in C.", "Explain it."]),
     ]
@@ -96,7 +99,7 @@ struct SeedRepositoryLayoutTests {
         }
     }
 
-    /// `info` reads the family, the layer count and SEQLEN from the nets alone (SEQLEN from the first block: the
+    /// `info` reads the family, the layout, the layer count and SEQLEN from the nets alone (SEQLEN from the first block: the
     /// two-stage embeddings describe their one-token stage first).
     @Test(arguments: layouts) func familyLayersAndContextComeFromTheNets(layout: Layout) async throws {
         let model = try EngineTestSupport.simModel(layout.name)
@@ -105,6 +108,7 @@ struct SeedRepositoryLayoutTests {
         #expect(outcome.status == 0, "\(outcome.standardError)")
         let info = try EngineReferenceTests.json(outcome.standardOutput, from: "tpu-llm-engine info")
         #expect(info["family"] as? String == layout.family)
+        #expect(info["layout"] as? String == layout.layout)
         #expect((info["layers"] as? NSNumber)?.intValue == layout.layers)
         #expect((info["seq_len"] as? NSNumber)?.intValue == layout.seqLen)
         #expect(info["nets"] as? [String] == layout.nets)

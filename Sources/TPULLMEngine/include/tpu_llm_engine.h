@@ -53,6 +53,7 @@ using TextCallback = std::function<bool(const std::string &piece)>;
 struct ModelDescription {
     std::string name;     /* id shown in /v1/models */
     std::string family;   /* chatglm2, llama2, wizardcoder */
+    std::string layout;   /* whose export the nets follow, e.g. "sophgo/ChatGLM2-TPU (2023)" (docs/engine.md) */
     int layers = 0;
     int seq_len = 0;
     std::vector<std::string> nets;

@@ -50,6 +50,7 @@ std::string EngineHealth::body(const HealthSnapshot &health) {
     if (health.status == HealthStatus::failed) body["reason"] = health.reason;
     if (health.status == HealthStatus::ready) {
         body["family"] = health.model.family;
+        body["layout"] = health.model.layout;
         body["layers"] = health.model.layers;
         body["seq_len"] = health.model.seq_len;
     }
