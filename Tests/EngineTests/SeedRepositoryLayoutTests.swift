@@ -114,8 +114,9 @@ struct SeedRepositoryLayoutTests {
         #expect(info["nets"] as? [String] == layout.nets)
     }
 
-    /// The profile a user deploys the model with agrees with the file (family, layers, SEQLEN, NPU need), and a
-    /// profile's layer count that does not is refused naming the glm_block nets.
+    /// The profile a user deploys the model with agrees with the file (family, layers, SEQLEN, NPU need), push's
+    /// tokenizer check pairs the file with its tokenizer, and a profile's layer count that does not match is
+    /// refused naming the glm_block nets.
     @Test(arguments: layouts) func theProfileDescribesTheFile(layout: Layout) async throws {
         let model = try EngineTestSupport.simModel(layout.name)
         let bmodel = try BModel(contentsOf: model.appendingPathComponent("\(layout.name).bmodel").path)
@@ -124,6 +125,14 @@ struct SeedRepositoryLayoutTests {
         let mebibyte = SimModelTests.mebibyte
         #expect(profile.npuMemoryBytes == (bmodel.npuMemoryBytes + mebibyte - 1) / mebibyte * mebibyte)
         #expect(profile.family == layout.family && profile.layers == layout.layers && profile.sequenceLength == layout.seqLen)
+        if layout.family != "wizardcoder" {
+            // push's tokenizer check finds the vocabulary in the embedding table (lm_head returns a token).
+            let pieces = try #require(SentencePieceModel.pieceCount(
+                [UInt8](try Data(contentsOf: model.appendingPathComponent("tokenizer.model")))))
+            let pairing = try TokenizerPairing.check(pieces: pieces, family: layout.family, model: bmodel,
+                                                     tokenizerName: "tokenizer.model", modelName: layout.name)
+            #expect(pairing.verdict == .matches && pairing.source == "embedding_weights")
+        }
         let loaded = try await Self.generate(layout, ["--family", profile.family, "--layers", String(layout.layers), "--ids", "5,9"])
         #expect(loaded["stop_reason"] != nil)
         if layout.family == "chatglm2" {
