@@ -62,6 +62,9 @@ struct SimCommand: AsyncParsableCommand {
             try await reportingFailures(json: output.json) {
                 guard boards >= 1 else { throw ValidationError("--boards must be at least 1") }
                 let profile = try ProfileStore.locate().board(named: board)
+                guard profile.factoryLayout != nil else {
+                    throw ValidationError("board \(board) has no simulated board: its factory layout is not known (\(profile.sourceFile))")
+                }
                 let ramName = ram ?? profile.ramSizes.sorted().last ?? "16g"
                 guard profile.ramSizes.contains(ramName), let simulatedRAM = SimulatedRAM(rawValue: ramName) else {
                     throw ValidationError("board \(board) comes with \(profile.ramSizes.joined(separator: " or ")) of DDR, not \(ramName)")
@@ -69,7 +72,7 @@ struct SimCommand: AsyncParsableCommand {
                 var options = SimulatorOptions()
                 options.boards = boards
                 options.ram = simulatedRAM
-                options.dtbName = String(profile.dtbFileNames[0].dropLast(4))
+                options.dtbName = DTBName.baseName(profile.dtbFileNames[0])
                 options.bootDelay = bootDelay
                 options.bootPartitionMiB = bootPartitionMib
                 options.dataPartitionMiB = dataPartitionMib
