@@ -22,6 +22,26 @@ private func liveReservedMemory(_ board: SimulatedBoard) throws -> String {
         """)
 }
 
+/// Runs the built `tpudeploy` (beside the test bundle) in `directory` with the repository's profiles and no terminal.
+private func tpudeploy(_ arguments: [String], in directory: URL) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tpudeploy")
+    process.arguments = arguments
+    process.currentDirectoryURL = directory
+    var environment = ProcessInfo.processInfo.environment
+    environment["TPUDEPLOY_PROFILES"] = repositoryRoot.appendingPathComponent("Profiles").path
+    process.environment = environment
+    let (out, err) = (Pipe(), Pipe())
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
 private func fileName(_ board: SimulatedBoard) throws -> String {
     try SimulatedBoardHarness.openSSH(board, "tr -d '\\000' < /sys/firmware/devicetree/base/info/file-name")
         .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -102,5 +122,31 @@ struct VendorBoardIntegrationTests {
         } throws: { error in
             "\(error)".contains("no simulated board boots bm1684x_se7_v1_12g.dtb") && "\(error)".contains("bm1684x_sm7_airbox")
         }
+    }
+
+    /// The command line: `sim up --board airbox` boots the AirBox's dtb, and `inspect` (through the tpudeploy.yaml
+    /// it wrote) names the airbox profile; boards the simulator cannot offer are refused with the reason.
+    @Test func simUpBoardAirboxFromTheCommandLine() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-vendor-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let state = directory.appendingPathComponent("sim").path
+        defer { _ = try? tpudeploy(["sim", "down", "--state-dir", state], in: directory) }
+
+        let noLayout = try tpudeploy(["sim", "up", "--state-dir", state, "--board", "se7_v3"], in: directory)
+        #expect(noLayout.status != 0 && noLayout.stderr.contains("factory layout is not known"))
+        let wrongRAM = try tpudeploy(["sim", "up", "--state-dir", state, "--board", "airbox", "--ram", "12g"], in: directory)
+        #expect(wrongRAM.status != 0 && wrongRAM.stderr.contains("comes with 16g of DDR"))
+
+        let up = try tpudeploy(["sim", "up", "--state-dir", state, "--board", "airbox", "--boot-delay", "0", "--json"], in: directory)
+        #expect(up.status == 0, "\(up.stderr)")
+        let boards = try JSONSerialization.jsonObject(with: Data(up.stdout.utf8)) as? [[String: Any]]
+        #expect(boards?.first?["dtb_name"] as? String == "bm1684x_sm7_airbox")
+        let inspect = try tpudeploy(["inspect", "--json"], in: directory)
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        let report = try JSONOutput.decoder().decode(BoardReport.self, from: Data(inspect.stdout.utf8))
+        #expect(report.board == "airbox")
+        #expect(report.dtb == "bm1684x_sm7_airbox.dtb")
+        #expect(report.heaps.first { $0.name == "vpu" }?.configuredBytes == 0xB7FF_0000)
     }
 }
