@@ -100,6 +100,9 @@ private func properties(under root: String, in tree: FlatDeviceTree) throws -> [
     @Test func everyProfileWithAFactoryLayoutIsAVendorBoardAndNoInventedNameIsLeft() throws {
         let withLayout = try profiles.boards().filter { $0.factoryLayout != nil }.map(\.name).sorted()
         #expect(withLayout == VendorBoard.all.map(\.profile).sorted())
+        // No dtb name (in the form names are compared in) belongs to two profiles.
+        let keys = try profiles.boards().flatMap { $0.dtbFileNames.map(DTBName.key) }
+        #expect(Set(keys).count == keys.count)
         #expect(try profiles.board(booting: "bm1684x_se7_v1_12g.dtb") == nil)
         #expect(try profiles.board(booting: "bm1684x_airbox_v1.dtb") == nil)
         // SE7 v3.0: its name is known (sophon-tools), its dts is not public: no factory layout.

@@ -37,7 +37,7 @@ struct SimCommand: AsyncParsableCommand {
         @Option(name: .long, help: "DDR size: 12g or 16g (default: the board profile's largest).")
         var ram: String?
 
-        @Option(name: .long, help: "Board profile from Profiles/boards.")
+        @Option(name: .long, help: "Board profile from Profiles/boards (1684x_evb, se7, se7_v2, airbox, sm7m, …): the board boots that profile's dtb with its factory layout.")
         var board = "1684x_evb"
 
         @Option(name: .long, help: "Seconds a simulated reboot takes before SSH answers again.")
