@@ -124,8 +124,9 @@ struct VendorBoardIntegrationTests {
         }
     }
 
-    /// The command line: `sim up --board airbox` boots the AirBox's dtb, and `inspect` (through the tpudeploy.yaml
-    /// it wrote) names the airbox profile; boards the simulator cannot offer are refused with the reason.
+    /// The command line: `sim up --board airbox` boots the AirBox's dtb, `inspect` (through the tpudeploy.yaml it
+    /// wrote) names the airbox profile, and `fix-memory --preset factory --yes` undoes a change; boards the simulator
+    /// cannot offer are refused with the reason.
     @Test func simUpBoardAirboxFromTheCommandLine() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-vendor-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -148,5 +149,17 @@ struct VendorBoardIntegrationTests {
         #expect(report.board == "airbox")
         #expect(report.dtb == "bm1684x_sm7_airbox.dtb")
         #expect(report.heaps.first { $0.name == "vpu" }?.configuredBytes == 0xB7FF_0000)
+
+        // What a user types: a change, then `fix-memory --preset factory --yes` gives the factory heaps back.
+        let llm = try tpudeploy(["fix-memory", "--preset", "llm", "--yes", "--json"], in: directory)
+        #expect(llm.status == 0, "\(llm.stderr)")
+        let factory = try tpudeploy(["fix-memory", "--preset", "factory", "--yes", "--json"], in: directory)
+        #expect(factory.status == 0, "\(factory.stderr)")
+        let result = try JSONSerialization.jsonObject(with: Data(factory.stdout.utf8)) as? [String: Any]
+        #expect(result?["live_heaps_after"] as? [String: Int] == ["npu": 0x1_DBF0_0000, "vpu": 0xB7FF_0000, "vpp": 0xEE00_0000])
+        let after = try tpudeploy(["inspect", "--json"], in: directory)
+        let restored = try JSONOutput.decoder().decode(BoardReport.self, from: Data(after.stdout.utf8))
+        #expect(restored.heaps.first { $0.name == "vpu" }?.configuredStart == 0x3_4800_0000)
+        #expect(restored.heaps.first { $0.name == "vpp" }?.configuredStart == 0x4_1200_0000)
     }
 }

@@ -8,7 +8,8 @@ enum BootImageFixture {
     static let repository = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
     static let script = fixturesDirectory.appendingPathComponent("make-fixtures.sh")
 
-    /// The board each image boots, and the dtbs every image carries (`fdt-1`…`fdt-5` in this order).
+    /// The board each image boots, and the dtbs every image carries (`fdt-1`…`fdt-5` in this order). The fixture
+    /// family of build-boot-image.sh: `bm1684x_se7_v1_12g` and `bm1684x_airbox_v1` are fixture names, no vendor dtb's.
     static let evb = "bm1684x_evb_v0.0"
     static let se7With12GB = "bm1684x_se7_v1_12g"
     static let familyDTBs = [evb, "bm1684x_se7_v1", se7With12GB, "bm1684x_sm7m_v0.0", "bm1684x_airbox_v1"]
