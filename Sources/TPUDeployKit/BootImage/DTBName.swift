@@ -1,8 +1,7 @@
 /// How dtb names are compared: the same board dtb is spelt several ways by the vendor's own tools.
 ///
-/// - `/proc/device-tree/info/file-name` ends in `.dtb` on 2024 and later kernels, but in `.dts` on 2023 ones
-///   (sophgo/linux-arm64 before v23.07.01 for the EVB; `bm1684x_sm7m_v1.2.dts` still today), and Sophgo's
-///   `memory_edit.sh` accepts both.
+/// - `/proc/device-tree/info/file-name` ends in `.dtb` since sophgo/linux-arm64 v23.07.01 (2023-08), but in `.dts`
+///   before it (and `bm1684x_sm7m_v1.2.dts` still today); Sophgo's `memory_edit.sh` accepts both.
 /// - U-Boot's board table (sophgo/bootloader-arm64 `u-boot/board/bitmain/bm1684/board.c`) names the SE7 v2.0 dtb
 ///   `bm1684x_se7_v2_0.dtb` where the kernel's dts says `bm1684x_se7_v2.0.dtb`.
 ///

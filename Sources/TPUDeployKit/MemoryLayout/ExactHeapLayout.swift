@@ -47,6 +47,10 @@ extension MemoryPlanner {
             var edited = tree
             try LayoutEditor.perform(changes, on: &edited)
             let after = try BoardMemoryLayout(deviceTree: edited)
+            guard layout.matches(after) else {
+                throw MemoryPlanError.unsupportedLayout(
+                    reason: "its heap nodes cannot be given the exact layout (a heap has no phandle to restore it under)")
+            }
             try checkReferences(in: edited, comparedWith: tree, managed: references)
             return MemoryPlan(
                 request: layout.roundedRequest, before: before, after: after, limits: rules.printedLimits, changes: changes)

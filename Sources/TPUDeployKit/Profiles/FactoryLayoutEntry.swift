@@ -54,7 +54,7 @@ enum FactoryLayoutEntry {
         return AddressRange(start: start, size: size)
     }
 
-    /// Quoted hex with `0x`, underscores allowed as the dts comments write them ("0x1_24100000").
+    /// Quoted hex with `0x`; underscores are allowed, so a bank cell can stand apart as tpudeploy prints it ("0x1_24100000").
     private static func hex(_ entry: YAMLMapping, _ key: String) throws -> UInt64 {
         let text = try entry.string(key)
         let digits = text.replacingOccurrences(of: "_", with: "")
