@@ -257,13 +257,14 @@ public struct Simulator: Sendable {
         try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: layout.knownHosts, options: .atomic)
     }
 
-    /// Builds the factory boot image with the shared recipe (`build-boot-image.sh`) into a scratch directory.
+    /// Builds the factory boot image with the shared recipe (`build-boot-image.sh`) into a scratch directory: every
+    /// vendor board dtb of `Resources/boot/boards`, each with its own factory layout, as a real multi.its carries.
     private func buildBootImage(_ options: SimulatorOptions) throws -> URL {
         let directory = layout.imagesDirectory.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         do {
             try CommandRunner.run("bash", [
-                SimulatorResources.bootImageBuilder.path, "--out", directory.path, "--board", options.dtbName,
+                SimulatorResources.bootImageBuilder.path, "--out", directory.path, "--family", "vendor", "--board", options.dtbName,
                 "--ram", options.ram.rawValue, "--kernel-kib", String(options.kernelKiB), "--ramdisk-kib", String(options.ramdiskKiB),
             ])
         } catch {

@@ -1,3 +1,5 @@
+import TPUDeployKit
+
 /// The DDR size of a simulated board, which picks the factory memory split its dtb includes.
 public enum SimulatedRAM: String, Sendable, Codable, CaseIterable {
     case gb12 = "12g"
@@ -10,7 +12,8 @@ public struct SimulatorOptions: Sendable, Codable, Equatable {
     public var boards: Int = 1
     /// DDR size of the dtb the boards boot.
     public var ram: SimulatedRAM = .gb16
-    /// File name (without `.dtb`) of the dtb the board boots, as in its `/info file-name`.
+    /// File name (without `.dtb`) of the dtb the board boots, as in its `/info file-name`: one of the vendor dtbs
+    /// of `SimulatorResources.vendorBoardDTBs`, which the board boots with that dtb's factory layout.
     public var dtbName: String = "bm1684x_evb_v0.0"
     /// Seconds between the boot-image check and sshd answering, on every boot.
     public var bootDelay: Double = 2
@@ -43,6 +46,10 @@ public struct SimulatorOptions: Sendable, Codable, Equatable {
         }
         let safe = { (text: String) in !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } }
         guard safe(dtbName) else { throw SimulatorError.invalidOptions("dtb name \"\(dtbName)\" may only hold letters, digits, '.', '_' and '-'") }
+        let known = SimulatorResources.vendorBoardDTBs
+        guard known.contains(where: { DTBName.same($0, dtbName) }) else {
+            throw SimulatorError.invalidOptions("no simulated board boots \(dtbName).dtb; the vendor dtbs it knows: \(known.joined(separator: ", "))")
+        }
         guard safe(namePrefix), namePrefix.count <= 20, namePrefix.first?.isLetter == true else {
             throw SimulatorError.invalidOptions("name prefix \"\(namePrefix)\" must start with a letter and hold at most 20 letters, digits, '.', '_' or '-'")
         }

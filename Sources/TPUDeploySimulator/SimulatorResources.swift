@@ -22,6 +22,14 @@ public enum SimulatorResources {
         bootImageRecipeDirectory.appendingPathComponent("build-boot-image.sh")
     }
 
+    /// The vendor board dtbs a simulated board can boot (`boot/boards/NAME.dtsi`, each with its factory layout),
+    /// by file name without `.dtb`, sorted.
+    public static var vendorBoardDTBs: [String] {
+        let directory = bootImageRecipeDirectory.appendingPathComponent("boards").path
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return files.filter { $0.hasSuffix(".dtsi") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
     /// The board's init, boot check, `bm-smi` and `reboot`; throws when the resource bundle is incomplete.
     static func boardToolsDirectory() throws -> URL {
         let directory = resourcesDirectory.appendingPathComponent("board")

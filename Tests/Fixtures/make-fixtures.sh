@@ -22,6 +22,8 @@ trap 'rm -rf "$tmp"' EXIT
 # The two good images: a 16 GB EVB and a 12 GB SE7, small payloads so the tests stay fast.
 bash "$recipe" --out "$tmp/fit-16g" --board bm1684x_evb_v0.0 --ram 16g --kernel-kib 256 --ramdisk-kib 256 >/dev/null
 bash "$recipe" --out "$tmp/fit-12g" --board bm1684x_se7_v1_12g --ram 12g --kernel-kib 256 --ramdisk-kib 256 >/dev/null
+# The vendor family: every board dtb of Resources/boot/boards with its own factory layout (as `sim up` boots).
+bash "$recipe" --out "$tmp/fit-vendor" --family vendor --board bm1684x_sm7_airbox --ram 16g --kernel-kib 64 --ramdisk-kib 64 >/dev/null
 good="$tmp/fit-16g/emmcboot.itb"
 
 mkdir -p "$tmp/external" "$tmp/bad"

@@ -77,7 +77,7 @@ struct FixMemoryIntegrationTests {
             let (rolledBack, fresh) = try await fixer().rollback(rebooted, reboot: true)
             await fresh.close()
             #expect(rolledBack.status == .rolledBack)
-            #expect(try liveHeaps(harness, board) == ["npu": 0xF6E0_0000, "vpu": 2 << 30, "vpp": 3 << 30])
+            #expect(try liveHeaps(harness, board) == ["npu": 0xF6E0_0000, "vpu": 0x7FF0_0000, "vpp": 3 << 30])
             #expect(try bootImageSHA(board) == factorySHA)
 
             // Rolling back again does not redo the edit: there is nothing more to undo.

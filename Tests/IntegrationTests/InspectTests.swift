@@ -33,7 +33,7 @@ struct InspectIntegrationTests {
             #expect(npu.configuredStart == 0x1_2410_0000)
             #expect(npu.configuredBytes == 0xF6E0_0000)
             #expect(npu.liveBytes == 0xF6E0_0000)
-            #expect(report.heaps.first { $0.name == "vpu" }?.liveBytes == 2 << 30)
+            #expect(report.heaps.first { $0.name == "vpu" }?.liveBytes == 0x7FF0_0000)  // 2 GiB - 1 MiB since v25.03.01
             #expect(report.heaps.first { $0.name == "vpp" }?.liveBytes == 3 << 30)
             #expect(report.rebootPending == false)
             #expect(report.npuMemory?.totalBytes == (0xF6E0_0000 / mebibyte) * mebibyte)
@@ -47,12 +47,14 @@ struct InspectIntegrationTests {
     }
 
     @Test func factory12GBBoardHasThreeBanksAndASmallerNPUHeap() async throws {
-        try await SimulatedBoardHarness.withBoards(ram: .gb12, dtb: "bm1684x_se7_v1_12g") { _, boards in
+        // The SM7M v0.0 comes with 12 GB too; its own layout puts a 2 GiB NPU heap at 0x1_51000000.
+        try await SimulatedBoardHarness.withBoards(ram: .gb12, dtb: "bm1684x_sm7m_v0.0") { _, boards in
             let report = try await inspect(SimulatedBoardHarness.rootTarget(boards[0]))
-            #expect(report.board == "se7_12g")
+            #expect(report.board == "sm7m")
             #expect(report.ddr?.banks.map(\.id) == [1, 3, 4])
-            #expect(report.heaps.first { $0.name == "npu" }?.configuredBytes == 0xDBF0_0000)
-            #expect(report.heaps.first { $0.name == "npu" }?.liveBytes == 0xDBF0_0000)
+            #expect(report.heaps.first { $0.name == "npu" }?.configuredStart == 0x1_5100_0000)
+            #expect(report.heaps.first { $0.name == "npu" }?.configuredBytes == 0x8000_0000)
+            #expect(report.heaps.first { $0.name == "npu" }?.liveBytes == 0x8000_0000)
         }
     }
 

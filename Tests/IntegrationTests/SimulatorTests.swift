@@ -15,7 +15,7 @@ struct SimulatorTests {
             #expect(board.name == "evb1")
             #expect(board.hostKeyFingerprint.hasPrefix("SHA256:"))
             #expect(try simulator.state(of: board.name) == .up)
-            #expect(try simulator.liveHeaps(of: board.name) == ["npu": Self.factoryNPU16G, "vpu": 2 << 30, "vpp": 3 << 30])
+            #expect(try simulator.liveHeaps(of: board.name) == ["npu": Self.factoryNPU16G, "vpu": 0x7FF0_0000, "vpp": 3 << 30])
 
             #expect(try ssh(board, "hostname") == board.name)
             #expect(try ssh(board, "cat /sys/kernel/debug/ion/bm_npu_heap_dump/total_mem") == String(Self.factoryNPU16G))
@@ -26,7 +26,7 @@ struct SimulatorTests {
 
             // Linux gets the DDR minus every non-reusable reserved region minus 48 MiB for the kernel.
             let regions: [UInt64] = [0x2000_0000, 0x400_0000, 0x10_0000, Self.factoryNPU16G, 0x4_0000, 0x400_0000,
-                                     0x10_0000, 0x800_0000, 0x8000_0000, 0xC000_0000]
+                                     0x10_0000, 0x800_0000, 0x7FF0_0000, 0xC000_0000]
             let reserved = regions.reduce(0, +)
             let ddr: UInt64 = 16 << 30, kernel: UInt64 = 48 << 20
             let expectedKiB = (ddr - reserved - kernel) / 1024
@@ -126,10 +126,10 @@ struct SimulatorTests {
         var options = Self.smallBoards(bootDelay: 0)
         options.boards = 2
         options.ram = .gb12
-        options.dtbName = "bm1684x_se7_v1_12g"
-        options.namePrefix = "se7-"
+        options.dtbName = "bm1684x_sm7m_v0.0"
+        options.namePrefix = "sm7m-"
         let boards = try simulator.up(options)
-        #expect(boards.map(\.name) == ["se7-1", "se7-2"])
+        #expect(boards.map(\.name) == ["sm7m-1", "sm7m-2"])
         #expect(Set(boards.map(\.host)).count == 2)
         #expect(Set(boards.map(\.hostKeyFingerprint)).count == 2)
         #expect(try simulator.list().map(\.state) == [.up, .up])
@@ -137,15 +137,15 @@ struct SimulatorTests {
         #expect(boards.allSatisfy { knownHosts.contains("\($0.host) ssh-ed25519 ") })
         for board in boards {
             #expect(try ssh(board, "hostname") == board.name)
-            #expect(try ssh(board, "cat /sys/kernel/debug/ion/bm_npu_heap_dump/total_mem") == String(0xDBF0_0000))
+            #expect(try ssh(board, "cat /sys/kernel/debug/ion/bm_npu_heap_dump/total_mem") == String(0x8000_0000))
         }
         // A second `up` adds a board without clashing with the running ones.
         let third = try simulator.up(Self.smallBoards(bootDelay: 0))
         #expect(third.map(\.name) == ["evb1"])
         #expect(!boards.map(\.host).contains(third[0].host))
 
-        try simulator.down(names: ["se7-1"])
-        #expect(try simulator.list().map(\.board.name) == ["evb1", "se7-2"])
+        try simulator.down(names: ["sm7m-1"])
+        #expect(try simulator.list().map(\.board.name) == ["evb1", "sm7m-2"])
         try simulator.down()
         try simulator.down()  // idempotent
         #expect(try simulator.list().isEmpty)

@@ -8,7 +8,8 @@ enum BootImageFixture {
     static let repository = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
     static let script = fixturesDirectory.appendingPathComponent("make-fixtures.sh")
 
-    /// The board each image boots, and the dtbs every image carries (`fdt-1`…`fdt-5` in this order).
+    /// The board each image boots, and the dtbs every image carries (`fdt-1`…`fdt-5` in this order). The fixture
+    /// family of build-boot-image.sh: `bm1684x_se7_v1_12g` and `bm1684x_airbox_v1` are fixture names, no vendor dtb's.
     static let evb = "bm1684x_evb_v0.0"
     static let se7With12GB = "bm1684x_se7_v1_12g"
     static let familyDTBs = [evb, "bm1684x_se7_v1", se7With12GB, "bm1684x_sm7m_v0.0", "bm1684x_airbox_v1"]
@@ -29,6 +30,8 @@ enum BootImageFixture {
     /// `fit-16g/emmcboot.itb` (EVB, 16 GB) or `fit-12g/emmcboot.itb` (SE7 12G).
     static let fit16GB = "fit-16g/emmcboot.itb"
     static let fit12GB = "fit-12g/emmcboot.itb"
+    /// `fit-vendor/emmcboot.itb`: every vendor board dtb of the simulator, each with its factory layout.
+    static let fitVendor = "fit-vendor/emmcboot.itb"
 
     /// The dtb the recipe compiled, kept in `<image dir>/work/`.
     static func dtbPath(_ name: String, of image: String = fit16GB) -> String {
@@ -39,7 +42,11 @@ enum BootImageFixture {
         let build = fixturesDirectory.appendingPathComponent("build")
         let stamp = build.appendingPathComponent("stamp")
         let boot = repository.appendingPathComponent("Sources/TPUDeploySimulator/Resources/boot")
-        let inputs = [script] + ["build-boot-image.sh", "bm1684x_mm_12g.dtsi", "bm1684x_mm_16g.dtsi"].map {
+        let boards = boot.appendingPathComponent("boards")
+        let boardFiles = ((try? FileManager.default.contentsOfDirectory(atPath: boards.path)) ?? []).map {
+            boards.appendingPathComponent($0)
+        }
+        let inputs = [script, boards] + boardFiles + ["build-boot-image.sh", "bm1684x_mm_12g.dtsi", "bm1684x_mm_16g.dtsi"].map {
             boot.appendingPathComponent($0)
         }
         if let built = modificationDate(stamp), inputs.allSatisfy({ (modificationDate($0) ?? .distantFuture) < built }) {

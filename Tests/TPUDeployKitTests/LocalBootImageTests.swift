@@ -225,7 +225,7 @@ import Testing
         let fixture = try Fixture(board: "12g")
         let store = ProfileStore(directory: BootImageFixture.repository.appendingPathComponent("Profiles"))
         let model = try store.model(named: "chatglm2-6b")
-        let sizing = try LayoutChoice.model(model).sizing(for: store.board(named: "se7_12g"))
+        let sizing = try LayoutChoice.model(model).sizing(for: store.board(named: "sm7m"))
         let error = #expect(throws: LayoutSizingError.self) {
             try LocalBootImage(image: fixture.image.path, its: nil).fix(
                 dtb: fixture.dtb, sizing: sizing, minimumLinuxMiB: 2048, outputDirectory: nil, dryRun: true)

@@ -84,10 +84,11 @@ public struct FITImage: Sendable {
         }
     }
 
-    /// The board's dtb: the `flat_dt` image whose tree has `/info file-name` equal to `fileName` (with or
-    /// without `.dtb`), else the one whose description is that name. Its hashes are checked.
+    /// The board's dtb: the `flat_dt` image whose tree has `/info file-name` equal to `fileName`, else the one
+    /// whose description is that name (compared as `DTBName` does: with or without `.dtb`/`.dts`, dots or
+    /// underscores). Its hashes are checked.
     public func deviceTreeImage(forDTB fileName: String) throws -> (image: FITSubimage, tree: FlatDeviceTree) {
-        let wanted = Self.dtbBaseName(fileName)
+        let wanted = DTBName.key(fileName)
         var candidates: [(image: FITSubimage, tree: FlatDeviceTree, fileName: String?)] = []
         for image in images where image.isDeviceTree {
             let tree: FlatDeviceTree
@@ -98,8 +99,8 @@ public struct FITImage: Sendable {
             candidates.append((image, tree, infoName))
         }
         let match =
-            candidates.first { $0.fileName.map(Self.dtbBaseName) == wanted }
-            ?? candidates.first { $0.image.description.map(Self.dtbBaseName) == wanted }
+            candidates.first { $0.fileName.map(DTBName.key) == wanted }
+            ?? candidates.first { $0.image.description.map(DTBName.key) == wanted }
         guard let match else {
             throw FITError.deviceTreeNotFound(
                 fileName: fileName,
@@ -107,10 +108,6 @@ public struct FITImage: Sendable {
         }
         try verifyHashes(of: match.image)
         return (match.image, match.tree)
-    }
-
-    private static func dtbBaseName(_ name: String) -> String {
-        name.hasSuffix(".dtb") ? String(name.dropLast(4)) : name
     }
 
     // MARK: Reading nodes

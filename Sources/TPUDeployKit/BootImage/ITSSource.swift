@@ -90,7 +90,7 @@ public struct ITSSource: Sendable, Equatable {
                 throw ITSMismatchError.hashAlgorithmsDiffer(image: image.name, its: source.hashAlgorithms, fit: fitAlgorithms)
             }
             if image.isDeviceTree, let dataFile = source.dataFile, let fileName = try Self.dtbFileName(of: image, in: fit),
-                Self.baseName(dataFile) != Self.baseName(fileName)
+                !DTBName.same(Self.fileName(dataFile), fileName)
             {
                 throw ITSMismatchError.dtbFileDiffers(image: image.name, its: dataFile, fit: fileName)
             }
@@ -128,9 +128,8 @@ public struct ITSSource: Sendable, Equatable {
         return try tree.string("file-name", at: "/info")
     }
 
-    /// `./dir/board.dtb` → `board`.
-    private static func baseName(_ path: String) -> String {
-        let file = path.split(separator: "/").last.map(String.init) ?? path
-        return file.hasSuffix(".dtb") ? String(file.dropLast(4)) : file
+    /// `./dir/board.dtb` → `board.dtb`.
+    private static func fileName(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
     }
 }

@@ -20,8 +20,12 @@ public struct BootImageEdit: Sendable {
         let (fdt, tree) = try fit.deviceTreeImage(forDTB: dtb)
         let layout = try BoardMemoryLayout(deviceTree: tree)
         let limits = try MemoryPlanner.limits(for: layout)
-        let request = try sizing.request(limits: limits)
-        let plan = try MemoryPlanner.plan(request, for: tree, minimumLinuxMiB: minimumLinuxMiB)
+        let plan: MemoryPlan
+        if case .exact(_, let layout) = sizing {
+            plan = try MemoryPlanner.plan(exactly: layout, for: tree)
+        } else {
+            plan = try MemoryPlanner.plan(sizing.request(limits: limits), for: tree, minimumLinuxMiB: minimumLinuxMiB)
+        }
         self.fdtImage = fdt.name
         self.limits = limits
         self.plan = plan

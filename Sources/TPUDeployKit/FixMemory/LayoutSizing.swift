@@ -4,6 +4,8 @@ public enum LayoutSizing: Sendable, Equatable {
     case explicit(HeapSizes)
     /// `--preset NAME` from the board profile.
     case preset(name: String, sizes: HeapSizes)
+    /// `--preset factory` on a board whose profile states the vendor's exact factory layout.
+    case exact(name: String, layout: ExactHeapLayout)
     /// `--for-model`: the model's NPU need plus the profile's headroom; VPU and VPP from the profile.
     case model(name: String, npuBytes: UInt64, policy: ModelLayoutPolicy)
 
@@ -14,6 +16,8 @@ public enum LayoutSizing: Sendable, Equatable {
         switch self {
         case .explicit(let given), .preset(_, let given):
             sizes = given
+        case .exact(_, let layout):
+            return layout.roundedRequest
         case .model(let name, let npuBytes, let policy):
             sizes = policy.heaps(forModelNeeding: npuBytes)
             let wanted = sizes.npu.resolved(maximum: limits.maxNPUMiB)
@@ -34,6 +38,7 @@ public enum LayoutSizing: Sendable, Equatable {
         switch self {
         case .explicit(let sizes): return "npu \(sizes.npu), vpu \(sizes.vpu), vpp \(sizes.vpp)"
         case .preset(let name, _): return "preset \(name)"
+        case .exact(let name, _): return "preset \(name) (the vendor's exact layout)"
         case .model(let name, let bytes, let policy):
             return "room for \(name) (\(ByteCount.mebibytes(bytes + (1 << 20) - 1)) MiB + \(policy.npuHeadroomMiB) MiB headroom)"
         }
@@ -63,7 +68,9 @@ public enum LayoutChoice: Sendable, Equatable {
     public func sizing(for board: BoardProfile) throws -> LayoutSizing {
         switch self {
         case .sizes(let sizes): return .explicit(sizes)
-        case .preset(let name): return .preset(name: name, sizes: try board.preset(name))
+        case .preset(let name):
+            if name == BoardProfile.factoryPreset, let layout = board.factoryLayout { return .exact(name: name, layout: layout) }
+            return .preset(name: name, sizes: try board.preset(name))
         case .model(let model): return .model(name: model.name, npuBytes: model.npuMemoryBytes, policy: board.modelPolicy)
         case .modelFile(let path, let model):
             try model.requireChip(board.chip, path: path)

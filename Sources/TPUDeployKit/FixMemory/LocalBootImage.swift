@@ -100,17 +100,17 @@ public struct LocalBootImage: Sendable {
         return result
     }
 
-    /// The dtb of `profile` the image holds, without `.dtb`: the first of the profile's dtbs found in the image
-    /// (or its first one, so that `fix` names it in the error that lists the image's dtbs).
+    /// The dtb of `profile` the image holds, without `.dtb`/`.dts`: the first of the profile's dtbs found in the
+    /// image (or its first one, so that `fix` names it in the error that lists the image's dtbs).
     public func dtb(of profile: BoardProfile) -> String {
         var held: Set<String> = []
         for image in fit.images where image.isDeviceTree {
             guard let tree = try? FlatDeviceTree(bytes: fit.data(of: image)) else { continue }
-            if tree.containsNode(at: "/info"), let name = try? tree.string("file-name", at: "/info") { held.insert(name) }
-            if let description = image.description { held.insert(description.hasSuffix(".dtb") ? description : description + ".dtb") }
+            if tree.containsNode(at: "/info"), let name = try? tree.string("file-name", at: "/info") { held.insert(DTBName.key(name)) }
+            if let description = image.description { held.insert(DTBName.key(description)) }
         }
-        let file = profile.dtbFileNames.first { held.contains($0) } ?? profile.dtbFileNames[0]
-        return file.hasSuffix(".dtb") ? String(file.dropLast(4)) : file
+        let file = profile.dtbFileNames.first { held.contains(DTBName.key($0)) } ?? profile.dtbFileNames[0]
+        return DTBName.baseName(file)
     }
 
     /// Checks an image's stored hashes; an algorithm tpudeploy does not compute is left to U-Boot, except on

@@ -41,11 +41,7 @@ public enum MemoryPlanner {
         try translatingErrors {
             let before = try BoardMemoryLayout(deviceTree: tree)
             let rules = try HeapPlacementRules(layout: before)
-            for heap in before.heaps where "/reserved-memory/" + heap.nodeName != heapPath(heap.kind) {
-                throw MemoryPlanError.unsupportedLayout(
-                    reason: "its \(heap.kind.rawValue) heap is /reserved-memory/\(heap.nodeName); "
-                        + "memory_edit.sh edits \(heapPath(heap.kind)) only")
-            }
+            try requireStandardHeapNodes(before)
             let references = try HeapReferences(tree: tree)
             try rules.check(request)
             let placement = try rules.placement(for: request)
@@ -81,9 +77,21 @@ public enum MemoryPlanner {
 
     // MARK: tpudeploy's checks
 
-    /// The planned heaps and `vpu_mem` lie inside the banks (banks that touch count as one span), on whole MiB,
-    /// and overlap neither each other nor any other reserved region with a fixed address.
-    static func validate(_ placement: HeapPlacement, within layout: BoardMemoryLayout) throws {
+    /// Each heap is the node memory_edit.sh edits (`/reserved-memory/ion_npu_mem` and so on).
+    static func requireStandardHeapNodes(_ layout: BoardMemoryLayout) throws {
+        for heap in layout.heaps where "/reserved-memory/" + heap.nodeName != heapPath(heap.kind) {
+            throw MemoryPlanError.unsupportedLayout(
+                reason: "its \(heap.kind.rawValue) heap is /reserved-memory/\(heap.nodeName); "
+                    + "memory_edit.sh edits \(heapPath(heap.kind)) only")
+        }
+    }
+
+    /// The planned heaps and `vpu_mem` lie inside the banks (banks that touch count as one span), on multiples of
+    /// `granularity` (whole MiB for planned sizes), and overlap neither each other nor any other reserved region
+    /// with a fixed address.
+    static func validate(_ placement: HeapPlacement, within layout: BoardMemoryLayout, granularity: UInt64 = mebibyte)
+        throws
+    {
         let planned = IONHeapKind.allCases.compactMap { kind in
             placement.heaps[kind].map { (name: "ion_\(kind.rawValue)_mem", range: $0) }
         } + [(name: "vpu_mem", range: placement.vpuFirmware)]
@@ -97,7 +105,7 @@ public enum MemoryPlanner {
             }
         }
         for region in planned {
-            guard region.range.start % mebibyte == 0, region.range.size % mebibyte == 0 else {
+            guard region.range.start % granularity == 0, region.range.size % granularity == 0 else {
                 throw MemoryPlanError.notMiBAligned(region: region.name, range: region.range)
             }
             guard spans.contains(where: { $0.start <= region.range.start && region.range.end <= $0.end }),
@@ -140,7 +148,7 @@ public enum MemoryPlanner {
     }
 
     /// Runs `body`, reporting dtb and layout errors as `MemoryPlanError`.
-    private static func translatingErrors<T>(_ body: () throws -> T) throws -> T {
+    static func translatingErrors<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as DeviceTreeError {

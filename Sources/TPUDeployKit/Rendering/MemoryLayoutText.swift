@@ -15,9 +15,10 @@ public enum MemoryLayoutText {
         return address(overflow ? .max : last)
     }
 
-    /// Heap sizes by name as one line: "npu 7526 MiB, vpu 1024 MiB, vpp none".
+    /// Heap sizes by name as one line: "npu 7526 MiB, vpu 1024 MiB, vpp none" (a heap that is not whole MiB, as the
+    /// AirBox's factory VPU heap, is not rounded: "vpu 2.87 GiB").
     public static func heaps(_ sizes: [String: UInt64]) -> String {
-        IONHeapKind.allCases.map { kind in "\(kind.rawValue) \(sizes[kind.rawValue].map { "\($0 >> 20) MiB" } ?? "none")" }
+        IONHeapKind.allCases.map { kind in "\(kind.rawValue) \(sizes[kind.rawValue].map(mib) ?? "none")" }
             .joined(separator: ", ")
     }
 

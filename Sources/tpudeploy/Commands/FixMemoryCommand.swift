@@ -27,7 +27,7 @@ struct FixMemoryCommand: AsyncParsableCommand {
     @Option(name: .long, help: "VPP heap in MiB (0 removes it).")
     var vpp: UInt64?
 
-    @Option(name: .long, help: "A layout named in the board profile, e.g. llm or factory.")
+    @Option(name: .long, help: "A layout named in the board profile, e.g. llm, or factory: the board's exact factory layout.")
     var preset: String?
 
     @Option(name: .long, help: "Size the NPU heap for a model: a profile name (Profiles/models) or a .bmodel file (its weights + neuron memory), plus the board's headroom.")

@@ -37,7 +37,7 @@ struct SimCommand: AsyncParsableCommand {
         @Option(name: .long, help: "DDR size: 12g or 16g (default: the board profile's largest).")
         var ram: String?
 
-        @Option(name: .long, help: "Board profile from Profiles/boards.")
+        @Option(name: .long, help: "Board profile from Profiles/boards (1684x_evb, se7, se7_v2, airbox, sm7m, …): the board boots that profile's dtb with its factory layout.")
         var board = "1684x_evb"
 
         @Option(name: .long, help: "Seconds a simulated reboot takes before SSH answers again.")
@@ -62,6 +62,9 @@ struct SimCommand: AsyncParsableCommand {
             try await reportingFailures(json: output.json) {
                 guard boards >= 1 else { throw ValidationError("--boards must be at least 1") }
                 let profile = try ProfileStore.locate().board(named: board)
+                guard profile.factoryLayout != nil else {
+                    throw ValidationError("board \(board) has no simulated board: its factory layout is not known (\(profile.sourceFile))")
+                }
                 let ramName = ram ?? profile.ramSizes.sorted().last ?? "16g"
                 guard profile.ramSizes.contains(ramName), let simulatedRAM = SimulatedRAM(rawValue: ramName) else {
                     throw ValidationError("board \(board) comes with \(profile.ramSizes.joined(separator: " or ")) of DDR, not \(ramName)")
@@ -69,7 +72,7 @@ struct SimCommand: AsyncParsableCommand {
                 var options = SimulatorOptions()
                 options.boards = boards
                 options.ram = simulatedRAM
-                options.dtbName = String(profile.dtbFileNames[0].dropLast(4))
+                options.dtbName = DTBName.baseName(profile.dtbFileNames[0])
                 options.bootDelay = bootDelay
                 options.bootPartitionMiB = bootPartitionMib
                 options.dataPartitionMiB = dataPartitionMib

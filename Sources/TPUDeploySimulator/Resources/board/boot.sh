@@ -29,6 +29,11 @@ crc32_of() { # zlib CRC-32 of a file, from the gzip trailer (stored little-endia
 	printf '%s' "${le:6:2}${le:4:2}${le:2:2}${le:0:2}"
 }
 
+# A dtb's name as U-Boot, the kernel and memory_edit.sh all accept it: without its .dtb or .dts ending (2023 kernels
+# write file-name with .dts), dots and underscores alike (U-Boot spells bm1684x_se7_v2.0 as bm1684x_se7_v2_0).
+dtb_key() { local n="${1%.dtb}"; n="${n%.dts}"; printf '%s' "${n//./_}"; }
+wanted=$(dtb_key "$BOARD_DTB")
+
 dtb="" index=0
 for image in $images; do
 	data="$work/image-$index"
@@ -47,7 +52,7 @@ for image in $images; do
 		[ "$stored" = "$actual" ] || fail "bad $algo hash in $image/$node of /boot/emmcboot.itb (stored $stored, data gives $actual)"
 	done
 	if [ -z "$dtb" ] && [ "$(fdtget -t s "$itb" "/images/$image" type 2>/dev/null)" = flat_dt ] &&
-		[ "$(fdtget -t s "$data" /info file-name 2>/dev/null)" = "$BOARD_DTB.dtb" ]; then
+		[ "$(dtb_key "$(fdtget -t s "$data" /info file-name 2>/dev/null)")" = "$wanted" ]; then
 		dtb="$work/booted.dtb"
 		cp "$data" "$dtb"
 	fi

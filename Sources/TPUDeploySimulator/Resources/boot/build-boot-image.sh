@@ -3,20 +3,27 @@
 # sources beside this script, with U-Boot's mkimage and dtc. Used by the simulator (`tpudeploy sim up`)
 # and by the test-fixture script, so every FIT image in the project comes from one recipe.
 #
-# usage: build-boot-image.sh --out DIR [--board NAME] [--ram 12g|16g] [--kernel-kib N] [--ramdisk-kib N]
+# usage: build-boot-image.sh --out DIR [--family vendor|fixture] [--board NAME] [--ram 12g|16g]
+#                            [--kernel-kib N] [--ramdisk-kib N]
+#   --family   vendor: the image carries every board dtb of boards/ (the vendor's dtbs, each with its factory
+#              layout from sophgo/linux-arm64, as the vendor's multi.its carries one fdt per board); --board
+#              must be one of them.
+#              fixture (the default): the test fixtures' five dtbs, every one with the plain layout of
+#              bm1684x_mm_<ram>.dtsi (the layout the memory_edit.sh oracle in Tests/Fixtures was recorded on;
+#              bm1684x_se7_v1_12g and bm1684x_airbox_v1 are fixture names only, no vendor dtb has them).
 #   --board    file name (without .dtb) of the dtb the simulated board boots; it gets the --ram layout
-#   --ram      12g or 16g: which factory DDR split that dtb includes
-#   The image also carries the other board dtbs of the family, each with its own usual RAM size, so
-#   tools must pick the right one, as on a real board.
+#   --ram      12g or 16g: which DDR split (banks) that dtb includes
+#   The other dtbs of the family get their usual RAM size, so tools must pick the right one, as on a real board.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-out="" board="bm1684x_evb_v0.0" ram="16g" kernel_kib=20480 ramdisk_kib=8192
+out="" family_kind="fixture" board="bm1684x_evb_v0.0" ram="16g" kernel_kib=20480 ramdisk_kib=8192
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out="$2"; shift 2 ;;
-	--board) board="${2%.dtb}"; shift 2 ;;
+	--family) family_kind="$2"; shift 2 ;;
+	--board) board="${2%.dtb}"; board="${board%.dts}"; shift 2 ;;
 	--ram) ram="$2"; shift 2 ;;
 	--kernel-kib) kernel_kib="$2"; shift 2 ;;
 	--ramdisk-kib) ramdisk_kib="$2"; shift 2 ;;
@@ -29,21 +36,40 @@ for tool in dtc mkimage openssl; do
 	command -v "$tool" >/dev/null || { echo "build-boot-image: $tool not found (run: make setup)" >&2; exit 3; }
 done
 
-# The family's dtbs: name, model string, usual RAM. The chosen board is added first if not listed.
-family="bm1684x_evb_v0.0|Sophgo BM1684X EVB|16g
+# The family's dtbs: name, model string, usual RAM.
+case "$family_kind" in
+vendor)
+	family=""
+	for file in "$here"/boards/*.dtsi; do
+		name="$(basename "$file" .dtsi)"
+		family="${family}${name}|Sophgo BM1684X board|16g
+"
+	done
+	printf '%s' "$family" | grep -q "^${board}|" || {
+		echo "build-boot-image: no vendor board $board (boards/: $(ls "$here/boards" | sed 's/\.dtsi$//' | tr '\n' ' '))" >&2
+		exit 2
+	}
+	;;
+fixture)
+	family="bm1684x_evb_v0.0|Sophgo BM1684X EVB|16g
 bm1684x_se7_v1|Sophgo SE7|16g
 bm1684x_se7_v1_12g|Sophgo SE7 12G|12g
 bm1684x_sm7m_v0.0|Sophgo SM7M|12g
 bm1684x_airbox_v1|Sophgo AirBox|16g"
-if ! printf '%s\n' "$family" | grep -q "^${board}|"; then
-	family="${board}|Sophgo BM1684X board|${ram}
+	# The chosen board is added first if not listed.
+	if ! printf '%s\n' "$family" | grep -q "^${board}|"; then
+		family="${board}|Sophgo BM1684X board|${ram}
 ${family}"
-fi
+	fi
+	;;
+*) echo "build-boot-image: --family must be vendor or fixture" >&2; exit 2 ;;
+esac
 
 work="$out/work"
 rm -rf "$work"
 mkdir -p "$work"
 cp "$here/bm1684x_mm_12g.dtsi" "$here/bm1684x_mm_16g.dtsi" "$work/"
+[ "$family_kind" = vendor ] && cp "$here"/boards/*.dtsi "$work/"
 
 # Deterministic stand-ins for the kernel and ramdisk, incompressible like the real ones.
 pseudo_random() { # name kib
@@ -83,6 +109,8 @@ while IFS='|' read -r name model usual_ram; do
 	};
 };
 DTS
+	# A vendor board's own layout (and model, and file-name where its dts spells it otherwise) overrides the base.
+	[ "$family_kind" = vendor ] && printf '/include/ "%s.dtsi"\n' "$name" >> "$work/$name.dts"
 	dtc -q -I dts -O dtb -p 500 -o "$work/$name.dtb" "$work/$name.dts"
 	# Hash nodes vary by image so every algorithm U-Boot knows is exercised.
 	case $(( n % 3 )) in
