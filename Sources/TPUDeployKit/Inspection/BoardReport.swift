@@ -1,7 +1,7 @@
 /// Everything `tpudeploy inspect` learns about a board. Encoded as JSON with snake_case keys; the schema is
-/// documented in docs/json-schemas.md (`tpudeploy.inspect/1`).
+/// documented in docs/json-schemas.md (`tpudeploy.inspect/2`).
 public struct BoardReport: Sendable, Codable, Equatable {
-    public static let schemaName = "tpudeploy.inspect/1"
+    public static let schemaName = "tpudeploy.inspect/2"
 
     public var schema = BoardReport.schemaName
     /// `user@host[:port]`.
@@ -10,7 +10,12 @@ public struct BoardReport: Sendable, Codable, Equatable {
     public var os: String?
     public var kernel: String?
     public var arch: String?
-    public var libsophonVersion: String?
+    /// The SoC chip, from the live device tree's root `compatible` (e.g. "BM1684X").
+    public var chip: String?
+    /// libsophon, driver and kernel build.
+    public var versions: SoftwareVersions
+    /// Whether those are new enough for sophgo/LLM-TPU's bmodels.
+    public var llmRuntimeCheck: LLMRuntimeCheck
     /// The dtb the board booted, from the live device tree.
     public var dtb: String?
     /// The board profile that boots this dtb, if one does.
@@ -23,7 +28,8 @@ public struct BoardReport: Sendable, Codable, Equatable {
     /// True when the layout in /boot differs from the live one: the board needs a reboot to apply it.
     public var rebootPending: Bool?
     public var linux: LinuxMemoryStatus
-    public var npuMemory: NPUMemoryStatus?
+    /// Device memory in use summed over the NPU, VPP and VPU heaps: the figure bm-smi shows.
+    public var deviceMemory: DeviceMemoryUse?
     public var dataFilesystem: FilesystemSpace?
     public var engine: EngineStatus
     public var diagnosis: MemoryDiagnosis?
@@ -58,6 +64,8 @@ public struct HeapStatus: Sendable, Codable, Equatable {
     public var configuredStart: UInt64?
     public var configuredBytes: UInt64?
     public var liveBytes: UInt64?
+    /// Bytes allocated in the heap now (the ion driver's `alloc_mem`).
+    public var liveUsedBytes: UInt64?
 }
 
 public struct LinuxMemoryStatus: Sendable, Codable, Equatable {
@@ -65,13 +73,6 @@ public struct LinuxMemoryStatus: Sendable, Codable, Equatable {
     public var configuredBytes: UInt64?
     public var memTotalBytes: UInt64?
     public var memAvailableBytes: UInt64?
-}
-
-public struct NPUMemoryStatus: Sendable, Codable, Equatable {
-    public var usedBytes: UInt64
-    public var totalBytes: UInt64
-    public var chip: String
-    public var sdkVersion: String?
 }
 
 public struct EngineStatus: Sendable, Codable, Equatable {
