@@ -84,6 +84,14 @@ import Testing
         #expect(new.libsophon == "0.5.1" && new.driver == "0.5.1" && new.kernelBuildDate == "2024-07-17")
     }
 
+    @Test func aMissingLibsophonOrDriverIsAWarningThatSaysWhatToDo() {
+        let nothing = SoftwareVersions().missingFactWarnings
+        #expect(nothing.count == 2)
+        #expect(nothing[0].contains("sophon-soc-libsophon") && nothing[0].contains("Install"))
+        #expect(nothing[1].contains("/sys/module/bmtpu/version") && nothing[1].contains("lsmod"))
+        #expect(SoftwareVersions(libsophon: "0.5.1", driver: "0.5.1").missingFactWarnings == [])
+    }
+
     @Test func kernelBuildDatesFromUnameV() {
         #expect(KernelBuildDate(kernelVersion: "#2 SMP Sat Nov 18 10:07:36 HKT 2023")?.iso == "2023-11-18")
         #expect(KernelBuildDate(kernelVersion: "#1 SMP PREEMPT Wed Jan 10 09:03:11 CST 2024")?.iso == "2024-01-10")

@@ -43,12 +43,7 @@ public struct BoardInspector: Sendable {
         }
 
         let versions = Self.softwareVersions(sections)
-        if versions.libsophon == nil {
-            warnings.append("libsophon is not installed: no \(LibsophonPackage.names[0]) package and no /opt/sophon/libsophon-current. Install the SoC image's libsophon (sophon-soc-libsophon) before deploying models")
-        }
-        if versions.driver == nil {
-            warnings.append("the TPU driver's version is unknown: /sys/module/bmtpu/version is missing, so the bmtpu driver is probably not loaded (check `lsmod | grep bmtpu` and dmesg on the board); models cannot run without it")
-        }
+        warnings += versions.missingFactWarnings
         let runtimeCheck = LLMRuntimeCheck(versions)
         if let warning = runtimeCheck.warning { warnings.append(warning) }
 

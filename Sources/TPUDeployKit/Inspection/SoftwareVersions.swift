@@ -20,6 +20,18 @@ public struct SoftwareVersions: Sendable, Codable, Equatable {
         self.kernelBuild = kernelBuild
         self.kernelBuildDate = kernelBuildDate
     }
+
+    /// What a missing libsophon or driver means for the user, and what to do.
+    public var missingFactWarnings: [String] {
+        var warnings: [String] = []
+        if libsophon == nil {
+            warnings.append("libsophon is not installed: no \(LibsophonPackage.names[0]) package and no /opt/sophon/libsophon-current. Install the SoC image's libsophon (sophon-soc-libsophon) before deploying models")
+        }
+        if driver == nil {
+            warnings.append("the TPU driver's version is unknown: /sys/module/bmtpu/version is missing, so the bmtpu driver is probably not loaded (check `lsmod | grep bmtpu` and dmesg on the board); models cannot run without it")
+        }
+        return warnings
+    }
 }
 
 /// An installed libsophon Debian package, from `dpkg-query -W -f '${Package}\t${Version}\t${db:Status-Abbrev}\n'`.
