@@ -43,7 +43,8 @@ struct InspectSoCSoftwareTests {
             let json = try JSONSerialization.jsonObject(with: JSONOutput.encoder().encode(report)) as? [String: Any]
             let check = json?["llm_runtime_check"] as? [String: Any]
             #expect(check?["verdict"] as? String == "met" && check?["minimum_driver"] as? String == "0.5.1")
-            #expect((json?["versions"] as? [String: Any])?["kernel_build_date"] as? String == "2024-07-17")
+            #expect(json?["libsophon_version"] as? String == "0.5.1" && json?["driver_version"] as? String == "0.5.1")
+            #expect(json?["kernel_build_date"] as? String == "2024-07-17")
         }
     }
 

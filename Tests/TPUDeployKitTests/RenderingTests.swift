@@ -26,7 +26,9 @@ import Testing
                                         "vpp": LiveHeap(totalBytes: 2 << 30, usedBytes: 512 << 20)]
         let check = LLMRuntimeCheck(versions)
         let report = BoardReport(
-            target: "root@board", hostname: "evb1", os: nil, kernel: nil, arch: nil, chip: "BM1684X", versions: versions,
+            target: "root@board", hostname: "evb1", os: nil, kernel: nil, arch: nil, chip: "BM1684X", libsophonVersion: versions.libsophon,
+            libsophonSource: versions.libsophonSource, driverVersion: versions.driver, kernelBuild: versions.kernelBuild,
+            kernelBuildDate: versions.kernelBuildDate,
             llmRuntimeCheck: check, dtb: nil, board: nil, bootImage: nil, ddr: nil,
             heaps: [HeapStatus(name: "npu", liveBytes: 4 << 30, liveUsedBytes: 1 << 30),
                     HeapStatus(name: "vpu"),

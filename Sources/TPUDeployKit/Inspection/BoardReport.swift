@@ -12,8 +12,16 @@ public struct BoardReport: Sendable, Codable, Equatable {
     public var arch: String?
     /// The SoC chip, from the live device tree's root `compatible` (e.g. "BM1684X").
     public var chip: String?
-    /// libsophon, driver and kernel build.
-    public var versions: SoftwareVersions
+    /// libsophon's version, e.g. "0.4.9" (from dpkg, else the directory libsophon-current points at).
+    public var libsophonVersion: String?
+    /// Where `libsophonVersion` came from: "dpkg sophon-soc-libsophon" or "/opt/sophon/libsophon-current".
+    public var libsophonSource: String?
+    /// The bmtpu driver's version (`/sys/module/bmtpu/version`).
+    public var driverVersion: String?
+    /// The kernel's build string (`/proc/sys/kernel/version`, what `uname -v` prints).
+    public var kernelBuild: String?
+    /// The day the kernel was built, YYYY-MM-DD.
+    public var kernelBuildDate: String?
     /// Whether those are new enough for sophgo/LLM-TPU's bmodels.
     public var llmRuntimeCheck: LLMRuntimeCheck
     /// The dtb the board booted, from the live device tree.
@@ -35,6 +43,12 @@ public struct BoardReport: Sendable, Codable, Equatable {
     public var diagnosis: MemoryDiagnosis?
     /// Facts that could not be gathered, each with the reason and what to do.
     public var warnings: [String]
+
+    /// libsophon, driver and kernel build together.
+    public var versions: SoftwareVersions {
+        SoftwareVersions(libsophon: libsophonVersion, libsophonSource: libsophonSource, driver: driverVersion,
+                         kernelBuild: kernelBuild, kernelBuildDate: kernelBuildDate)
+    }
 }
 
 public struct BootImageSummary: Sendable, Codable, Equatable {
