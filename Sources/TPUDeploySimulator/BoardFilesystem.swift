@@ -47,7 +47,6 @@ struct BoardFilesystem: Sendable {
             BOOT_DELAY=\(String(format: "%.3f", bootDelay))
             LIBSOPHON_VERSION=\(image.libsophon)
             DRIVER_VERSION=\(image.driver)
-            BM_SMI_VERSION_LABEL="\(image.bmSMIVersionLabel)"
 
             """)
         try write("status", "booting\n")

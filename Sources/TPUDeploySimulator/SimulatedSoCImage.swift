@@ -29,11 +29,4 @@ public struct SimulatedSoCImage: Sendable, Codable, Equatable {
     public static func release(libsophon version: String) -> SimulatedSoCImage? {
         releases.first { $0.libsophon == version }
     }
-
-    /// bm-smi's header names the library "SDK Version" up to libsophon 0.5.0 and "Lib Version" from 0.5.1 on
-    /// (sophgo/libsophon `bm-smi/src/bm_smi_display.cpp`).
-    var bmSMIVersionLabel: String {
-        let parts = libsophon.split(separator: ".").compactMap { Int($0) }
-        return parts.lexicographicallyPrecedes([0, 5, 1]) ? "SDK Version" : "Lib Version"
-    }
 }
