@@ -1,10 +1,14 @@
 /// A fault injected into a running simulated board from the host side, to test how tools cope with boards
 /// that are not in order. Faults stay until `.clearAll`, across reboots.
 public enum BoardFault: String, Sendable, Codable, CaseIterable {
-    /// `bm-smi` is not installed (removed from `/usr/local/bin`).
-    case noBMSMI = "no-bm-smi"
-    /// `bm-smi` prints garbage instead of its table.
-    case malformedBMSMI = "malformed-bm-smi"
+    /// libsophon's files are in `/opt/sophon`, but the Debian package database has no `sophon-soc-libsophon`
+    /// (libsophon copied by hand, or the package removed without its files).
+    case noLibsophonPackage = "no-libsophon-package"
+    /// The TPU driver is not loaded: `/sys/module/bmtpu` is gone.
+    case noTPUDriver = "no-tpu-driver"
+    /// debugfs has no `ion` directory (not mounted, or a kernel without the ion debug files): at once and at
+    /// every boot; after `.clearAll` it is back from the next boot on.
+    case noIonDebugfs = "no-ion-debugfs"
     /// `/boot` and the files in it cannot be read by anyone but root.
     case unreadableBoot = "unreadable-boot"
     /// `/proc/meminfo` is cut short in the middle of a line.
@@ -24,10 +28,12 @@ extension Simulator {
         let boot = filesystem.bootDirectory
         let bootFiles = ((try? FileManager.default.contentsOfDirectory(atPath: boot.path)) ?? []).map { boot.appendingPathComponent($0).path }
         switch fault {
-        case .noBMSMI:
-            try? FileManager.default.removeItem(at: filesystem.bmSMI)
-        case .malformedBMSMI:
-            break
+        case .noLibsophonPackage:
+            try filesystem.writePackageDatabase(libsophon: nil)
+        case .noTPUDriver:
+            try? FileManager.default.removeItem(at: filesystem.tpuDriverModule)
+        case .noIonDebugfs:
+            try? FileManager.default.removeItem(at: filesystem.file("debugfs/ion"))
         case .unreadableBoot:
             try CommandRunner.run("chmod", ["0700", boot.path])
             if !bootFiles.isEmpty { try CommandRunner.run("chmod", ["0600"] + bootFiles) }
@@ -36,10 +42,10 @@ extension Simulator {
                 .split(separator: "\n").first { $0.hasPrefix("MemTotal:") }?.split(separator: " ").dropFirst().first ?? "0"
             try overwriteInPlace(filesystem.meminfoFile, with: "MemTotal:       \(total)\nMemFr")
         case .clearAll:
-            if !FileManager.default.fileExists(atPath: filesystem.bmSMI.path) {
-                try FileManager.default.copyItem(at: try SimulatorResources.boardToolsDirectory().appendingPathComponent("bm-smi"),
-                                                 to: filesystem.bmSMI)
-                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: filesystem.bmSMI.path)
+            let environment = filesystem.boardEnvironment()
+            try filesystem.writePackageDatabase(libsophon: environment["LIBSOPHON_VERSION"])
+            if let driver = environment["DRIVER_VERSION"], !FileManager.default.fileExists(atPath: filesystem.tpuDriverModule.path) {
+                try filesystem.writeTPUDriverModule(version: driver)
             }
             try CommandRunner.run("chmod", ["0755", boot.path])
             if !bootFiles.isEmpty { try CommandRunner.run("chmod", ["0644"] + bootFiles) }

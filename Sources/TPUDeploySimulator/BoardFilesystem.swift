@@ -8,7 +8,6 @@ struct BoardFilesystem: Sendable {
 
     static let linaroUID = 1000
     static let linaroPassword = "linaro"
-    static let libsophonVersion = "0.4.9"
 
     var bootDirectory: URL { file("boot") }
     var statusFile: URL { file("status") }
@@ -18,21 +17,16 @@ struct BoardFilesystem: Sendable {
     var initScript: URL { file("init/board-init.sh") }
     var liveHeapsFile: URL { file("live-heaps") }
     var meminfoFile: URL { file("meminfo") }
-    var bmSMI: URL { file("usr-local-bin/bm-smi") }
 
     func file(_ path: String) -> URL { directory.appendingPathComponent(path) }
 
     /// Lays out a new board: its directories, `/etc` files, tools, sshd configuration and host key.
-    func create(name: String, dtbName: String, bootDelay: Double, clientPublicKey: String) throws {
+    func create(name: String, dtbName: String, bootDelay: Double, image: SimulatedSoCImage, clientPublicKey: String) throws {
         let manager = FileManager.default
         for path in ["init", "usr-local-bin", "usr-local-sbin", "etc", "data", "home/linaro", "root", "boot",
-                     "opt-sophon/libsophon-\(Self.libsophonVersion)/lib", "opt-sophon/libsophon-\(Self.libsophonVersion)/bin",
-                     "opt-sophon/libsophon-\(Self.libsophonVersion)/include", "opt-sophon/lib", "firmware", "debugfs",
-                     "ssh/authorized_keys"] {
+                     "firmware", "debugfs", "ssh/authorized_keys"] {
             try manager.createDirectory(at: file(path), withIntermediateDirectories: true)
         }
-        try manager.createSymbolicLink(atPath: file("opt-sophon/libsophon-current").path,
-                                       withDestinationPath: "/opt/sophon/libsophon-\(Self.libsophonVersion)")
         for path in ["data", "home/linaro"] {
             try setOwner(file(path), uid: Self.linaroUID, gid: Self.linaroUID, mode: 0o755)
         }
@@ -42,15 +36,17 @@ struct BoardFilesystem: Sendable {
         let resources = try SimulatorResources.boardToolsDirectory()
         try install(resources.appendingPathComponent("board-init.sh"), as: "init/board-init.sh")
         try install(resources.appendingPathComponent("boot.sh"), as: "init/boot.sh")
-        try install(resources.appendingPathComponent("bm-smi"), as: "usr-local-bin/bm-smi")
         try install(resources.appendingPathComponent("reboot"), as: "usr-local-sbin/reboot")
         try install(resources.appendingPathComponent("reboot"), as: "usr-local-sbin/poweroff")
-        try installRuntime()
+        try installSophonSoftware(image, tools: resources)
+        try installRuntime(libsophon: image.libsophon)
 
         try write("board.env", """
             BOARD_NAME=\(name)
             BOARD_DTB=\(dtbName)
             BOOT_DELAY=\(String(format: "%.3f", bootDelay))
+            LIBSOPHON_VERSION=\(image.libsophon)
+            DRIVER_VERSION=\(image.driver)
 
             """)
         try write("status", "booting\n")
@@ -192,14 +188,14 @@ struct BoardFilesystem: Sendable {
 
     /// libsophon's two libraries as the board has them: the simulated runtime under both names. A board
     /// without it (the runtime was not built) still boots; engines on it fail to load the runtime, as they would.
-    private func installRuntime() throws {
+    private func installRuntime(libsophon version: String) throws {
         guard let library = SimulatorResources.simulatedRuntimeLibrary() else { return }
-        let lib = "opt-sophon/libsophon-\(Self.libsophonVersion)/lib"
+        let lib = "opt-sophon/libsophon-\(version)/lib"
         try install(library, as: "\(lib)/libbmrt.so")
         try FileManager.default.createSymbolicLink(atPath: file("\(lib)/libbmlib.so").path, withDestinationPath: "libbmrt.so")
     }
 
-    private func install(_ source: URL, as path: String) throws {
+    func install(_ source: URL, as path: String) throws {
         let destination = file(path)
         try? FileManager.default.removeItem(at: destination)
         try FileManager.default.copyItem(at: source, to: destination)
@@ -216,7 +212,7 @@ struct BoardFilesystem: Sendable {
         try setMode(destination, mode)
     }
 
-    private func setMode(_ url: URL, _ mode: Int) throws {
+    func setMode(_ url: URL, _ mode: Int) throws {
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: url.path)
     }
 

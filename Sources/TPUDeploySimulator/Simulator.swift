@@ -165,7 +165,11 @@ public struct Simulator: Sendable {
                             clientPublicKey: String) throws -> SimulatedBoard {
         let filesystem = BoardFilesystem(directory: layout.boardDirectory(name))
         try FileManager.default.createDirectory(at: filesystem.directory, withIntermediateDirectories: true)
-        try filesystem.create(name: name, dtbName: options.dtbName, bootDelay: options.bootDelay, clientPublicKey: clientPublicKey)
+        guard let software = SimulatedSoCImage.release(libsophon: options.libsophonVersion) else {
+            throw SimulatorError.invalidOptions("libsophon \(options.libsophonVersion) is not a release the simulator offers")
+        }
+        try filesystem.create(name: name, dtbName: options.dtbName, bootDelay: options.bootDelay, image: software,
+                              clientPublicKey: clientPublicKey)
         let host = network.boardAddress(slot: slot)
         let hostKey = try filesystem.hostKey(host: host, port: 22)
         let board = SimulatedBoard(

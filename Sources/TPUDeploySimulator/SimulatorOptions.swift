@@ -27,6 +27,8 @@ public struct SimulatorOptions: Sendable, Codable, Equatable {
     public var ramdiskKiB: Int = 8192
     /// Board names are this prefix followed by a number: `evb1`, `evb2`…
     public var namePrefix: String = "evb"
+    /// The libsophon release (with its driver and kernel) the boards run; one of `SimulatedSoCImage.releases`.
+    public var libsophonVersion: String = SimulatedSoCImage.defaultLibsophon
 
     public init() {}
 
@@ -43,6 +45,10 @@ public struct SimulatorOptions: Sendable, Codable, Equatable {
         guard kernelKiB >= 1, ramdiskKiB >= 1, kernelKiB + ramdiskKiB < bootPartitionMiB * 1024 else {
             throw SimulatorError.invalidOptions(
                 "kernel (\(kernelKiB) KiB) and ramdisk (\(ramdiskKiB) KiB) must be at least 1 KiB and fit in the \(bootPartitionMiB) MiB /boot partition")
+        }
+        guard SimulatedSoCImage.release(libsophon: libsophonVersion) != nil else {
+            let offered = SimulatedSoCImage.releases.map(\.libsophon).joined(separator: ", ")
+            throw SimulatorError.invalidOptions("libsophon \(libsophonVersion) is not a release the simulator offers (\(offered))")
         }
         let safe = { (text: String) in !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } }
         guard safe(dtbName) else { throw SimulatorError.invalidOptions("dtb name \"\(dtbName)\" may only hold letters, digits, '.', '_' and '-'") }

@@ -76,7 +76,9 @@ struct CommandLineTests {
         let directory = try temporaryDirectory()
         let state = directory.appendingPathComponent("sim").path
         defer { _ = try? tpudeploy(["sim", "down", "--state-dir", state], in: directory) }
-        let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0", "--json"], in: directory)
+        let unknownRelease = try tpudeploy(["sim", "up", "--state-dir", state, "--libsophon", "9.9.9"], in: directory)
+        #expect(unknownRelease.status != 0 && unknownRelease.stderr.contains("0.4.9, 0.5.0, 0.5.1"))
+        let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0", "--libsophon", "0.5.1", "--json"], in: directory)
         #expect(up.status == 0, "\(up.stderr)")
         let boards = try JSONSerialization.jsonObject(with: Data(up.stdout.utf8)) as? [[String: Any]]
         let host = try #require(boards?.first?["host"] as? String)
@@ -84,7 +86,8 @@ struct CommandLineTests {
         let outcome = try tpudeploy(["inspect", "--json", "--model", "chatglm2-6b"], in: directory)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let report = try JSONOutput.decoder().decode(BoardReport.self, from: Data(outcome.stdout.utf8))
-        #expect(report.schema == "tpudeploy.inspect/1")
+        #expect(report.schema == "tpudeploy.inspect/2")
+        #expect(report.versions.libsophon == "0.5.1" && report.llmRuntimeCheck.verdict == .met)
         #expect(report.target == "root@\(host)")
         #expect(report.heaps.first { $0.name == "npu" }?.liveBytes == 0xF6E0_0000)
         #expect(report.diagnosis?.verdict == .tooSmall)

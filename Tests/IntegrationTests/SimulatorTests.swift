@@ -32,10 +32,21 @@ struct SimulatorTests {
             let expectedKiB = (ddr - reserved - kernel) / 1024
             #expect(try ssh(board, "free -b | awk '/^Mem:/ {print $2}'") == String(expectedKiB * 1024))
 
-            let smi = try ssh(board, "bm-smi --text_format")
+            // bm-smi as the SoC package installs it: on a login shell's PATH only (profile.d), no --text_format,
+            // and a curses screen whose Memory-Usage adds up the NPU, VPU and VPP heaps.
+            #expect(try run("/usr/bin/ssh", sshOptions(board) + ["root@\(board.host)", "command -v bm-smi"]).status == 1)
+            #expect(try ssh(board, "bash -lc 'command -v bm-smi'") == "/opt/sophon/libsophon-current/bin/bm-smi")
+            let textFormat = try run("/usr/bin/ssh", sshOptions(board) + ["root@\(board.host)", "bash -lc 'bm-smi --text_format'"])
+            #expect(textFormat.status == 1 && textFormat.output.contains("ERROR: unknown command line flag 'text_format'"))
+            let smi = try ssh(board, "bash -lc 'bm-smi --noloop'")
             #expect(smi.contains("SDK Version:    0.4.9") && smi.contains("Driver Version:  0.4.9"))
-            #expect(smi.contains("1684X-SOC") && smi.contains("SOC"))
-            #expect(smi.contains("   0MB/ \(Self.factoryNPU16G >> 20)MB"))
+            #expect(smi.contains("1684X-SOC") && smi.contains("\u{1B}[H"))
+            let heapsMiB = (Self.factoryNPU16G >> 20) + 2048 + 3072
+            #expect(smi.contains(" 0MB/\(heapsMiB)MB"))
+            // Without --noloop and without a terminal it never ends on its own.
+            #expect(try ssh(board, "timeout 1 /opt/sophon/libsophon-current/bin/bm-smi > /dev/null 2>&1; echo $?") == "124")
+            #expect(try ssh(board, "dpkg-query -W -f '${Version}' sophon-soc-libsophon") == "0.4.9")
+            #expect(try ssh(board, "cat /sys/module/bmtpu/version") == "0.4.9")
 
             #expect(try ssh(board, "dumpimage -l /boot/emmcboot.itb >/dev/null && echo accepted") == "accepted")
             #expect(try ssh(board, "ls /boot") == "emmcboot.itb\nmulti.its")
@@ -166,14 +177,15 @@ struct SimulatorTests {
     @Test func faultsAreInjectedAndClearedFromTheHostSide() throws {
         try withSimulator { simulator, boards in
             let board = try #require(boards.first)
-            try simulator.inject(.noBMSMI, into: board.name)
-            #expect(try run("/usr/bin/ssh", sshOptions(board) + ["root@\(board.host)", "command -v bm-smi"]).status == 1)
-
-            try simulator.inject(.malformedBMSMI, into: board.name)
+            try simulator.inject(.noLibsophonPackage, into: board.name)
+            #expect(try ssh(board, "dpkg-query -W sophon-soc-libsophon 2>/dev/null || echo none") == "none")
+            try simulator.inject(.noTPUDriver, into: board.name)
+            #expect(try ssh(board, "cat /sys/module/bmtpu/version 2>/dev/null || echo none") == "none")
+            try simulator.inject(.noIonDebugfs, into: board.name)
+            #expect(try ssh(board, "ls /sys/kernel/debug/ion 2>/dev/null || echo none") == "none")
             try simulator.inject(.clearAll, into: board.name)
-            #expect(try ssh(board, "bm-smi --text_format").contains("MB/ 3950MB"))
-            try simulator.inject(.malformedBMSMI, into: board.name)
-            #expect(!(try ssh(board, "bm-smi --text_format").contains("MB/ 3950MB")))
+            #expect(try ssh(board, "dpkg-query -W -f '${Version}' sophon-soc-libsophon") == "0.4.9")
+            #expect(try ssh(board, "cat /sys/module/bmtpu/version") == "0.4.9")
 
             try simulator.inject(.unreadableBoot, into: board.name)
             #expect(try linaro(board, "cat /boot/emmcboot.itb > /dev/null").status != 0)
@@ -183,7 +195,7 @@ struct SimulatorTests {
             #expect(try ssh(board, "grep -c MemAvailable /proc/meminfo || true") == "0")
 
             try simulator.inject(.clearAll, into: board.name)
-            #expect(try ssh(board, "bm-smi --text_format").contains("   0MB/ 3950MB"))
+            #expect(try ssh(board, "bash -lc 'bm-smi --noloop'").contains(" 0MB/\((Self.factoryNPU16G >> 20) + 2048 + 3072)MB"))
             #expect(try linaro(board, "cat /boot/emmcboot.itb > /dev/null").status == 0)
             #expect(try ssh(board, "grep -c MemAvailable /proc/meminfo") == "1")
         }

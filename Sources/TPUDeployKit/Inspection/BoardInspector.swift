@@ -2,7 +2,8 @@ import Foundation
 
 /// Gathers a `BoardReport` from a connected board: one shell round trip for the facts, a few SFTP reads of
 /// `/boot/emmcboot.itb` for the configured layout, and a `sudo` round trip only when the live heaps need
-/// root and the login is not root.
+/// root and the login is not root. It never runs bm-smi: on SoC that is only on a login shell's PATH and only
+/// draws a curses screen until killed; every fact comes from files (dpkg, sysfs, procfs, debugfs).
 public struct BoardInspector: Sendable {
     public var profiles: ProfileStore?
     /// When set, the report says whether this model fits the NPU heap.
@@ -41,7 +42,10 @@ public struct BoardInspector: Sendable {
             warnings.append("\(error)")
         }
 
-        let npu = readBMSMI(section("bm-smi"), warnings: &warnings)
+        let versions = Self.softwareVersions(sections)
+        warnings += versions.missingFactWarnings
+        let runtimeCheck = LLMRuntimeCheck(versions)
+        if let warning = runtimeCheck.warning { warnings.append(warning) }
 
         var dataSpace: FilesystemSpace?
         do { dataSpace = try FilesystemSpace(dfPortable: section("data"), path: dataPath) } catch {
@@ -67,7 +71,8 @@ public struct BoardInspector: Sendable {
         var heaps: [HeapStatus] = []
         for name in ["npu", "vpu", "vpp"] {
             let heap = configured?.layout.heap(named: name)
-            heaps.append(HeapStatus(name: name, configuredStart: heap?.start, configuredBytes: heap?.size, liveBytes: live?[name]))
+            heaps.append(HeapStatus(name: name, configuredStart: heap?.start, configuredBytes: heap?.size, liveBytes: live?[name]?.totalBytes,
+                                    liveUsedBytes: live?[name]?.usedBytes))
         }
         var rebootPending: Bool?
         if configured != nil, live != nil {
@@ -77,7 +82,7 @@ public struct BoardInspector: Sendable {
         let boardProfile = try dtb.flatMap { try profiles?.board(booting: $0)?.name }
         let diagnosis = model.map {
             MemoryDiagnosis(
-                model: $0, liveNPUBytes: live?["npu"], configuredNPUBytes: heaps[0].configuredBytes, boardProfile: boardProfile)
+                model: $0, liveNPUBytes: live?["npu"]?.totalBytes, configuredNPUBytes: heaps[0].configuredBytes, boardProfile: boardProfile)
         }
         let pids = section("engine").split(separator: "\n").compactMap { Int($0) }
 
@@ -87,7 +92,13 @@ public struct BoardInspector: Sendable {
             os: os,
             kernel: unameLines.first,
             arch: unameLines.count > 1 ? unameLines[1] : nil,
-            libsophonVersion: Self.libsophonVersion(fromPath: section("libsophon")),
+            chip: chipName(deviceTreeCompatible: section("compatible")),
+            libsophonVersion: versions.libsophon,
+            libsophonSource: versions.libsophonSource,
+            driverVersion: versions.driver,
+            kernelBuild: versions.kernelBuild,
+            kernelBuildDate: versions.kernelBuildDate,
+            llmRuntimeCheck: runtimeCheck,
             dtb: dtb,
             board: boardProfile,
             bootImage: configured.map { BootImageSummary(path: bootImagePath, sizeBytes: $0.imageSize, fdtImage: $0.fdtImage) },
@@ -98,41 +109,33 @@ public struct BoardInspector: Sendable {
             linux: LinuxMemoryStatus(
                 configuredBytes: configured?.layout.linuxBytes, memTotalBytes: linuxMemory?.totalBytes,
                 memAvailableBytes: linuxMemory?.availableBytes),
-            npuMemory: npu,
+            deviceMemory: live.flatMap(DeviceMemoryUse.init),
             dataFilesystem: dataSpace,
             engine: EngineStatus(running: !pids.isEmpty, pids: pids),
             diagnosis: diagnosis,
             warnings: warnings)
     }
 
-    /// "/opt/sophon/libsophon-0.4.9" → "0.4.9".
-    static func libsophonVersion(fromPath path: String) -> String? {
-        guard let last = path.split(separator: "/").last, last.hasPrefix("libsophon-") else { return nil }
-        return String(last.dropFirst("libsophon-".count))
+    /// The versions the probe found: libsophon from its Debian package, else from the install directory
+    /// `libsophon-current` points at; the driver from its module; the kernel's build day from its version string.
+    static func softwareVersions(_ sections: [String: String]) -> SoftwareVersions {
+        var versions = SoftwareVersions()
+        if let package = LibsophonPackage(dpkgQuery: sections["libsophon-package"] ?? "") {
+            versions.libsophon = package.version
+            versions.libsophonSource = "dpkg \(package.name)"
+        } else if let version = LibsophonPackage.version(fromInstallPath: sections["libsophon"] ?? "") {
+            versions.libsophon = version
+            versions.libsophonSource = "/opt/sophon/libsophon-current"
+        }
+        let driver = (sections["driver"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        versions.driver = driver.isEmpty ? nil : driver
+        let build = (sections["kernel-build"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        versions.kernelBuild = build.isEmpty ? nil : build
+        versions.kernelBuildDate = KernelBuildDate(kernelVersion: build)?.iso
+        return versions
     }
 
-    private func readBMSMI(_ text: String, warnings: inout [String]) -> NPUMemoryStatus? {
-        if text == "@@missing" {
-            warnings.append("bm-smi is not installed on the board (is libsophon installed under /opt/sophon?): NPU memory use is unknown")
-            return nil
-        }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        let status = lines.last.flatMap { $0.hasPrefix("@@status:") ? Int($0.dropFirst("@@status:".count)) : nil }
-        let output = lines.filter { !$0.hasPrefix("@@status:") }.joined(separator: "\n")
-        if let status, status != 0 {
-            warnings.append("bm-smi failed with status \(status): \(output.split(separator: "\n").first ?? "")")
-            return nil
-        }
-        do {
-            let usage = try NPUMemoryUsage(bmSMI: output)
-            return NPUMemoryStatus(usedBytes: usage.usedBytes, totalBytes: usage.totalBytes, chip: usage.chip, sdkVersion: usage.sdkVersion)
-        } catch {
-            warnings.append("\(error)")
-            return nil
-        }
-    }
-
-    private func readLiveHeaps(_ session: SSHSession, section: String, warnings: inout [String]) async throws -> [String: UInt64]? {
+    private func readLiveHeaps(_ session: SSHSession, section: String, warnings: inout [String]) async throws -> [String: LiveHeap]? {
         var reading: LiveHeapReading
         do { reading = try LiveHeapReading(section: section) } catch {
             warnings.append("\(error)")
@@ -146,7 +149,7 @@ public struct BoardInspector: Sendable {
             } catch let error as RootAccessError {
                 switch error {
                 case .passwordNeeded:
-                    warnings.append("the live heap sizes need root, and sudo on the board wants a password: set TPUDEPLOY_PASSWORD or pass --password-file")
+                    warnings.append("the live heap sizes and device memory in use need root, and sudo on the board wants a password: set TPUDEPLOY_PASSWORD or pass --password-file")
                 case .sudoRefused(let user, _, _):
                     warnings.append("sudo on the board refused the password for \(user): the live heap sizes are unknown (check TPUDEPLOY_PASSWORD or --password-file)")
                 }
@@ -157,9 +160,14 @@ public struct BoardInspector: Sendable {
             }
         }
         switch reading {
-        case .sizes(let sizes): return sizes
+        case .heaps(let heaps):
+            let unknown = heaps.filter { $0.value.usedBytes == nil }.keys.sorted()
+            if !unknown.isEmpty {
+                warnings.append("the ion driver shows no use for the \(unknown.joined(separator: ", ")) heap (no alloc_mem or summary in /sys/kernel/debug/ion): device memory in use is unknown")
+            }
+            return heaps
         case .unavailable:
-            warnings.append("the board has no /sys/kernel/debug/ion: live heap sizes are unknown")
+            warnings.append("the board has no /sys/kernel/debug/ion (debugfs not mounted?): live heap sizes and device memory in use are unknown; as root: mount -t debugfs none /sys/kernel/debug")
             return nil
         case .needsPassword: return nil
         }

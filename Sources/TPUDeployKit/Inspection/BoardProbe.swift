@@ -7,12 +7,16 @@ import Foundation
 /// prints each fact after a `@@tpudeploy:NAME` marker, and never fails as a whole: a missing tool shows up
 /// as that section's content.
 public enum BoardProbe {
-    /// Reads the live heap sizes from debugfs; needs root.
+    /// Reads the live heaps from the ion driver's debugfs (root only): per heap its size (`total_mem`) and what
+    /// is allocated in it (`alloc_mem`; the heap line of `summary` when a kernel has no `alloc_mem`).
     static let ionHeapsScript = """
         d=/sys/kernel/debug/ion; \
         if [ ! -d "$d" ]; then echo unavailable; exit 0; fi; \
-        for h in npu vpu vpp; do f="$d/bm_${h}_heap_dump/total_mem"; \
-        if [ -r "$f" ]; then printf "%s %s\\n" "$h" "$(tr -d "\\000" < "$f")"; else echo "$h absent"; fi; done
+        for h in npu vpu vpp; do f="$d/bm_${h}_heap_dump"; \
+        if [ ! -r "$f/total_mem" ]; then echo "$h absent"; continue; fi; \
+        t=$(tr -d "\\000" < "$f/total_mem"); u=$(tr -d "\\000" < "$f/alloc_mem" 2>/dev/null); \
+        printf "%s total=%s used=%s\\n" "$h" "$t" "${u:-?}"; \
+        if [ -z "$u" ] && [ -r "$f/summary" ]; then grep -m 1 "^\\[" "$f/summary" | sed "s/^/$h summary=/"; fi; done
         """
 
     public static let enginePattern = "tpu-llm-engine"
@@ -27,10 +31,13 @@ public enum BoardProbe {
         m hostname; hostname
         m uname; uname -r; uname -m
         m os-release; cat /etc/os-release 2>/dev/null
+        m kernel-build; cat /proc/sys/kernel/version 2>/dev/null || uname -v
+        m libsophon-package; dpkg-query -W -f '${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' \(LibsophonPackage.names.joined(separator: " ")) 2>/dev/null; true
         m libsophon; readlink -f /opt/sophon/libsophon-current 2>/dev/null
+        m driver; cat /sys/module/bmtpu/version 2>/dev/null
         m dtb; { cat /sys/firmware/devicetree/base/info/file-name 2>/dev/null || cat /proc/device-tree/info/file-name 2>/dev/null; } | tr -d '\\000'
+        m compatible; { cat /sys/firmware/devicetree/base/compatible 2>/dev/null || cat /proc/device-tree/compatible 2>/dev/null; } | tr '\\000' '\\n'
         m meminfo; cat /proc/meminfo
-        m bm-smi; if command -v bm-smi >/dev/null 2>&1; then timeout 10 bm-smi --text_format 2>&1; echo "@@status:$?"; else echo "@@missing"; fi
         m data; df -Pk \(shellQuoted(dataPath)) 2>&1
         m boot; if [ -r /boot/emmcboot.itb ]; then echo readable; elif [ -e /boot/emmcboot.itb ] || [ ! -x /boot ]; then echo unreadable; else echo missing; fi
         m engine; pgrep -x \(enginePattern) 2>/dev/null; true
@@ -61,39 +68,5 @@ public enum BoardProbe {
             throw BoardOutputError(source: "the inspection script", problem: "its output ended early", output: output)
         }
         return sections
-    }
-}
-
-/// Live heap sizes as the ion driver reports them (`/sys/kernel/debug/ion/bm_*_heap_dump/total_mem`).
-public enum LiveHeapReading: Sendable, Equatable {
-    case sizes([String: UInt64])
-    /// debugfs or the ion directory is missing on this board.
-    case unavailable
-    /// Not root, and sudo needs a password we were not given.
-    case needsPassword
-
-    /// Parses the ion section: `npu 4141875200` / `vpu absent` lines, or a single status word.
-    public init(section text: String) throws {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed == "unavailable" { self = .unavailable; return }
-        if trimmed == "needs-password" { self = .needsPassword; return }
-        var sizes: [String: UInt64] = [:]
-        var seen = 0
-        for line in trimmed.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count == 2, ["npu", "vpu", "vpp"].contains(fields[0]) else {
-                throw BoardOutputError(source: "/sys/kernel/debug/ion", problem: "unexpected line", output: String(line))
-            }
-            seen += 1
-            if fields[1] == "absent" { continue }
-            guard let bytes = UInt64(fields[1]) else {
-                throw BoardOutputError(source: "/sys/kernel/debug/ion", problem: "heap size is not a number", output: String(line))
-            }
-            sizes[String(fields[0])] = bytes
-        }
-        guard seen == 3 else {
-            throw BoardOutputError(source: "/sys/kernel/debug/ion", problem: "expected npu, vpu and vpp lines", output: text)
-        }
-        self = .sizes(sizes)
     }
 }

@@ -1,7 +1,7 @@
 /// Everything `tpudeploy inspect` learns about a board. Encoded as JSON with snake_case keys; the schema is
-/// documented in docs/json-schemas.md (`tpudeploy.inspect/1`).
+/// documented in docs/json-schemas.md (`tpudeploy.inspect/2`).
 public struct BoardReport: Sendable, Codable, Equatable {
-    public static let schemaName = "tpudeploy.inspect/1"
+    public static let schemaName = "tpudeploy.inspect/2"
 
     public var schema = BoardReport.schemaName
     /// `user@host[:port]`.
@@ -10,7 +10,20 @@ public struct BoardReport: Sendable, Codable, Equatable {
     public var os: String?
     public var kernel: String?
     public var arch: String?
+    /// The SoC chip, from the live device tree's root `compatible` (e.g. "BM1684X").
+    public var chip: String?
+    /// libsophon's version, e.g. "0.4.9" (from dpkg, else the directory libsophon-current points at).
     public var libsophonVersion: String?
+    /// Where `libsophonVersion` came from: "dpkg sophon-soc-libsophon" or "/opt/sophon/libsophon-current".
+    public var libsophonSource: String?
+    /// The bmtpu driver's version (`/sys/module/bmtpu/version`).
+    public var driverVersion: String?
+    /// The kernel's build string (`/proc/sys/kernel/version`, what `uname -v` prints).
+    public var kernelBuild: String?
+    /// The day the kernel was built, YYYY-MM-DD.
+    public var kernelBuildDate: String?
+    /// Whether those are new enough for sophgo/LLM-TPU's bmodels.
+    public var llmRuntimeCheck: LLMRuntimeCheck
     /// The dtb the board booted, from the live device tree.
     public var dtb: String?
     /// The board profile that boots this dtb, if one does.
@@ -23,12 +36,19 @@ public struct BoardReport: Sendable, Codable, Equatable {
     /// True when the layout in /boot differs from the live one: the board needs a reboot to apply it.
     public var rebootPending: Bool?
     public var linux: LinuxMemoryStatus
-    public var npuMemory: NPUMemoryStatus?
+    /// Device memory in use summed over the NPU, VPP and VPU heaps: the figure bm-smi shows.
+    public var deviceMemory: DeviceMemoryUse?
     public var dataFilesystem: FilesystemSpace?
     public var engine: EngineStatus
     public var diagnosis: MemoryDiagnosis?
     /// Facts that could not be gathered, each with the reason and what to do.
     public var warnings: [String]
+
+    /// libsophon, driver and kernel build together.
+    public var versions: SoftwareVersions {
+        SoftwareVersions(libsophon: libsophonVersion, libsophonSource: libsophonSource, driver: driverVersion,
+                         kernelBuild: kernelBuild, kernelBuildDate: kernelBuildDate)
+    }
 }
 
 public struct BootImageSummary: Sendable, Codable, Equatable {
@@ -58,6 +78,8 @@ public struct HeapStatus: Sendable, Codable, Equatable {
     public var configuredStart: UInt64?
     public var configuredBytes: UInt64?
     public var liveBytes: UInt64?
+    /// Bytes allocated in the heap now (the ion driver's `alloc_mem`).
+    public var liveUsedBytes: UInt64?
 }
 
 public struct LinuxMemoryStatus: Sendable, Codable, Equatable {
@@ -65,13 +87,6 @@ public struct LinuxMemoryStatus: Sendable, Codable, Equatable {
     public var configuredBytes: UInt64?
     public var memTotalBytes: UInt64?
     public var memAvailableBytes: UInt64?
-}
-
-public struct NPUMemoryStatus: Sendable, Codable, Equatable {
-    public var usedBytes: UInt64
-    public var totalBytes: UInt64
-    public var chip: String
-    public var sdkVersion: String?
 }
 
 public struct EngineStatus: Sendable, Codable, Equatable {

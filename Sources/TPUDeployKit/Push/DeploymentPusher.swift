@@ -90,7 +90,7 @@ public struct DeploymentPusher: Sendable {
         let report = try await BoardInspector(profiles: profiles, passwordProvider: passwordProvider).inspect(session)
         var chip: String?
         if let board = report.board, let profile = try? profiles?.board(named: board) { chip = profile.chip }
-        if chip == nil, let row = report.npuMemory?.chip, row.hasSuffix("-SOC") { chip = "BM" + row.dropLast(4) }
+        if chip == nil { chip = report.chip }
         let live = report.liveHeapsKnown ? (report.heaps.first { $0.name == "npu" }?.liveBytes ?? 0) : nil
 
         // The engine's file name is fixed; probe with the names we will use.

@@ -3,7 +3,7 @@ public struct BoardFacts: Sendable, Equatable {
     public var target: String
     /// `uname -m`.
     public var arch: String
-    /// BM1684X, from the board profile or `bm-smi`; nil when neither says.
+    /// BM1684X, from the board profile or the live device tree; nil when neither says.
     public var chip: String?
     /// The board profile name (for the fix-memory command).
     public var boardProfile: String?
@@ -68,7 +68,7 @@ public enum PushPreflight {
                     throw PushError.wrongChip(model: model.name, modelChip: model.chip, boardChip: chip)
                 }
             } else {
-                warnings.append("the board's chip is unknown (no board profile, no bm-smi): the bmodel's chip \(model.chip) was not checked")
+                warnings.append("the board's chip is unknown (no board profile, no chip in the live device tree): the bmodel's chip \(model.chip) was not checked")
             }
             if let heap = board.liveNPUHeapBytes {
                 if heap < model.npuBytes {

@@ -9,7 +9,7 @@ public enum BoardReportText {
         var facts: [(String, String)] = [
             ("board", "\(report.target)  \(value(report.hostname))"),
             ("os", "\(value(report.os)), kernel \(value(report.kernel)), \(value(report.arch))"),
-            ("libsophon", value(report.libsophonVersion)),
+            ("libsophon", versionsLine(report)),
             ("dtb in use", value(report.dtb) + (report.board.map { "  (profile \($0))" } ?? "")),
         ]
         if let ddr = report.ddr {
@@ -17,8 +17,9 @@ public enum BoardReportText {
             facts.append(("DDR", "\(ByteCount.human(ddr.totalBytes)) in \(ddr.banks.count) banks: \(banks)"))
         }
         facts.append(("Linux memory", "MemTotal \(bytes(report.linux.memTotalBytes)), available \(bytes(report.linux.memAvailableBytes)); layout leaves \(bytes(report.linux.configuredBytes))"))
-        if let npu = report.npuMemory {
-            facts.append(("NPU memory", "\(ByteCount.human(npu.usedBytes)) used of \(ByteCount.human(npu.totalBytes)) (bm-smi, \(npu.chip))"))
+        if let memory = report.deviceMemory {
+            let sum = memory.heaps.map { $0.uppercased() }.joined(separator: " + ")
+            facts.append(("device memory", "\(ByteCount.human(memory.usedBytes)) used of \(ByteCount.human(memory.totalBytes)) (\(sum) heaps; bm-smi's figure)"))
         }
         if let data = report.dataFilesystem {
             facts.append(("/data free", "\(ByteCount.human(data.availableBytes)) of \(ByteCount.human(data.totalBytes))"))
@@ -28,12 +29,13 @@ public enum BoardReportText {
         var lines = facts.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
 
         lines.append("")
-        var table = TextTable(header: ["heap", "configured start", "configured size", "live size", ""])
+        var table = TextTable(header: ["heap", "configured start", "configured size", "live size", "in use", ""])
         for heap in report.heaps {
             let differs = heap.configuredBytes != heap.liveBytes && report.rebootPending != nil
             table.rows.append([
                 heap.name, hex(heap.configuredStart), heap.configuredStart == nil && report.ddr != nil ? "absent" : bytes(heap.configuredBytes),
                 heap.liveBytes == nil && report.rebootPending != nil ? "absent" : bytes(heap.liveBytes),
+                inUse(heap),
                 differs ? "reboot pending" : "",
             ])
         }
@@ -50,5 +52,24 @@ public enum BoardReportText {
             lines.append("warning: \(warning)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// "0.4.9 (dpkg sophon-soc-libsophon), driver 0.4.9, kernel built 2023-11-18".
+    private static func versionsLine(_ report: BoardReport) -> String {
+        let versions = report.versions
+        var text = versions.libsophon.map { "\($0) (\(versions.libsophonSource ?? "?"))" } ?? "unknown"
+        text += ", driver \(versions.driver ?? "unknown"), kernel built \(versions.kernelBuildDate ?? "unknown")"
+        switch report.llmRuntimeCheck.verdict {
+        case .met: text += ": new enough for LLM-TPU bmodels"
+        case .outdated: text += ": too old for LLM-TPU bmodels (see warning)"
+        case .unknown: break
+        }
+        return text
+    }
+
+    /// "1.2 GiB (31%)" of a heap's live size, "-" when unknown.
+    private static func inUse(_ heap: HeapStatus) -> String {
+        guard let used = heap.liveUsedBytes, let total = heap.liveBytes, total > 0 else { return "-" }
+        return "\(ByteCount.human(used)) (\(used * 100 / total)%)"
     }
 }

@@ -5,9 +5,9 @@ import TPUDeployKit
 struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Report a board's OS, libsophon, DDR, NPU/VPU/VPP heaps, Linux memory, /data space and engine.",
+        abstract: "Report a board's OS, libsophon and driver versions, DDR, NPU/VPU/VPP heaps and their use, Linux memory, /data space and engine.",
         discussion: """
-            Heaps are shown twice: as configured in /boot/emmcboot.itb and as the running kernel has them; a difference means a reboot is pending. With --model, says whether the model fits the NPU heap and which fix-memory command makes it fit.
+            Heaps are shown twice: as configured in /boot/emmcboot.itb and as the running kernel has them; a difference means a reboot is pending. Each heap's memory in use comes from the kernel's ion debugfs (root, or sudo); "device memory" is their sum, NPU + VPP + VPU, the figure bm-smi shows. libsophon, the bmtpu driver and the kernel build date are checked against what sophgo/LLM-TPU's bmodels need (0.5.1, 2024-01-10): an older SoC image gets a warning. bm-smi is never run. With --model, says whether the model fits the NPU heap and which fix-memory command makes it fit.
 
               tpudeploy inspect
               tpudeploy inspect --model chatglm2-6b

@@ -40,6 +40,11 @@ struct SimCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Board profile from Profiles/boards (1684x_evb, se7, se7_v2, airbox, sm7m, …): the board boots that profile's dtb with its factory layout.")
         var board = "1684x_evb"
 
+        @Option(name: .long, help: ArgumentHelp(
+            "libsophon release the boards run, with its bmtpu driver and kernel: \(SimulatedSoCImage.releases.map(\.libsophon).joined(separator: ", ")).",
+            discussion: "0.4.9 (default) is the 2023 image of the vendor's LLM guides, which inspect calls too old for LLM-TPU bmodels; 0.5.1 is a 2024 image."))
+        var libsophon = SimulatedSoCImage.defaultLibsophon
+
         @Option(name: .long, help: "Seconds a simulated reboot takes before SSH answers again.")
         var bootDelay: Double = 2
 
@@ -74,6 +79,7 @@ struct SimCommand: AsyncParsableCommand {
                 options.ram = simulatedRAM
                 options.dtbName = DTBName.baseName(profile.dtbFileNames[0])
                 options.bootDelay = bootDelay
+                options.libsophonVersion = libsophon
                 options.bootPartitionMiB = bootPartitionMib
                 options.dataPartitionMiB = dataPartitionMib
                 options.namePrefix = board.replacingOccurrences(of: "1684x_", with: "").replacingOccurrences(of: "_", with: "")

@@ -38,6 +38,12 @@ for f in passwd shadow group sudoers hosts hostname os-release rc.local; do bind
 bind "$S/firmware" /sys/firmware
 bind "$S/debugfs" /sys/kernel/debug
 bind "$S/meminfo" /proc/meminfo
+# Sophgo's SoC software as the real board has it: login shells get bm-smi on their PATH from profile.d only;
+# dpkg knows sophon-soc-libsophon; the bmtpu driver shows its version; the kernel its build string (uname -v).
+bind "$S/etc/profile.d" /etc/profile.d
+bind "$S/dpkg-status" /var/lib/dpkg/status
+bind "$S/sys-module" /sys/module
+bind "$S/kernel-version" /proc/sys/kernel/version
 # A new boot id every boot, as the kernel gives: how tools tell a board that rebooted from one that did not.
 [ -f "$S/boot_id" ] || cat /proc/sys/kernel/random/uuid > "$S/boot_id"
 bind "$S/boot_id" /proc/sys/kernel/random/boot_id

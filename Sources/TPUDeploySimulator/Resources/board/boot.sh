@@ -97,15 +97,22 @@ for node in $(fdtget -l "$dtb" /reserved-memory 2>/dev/null); do
 done
 
 # --- publish ----------------------------------------------------------------------------------------------
-# ion heaps: debugfs (root only, like the kernel's), and a world-readable copy for bm-smi.
-rm -rf "$S/debugfs/ion" && mkdir -p "$S/debugfs/ion"
+# ion heaps: debugfs (root only, like the kernel's), and a world-readable copy for bm-smi. As the ion driver
+# (sophgo/linux-arm64 drivers/soc/bitmain/ion/bitmain/bitmain_ion_debugfs.c) each heap has
+# bm_<name>_heap_dump/total_mem and alloc_mem ("%llu\n"); alloc_mem is a link to what the simulated runtime
+# publishes in heap-used/<name> (replaced atomically; a boot frees everything, so it starts at 0).
+rm -rf "$S/debugfs/ion"
+mkdir -p "$S/heap-used" && chmod 0777 "$S/heap-used" && rm -f "$S/heap-used/"*
 : > "$S/live-heaps.tmp"
 for heap in npu vpu vpp; do
 	size="${!heap}"
 	[ -n "$size" ] || continue
+	echo 0 > "$S/heap-used/$heap" && chmod 0666 "$S/heap-used/$heap"
+	echo "$heap=$size" >> "$S/live-heaps.tmp"
+	grep -qx no-ion-debugfs "$S/faults" 2>/dev/null && continue   # fault injected: debugfs not mounted
 	mkdir -p "$S/debugfs/ion/bm_${heap}_heap_dump"
 	echo "$size" > "$S/debugfs/ion/bm_${heap}_heap_dump/total_mem"
-	echo "$heap=$size" >> "$S/live-heaps.tmp"
+	ln -s "$S/heap-used/$heap" "$S/debugfs/ion/bm_${heap}_heap_dump/alloc_mem"
 done
 chmod 0700 "$S/debugfs"
 mv -f "$S/live-heaps.tmp" "$S/live-heaps"
