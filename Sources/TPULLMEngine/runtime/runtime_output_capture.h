@@ -1,24 +1,27 @@
-/* Collects what a runtime call prints on stderr (libsophon logs its reasons there instead of returning them). */
+/* Collects what runtime calls print. libbmrt and libbmlib print their reasons on stdout (printf), the bmodel reader
+ * on std::cout, not on stderr (sophgo/libsophon: tpu-runtime/include/bmruntime_common.h, bmlib/src/bmlib_log.cpp,
+ * tpu-bmodel/src/bmodel.cpp); so while a call runs, fd 1 and fd 2 both go to one temporary file, in the order the
+ * lines were written, and nothing the runtime says can land in a command's JSON on stdout. */
 #pragma once
 
 #include <string>
 
 namespace tpu {
 
-class StderrCapture {
+class RuntimeOutputCapture {
   public:
-    StderrCapture();   /* from now on, fd 2 goes to a temporary file */
-    ~StderrCapture();  /* restores fd 2 and replays what was captured */
-    StderrCapture(const StderrCapture &) = delete;
-    StderrCapture &operator=(const StderrCapture &) = delete;
+    RuntimeOutputCapture();   /* from now on, fds 1 and 2 go to a temporary file */
+    ~RuntimeOutputCapture();  /* finish(): restores them and passes what was captured on to stderr */
+    RuntimeOutputCapture(const RuntimeOutputCapture &) = delete;
+    RuntimeOutputCapture &operator=(const RuntimeOutputCapture &) = delete;
 
-    /* Restores fd 2 and returns everything captured (also replayed to the real stderr unless `quiet`). */
+    /* Restores fds 1 and 2 and returns everything captured, also written to stderr (the engine's log) unless
+     * `quiet`. The libraries' stdio buffers are flushed first: they share this process's stdout. */
     std::string finish(bool quiet = false);
-    /* The last non-empty line of `text`, without log prefixes such as "[BMRT][...] ERROR". */
-    static std::string last_reason(const std::string &text);
 
   private:
-    int saved_fd_ = -1;
+    int saved_stdout_ = -1;
+    int saved_stderr_ = -1;
     int file_fd_ = -1;
 };
 
