@@ -1,4 +1,5 @@
 import Foundation
+import TPUDeployKit
 import Testing
 
 /// tpu-llm-engine on the sim models and the simulated runtime, against `Tests/Reference/reference.py` (numpy,
@@ -217,6 +218,14 @@ struct EngineReferenceTests {
             "bm_get_stat: 1024 MiB of device memory", "the runtime said: bm_alloc_gmem failed, dev_id = 0, size = 0x20000000",
             "device mem alloc failed: size=4831838208",
         ])
+        #expect(Self.toolSeesAShortage(outcome), "launch and verify must offer fix-memory for: \(outcome.standardError)")
+    }
+
+    /// Whether tpudeploy, given this failure as the engine's /health reason (the same text), offers fix-memory.
+    static func toolSeesAShortage(_ outcome: EngineTestSupport.ProcessOutcome) -> Bool {
+        let reason = outcome.standardError.split(separator: "\n").last { $0.hasPrefix("tpu-llm-engine: error: ") }
+            .map { String($0.dropFirst("tpu-llm-engine: error: ".count)) }
+        return EngineHealth(status: .failed, reason: reason).isNPUMemoryShortage
     }
 
     /// With BMRT_LOG_VERSION=0 the runtime prints its INFO lines on stdout while loading (libbmrt's log level
@@ -250,6 +259,7 @@ struct EngineReferenceTests {
         #expect(outcome.standardOutput.isEmpty, "stdout: \(outcome.standardOutput)")
         #expect(outcome.standardError.contains("[bmlib_memory][error] bm_alloc_gmem failed, dev_id = 0"), "\(outcome.standardError)")
         #expect(outcome.standardError.contains("out of device memory, the NPU heap is too small for this model"), "\(outcome.standardError)")
+        #expect(Self.toolSeesAShortage(outcome))
     }
 
     /// A bmodel over 4 GiB (its weights past a sparse 4 GiB hole, binary_size wrapped, chip BM1686) gives the

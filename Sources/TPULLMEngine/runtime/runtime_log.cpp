@@ -68,14 +68,17 @@ RuntimeLogLine parse_runtime_line(const std::string &raw) {
 }
 
 std::string runtime_reason(const std::string &output) {
-    std::string joined, last;
+    std::string errors, plain, last;
+    auto append = [](std::string &joined, const std::string &text) { joined += (joined.empty() ? "" : "; ") + text; };
     for (const std::string &raw : lines_of(output)) {
         RuntimeLogLine line = parse_runtime_line(raw);
         if (line.text.empty()) continue;
         last = line.text;
-        if (line.error || !line.logged) joined += (joined.empty() ? "" : "; ") + line.text;
+        if (line.error) append(errors, line.text);
+        else if (!line.logged) append(plain, line.text);
     }
-    return joined.empty() ? last : joined;
+    if (!errors.empty()) return errors;
+    return plain.empty() ? last : plain;
 }
 
 bool reports_out_of_device_memory(const std::string &output) {

@@ -15,8 +15,9 @@ struct RuntimeLogLine {
 
 RuntimeLogLine parse_runtime_line(const std::string &line);
 
-/* What went wrong in the runtime's own words: its error lines and plain lines joined by "; ", in the order they
- * were printed; the last line when there are neither; empty for no output. */
+/* What went wrong in the runtime's own words: its error lines joined by "; " in the order they were printed;
+ * without any, its plain lines (the capture also holds what other threads printed meanwhile, such as a server's
+ * request log, which is why error lines win); else the last line; empty for no output. */
 std::string runtime_reason(const std::string &output);
 
 /* True when the output holds one of the runtime's out-of-device-memory messages: libbmlib's "bm_alloc_gmem

@@ -1,7 +1,8 @@
 /* Collects what runtime calls print. libbmrt and libbmlib print their reasons on stdout (printf), the bmodel reader
  * on std::cout, not on stderr (sophgo/libsophon: tpu-runtime/include/bmruntime_common.h, bmlib/src/bmlib_log.cpp,
  * tpu-bmodel/src/bmodel.cpp); so while a call runs, fd 1 and fd 2 both go to one temporary file, in the order the
- * lines were written, and nothing the runtime says can land in a command's JSON on stdout. */
+ * lines were written, and nothing the runtime says can land in a command's JSON on stdout. The descriptors are the
+ * process's: what other threads print meanwhile (a server's request log) is collected too and passed on after. */
 #pragma once
 
 #include <string>
