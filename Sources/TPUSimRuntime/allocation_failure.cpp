@@ -10,7 +10,7 @@ void print_model_allocation_failure(int dev_id, const std::vector<uint64_t> &coe
     for (uint64_t size : coefficient_sizes) {
         if (size > left) {
             BMLIB_LOG("error", alloc_gmem_failure(dev_id, size));
-            BMRT_LOG_IN("Register", "FATAL", "coeff alloc failed, size[" + hex(size) + "]");
+            BMRT_LOG_IN("Register", "FATAL", "coeff alloc failed, size[" + hex_size(size) + "]");
             return;
         }
         left -= size;

@@ -57,7 +57,7 @@ inline std::string alloc_gmem_failure(int dev_id, uint64_t size) {
     return text;
 }
 
-inline std::string hex(uint64_t value) {
+inline std::string hex_size(uint64_t value) {
     char text[32];
     std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
     return text;

@@ -9,6 +9,15 @@
 #include <set>
 
 namespace tpusim {
+namespace {
+
+std::string hex(uint64_t value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+    return text;
+}
+
+} // namespace
 
 SimRuntime::SimRuntime(std::shared_ptr<Device> device) : device_(std::move(device)) {
     const char *free_nets = std::getenv("TPU_SIM_FREE_NETS");
