@@ -93,10 +93,13 @@ import Testing
             #expect(health.isNPUMemoryShortage, "\(line)")
             #expect(health.loadFailure(fixMemoryCommand: fix) == .failedToLoad(reason: health.reason!, fixMemoryCommand: fix))
             #expect("\(health.loadFailure(fixMemoryCommand: fix))".contains("run `\(fix)`"))
+            #expect(health.fixMemoryAdvice(fix)?.contains("run `\(fix)`") == true)
         }
+        #expect(EngineHealth(status: .ready).fixMemoryAdvice(fix) == nil)
         let broken = EngineHealth(status: .failed, reason: "the runtime refused to load m.bmodel: File[m.bmodel] is broken ...")
         #expect(!broken.isNPUMemoryShortage)
         #expect(broken.loadFailure(fixMemoryCommand: fix) == .failedToLoad(reason: broken.reason!, fixMemoryCommand: nil))
+        #expect(broken.fixMemoryAdvice(fix) == nil)
     }
 }
 

@@ -59,4 +59,10 @@ extension EngineHealth {
     public func loadFailure(fixMemoryCommand: String?) -> ServiceError {
         .failedToLoad(reason: reason ?? "no reason given", fixMemoryCommand: isNPUMemoryShortage ? fixMemoryCommand : nil)
     }
+
+    /// For a status line: what to do when the engine failed for want of device memory, else nil.
+    public func fixMemoryAdvice(_ fixMemoryCommand: String?) -> String? {
+        guard status == .failed, isNPUMemoryShortage, let fixMemoryCommand else { return nil }
+        return "the NPU heap is too small for the model: run `\(fixMemoryCommand)`, then `tpudeploy launch`"
+    }
 }
