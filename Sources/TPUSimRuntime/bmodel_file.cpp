@@ -2,6 +2,7 @@
 
 #include "flatbuffer_reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -132,7 +133,34 @@ ModelDescription read_model(const FlatBuffer &buffer) {
 }
 
 std::string broken(const std::string &path, const std::string &why) {
-    return "Model file[" + path + "] is broken: " + why;
+    return "File[" + path + "] is broken: " + why;
+}
+
+// The end of the furthest blob range the model points at: coefficients and CPU-layer parameters.
+uint64_t furthest_blob_end(const ModelDescription &model) {
+    uint64_t end = 0;
+    auto extend = [&](uint64_t start, uint64_t size) {
+        uint64_t range_end = start + size;
+        end = range_end < start ? UINT64_MAX : std::max(end, range_end);
+    };
+    for (const NetDescription &net : model.nets)
+        for (const StageDescription &stage : net.stages) {
+            if (stage.has_coefficients) extend(stage.coeff_start, stage.coeff_size);
+            for (const SubNetDescription &subnet : stage.subnets)
+                for (const CpuParamDescription &param : subnet.cpu_params)
+                    if (param.has_binary_param) extend(param.param_start, param.param_size);
+        }
+    return end;
+}
+
+// The blob size whose low 32 bits are the header's binary_size and that reaches `furthest_end`: the writers
+// (libsophon and tpu-mlir ModelGen) store the blob's size_t size in that u32, so 4 GiB and more wrap.
+uint64_t unwrapped_binary_size(uint32_t header_binary_size, uint64_t furthest_end) {
+    constexpr uint64_t wrap = 1ull << 32;
+    if (furthest_end > UINT64_MAX - wrap) return UINT64_MAX;
+    uint64_t size = header_binary_size;
+    if (furthest_end > size) size += (furthest_end - size + wrap - 1) / wrap * wrap;
+    return size;
 }
 
 } // namespace
@@ -142,13 +170,13 @@ bool chip_is_bm1684x(const std::string &chip) { return chip == "BM1684X" || chip
 std::unique_ptr<BmodelFile> BmodelFile::open(const std::string &path, std::string &error) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        error = "Cannot open bmodel file[" + path + "]: " + std::strerror(errno);
+        error = "File[" + path + "] open failed: " + std::strerror(errno);
         return nullptr;
     }
     struct stat info;
     if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
         ::close(fd);
-        error = "bmodel file[" + path + "] is not a regular file";
+        error = "File[" + path + "] open failed: not a regular file";
         return nullptr;
     }
     uint64_t file_size = uint64_t(info.st_size);
@@ -157,10 +185,11 @@ std::unique_ptr<BmodelFile> BmodelFile::open(const std::string &path, std::strin
         error = broken(path, "file size " + std::to_string(file_size) + " is not larger than the 64-byte header");
         return nullptr;
     }
+    // A sparse file maps like any other: only the pages read (header, FlatBuffers, the coefficients) are touched.
     void *mapping = mmap(nullptr, file_size, PROT_READ, MAP_PRIVATE, fd, 0);
     ::close(fd);
     if (mapping == MAP_FAILED) {
-        error = "Cannot map bmodel file[" + path + "]: " + std::strerror(errno);
+        error = "File[" + path + "] cannot be mapped: " + std::strerror(errno);
         return nullptr;
     }
     std::unique_ptr<BmodelFile> file(new BmodelFile());
@@ -168,12 +197,12 @@ std::unique_ptr<BmodelFile> BmodelFile::open(const std::string &path, std::strin
     file->mapping_size_ = file_size;
     const uint8_t *bytes = static_cast<const uint8_t *>(mapping);
 
-    uint32_t magic, header_size, flatbuffers_size;
-    uint64_t binary_size; // u32 or u64 in the two header variants; the writer zeroes the high half
+    // MODEL_HEADER_T (tpu-bmodel/include/bmodel.hpp): four u32 and twelve reserved u32.
+    uint32_t magic, header_size, flatbuffers_size, binary_size;
     std::memcpy(&magic, bytes, 4);
     std::memcpy(&header_size, bytes + 4, 4);
     std::memcpy(&flatbuffers_size, bytes + 8, 4);
-    std::memcpy(&binary_size, bytes + 12, 8);
+    std::memcpy(&binary_size, bytes + 12, 4);
     if (magic != kBmodelMagic) {
         char text[64];
         std::snprintf(text, sizeof text, "magic 0x%08X is not 0xFF55AAEE", magic);
@@ -184,9 +213,10 @@ std::unique_ptr<BmodelFile> BmodelFile::open(const std::string &path, std::strin
         error = broken(path, "header_size " + std::to_string(header_size) + " is not 64");
         return nullptr;
     }
-    uint64_t needed = uint64_t(header_size) + flatbuffers_size + binary_size;
-    if (binary_size > file_size || needed > file_size) {
-        error = broken(path, "the header declares " + std::to_string(needed) + " bytes but the file has " +
+    // libbmrt's own check (ModelCtx): the file holds at least what the header says.
+    uint64_t declared = uint64_t(header_size) + flatbuffers_size + binary_size;
+    if (declared > file_size) {
+        error = broken(path, "the header declares " + std::to_string(declared) + " bytes but the file has " +
                                  std::to_string(file_size));
         return nullptr;
     }
@@ -197,8 +227,18 @@ std::unique_ptr<BmodelFile> BmodelFile::open(const std::string &path, std::strin
         error = broken(path, failure.what());
         return nullptr;
     }
-    file->blob_ = bytes + header_size + flatbuffers_size;
-    file->binary_size_ = binary_size;
+    // binary_size is the blob's size mod 2^32 (the writers store a size_t in it), so a blob of 4 GiB or more is
+    // bigger than it says: the smallest size with those low 32 bits that holds every range the model points at.
+    uint64_t blob_offset = uint64_t(header_size) + flatbuffers_size;
+    uint64_t needed = unwrapped_binary_size(binary_size, furthest_blob_end(file->model_));
+    if (needed > file_size - blob_offset) {
+        error = broken(path, "incomplete: its weights need a blob of " + std::to_string(needed) +
+                                 " bytes (header binary_size " + std::to_string(binary_size) + " + a multiple of 4 GiB), " +
+                                 "the file holds " + std::to_string(file_size - blob_offset) + " after the header and model");
+        return nullptr;
+    }
+    file->blob_ = bytes + blob_offset;
+    file->binary_size_ = file_size - blob_offset;
     return file;
 }
 

@@ -62,7 +62,8 @@ struct ModelDescription {
     std::vector<NetDescription> nets;
 };
 
-/// The opened file (memory-mapped). open() returns null and fills `error` with libsophon-style lines.
+/// The opened file (memory-mapped, so sparse multi-GB files cost nothing). open() returns null and fills `error`
+/// with what libsophon's ModelCtx says ("File[...] is broken ...") and why.
 class BmodelFile {
 public:
     static std::unique_ptr<BmodelFile> open(const std::string &path, std::string &error);
@@ -71,6 +72,7 @@ public:
     BmodelFile &operator=(const BmodelFile &) = delete;
 
     const ModelDescription &model() const { return model_; }
+    /// What the file holds after the header and the FlatBuffers part (the header's u32 binary_size wraps at 4 GiB).
     uint64_t binary_size() const { return binary_size_; }
     /// The blob bytes [start, start+size), or null when the range lies outside the blob.
     const uint8_t *blob(uint64_t start, uint64_t size) const;
@@ -84,7 +86,7 @@ private:
     ModelDescription model_;
 };
 
-/// The chips whose models a BM1684X runtime accepts.
+/// The chips whose models a BM1684X runtime accepts: BM1684X and its first name BM1686 (libbmrt load_bmodel).
 bool chip_is_bm1684x(const std::string &chip);
 
 } // namespace tpusim

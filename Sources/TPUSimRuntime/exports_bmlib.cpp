@@ -40,22 +40,20 @@ TPU_SIM_EXPORT bm_status_t bm_dev_request(bm_handle_t *handle, int devid) {
     if (handle == nullptr) return BM_ERR_PARAM;
     *handle = open_context(devid);
     if (*handle == nullptr) {
-        BMLIB_LOG("error", "open /dev/bm-sophon" + std::to_string(devid) + " failed: no such simulated device");
+        BMLIB_RUNTIME_LOG("error", "open /dev/bm-sophon" + std::to_string(devid) + " failed: no such simulated device");
         return BM_ERR_DEVNOTREADY;
     }
     return BM_SUCCESS;
 }
 
 TPU_SIM_EXPORT void bm_dev_free(bm_handle_t handle) {
-    if (handle != nullptr && !close_context(handle)) BMLIB_LOG("error", "bm_dev_free: invalid bm_handle");
+    if (handle != nullptr && !close_context(handle)) BMLIB_RUNTIME_LOG("error", "bm_dev_free: invalid bm_handle");
 }
 
 TPU_SIM_EXPORT bm_status_t bm_malloc_device_byte(bm_handle_t handle, bm_device_mem_t *pmem, unsigned int size) {
     if (!live(handle, "bm_malloc_device_byte") || pmem == nullptr) return BM_ERR_PARAM;
     bm_status_t status = handle->device->allocate(size, pmem);
-    if (status == BM_ERR_NOMEM)
-        BMLIB_LOG("error", "bm_alloc_gmem failed, dev_id = " + std::to_string(handle->device->id()) + ", size = " +
-                               std::to_string(size) + ": BM_ERR_NOMEM");
+    if (status == BM_ERR_NOMEM) BMLIB_LOG("error", alloc_gmem_failure(handle->device->id(), size));
     return status;
 }
 

@@ -1,5 +1,6 @@
 #include "sim_runtime.h"
 
+#include "allocation_failure.h"
 #include "bmodel_file.h"
 #include "diagnostics.h"
 
@@ -9,9 +10,6 @@
 
 namespace tpusim {
 namespace {
-
-uint64_t mib_up(uint64_t bytes) { return (bytes + (1u << 20) - 1) >> 20; }
-uint64_t mib_down(uint64_t bytes) { return bytes >> 20; }
 
 std::string hex(uint64_t value) {
     char text[32];
@@ -31,17 +29,21 @@ SimRuntime::~SimRuntime() {
 }
 
 bool SimRuntime::load(const std::string &path) {
+    BMRT_LOG_IN("load_bmodel", "INFO", "Loading bmodel from [" + path + "]. Thanks for your patience...");
     std::string error;
     std::unique_ptr<BmodelFile> file = BmodelFile::open(path, error);
     auto fail = [&](const std::string &text) {
-        log_libsophon("BMRT", "load_bmodel", __LINE__, "FATAL", text);
-        log_libsophon("BMRT", "load_bmodel", __LINE__, "ERROR", "Load " + path + " failed");
+        BMRT_LOG_IN("load_bmodel", "WRONG", text);
         return false;
     };
-    if (file == nullptr) return fail(error);
+    if (file == nullptr) {
+        BMODEL_FATAL(error); // like ModelCtx, whose exception bmrt_load_bmodel turns into false without a word
+        return false;
+    }
     const ModelDescription &model = file->model();
     if (!chip_is_bm1684x(model.chip))
-        return fail("Bmodel chip is " + model.chip + ", but the runtime arch is BM1684X (" + path + ")");
+        return fail("Error: runtime arch[BM1684X] is not the same with bmodel arch[" + model.chip + "]");
+    BMRT_LOG_IN("load_bmodel", "INFO", "Bmodel loaded, version " + model.version);
 
     // Every net must be a sim net, new, and valid before anything is accounted.
     std::set<std::string> names;
@@ -75,13 +77,10 @@ bool SimRuntime::load(const std::string &path) {
     uint64_t used_before = device_->used();
     if (!device_->reserve(need)) {
         HeapLimit limit = device_->limit();
-        uint64_t free_bytes = limit.bytes > used_before ? limit.bytes - used_before : 0;
-        BMLIB_LOG("error", "bm_alloc_gmem failed, dev_id = " + std::to_string(device_->id()) + ", size = " + hex(need));
-        BMRT_LOG("FATAL", "bm_malloc_device_byte failed: size " + hex(need) + " (neuron " + hex(model.neuron_size) +
-                              ", coeff " + hex(coefficient_bytes) + "), BM_ERR_NOMEM");
-        BMRT_LOG("ERROR", "Load " + path + " failed");
-        log_plain("NPU heap too small: the model needs " + std::to_string(mib_up(need)) + " MiB, the NPU heap has " +
-                  std::to_string(mib_down(limit.bytes)) + " MiB (" + std::to_string(mib_down(free_bytes)) + " MiB free)");
+        std::vector<uint64_t> coefficient_sizes;
+        for (const auto &range : ranges) coefficient_sizes.push_back(range.second);
+        print_model_allocation_failure(device_->id(), coefficient_sizes, model.neuron_size,
+                                       limit.bytes > used_before ? limit.bytes - used_before : 0);
         return false;
     }
     reserved_bytes_ += need;
@@ -114,7 +113,7 @@ const bm_net_info_t *SimRuntime::net_info(const std::string &name) const {
 bool SimRuntime::launch(const char *net_name, const bm_tensor_t inputs[], int input_num, bm_tensor_t outputs[],
                         int output_num, bool user_mem) {
     auto fail = [&](const std::string &text) {
-        log_libsophon("BMRT", "launch_tensor_ex", __LINE__, "ERROR", text);
+        BMRT_LOG_IN("launch_tensor_ex", "WRONG", text);
         return false;
     };
     if (net_name == nullptr) return fail("net name is null");

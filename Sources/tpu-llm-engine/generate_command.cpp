@@ -5,6 +5,7 @@
 #include <string>
 
 #include "command_line.h"
+#include "command_output.h"
 #include "commands.h"
 #include "model_options.h"
 #include "tpu_llm_engine.h"
@@ -108,6 +109,8 @@ int run_generate(int argc, char **argv) {
             if (rounds.empty()) throw UsageError("--rounds: the file holds no messages");
         }
 
+        CommandOutput output;
+        std::FILE *out = output.file();
         std::unique_ptr<tpu::LanguageModel> model;
         try {
             model = tpu::load_language_model(options);
@@ -118,8 +121,8 @@ int run_generate(int argc, char **argv) {
 
         tpu::TextCallback stream = [&](const std::string &piece) {
             if (!json) {
-                std::fwrite(piece.data(), 1, piece.size(), stdout);
-                std::fflush(stdout);
+                std::fwrite(piece.data(), 1, piece.size(), out);
+                std::fflush(out);
             }
             return true;
         };
@@ -127,23 +130,23 @@ int run_generate(int argc, char **argv) {
             if (line.has("rounds")) {
                 std::vector<tpu::ChatMessage> history;
                 if (!system.empty()) history.push_back({"system", system});
-                std::string output = "{\"rounds\":[";
+                std::string rounds_json = "{\"rounds\":[";
                 for (size_t i = 0; i < rounds.size(); ++i) {
                     history.push_back(rounds[i]);
                     tpu::GenerationResult result = model->chat(history, sampling, stream);
-                    if (!json) std::printf("\n");
+                    if (!json) std::fputs("\n", out);
                     history.push_back({"assistant", result.text});
-                    output += (i ? "," : "") + result_json(result);
+                    rounds_json += (i ? "," : "") + result_json(result);
                 }
-                if (json) std::printf("%s]}\n", output.c_str());
+                if (json) std::fprintf(out, "%s]}\n", rounds_json.c_str());
                 return exit_ok;
             }
             tpu::GenerationResult result =
                 line.has("ids") ? model->generate_ids(ids, sampling, stream) : model->chat(messages, sampling, stream);
             if (json) {
-                std::printf("%s\n", result_json(result).c_str());
+                std::fprintf(out, "%s\n", result_json(result).c_str());
             } else {
-                std::printf("\n");
+                std::fputs("\n", out);
                 std::fprintf(stderr, "[%zu prompt tokens, %zu generated, stop: %s, first token %.3f s, %.1f tokens/s]\n",
                              result.prompt_ids.size(), result.tokens.size(), tpu::stop_reason_name(result.stop_reason),
                              result.time_to_first_token_seconds, result.decode_tokens_per_second);

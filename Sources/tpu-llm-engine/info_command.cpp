@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "command_line.h"
+#include "command_output.h"
 #include "commands.h"
 #include "model_options.h"
 #include "tpu_llm_tools.h"
@@ -26,13 +27,15 @@ int run_info(int argc, char **argv) {
             return exit_ok;
         }
         tpu::EngineOptions options = engine_options(line, false);
+        CommandOutput output;
         try {
             tpu::ModelDescription description = tpu::inspect_model(options);
             std::string nets = "[";
             for (size_t i = 0; i < description.nets.size(); ++i) nets += (i ? "," : "") + json_string(description.nets[i]);
-            std::printf("{\"model\":%s,\"family\":\"%s\",\"layout\":%s,\"layers\":%d,\"seq_len\":%d,\"nets\":%s]}\n",
-                        json_string(description.name).c_str(), description.family.c_str(),
-                        json_string(description.layout).c_str(), description.layers, description.seq_len, nets.c_str());
+            std::fprintf(output.file(), "{\"model\":%s,\"family\":\"%s\",\"layout\":%s,\"layers\":%d,\"seq_len\":%d,\"nets\":%s]}
+",
+                         json_string(description.name).c_str(), description.family.c_str(),
+                         json_string(description.layout).c_str(), description.layers, description.seq_len, nets.c_str());
             return exit_ok;
         } catch (const tpu::EngineError &error) {
             print_error(error.what());

@@ -1,4 +1,5 @@
 import Foundation
+import TPUDeployKit
 import Testing
 
 /// tpu-llm-engine on the sim models and the simulated runtime, against `Tests/Reference/reference.py` (numpy,
@@ -16,8 +17,8 @@ struct EngineReferenceTests {
     // MARK: - Running the engine and the reference
 
     /// Runs the engine with the simulated runtime (or `runtimeDirectory`) and a private simulator state folder.
-    static func engine(_ arguments: [String], heapBytes: UInt64 = roomyHeap, runtimeDirectory: URL? = nil)
-        async throws -> EngineTestSupport.ProcessOutcome
+    static func engine(_ arguments: [String], heapBytes: UInt64 = roomyHeap, runtimeDirectory: URL? = nil,
+                       environment: [String: String] = [:]) async throws -> EngineTestSupport.ProcessOutcome
     {
         let runtime = try runtimeDirectory ?? EngineTestSupport.simRuntimeDirectory()
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("tpu-engine-state-\(UUID().uuidString)")
@@ -28,7 +29,7 @@ struct EngineReferenceTests {
         }
         return try await EngineTestSupport.run(
             EngineTestSupport.engineExecutable, arguments + ["--runtime-dir", runtime.path],
-            environment: ["TPU_SIM_NPU_HEAP_BYTES": String(heapBytes), "TPU_SIM_STATE_DIR": state.path])
+            environment: environment.merging(["TPU_SIM_NPU_HEAP_BYTES": String(heapBytes), "TPU_SIM_STATE_DIR": state.path]) { $1 })
     }
 
     /// `generate` on a sim model, its JSON output parsed.
@@ -208,10 +209,74 @@ struct EngineReferenceTests {
         expectLoadFailure(outcome, mentioning: [empty.appendingPathComponent("libbmlib.so").path, "--runtime-dir"])
     }
 
+    /// The runtime says it on stdout, as libbmlib and libbmrt do; the engine's one error line carries its words.
     @Test func tooSmallNPUHeapIsALoadErrorWithTheRuntimesReason() async throws {
         let model = try EngineTestSupport.simModel("llama2-sim")
         let outcome = try await Self.engine(generateArguments(model), heapBytes: 1_073_741_824)
-        expectLoadFailure(outcome, mentioning: ["the runtime refused to load", "NPU heap too small", "1024 MiB"])
+        expectLoadFailure(outcome, mentioning: [
+            "the runtime refused to load", "out of device memory, the NPU heap is too small for this model",
+            "bm_get_stat: 1024 MiB of device memory", "the runtime said: bm_alloc_gmem failed, dev_id = 0, size = 0x20000000",
+            "device mem alloc failed: size=4831838208",
+        ])
+        #expect(Self.toolSeesAShortage(outcome), "launch and verify must offer fix-memory for: \(outcome.standardError)")
+    }
+
+    /// Whether tpudeploy, given this failure as the engine's /health reason (the same text), offers fix-memory.
+    static func toolSeesAShortage(_ outcome: EngineTestSupport.ProcessOutcome) -> Bool {
+        let reason = outcome.standardError.split(separator: "\n").last { $0.hasPrefix("tpu-llm-engine: error: ") }
+            .map { String($0.dropFirst("tpu-llm-engine: error: ".count)) }
+        return EngineHealth(status: .failed, reason: reason).isNPUMemoryShortage
+    }
+
+    /// With BMRT_LOG_VERSION=0 the runtime prints its INFO lines on stdout while loading (libbmrt's log level
+    /// variable); `info` and `generate --json` still print nothing but their JSON there, and the lines reach stderr.
+    @Test func jsonOnStdoutStaysCleanWhileTheRuntimePrints() async throws {
+        let model = try EngineTestSupport.simModel("llama2-sim")
+        let bmodel = model.appendingPathComponent("llama2-sim.bmodel").path
+        let chatty = ["BMRT_LOG_VERSION": "0"]
+        let info = try await Self.engine(["info", "--model", bmodel], environment: chatty)
+        let generate = try await Self.engine(generateArguments(model) + ["--max-tokens", "3"], environment: chatty)
+        for (command, outcome) in [("info", info), ("generate", generate)] {
+            #expect(outcome.status == 0, "\(command): \(outcome.standardError)")
+            #expect(outcome.standardOutput.split(separator: "\n").count == 1, "\(command) stdout: \(outcome.standardOutput)")
+            #expect(throws: Never.self, "\(command) stdout: \(outcome.standardOutput)") {
+                try Self.json(outcome.standardOutput, from: command)
+            }
+            #expect(outcome.standardError.contains("[BMRT][load_bmodel:"), "\(command) stderr: \(outcome.standardError)")
+            #expect(outcome.standardError.contains("INFO:Loading bmodel from [\(bmodel)]"), "\(command) stderr: \(outcome.standardError)")
+        }
+        #expect(Self.ints(try Self.json(generate.standardOutput, from: "generate")["tokens"]).count == 3)
+    }
+
+    /// A heap that holds the model (4608 MiB of neuron memory and weights smaller than the file) but not the
+    /// engine's KV cache and buffers: libbmlib prints its out-of-memory line on stdout after the load, while the
+    /// engine allocates them. `generate --json` keeps stdout empty; the line goes to stderr, and the error says why.
+    @Test func runtimeLinesPrintedAfterTheLoadStayOffStdout() async throws {
+        let model = try EngineTestSupport.simModel("llama2-sim")
+        let fileSize = try FileManager.default.attributesOfItem(atPath: model.appendingPathComponent("llama2-sim.bmodel").path)[.size] as! UInt64
+        let outcome = try await Self.engine(generateArguments(model), heapBytes: (4608 << 20) + fileSize)
+        #expect(outcome.status == 3, "\(outcome.standardError)")
+        #expect(outcome.standardOutput.isEmpty, "stdout: \(outcome.standardOutput)")
+        #expect(outcome.standardError.contains("[bmlib_memory][error] bm_alloc_gmem failed, dev_id = 0"), "\(outcome.standardError)")
+        #expect(outcome.standardError.contains("out of device memory, the NPU heap is too small for this model"), "\(outcome.standardError)")
+        #expect(Self.toolSeesAShortage(outcome))
+    }
+
+    /// A bmodel over 4 GiB (its weights past a sparse 4 GiB hole, binary_size wrapped, chip BM1686) gives the
+    /// tokens of the original.
+    @Test func aBModelOver4GiBGivesTheTokensOfTheOriginal() async throws {
+        let model = try EngineTestSupport.simModel("llama2-sim")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("engine-big-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let big = try await SimRuntimeTests.bigModel("llama2-sim", holeGiB: 4, chip: "BM1686", in: folder)
+        let arguments = ["--max-tokens", "12"]
+        let original = try await Self.engine(generateArguments(model) + arguments)
+        let large = try await Self.engine(generateArguments(model, bmodel: big) + arguments)
+        #expect(large.status == 0, "\(large.standardError)")
+        let tokens = Self.ints(try Self.json(original.standardOutput, from: "generate")["tokens"])
+        #expect(tokens.count == 12)
+        #expect(Self.ints(try Self.json(large.standardOutput, from: "generate")["tokens"]) == tokens)
     }
 
     @Test func infoDescribesTheNets() async throws {

@@ -114,26 +114,44 @@ extension InProcessRuntimeSuites {
 
         static func elementCount(_ shape: bm_shape_t) -> Int { dims(shape).reduce(1, *) }
 
-        /// Runs `body` with this process's stderr going to a file, and returns what was written there.
-        static func capturingStandardError<T>(_ body: () throws -> T) rethrows -> (T, String) {
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("sim-runtime-stderr-\(UUID().uuidString)").path
-            let file = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
+        /// Runs `body` with this process's stdout and stderr going to two files, and returns what was written to
+        /// each. The runtime prints its messages on stdout, as libsophon does; only the simulator's own remarks
+        /// ("tpu-sim-runtime: ...") go to stderr.
+        static func capturingStandardStreams<T>(_ body: () throws -> T) rethrows -> (T, standardOutput: String, standardError: String) {
+            let folder = FileManager.default.temporaryDirectory
+            let paths = [1, 2].map { folder.appendingPathComponent("sim-runtime-fd\($0)-\(UUID().uuidString)").path }
             fflush(nil)
-            let saved = dup(2)
-            dup2(file, 2)
-            close(file)
-            defer { try? FileManager.default.removeItem(atPath: path) }
+            let saved = [dup(1), dup(2)]
+            for (index, path) in paths.enumerated() {
+                let file = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
+                dup2(file, Int32(index + 1))
+                close(file)
+            }
+            defer { for path in paths { try? FileManager.default.removeItem(atPath: path) } }
             let result: T
             do {
                 defer {
                     fflush(nil)
-                    dup2(saved, 2)
-                    close(saved)
+                    for (index, descriptor) in saved.enumerated() {
+                        dup2(descriptor, Int32(index + 1))
+                        close(descriptor)
+                    }
                 }
                 result = try body()
             }
-            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            return (result, text)
+            let texts = paths.map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }
+            return (result, texts[0], texts[1])
+        }
+
+        /// Runs `body` and returns everything the runtime printed meanwhile (stdout, then stderr).
+        static func capturingRuntimeOutput<T>(_ body: () throws -> T) rethrows -> (T, String) {
+            let (result, standardOutput, standardError) = try capturingStandardStreams(body)
+            return (result, standardOutput + standardError)
+        }
+
+        /// The name of `capturingRuntimeOutput` from before the runtime printed on stdout (used by other suites).
+        static func capturingStandardError<T>(_ body: () throws -> T) rethrows -> (T, String) {
+            try capturingRuntimeOutput(body)
         }
 
         struct ModelJSON: Decodable {
@@ -209,17 +227,31 @@ extension InProcessRuntimeSuites {
 
         // MARK: - NPU heap accounting
 
-        @Test func modelLargerThanTheHeapIsRefusedWithTheSizes() throws {
+        /// libbmrt allocates a model's weights first, then its neuron memory; each failure shows as libbmlib's
+        /// line and then libbmrt's, on stdout (sophgo/libsophon bmlib_memory.cpp, bmruntime_bmodel.cpp, bmruntime.cpp).
+        @Test func modelLargerThanTheHeapIsRefusedWithTheRuntimesOwnLines() throws {
             let (bmodel, _, _) = try Self.model("chatglm2-sim")
-            let session = try Session(heapBytes: 3950 * Self.mib)
-            let (loaded, log) = Self.capturingStandardError { session.load(bmodel) }
+            var session: Session! = try Session(heapBytes: 3950 * Self.mib)
+            let (loaded, output, errors) = Self.capturingStandardStreams { session.load(bmodel) }
             #expect(!loaded)
-            #expect(log.contains("bm_malloc_device_byte failed"))
-            #expect(log.contains("BM_ERR_NOMEM"))
-            // need = neuron 4608 MiB + the coefficients (well under 1 MiB here), rounded up.
-            #expect(log.contains("tpu-sim-runtime: NPU heap too small: the model needs 4609 MiB, the NPU heap has 3950 MiB (3950 MiB free)"), "\(log)")
+            // The neuron area (4608 MiB) does not fit once the weights (under 1 MiB) are in.
+            let lines = output.split(separator: "\n").map(String.init)
+            #expect(lines.count == 2, "\(output)")
+            #expect(lines.first == "[bmlib_memory][error] bm_alloc_gmem failed, dev_id = 0, size = 0x20000000", "\(output)")
+            #expect(lines.last?.hasPrefix("[BMRT][must_alloc_device_mem_u64:") == true, "\(output)")
+            #expect(lines.last?.hasSuffix("] FATAL:device mem alloc failed: size=4831838208[0x20000000] type_len=1 status=5 desc=neuron_mem0") == true, "\(output)")
+            #expect(errors.isEmpty, "nothing on stderr: \(errors)")
             #expect(Int(session.api.get_network_number!(session.bmrt)) == 0)
             #expect(try session.publishedUsedBytes() == 0)
+            session = nil  // handles on one device share it, and its heap size is read when the first one opens
+
+            // A heap smaller than the first weights: the weights' allocation fails.
+            let tiny = try Session(heapBytes: 4096)
+            let (tinyLoaded, tinyOutput, _) = Self.capturingStandardStreams { tiny.load(bmodel) }
+            #expect(!tinyLoaded)
+            #expect(tinyOutput.contains("[bmlib_memory][error] bm_alloc_gmem failed, dev_id = 0, size = 0x"), "\(tinyOutput)")
+            #expect(tinyOutput.contains("] FATAL:coeff alloc failed, size[0x"), "\(tinyOutput)")
+            #expect(tinyOutput.contains("[BMRT][Register:"), "\(tinyOutput)")
         }
 
         @Test func loadAccountsNeuronAndCoefficientsAndPublishesThem() throws {
@@ -241,7 +273,7 @@ extension InProcessRuntimeSuites {
             let memory = try session.allocate(Int(Self.mib))
             #expect(try session.publishedUsedBytes() == afterLoad + Self.mib)
             var tooBig = bm_device_mem_t()
-            let (status, _) = Self.capturingStandardError { session.api.malloc_device_byte!(session.handle, &tooBig, UInt32(100 * Self.mib)) }
+            let (status, _) = Self.capturingRuntimeOutput { session.api.malloc_device_byte!(session.handle, &tooBig, UInt32(100 * Self.mib)) }
             #expect(status == BM_ERR_NOMEM)
             session.api.free_device!(session.handle, memory)
             #expect(try session.publishedUsedBytes() == afterLoad)
@@ -249,10 +281,9 @@ extension InProcessRuntimeSuites {
             // Another handle on the same device shares its heap: a second model does not fit beside the first.
             let otherModel = try Self.model("chatglm2-sim").bmodel
             let other = try Session(heapBytes: 4700 * Self.mib)
-            let (second, log) = Self.capturingStandardError { other.load(otherModel) }
+            let (second, log) = Self.capturingRuntimeOutput { other.load(otherModel) }
             #expect(!second)
-            let free = (4700 * Self.mib - afterLoad) / Self.mib
-            #expect(log.contains("the NPU heap has 4700 MiB (\(free) MiB free)"), "\(log)")
+            #expect(log.contains("FATAL:device mem alloc failed: size=4831838208"), "\(log)")
             session.api.destroy!(session.bmrt)
             session.bmrt = nil
             #expect(try session.publishedUsedBytes() == 0)
@@ -277,7 +308,7 @@ extension InProcessRuntimeSuites {
             #expect(session.api.memcpy_d2s_partial!(session.handle, &head, a, 12) == BM_SUCCESS)
             #expect(head == [UInt8](repeating: 0xFF, count: 8) + [8, 9, 10, 11])
             var large = [UInt8](repeating: 0, count: 65)
-            _ = Self.capturingStandardError {
+            _ = Self.capturingRuntimeOutput {
                 #expect(session.api.memcpy_s2d_partial!(session.handle, a, &large, 65) != BM_SUCCESS)
                 #expect(session.api.memcpy_d2s_partial!(session.handle, &large, a, 65) != BM_SUCCESS)
             }
@@ -287,11 +318,11 @@ extension InProcessRuntimeSuites {
             #expect(Array(copied[10..<16]) == [20, 21, 22, 23, 24, 25])
             #expect(copied[9] == 0 && copied[16] == 0)
             // Past the allocation: refused, never a write into someone else's memory.
-            _ = Self.capturingStandardError {
+            _ = Self.capturingRuntimeOutput {
                 #expect(session.api.memcpy_d2d_byte!(session.handle, b, 60, a, 0, 8) != BM_SUCCESS)
             }
             session.api.free_device!(session.handle, a)
-            _ = Self.capturingStandardError {
+            _ = Self.capturingRuntimeOutput {
                 #expect(session.api.memcpy_d2s!(session.handle, &back, a) != BM_SUCCESS)
             }
             session.api.free_device!(session.handle, b)
@@ -309,7 +340,7 @@ extension InProcessRuntimeSuites {
             var outputs = [session.tensor(states, BM_FLOAT32, info.stages[0].output_shapes[0])]
             #expect(session.launch("embedding", [session.tensor(ids, BM_INT32, info.stages[0].input_shapes[0])], &outputs))
 
-            let (results, log) = Self.capturingStandardError { () -> [Bool] in
+            let (results, log) = Self.capturingRuntimeOutput { () -> [Bool] in
                 [
                     session.launch("embedding", [session.tensor(ids, BM_INT32, Self.shape([1, S / 2]))], &outputs),
                     session.launch("embedding", [session.tensor(ids, BM_FLOAT32, Self.shape([1, S]))], &outputs),
@@ -322,13 +353,13 @@ extension InProcessRuntimeSuites {
             #expect(results == [false, false, false, false, false])
             #expect(log.contains("net embedding: input 0 (input_ids) has shape [1, \(S / 2)], the net expects [1, \(S)]"), "\(log)")
             var tooSmallOutput = [session.tensor(small, BM_FLOAT32, Self.shape([4]))]
-            let (refused, _) = Self.capturingStandardError {
+            let (refused, _) = Self.capturingRuntimeOutput {
                 session.launch("embedding", [session.tensor(ids, BM_INT32, Self.shape([1, S]))], &tooSmallOutput)
             }
             #expect(!refused)
             // Out-of-table token ids are refused.
             try session.upload([Int32](repeating: Int32(json.table_rows), count: S), to: ids)
-            let (outOfTable, _) = Self.capturingStandardError {
+            let (outOfTable, _) = Self.capturingRuntimeOutput {
                 session.launch("embedding", [session.tensor(ids, BM_INT32, Self.shape([1, S]))], &outputs)
             }
             #expect(!outOfTable)
@@ -372,13 +403,76 @@ extension InProcessRuntimeSuites {
                 let path = folder.appendingPathComponent("\(name).bmodel").path
                 try bytes.write(to: URL(fileURLWithPath: path))
                 let fresh = try Session(heapBytes: Self.enoughHeap)
-                let (loaded, _) = Self.capturingStandardError { fresh.load(path) }
+                let (loaded, _) = Self.capturingRuntimeOutput { fresh.load(path) }
                 if let mustLoad { #expect(loaded == mustLoad, "\(name)") }
             }
-            let (truncatedLoad, log) = Self.capturingStandardError { session.load(folder.appendingPathComponent("truncated-200.bmodel").path) }
+            let (truncatedLoad, log) = Self.capturingRuntimeOutput { session.load(folder.appendingPathComponent("truncated-200.bmodel").path) }
             #expect(!truncatedLoad)
             #expect(log.contains("is broken"), "\(log)")
-            #expect(log.contains("[BMRT]"))
+            #expect(log.hasPrefix("[BMODEL][ModelCtx:"), "libsophon's bmodel reader says it: \(log)")
+        }
+
+        /// `name` re-encoded by Tests/Reference/make_big_sim_model.py with its weights after a sparse hole of
+        /// `holeGiB`, as libsophon and tpu-mlir write bmodels of 4 GiB and more (binary_size wrapped to 32 bits).
+        static func bigModel(_ name: String, holeGiB: Int, chip: String, in folder: URL) async throws -> String {
+            let script = EngineTestSupport.repositoryRoot.appendingPathComponent("Tests/Reference/make_big_sim_model.py")
+            let path = folder.appendingPathComponent("\(name)-big.bmodel").path
+            let outcome = try await EngineTestSupport.run(EngineTestSupport.python, [
+                script.path, "--model", try EngineTestSupport.simModel(name).path, "--hole-gib", String(holeGiB),
+                "--chip", chip, "--output", path,
+            ])
+            guard outcome.status == 0 else { throw SimRuntimeError(description: "make_big_sim_model.py: \(outcome.standardError)") }
+            return path
+        }
+
+        /// The embedding of `ids` as the loaded model computes it (its weights read from the blob).
+        static func embed(_ session: Session, _ ids: [Int32], seqLen: Int, hidden: Int) throws -> [Float] {
+            let idsMemory = try session.allocate(seqLen * 4), states = try session.allocate(seqLen * hidden * 4)
+            try session.upload(ids + [Int32](repeating: 0, count: seqLen - ids.count), to: idsMemory)
+            let info = try session.info("embedding")
+            var outputs = [session.tensor(states, BM_FLOAT32, info.stages[0].output_shapes[0])]
+            guard session.launch("embedding", [session.tensor(idsMemory, BM_INT32, info.stages[0].input_shapes[0])], &outputs) else {
+                throw SimRuntimeError(description: "embedding failed")
+            }
+            return try session.download(ids.count * hidden, of: Float.self, from: states)
+        }
+
+        /// A bmodel over 4 GiB whose weights all lie beyond 4 GiB, with the legacy chip name BM1686: it loads and
+        /// computes what the original computes; one byte short, it is refused as incomplete.
+        @Test func aBModelOver4GiBLoadsAndReadsItsWeightsBeyond4GiB() async throws {
+            let (original, _, json) = try Self.model("llama2-sim")
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sim-runtime-big-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let big = try await Self.bigModel("llama2-sim", holeGiB: 4, chip: "BM1686", in: folder)
+            var info = stat()
+            #expect(stat(big, &info) == 0)
+            #expect(UInt64(info.st_size) > 4 << 30)
+            #expect(UInt64(info.st_blocks) * 512 < 64 << 20, "the hole is sparse")
+
+            let ids: [Int32] = [1, 5, 9, 17]
+            let expected = try {
+                let reference = try Session(heapBytes: Self.enoughHeap)
+                #expect(reference.load(original))
+                return try Self.embed(reference, ids, seqLen: json.seq_len, hidden: json.hidden)
+            }()  // closed before the next session: handles on one device share its heap
+            let session = try Session(heapBytes: Self.enoughHeap)
+            let (loaded, output) = Self.capturingRuntimeOutput { session.load(big) }
+            #expect(loaded, "\(output)")
+            #expect(Int(session.api.get_network_number!(session.bmrt)) == json.nets.count)
+            let rows = try Self.embed(session, ids, seqLen: json.seq_len, hidden: json.hidden)
+            #expect(rows == expected)
+            #expect(rows.contains { $0 != 0 })
+
+            session.api.destroy!(session.bmrt)
+            session.bmrt = nil
+            let truncate = open(big, O_WRONLY)
+            #expect(ftruncate(truncate, off_t(info.st_size) - 1) == 0)
+            close(truncate)
+            let fresh = try Session(heapBytes: Self.enoughHeap)
+            let (cutLoaded, log) = Self.capturingRuntimeOutput { fresh.load(big) }
+            #expect(!cutLoaded)
+            #expect(log.contains("is broken: incomplete: its weights need a blob of"), "\(log)")
         }
 
         /// Tests/Fixtures/build-bmodel (make-bmodel-fixtures.sh): compiled-model stand-ins without sim subnets.
@@ -392,13 +486,13 @@ extension InProcessRuntimeSuites {
             let expectations = [
                 ("tiny-chatglm2", "this is a compiled model; the simulated runtime runs sim models only"),
                 ("bad-magic", "is broken: magic 0xFF55AAFF"),
-                ("old-chip", "chip is BM1684, but the runtime arch is BM1684X"),
+                ("old-chip", "WRONG:Error: runtime arch[BM1684X] is not the same with bmodel arch[BM1684]"),
                 ("truncated", "is broken"),
             ]
             for (name, message) in expectations {
                 let session = try Session(heapBytes: 64 * 1024 * Self.mib)
                 let path = fixtures.appendingPathComponent("\(name).bmodel").path
-                let (loaded, log) = Self.capturingStandardError { session.load(path) }
+                let (loaded, log) = Self.capturingRuntimeOutput { session.load(path) }
                 #expect(!loaded, "\(name)")
                 #expect(log.contains(message), "\(name): \(log)")
                 #expect(try session.publishedUsedBytes() == 0, "\(name)")

@@ -117,6 +117,30 @@ struct LayoutCommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: dry))
     }
 
+    /// --for-model FILE with a bmodel over 4 GiB, written as the vendor writers write one (binary_size wrapped to 32
+    /// bits) by Tests/Reference/make_big_sim_model.py: llama2-sim's weights after a sparse 4 GiB hole, chip BM1686.
+    @Test func fixMemoryForAModelFileOver4GiB() throws {
+        let files = try FixtureFiles()
+        defer { files.remove() }
+        let big = files.scratch.appendingPathComponent("llama2-sim-big.bmodel").path
+        let made = try run(repositoryRoot.appendingPathComponent("build/venv/bin/python").path, [
+            repositoryRoot.appendingPathComponent("Tests/Reference/make_big_sim_model.py").path,
+            "--model", repositoryRoot.appendingPathComponent("build/sim-models/llama2-sim").path,
+            "--hole-gib", "4", "--chip", "BM1686", "--output", big,
+        ])
+        try #require(made.status == 0, "make_big_sim_model.py (needs `make sim-models`): \(made.stderr)")
+        let model = try BModel(contentsOf: big)
+        #expect(model.binaryBytes > 4 << 30)
+        let output = files.scratch.appendingPathComponent("out").path
+        let outcome = try tpudeploy(["fix-memory", "--image", files.image16, "--board", "1684x_evb", "--for-model", big,
+                                     "--output", output, "--dry-run", "--json"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let result = try JSONOutput.decoder().decode(LocalFixResult.self, from: Data(outcome.stdout.utf8))
+        // The model's weights and neuron memory, rounded up to MiB, plus the EVB profile's 256 MiB headroom.
+        #expect(result.plan.request.npuMiB == (model.npuMemoryBytes + Self.mib - 1) / Self.mib + 256)
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
     /// Every refusal: status 1, one line on stderr, nothing written.
     @Test func errorsExitWithOneLine() throws {
         let files = try FixtureFiles()

@@ -49,15 +49,17 @@ class Net:
 
 
 class Blob:
-    """The binary blob, deduplicated like tpu-mlir's ModelGen: identical bytes are stored once."""
+    """The binary blob, deduplicated like tpu-mlir's ModelGen: identical bytes are stored once. `offset` places the
+    stored bytes that far into the blob (a sparse hole before them, for models of 4 GiB and more)."""
 
-    def __init__(self):
+    def __init__(self, offset: int = 0):
+        self.offset = offset
         self.data = bytearray()
         self.seen = {}
 
     def add(self, payload: bytes) -> dict:
         if payload not in self.seen:
-            self.seen[payload] = {"start": len(self.data), "size": len(payload)}
+            self.seen[payload] = {"start": self.offset + len(self.data), "size": len(payload)}
             self.data += payload
         return dict(self.seen[payload])
 
@@ -86,9 +88,9 @@ def _net_json(net: Net, blob: Blob) -> dict:
     return {"name": net.name, "parameter": parameters}
 
 
-def encode_bmodel(nets: list, chip: str, schema: str) -> bytes:
-    """The whole bmodel file: header, FlatBuffers Model (via flatc), blob."""
-    blob = Blob()
+def _header_and_model(nets: list, chip: str, schema: str, blob: Blob) -> bytes:
+    """The 64-byte header and the FlatBuffers Model (via flatc). binary_size is a u32 that the vendor writers
+    (libsophon and tpu-mlir `ModelGen::Save`) fill with the blob's size_t size, so it wraps at 4 GiB; so does this."""
     model = {"type": "B", "version": "2.2", "time": CREATE_TIME, "chip": chip, "neuron_size": NEURON_SIZE,
              "kernel_module": {"file_name": "", "binary": {"start": 0, "size": 0}},
              "net": [_net_json(net, blob) for net in nets]}
@@ -99,8 +101,26 @@ def encode_bmodel(nets: list, chip: str, schema: str) -> bytes:
         subprocess.run(["flatc", "-b", "-o", work, schema, source], check=True)
         with open(os.path.join(work, "model.bin"), "rb") as handle:
             flatbuffers = handle.read()
-    header = struct.pack("<4I", MAGIC, HEADER_SIZE, len(flatbuffers), len(blob.data)) + bytes(48)
-    return header + flatbuffers + bytes(blob.data)
+    binary_size = (blob.offset + len(blob.data)) & 0xFFFFFFFF
+    return struct.pack("<4I", MAGIC, HEADER_SIZE, len(flatbuffers), binary_size) + bytes(48) + flatbuffers
+
+
+def encode_bmodel(nets: list, chip: str, schema: str) -> bytes:
+    """The whole bmodel file: header, FlatBuffers Model (via flatc), blob."""
+    blob = Blob()
+    head = _header_and_model(nets, chip, schema, blob)
+    return head + bytes(blob.data)
+
+
+def write_bmodel_after_hole(path: str, nets: list, chip: str, schema: str, hole: int) -> None:
+    """Writes the bmodel with `hole` bytes of sparse hole at the start of its blob, so every weight sits at least
+    that far in: a file of `hole` + a few MB that takes a few MB of disk."""
+    blob = Blob(offset=hole)
+    head = _header_and_model(nets, chip, schema, blob)
+    with open(path, "wb") as handle:
+        handle.write(head)
+        handle.seek(hole, os.SEEK_CUR)
+        handle.write(blob.data)
 
 
 def param_words(op: int, spec, table_rows: int, layer: int = 0, rope_theta: float = 10000.0) -> list:

@@ -78,6 +78,29 @@ import Testing
         #expect(!EngineHealth(status: .ready).isNPUMemoryShortage)
         #expect(throws: HTTPError.self) { try EngineHealth.decode(Data("<html>".utf8)) }
     }
+
+    /// What libbmlib and libbmrt print when a heap cannot hold an allocation (sophgo/libsophon), as the engine
+    /// passes it on in its load error: each alone is a shortage, and the advice names the fix-memory command.
+    @Test func theRuntimesOwnOutOfMemoryLinesAreAShortage() throws {
+        let lines = [
+            "[bmlib_memory][error] bm_alloc_gmem failed, dev_id = 0, size = 0x1f400000",
+            "[BMRT][Register:2047] FATAL:coeff alloc failed, size[0x1f400000]",
+            "[BMRT][must_alloc_device_mem_u64:2922] FATAL:device mem alloc failed: size=4831838208[0x20000000] type_len=1 status=5 desc=neuron_mem0",
+        ]
+        let fix = "tpudeploy fix-memory --board 1684x_evb --for-model chatglm2-6b"
+        for line in lines {
+            let health = EngineHealth(status: .failed, reason: "the runtime refused to load m.bmodel: \(line)")
+            #expect(health.isNPUMemoryShortage, "\(line)")
+            #expect(health.loadFailure(fixMemoryCommand: fix) == .failedToLoad(reason: health.reason!, fixMemoryCommand: fix))
+            #expect("\(health.loadFailure(fixMemoryCommand: fix))".contains("run `\(fix)`"))
+            #expect(health.fixMemoryAdvice(fix)?.contains("run `\(fix)`") == true)
+        }
+        #expect(EngineHealth(status: .ready).fixMemoryAdvice(fix) == nil)
+        let broken = EngineHealth(status: .failed, reason: "the runtime refused to load m.bmodel: File[m.bmodel] is broken ...")
+        #expect(!broken.isNPUMemoryShortage)
+        #expect(broken.loadFailure(fixMemoryCommand: fix) == .failedToLoad(reason: broken.reason!, fixMemoryCommand: nil))
+        #expect(broken.fixMemoryAdvice(fix) == nil)
+    }
 }
 
 @Suite struct ChatTranscriptTests {

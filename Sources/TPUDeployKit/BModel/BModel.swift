@@ -9,7 +9,7 @@ public enum BModelError: Error, CustomStringConvertible, Sendable, Equatable {
         switch self {
         case .notABModel(let path, let reason): return "\(path) is not a bmodel file: \(reason)."
         case .truncated(let path, let expected, let actual):
-            return "\(path) is incomplete: its header promises \(expected) bytes, the file has \(actual) (an interrupted copy?)."
+            return "\(path) is incomplete: its header and weights need \(expected) bytes, the file has \(actual) (an interrupted copy?)."
         case .malformed(let path, let reason): return "\(path) is damaged: \(reason)."
         case .wrongChip(let path, let chip, let expected):
             return "\(path) was compiled for \(chip), but the board is a \(expected): recompile it for \(expected) (tpu-mlir --chip \(expected.lowercased()))."
@@ -51,7 +51,8 @@ public struct BModel: Sendable, Codable, Equatable {
     public var nets: [Net]
     /// The neuron memory the runtime allocates when it loads the model.
     public var neuronBytes: UInt64
-    /// Size of the weights blob after the FlatBuffers part.
+    /// Size of the weights blob after the FlatBuffers part: the header's u32 `binary_size` unwrapped (see
+    /// `blobBytes(headerBinarySize:reaching:)`), so 4 GiB and more for the large LLMs.
     public var binaryBytes: UInt64
 
     /// Weights in device memory: every distinct coefficient range once (nets share blocks of weights).
@@ -81,9 +82,10 @@ public struct BModel: Sendable, Codable, Equatable {
         }
         let headerSize = UInt64(try FlatBufferTable.u32(bytes, 4))
         let flatBuffersSize = UInt64(try FlatBufferTable.u32(bytes, 8))
-        let binarySize = UInt64(try FlatBufferTable.u32(bytes, 12))
-        let expected = headerSize + flatBuffersSize + binarySize
-        guard fileSize >= expected else { throw BModelError.truncated(path: path, expectedBytes: expected, actualBytes: fileSize) }
+        let headerBinarySize = try FlatBufferTable.u32(bytes, 12)
+        // libbmrt's own check (ModelCtx in libsophon's tpu-bmodel/src/bmodel.cpp): the file holds what the header says.
+        let declared = headerSize + flatBuffersSize + UInt64(headerBinarySize)
+        guard fileSize >= declared else { throw BModelError.truncated(path: path, expectedBytes: declared, actualBytes: fileSize) }
         guard headerSize == UInt64(Self.headerSize), UInt64(bytes.count) >= headerSize + flatBuffersSize else {
             throw BModelError.malformed(path: path, reason: "header size \(headerSize) or FlatBuffers size \(flatBuffersSize) does not fit")
         }
@@ -97,7 +99,6 @@ public struct BModel: Sendable, Codable, Equatable {
             chip = try required(root.string(3), "chip")
             version = try required(root.string(1), "version")
             neuronBytes = try root.u64(5)
-            binaryBytes = binarySize
             nets = try root.tables(4).map { net in
                 Net(name: try required(net.string(0), "net name"), stages: try net.tables(3).map { parameter in
                     let coefficients = try parameter.table(4).flatMap { try $0.u64Pair(2) }
@@ -110,9 +111,30 @@ public struct BModel: Sendable, Codable, Equatable {
             throw BModelError.malformed(path: path, reason: error.reason)
         }
         guard !nets.isEmpty else { throw BModelError.malformed(path: path, reason: "the model has no nets") }
-        for stage in nets.flatMap(\.stages) where (stage.coefficientStart ?? 0) + stage.coefficientBytes > binarySize {
-            throw BModelError.malformed(path: path, reason: "weights of a net lie past the end of the blob")
+        var weightsEnd: UInt64 = 0
+        for stage in nets.flatMap(\.stages) {
+            let (end, overflow) = (stage.coefficientStart ?? 0).addingReportingOverflow(stage.coefficientBytes)
+            guard !overflow else { throw BModelError.malformed(path: path, reason: "the weights of a net end past 2^64 bytes") }
+            weightsEnd = max(weightsEnd, end)
         }
+        binaryBytes = Self.blobBytes(headerBinarySize: headerBinarySize, reaching: weightsEnd)
+        let needed = headerSize + flatBuffersSize + binaryBytes
+        guard fileSize >= needed else { throw BModelError.truncated(path: path, expectedBytes: needed, actualBytes: fileSize) }
+    }
+
+    /// The blob's real size. The vendor writers (libsophon's and tpu-mlir's `ModelGen::Save`) store the blob's
+    /// size in the header's u32 `binary_size`, so a blob of 4 GiB or more is written as its size mod 2^32, and
+    /// libbmrt loads such files. The real size is the smallest one with those low 32 bits that holds every weight
+    /// range: for an intact file, the bytes after the header and FlatBuffers. Checking the file against it (not
+    /// just against the weights' end) also catches a multi-GB file cut short after its last weights.
+    public static func blobBytes(headerBinarySize: UInt32, reaching weightsEnd: UInt64) -> UInt64 {
+        let wrap: UInt64 = 1 << 32
+        let size = UInt64(headerBinarySize)
+        guard weightsEnd > size else { return size }
+        let short = (weightsEnd - size).quotientAndRemainder(dividingBy: wrap)
+        let (extra, tooMany) = (short.quotient + (short.remainder > 0 ? 1 : 0)).multipliedReportingOverflow(by: wrap)
+        let (result, tooLarge) = size.addingReportingOverflow(extra)
+        return tooMany || tooLarge ? .max : result
     }
 
     private static func tensor(_ table: FlatBufferTable) throws -> TensorInfo {
@@ -138,8 +160,8 @@ public struct BModel: Sendable, Codable, Equatable {
         try self.init(headerAndModel: prefix, fileSize: size, path: path)
     }
 
-    /// Refuses a model compiled for another chip.
+    /// Refuses a model compiled for another chip (the legacy name BM1686 counts as BM1684X, see `ChipName`).
     public func requireChip(_ expected: String, path: String) throws {
-        guard chip.uppercased() == expected.uppercased() else { throw BModelError.wrongChip(path: path, chip: chip, expected: expected) }
+        guard ChipName.runs(model: chip, on: expected) else { throw BModelError.wrongChip(path: path, chip: chip, expected: expected) }
     }
 }

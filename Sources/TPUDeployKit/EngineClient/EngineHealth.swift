@@ -36,9 +36,6 @@ public struct EngineHealth: Sendable, Codable, Equatable {
         }
     }
 
-    /// True when the reason is the runtime running out of NPU memory: the fix is `fix-memory`, not a restart.
-    public var isNPUMemoryShortage: Bool {
-        guard let reason = reason?.lowercased() else { return false }
-        return reason.contains("npu heap too small") || reason.contains("bm_err_nomem") || reason.contains("out of device memory")
-    }
+    /// True when the reason is the runtime running out of device memory: the fix is `fix-memory`, not a restart.
+    public var isNPUMemoryShortage: Bool { reason.map(DeviceMemoryShortage.isReported(in:)) ?? false }
 }

@@ -64,7 +64,7 @@ public enum PushPreflight {
         var warnings: [String] = []
         if let model {
             if let chip = board.chip {
-                guard chip.uppercased() == model.chip.uppercased() else {
+                guard ChipName.runs(model: model.chip, on: chip) else {
                     throw PushError.wrongChip(model: model.name, modelChip: model.chip, boardChip: chip)
                 }
             } else {

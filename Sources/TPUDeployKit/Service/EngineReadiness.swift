@@ -34,8 +34,7 @@ public struct EngineReadiness: Sendable {
                 switch health.status {
                 case .ready: return health
                 case .failed:
-                    let reason = health.reason ?? "no reason given"
-                    throw ServiceError.failedToLoad(reason: reason, fixMemoryCommand: health.isNPUMemoryShortage ? fixMemoryCommand : nil)
+                    throw health.loadFailure(fixMemoryCommand: fixMemoryCommand)
                 case .loading:
                     lastState = "loading"
                     onProgress(.loading(elapsed: elapsed))
@@ -52,5 +51,18 @@ public struct EngineReadiness: Sendable {
             }
             try await Task.sleep(nanoseconds: UInt64(pollInterval * 1_000_000_000))
         }
+    }
+}
+
+extension EngineHealth {
+    /// A failed engine as an error: its reason, and `fixMemoryCommand` when the device ran out of memory.
+    public func loadFailure(fixMemoryCommand: String?) -> ServiceError {
+        .failedToLoad(reason: reason ?? "no reason given", fixMemoryCommand: isNPUMemoryShortage ? fixMemoryCommand : nil)
+    }
+
+    /// For a status line: what to do when the engine failed for want of device memory, else nil.
+    public func fixMemoryAdvice(_ fixMemoryCommand: String?) -> String? {
+        guard status == .failed, isNPUMemoryShortage, let fixMemoryCommand else { return nil }
+        return "the NPU heap is too small for the model: run `\(fixMemoryCommand)`, then `tpudeploy launch`"
     }
 }

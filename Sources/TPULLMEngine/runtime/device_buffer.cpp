@@ -23,10 +23,12 @@ DeviceBuffer::DeviceBuffer(RuntimeSession &session, size_t bytes, const std::str
     bm_status_t status = session.api().malloc_device_byte(session.handle(), &memory_, unsigned(bytes));
     if (status != BM_SUCCESS) {
         session_ = nullptr;
-        throw EngineError(EngineError::Kind::load, "cannot allocate " + std::to_string(bytes) +
-                                                       " bytes of device memory for " + purpose +
-                                                       " (status " + std::to_string(int(status)) +
-                                                       "); is the NPU heap large enough?");
+        /* libbmlib has printed "bm_alloc_gmem failed" on stdout (the log); the fix for NOMEM is a bigger heap. */
+        throw EngineError(EngineError::Kind::load,
+                          "cannot allocate " + std::to_string(bytes) + " bytes of device memory for " + purpose +
+                              " (status " + std::to_string(int(status)) + ")" +
+                              (status == BM_ERR_NOMEM ? ": out of device memory, the NPU heap is too small for this model"
+                                                      : "; is the NPU heap large enough?"));
     }
 }
 

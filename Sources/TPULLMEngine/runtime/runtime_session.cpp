@@ -2,15 +2,34 @@
 
 #include <cstdlib>
 
-#include "stderr_capture.h"
+#include "runtime_log.h"
+#include "runtime_output_capture.h"
 #include "tpu_llm_engine.h"
 
 namespace tpu {
 
 namespace {
 
-EngineError load_error(const std::string &what, const std::string &captured) {
-    std::string reason = StderrCapture::last_reason(captured);
+/* bm_get_stat's figures, for an out-of-memory message; empty when the runtime cannot say. On SoC the total is
+ * the NPU, VPP and VPU heaps together. */
+std::string device_memory_summary(const TPURuntime &api, bm_handle_t handle) {
+    if (api.get_stat == nullptr || handle == nullptr) return {};
+    bm_dev_stat_t stat{};
+    if (api.get_stat(handle, &stat) != BM_SUCCESS || stat.mem_total <= 0) return {};
+    return "bm_get_stat: " + std::to_string(stat.mem_total) + " MiB of device memory, " +
+           std::to_string(stat.mem_used) + " MiB in use";
+}
+
+/* `what` failed; `captured` is what the runtime printed meanwhile. Its lines go into the error, which the engine
+ * prints as one line on stderr (the log), rather than onto stderr a second time. */
+EngineError load_error(const TPURuntime &api, bm_handle_t handle, const std::string &what, const std::string &captured) {
+    std::string reason = runtime_reason(captured);
+    if (reports_out_of_device_memory(captured)) {
+        std::string memory = device_memory_summary(api, handle);
+        return EngineError(EngineError::Kind::load,
+                           what + ": out of device memory, the NPU heap is too small for this model" +
+                               (memory.empty() ? "" : " (" + memory + ")") + "; the runtime said: " + reason);
+    }
     return EngineError(EngineError::Kind::load, reason.empty() ? what : what + ": " + reason);
 }
 
@@ -23,24 +42,26 @@ RuntimeSession::RuntimeSession(const std::string &runtime_dir, int device, const
     api_open_ = true;
     try {
         {
-            StderrCapture capture;
+            RuntimeOutputCapture capture;
             bm_status_t status = api_.dev_request(&handle_, device);
             if (status != BM_SUCCESS || handle_ == nullptr) {
                 handle_ = nullptr;
-                throw load_error("cannot open TPU device " + std::to_string(device) + " (bm_dev_request status " +
+                throw load_error(api_, nullptr,
+                                 "cannot open TPU device " + std::to_string(device) + " (bm_dev_request status " +
                                      std::to_string(int(status)) + ")",
                                  capture.finish(true));
             }
         }
         {
-            StderrCapture capture;
+            RuntimeOutputCapture capture;
             bmrt_ = api_.create(handle_);
-            if (bmrt_ == nullptr) throw load_error("the runtime could not be created (bmrt_create)", capture.finish(true));
+            if (bmrt_ == nullptr)
+                throw load_error(api_, handle_, "the runtime could not be created (bmrt_create)", capture.finish(true));
         }
         {
-            StderrCapture capture;
+            RuntimeOutputCapture capture;
             if (!api_.load_bmodel(bmrt_, model_path.c_str()))
-                throw load_error("the runtime refused to load " + model_path, capture.finish(true));
+                throw load_error(api_, handle_, "the runtime refused to load " + model_path, capture.finish(true));
         }
     } catch (...) {
         release();

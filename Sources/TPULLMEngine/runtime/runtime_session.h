@@ -10,7 +10,9 @@ namespace tpu {
 
 class RuntimeSession {
   public:
-    /* Opens the runtime libraries in `runtime_dir`, requests `device`, creates bmrt and loads `model_path`.
+    /* Opens the runtime libraries in `runtime_dir`, requests `device`, creates bmrt and loads `model_path`; what the
+     * runtime prints meanwhile (on stdout, as libsophon does) is captured: passed on to stderr when all went well,
+     * else made part of the error.
      * Throws EngineError(load) naming the step that failed and the runtime's own words when it printed any. */
     RuntimeSession(const std::string &runtime_dir, int device, const std::string &model_path);
     ~RuntimeSession();

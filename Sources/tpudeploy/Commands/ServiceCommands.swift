@@ -58,7 +58,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures(json: output.json) {
-            let report = try await withServiceManager(target, deployment) { manager, context -> Report in
+            let (report, fixMemoryCommand) = try await withServiceManager(target, deployment) { manager, context -> (Report, String?) in
                 let service = try await manager.status(context.engine.bareSpec)
                 var health: EngineHealth?
                 var healthError: String?
@@ -69,7 +69,8 @@ struct StatusCommand: AsyncParsableCommand {
                         healthError = "\(error)"
                     }
                 }
-                return Report(deployment: context.engine.deployment.name, service: service, health: health, healthError: healthError)
+                return (Report(deployment: context.engine.deployment.name, service: service, health: health, healthError: healthError),
+                        context.fixMemoryCommand)
             }
             if output.json {
                 try printJSON(report)
@@ -78,6 +79,7 @@ struct StatusCommand: AsyncParsableCommand {
                 if let manager = report.service.manager { line += " (\(manager)" + (report.service.pid.map { ", pid \($0)" } ?? "") + (report.service.restarts.map { ", \($0) restarts" } ?? "") + ")" }
                 if let health = report.health {
                     line += "; engine \(health.status.rawValue)" + (health.reason.map { ": \($0)" } ?? "")
+                    if let advice = health.fixMemoryAdvice(fixMemoryCommand) { line += "; " + advice }
                 } else if let error = report.healthError {
                     line += "; no answer from the engine: \(error)"
                 }

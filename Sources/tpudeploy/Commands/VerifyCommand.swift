@@ -41,10 +41,11 @@ struct VerifyCommand: AsyncParsableCommand {
         try await reportingFailures(json: output.json) {
             let context = try EngineCommandContext(target: target, deployment: deployment)
             let key = apiKey ?? ProcessInfo.processInfo.environment["TPUDEPLOY_API_KEY"]
-            let prompt = self.prompt, maxTokens = self.maxTokens
+            let prompt = self.prompt, maxTokens = self.maxTokens, fixMemoryCommand = context.fixMemoryCommand
             let report = try await context.engine.withAPI(apiKey: key) { api, forward -> Report in
                 try await Task.detached {
                     let health = try api.health()
+                    if health.status == .failed { throw health.loadFailure(fixMemoryCommand: fixMemoryCommand) }
                     guard health.status == .ready else {
                         throw ServiceError.notReady(reason: "/health says \(health.status.rawValue)" + (health.reason.map { ": \($0)" } ?? ""), logTail: "")
                     }
