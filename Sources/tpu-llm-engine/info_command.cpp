@@ -32,8 +32,7 @@ int run_info(int argc, char **argv) {
             tpu::ModelDescription description = tpu::inspect_model(options);
             std::string nets = "[";
             for (size_t i = 0; i < description.nets.size(); ++i) nets += (i ? "," : "") + json_string(description.nets[i]);
-            std::fprintf(output.file(), "{\"model\":%s,\"family\":\"%s\",\"layout\":%s,\"layers\":%d,\"seq_len\":%d,\"nets\":%s]}
-",
+            std::fprintf(output.file(), "{\"model\":%s,\"family\":\"%s\",\"layout\":%s,\"layers\":%d,\"seq_len\":%d,\"nets\":%s]}\n",
                          json_string(description.name).c_str(), description.family.c_str(),
                          json_string(description.layout).c_str(), description.layers, description.seq_len, nets.c_str());
             return exit_ok;
