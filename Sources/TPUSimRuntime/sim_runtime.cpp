@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <set>
 
 namespace tpusim {
@@ -27,7 +28,7 @@ SimRuntime::SimRuntime(std::shared_ptr<Device> device) : device_(std::move(devic
 }
 
 SimRuntime::~SimRuntime() {
-    if (reserved_bytes_ > 0) device_->release(reserved_bytes_);
+    for (const auto &taken : reservations_) device_->release(taken.first, taken.second);
 }
 
 bool SimRuntime::load(const std::string &path) {
@@ -63,28 +64,65 @@ bool SimRuntime::load(const std::string &path) {
         loaded.push_back(std::move(net));
     }
 
-    // Device memory like bmrt: the declared neuron area (kept virtual) plus the distinct coefficient ranges.
+    // Device memory like bmrt on a single-core chip (bmruntime_bmodel.cpp), net by net in file order: one
+    // allocation per distinct coefficient range (BmCoeff::Register), then the shared neuron block, re-allocated
+    // larger (the old one kept) when this net's stages need more than the largest so far (update_max_neuron_mem).
+    // Each allocation goes to the first heap with room (heap mask 7); the neuron area stays virtual.
+    struct Planned {
+        uint64_t bytes;
+        bool coefficients;
+    };
+    std::vector<Planned> plan;
     std::set<std::pair<uint64_t, uint64_t>> ranges;
-    for (const auto &net : loaded)
-        for (const SimStage &stage : net->stages)
-            if (coefficients_.count({stage.coeff_start, stage.coeff_size}) == 0)
-                ranges.insert({stage.coeff_start, stage.coeff_size});
-    uint64_t coefficient_bytes = 0;
-    for (const auto &range : ranges) coefficient_bytes += range.second;
-    uint64_t need = model.neuron_size + coefficient_bytes;
-    uint64_t used_before = device_->used();
-    if (!device_->reserve(need)) {
-        HeapLimit limit = device_->limit();
-        uint64_t free_bytes = limit.bytes > used_before ? limit.bytes - used_before : 0;
-        BMLIB_LOG("error", "bm_alloc_gmem failed, dev_id = " + std::to_string(device_->id()) + ", size = " + hex(need));
-        BMRT_LOG("FATAL", "bm_malloc_device_byte failed: size " + hex(need) + " (neuron " + hex(model.neuron_size) +
-                              ", coeff " + hex(coefficient_bytes) + "), BM_ERR_NOMEM");
+    uint64_t neuron_block = neuron_block_;
+    for (size_t index = 0; index < loaded.size(); index++) {
+        for (const SimStage &stage : loaded[index]->stages) {
+            std::pair<uint64_t, uint64_t> range{stage.coeff_start, stage.coeff_size};
+            if (coefficients_.count(range) == 0 && ranges.insert(range).second && stage.coeff_size > 0)
+                plan.push_back({stage.coeff_size, true});
+        }
+        uint64_t largest = 0;
+        for (const StageDescription &stage : model.nets[index].stages) largest = std::max(largest, stage.ctx_size);
+        if (largest > neuron_block) {
+            plan.push_back({largest, false});
+            neuron_block = largest;
+        }
+    }
+    std::vector<std::pair<int, uint64_t>> reserved;
+    uint64_t need = 0, largest = 0;
+    for (const Planned &item : plan) {
+        need += item.bytes;
+        largest = std::max(largest, item.bytes);
+    }
+    for (const Planned &item : plan) {
+        int heap = device_->reserve(item.bytes);
+        if (heap >= 0) {
+            reserved.push_back({heap, item.bytes});
+            continue;
+        }
+        std::string heaps;
+        HeapLimits limits = device_->limits();
+        for (int i = 0; i < kHeapCount; i++) {
+            if (!limits.present[size_t(i)]) continue;
+            heaps += std::string(heaps.empty() ? "" : ", ") + heap_name(i) + " " + std::to_string(mib_down(limits.bytes[size_t(i)])) +
+                     " MiB (" + std::to_string(mib_down(device_->free_bytes(i))) + " MiB free)";
+        }
+        for (const auto &taken : reserved) device_->release(taken.first, taken.second);
+        BMLIB_LOG("error", "bm_alloc_gmem failed, dev_id = " + std::to_string(device_->id()) + ", size = " + hex(item.bytes));
+        if (item.coefficients) {
+            BMRT_LOG("FATAL", "coeff alloc failed, size[" + hex(item.bytes) + "]");
+        } else {
+            BMRT_LOG("FATAL", "device mem alloc failed: size=" + std::to_string(item.bytes) + "[" + hex(item.bytes) +
+                                  "] type_len=1 status=" + std::to_string(int(BM_ERR_NOMEM)) + " desc=neuron_mem0");
+        }
         BMRT_LOG("ERROR", "Load " + path + " failed");
-        log_plain("NPU heap too small: the model needs " + std::to_string(mib_up(need)) + " MiB, the NPU heap has " +
-                  std::to_string(mib_down(limit.bytes)) + " MiB (" + std::to_string(mib_down(free_bytes)) + " MiB free)");
+        log_plain("device memory too small: the model needs " + std::to_string(mib_up(need)) +
+                  " MiB, its largest allocation " + std::to_string(mib_up(largest)) + " MiB; the heaps: " +
+                  (heaps.empty() ? std::string("none") : heaps));
         return false;
     }
-    reserved_bytes_ += need;
+    reservations_.insert(reservations_.end(), reserved.begin(), reserved.end());
+    neuron_block_ = neuron_block;
 
     // Coefficients as aligned host floats, one copy per distinct range.
     for (const auto &range : ranges) {

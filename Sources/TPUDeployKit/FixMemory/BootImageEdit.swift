@@ -20,7 +20,8 @@ public struct BootImageEdit: Sendable {
         let (fdt, tree) = try fit.deviceTreeImage(forDTB: dtb)
         let layout = try BoardMemoryLayout(deviceTree: tree)
         let limits = try MemoryPlanner.limits(for: layout)
-        let request = try sizing.request(limits: limits)
+        let capacity = LayoutCapacity(layout: layout, limits: limits, minimumLinuxMiB: minimumLinuxMiB)
+        let request = try sizing.request(limits: limits, capacity: capacity)
         let plan = try MemoryPlanner.plan(request, for: tree, minimumLinuxMiB: minimumLinuxMiB)
         self.fdtImage = fdt.name
         self.limits = limits
