@@ -100,6 +100,7 @@ bool SimRuntime::load(const std::string &path) {
             reserved.push_back({heap, item.bytes});
             continue;
         }
+        for (const auto &taken : reserved) device_->release(taken.first, taken.second);
         std::string heaps;
         HeapLimits limits = device_->limits();
         for (int i = 0; i < kHeapCount; i++) {
@@ -107,7 +108,6 @@ bool SimRuntime::load(const std::string &path) {
             heaps += std::string(heaps.empty() ? "" : ", ") + heap_name(i) + " " + std::to_string(mib_down(limits.bytes[size_t(i)])) +
                      " MiB (" + std::to_string(mib_down(device_->free_bytes(i))) + " MiB free)";
         }
-        for (const auto &taken : reserved) device_->release(taken.first, taken.second);
         BMLIB_LOG("error", "bm_alloc_gmem failed, dev_id = " + std::to_string(device_->id()) + ", size = " + hex(item.bytes));
         if (item.coefficients) {
             BMRT_LOG("FATAL", "coeff alloc failed, size[" + hex(item.bytes) + "]");

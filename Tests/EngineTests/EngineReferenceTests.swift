@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TPUDeployKit
 
 /// tpu-llm-engine on the sim models and the simulated runtime, against `Tests/Reference/reference.py` (numpy,
 /// float64, no KV cache, no masks): equal greedy tokens after the prompt pass and many cached steps, and across
@@ -211,7 +212,21 @@ struct EngineReferenceTests {
     @Test func tooSmallNPUHeapIsALoadErrorWithTheRuntimesReason() async throws {
         let model = try EngineTestSupport.simModel("llama2-sim")
         let outcome = try await Self.engine(generateArguments(model), heapBytes: 1_073_741_824)
-        expectLoadFailure(outcome, mentioning: ["the runtime refused to load", "NPU heap too small", "1024 MiB"])
+        expectLoadFailure(outcome, mentioning: ["the runtime refused to load", "device memory too small", "npu 1024 MiB"])
+    }
+
+    /// What the engine and the runtime allocate is exactly what the tool computes (ModelMemoryNeed): a heap of that
+    /// many bytes serves the model, one byte less does not.
+    @Test(arguments: ["chatglm2-sim", "llama2-sim", "wizardcoder-sim"])
+    func theComputedNeedIsWhatTheEngineAllocates(name: String) async throws {
+        let model = try EngineTestSupport.simModel(name)
+        let need = ModelMemoryNeed(model: try BModel(contentsOf: model.appendingPathComponent("\(name).bmodel").path)).totalBytes
+        let tokenizer = model.appendingPathComponent(name == "wizardcoder-sim" ? "vocab.json" : "tokenizer.model").path
+        let arguments = generateArguments(model, tokenizer: tokenizer) + ["--max-tokens", "2"]
+        let exact = try await Self.engine(arguments, heapBytes: need)
+        #expect(exact.status == 0, "\(exact.standardError)")
+        let short = try await Self.engine(arguments, heapBytes: need - 1)
+        #expect(short.status == 3, "\(short.standardError)")
     }
 
     @Test func infoDescribesTheNets() async throws {
