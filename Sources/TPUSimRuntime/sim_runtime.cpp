@@ -116,7 +116,7 @@ bool SimRuntime::load(const std::string &path) {
                                   "] type_len=1 status=" + std::to_string(int(BM_ERR_NOMEM)) + " desc=neuron_mem0");
         }
         BMRT_LOG("ERROR", "Load " + path + " failed");
-        log_plain("device memory too small: the model needs " + std::to_string(mib_up(need)) +
+        log_plain("device memory too small (BM_ERR_NOMEM): the model needs " + std::to_string(mib_up(need)) +
                   " MiB, its largest allocation " + std::to_string(mib_up(largest)) + " MiB; the heaps: " +
                   (heaps.empty() ? std::string("none") : heaps));
         return false;

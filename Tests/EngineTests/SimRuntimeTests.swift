@@ -230,7 +230,7 @@ extension InProcessRuntimeSuites {
             #expect(log.contains("bm_alloc_gmem failed, dev_id = 0, size = 0x120000000"), "\(log)")
             #expect(log.contains("device mem alloc failed: size=4831838208"), "\(log)")
             // need = neuron 4608 MiB + the coefficients (well under 1 MiB here), rounded up.
-            #expect(log.contains("tpu-sim-runtime: device memory too small: the model needs 4609 MiB, its largest allocation 4608 MiB; the heaps: npu 3950 MiB (3950 MiB free)"), "\(log)")
+            #expect(log.contains("tpu-sim-runtime: device memory too small (BM_ERR_NOMEM): the model needs 4609 MiB, its largest allocation 4608 MiB; the heaps: npu 3950 MiB (3950 MiB free)"), "\(log)")
             #expect(Int(session.api.get_network_number!(session.bmrt)) == 0)
             #expect(try session.publishedUsedBytes() == 0)
         }
