@@ -10,10 +10,11 @@ public enum LayoutSizing: Sendable, Equatable {
     case model(name: String, npuBytes: UInt64, largestAllocationBytes: UInt64? = nil, policy: ModelLayoutPolicy)
 
     /// The request for the planner, given what the board allows. A model that no layout of the board holds
-    /// (`capacity`) is refused in one line saying what would fit; one that needs more than the NPU heap can be is
-    /// refused with both numbers.
+    /// (`capacity`) is refused in one line saying what would fit; one that needs more than the NPU heap can be
+    /// gets the largest NPU heap and the rest in VPP (then VPU), where the runtime spills; one that not even the
+    /// three heaps at their maxima hold is refused with the numbers.
     public func request(limits: LayoutLimits, capacity: LayoutCapacity? = nil) throws -> HeapRequest {
-        let sizes: HeapSizes
+        var sizes: HeapSizes
         switch self {
         case .explicit(let given), .preset(_, let given):
             sizes = given
@@ -24,9 +25,17 @@ public enum LayoutSizing: Sendable, Equatable {
             sizes = policy.heaps(forModelNeeding: npuBytes)
             let wanted = sizes.npu.resolved(maximum: limits.maxNPUMiB)
             if wanted > limits.maxNPUMiB {
-                throw LayoutSizingError.modelDoesNotFit(
-                    model: name, neededMiB: (npuBytes + (1 << 20) - 1) >> 20, headroomMiB: policy.npuHeadroomMiB,
-                    maxNPUMiB: limits.maxNPUMiB)
+                // The runtime allocates from the NPU heap, then VPP, then VPU (heap mask 7): the NPU heap at its
+                // maximum, the rest in a larger VPP heap, then VPU. The planner still keeps Linux its minimum.
+                let rest = wanted - limits.maxNPUMiB
+                let vpp = min(limits.maxVPPMiB, max(sizes.vpp.resolved(maximum: limits.maxVPPMiB), rest))
+                let vpu = max(sizes.vpu.resolved(maximum: limits.maxVPUMiB), rest - min(rest, vpp))
+                guard vpu <= limits.maxVPUMiB else {
+                    throw LayoutSizingError.modelDoesNotFit(
+                        model: name, neededMiB: (npuBytes + (1 << 20) - 1) >> 20, headroomMiB: policy.npuHeadroomMiB,
+                        maxNPUMiB: limits.maxNPUMiB)
+                }
+                sizes = HeapSizes(npu: .maximum, vpu: .mebibytes(vpu), vpp: .mebibytes(vpp))
             }
         }
         return HeapRequest(
@@ -53,7 +62,7 @@ public enum LayoutSizingError: Error, CustomStringConvertible, Sendable, Equatab
     public var description: String {
         switch self {
         case .modelDoesNotFit(let model, let needed, let headroom, let maximum):
-            return "\(model) needs an NPU heap of \(needed + headroom) MiB (\(needed) MiB + \(headroom) MiB headroom), but this board allows at most \(maximum) MiB. The runtime also allocates from the VPP and VPU heaps, so it can still load: choose the sizes yourself (--npu \(maximum) --vpu N --vpp N, VPP and VPU together at least \(needed + headroom - min(maximum, needed + headroom)) MiB); video decoding then has less memory."
+            return "\(model) needs \(needed + headroom) MiB of heaps (\(needed) MiB + \(headroom) MiB headroom), but this board allows an NPU heap of at most \(maximum) MiB and the VPP and VPU heaps cannot hold the rest: it cannot hold this model. Use a board with more DDR, or a smaller (more quantized) model."
         case .noLayoutFits(let reason):
             return reason
         }
