@@ -1,9 +1,11 @@
-// The simulated NPU's device memory: real host buffers behind fake device addresses, every byte accounted
-// against the NPU heap of the simulated board, the used total published for the simulated bm-smi.
+// The simulated device memory: real host buffers behind fake device addresses, every byte accounted against the
+// board's three ion heaps the way libbmlib allocates on SoC (heap mask 7: the NPU heap first, then VPP, then
+// VPU; one allocation inside one heap), the used bytes published for the simulated bm-smi and inspect.
 #pragma once
 
 #include "tpu_bm_types.h"
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -12,23 +14,34 @@
 
 namespace tpusim {
 
-/// Where the heap size came from and how big it is.
-struct HeapLimit {
+/// The heaps in libbmlib's order (bm_get_carveout_heap_id numbers them npu 0, vpp 1, vpu 2).
+enum HeapIndex { kNPU = 0, kVPP = 1, kVPU = 2, kHeapCount = 3 };
+const char *heap_name(int index);
+
+/// The board's heaps: which exist and how big each is. `limited` false: no sizes known, memory is unlimited.
+struct HeapLimits {
     bool limited = false;
-    uint64_t bytes = 0;
+    std::array<bool, kHeapCount> present{};
+    std::array<uint64_t, kHeapCount> bytes{};
+
+    /// The heaps libbmlib tries, in order: the first `count` of npu, vpp, vpu, where count is how many exist
+    /// (bm_alloc_gmem loops i < heap_cnt), so without a VPP heap the VPU heap is never tried.
+    int tried_count() const;
+    uint64_t total() const;
 };
 
-/// Reads the NPU heap size: $TPU_SIM_NPU_HEAP_BYTES, else `npu=` in $TPU_SIM_STATE_DIR/live-heaps, else
-/// unlimited (with a warning on stderr).
-HeapLimit read_heap_limit(const std::string &state_directory);
+/// Reads the heap sizes: $TPU_SIM_NPU_HEAP_BYTES / $TPU_SIM_VPP_HEAP_BYTES / $TPU_SIM_VPU_HEAP_BYTES when any is
+/// set (an unset one: no such heap), else `npu=` / `vpp=` / `vpu=` in $TPU_SIM_STATE_DIR/live-heaps (what the
+/// simulated board booted with), else unlimited (with a warning on stderr).
+HeapLimits read_heap_limits(const std::string &state_directory);
 
 /// $TPU_SIM_STATE_DIR or /run/tpudeploy-sim.
 std::string state_directory();
 
-/// One simulated NPU: its heap, its allocations, and the accounting shared by every handle on it.
+/// One simulated NPU: its heaps, its allocations, and the accounting shared by every handle on it.
 class Device {
 public:
-    Device(int id, HeapLimit limit, std::string state_directory);
+    Device(int id, HeapLimits limits, std::string state_directory);
     ~Device();
     Device(const Device &) = delete;
     Device &operator=(const Device &) = delete;
@@ -41,26 +54,32 @@ public:
     /// Host bytes for device range [address, address + length) if it lies inside one allocation; else null.
     uint8_t *resolve(uint64_t address, uint64_t length);
 
-    /// Accounting without host memory (a model's neuron area and coefficients). False when the heap is too small.
-    bool reserve(uint64_t bytes);
-    void release(uint64_t bytes);
+    /// Accounting without host memory (a model's neuron blocks and coefficients): the heap it went to, or -1 when
+    /// no heap has room for all of it.
+    int reserve(uint64_t bytes);
+    void release(int heap, uint64_t bytes);
 
+    /// Used bytes, all heaps together.
     uint64_t used() const;
-    HeapLimit limit() const { return limit_; }
+    uint64_t used(int heap) const;
+    uint64_t free_bytes(int heap) const;
+    HeapLimits limits() const { return limits_; }
 
 private:
     struct Allocation {
         uint8_t *bytes;
         uint64_t size;
+        int heap;
     };
+    int place_locked(uint64_t bytes) const;
     void publish_locked();
 
     const int id_;
-    const HeapLimit limit_;
+    const HeapLimits limits_;
     const std::string state_directory_;
     mutable std::mutex mutex_;
-    uint64_t used_ = 0;
-    uint64_t published_ = UINT64_MAX;
+    std::array<uint64_t, kHeapCount> used_{};
+    std::array<uint64_t, kHeapCount> published_{UINT64_MAX, UINT64_MAX, UINT64_MAX};
     uint64_t next_address_ = 0x100000000ull;
     std::map<uint64_t, Allocation> allocations_;
 };

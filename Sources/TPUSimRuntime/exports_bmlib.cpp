@@ -119,20 +119,28 @@ TPU_SIM_EXPORT bm_status_t bm_thread_sync(bm_handle_t handle) {
     return live(handle, "bm_thread_sync") ? BM_SUCCESS : BM_ERR_PARAM;
 }
 
+// Like libbmlib on SoC (bmlib_runtime.cpp): one entry per heap it found, in MiB, and the totals the sum of all
+// heaps (which is why bm-smi's memory figure is NPU + VPP + VPU).
 TPU_SIM_EXPORT bm_status_t bm_get_stat(bm_handle_t handle, bm_dev_stat_t *stat) {
     if (!live(handle, "bm_get_stat") || stat == nullptr) return BM_ERR_PARAM;
-    HeapLimit limit = handle->device->limit();
-    uint64_t used = handle->device->used();
+    HeapLimits limits = handle->device->limits();
     std::memset(stat, 0, sizeof *stat);
-    uint64_t total = limit.limited ? limit.bytes : 0; // unlimited: total unknown, reported as 0
-    stat->mem_total = int(total >> 20);
-    stat->mem_used = int((used + (1u << 20) - 1) >> 20);
     stat->tpu_util = 0;
-    stat->heap_num = 1;
-    auto clamp = [](uint64_t bytes) { return unsigned(bytes > UINT32_MAX ? UINT32_MAX : bytes); };
-    stat->heap_stat[0].mem_total = clamp(total);
-    stat->heap_stat[0].mem_used = clamp(used);
-    stat->heap_stat[0].mem_avail = clamp(total > used ? total - used : 0);
+    int entry = 0;
+    for (int heap = 0; heap < kHeapCount; heap++) {
+        bool counted = limits.limited ? limits.present[size_t(heap)] : heap == kNPU; // unlimited: total unknown, 0
+        if (!counted) continue;
+        uint64_t total = limits.limited ? limits.bytes[size_t(heap)] : 0;
+        uint64_t used = handle->device->used(heap);
+        uint64_t avail = total > used ? total - used : 0;
+        stat->mem_total += int(total >> 20);
+        stat->mem_used += int(used >> 20);
+        stat->heap_stat[entry].mem_total = unsigned(total >> 20);
+        stat->heap_stat[entry].mem_avail = unsigned(avail >> 20);
+        stat->heap_stat[entry].mem_used = unsigned(used >> 20);
+        entry++;
+    }
+    stat->heap_num = entry;
     return BM_SUCCESS;
 }
 

@@ -32,7 +32,7 @@ bm_context *open_context(int id) {
     std::shared_ptr<Device> device = r.devices[id].lock();
     if (device == nullptr) {
         std::string directory = state_directory();
-        device = std::make_shared<Device>(id, read_heap_limit(directory), directory);
+        device = std::make_shared<Device>(id, read_heap_limits(directory), directory);
         r.devices[id] = device;
     }
     bm_context *handle = new bm_context{device};

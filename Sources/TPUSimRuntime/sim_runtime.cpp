@@ -1,11 +1,11 @@
 #include "sim_runtime.h"
 
-#include "allocation_failure.h"
 #include "bmodel_file.h"
 #include "diagnostics.h"
 
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <set>
 
 namespace tpusim {
@@ -25,7 +25,7 @@ SimRuntime::SimRuntime(std::shared_ptr<Device> device) : device_(std::move(devic
 }
 
 SimRuntime::~SimRuntime() {
-    if (reserved_bytes_ > 0) device_->release(reserved_bytes_);
+    for (const auto &taken : reservations_) device_->release(taken.first, taken.second);
 }
 
 bool SimRuntime::load(const std::string &path) {
@@ -65,25 +65,52 @@ bool SimRuntime::load(const std::string &path) {
         loaded.push_back(std::move(net));
     }
 
-    // Device memory like bmrt: the declared neuron area (kept virtual) plus the distinct coefficient ranges.
+    // Device memory like bmrt on a single-core chip (bmruntime_bmodel.cpp), net by net in file order: one
+    // allocation per distinct coefficient range (BmCoeff::Register), then the shared neuron block, re-allocated
+    // larger (the old one kept) when this net's stages need more than the largest so far (update_max_neuron_mem).
+    // Each allocation goes to the first heap with room (heap mask 7); the neuron area stays virtual.
+    struct Planned {
+        uint64_t bytes;
+        bool coefficients;
+    };
+    std::vector<Planned> plan;
     std::set<std::pair<uint64_t, uint64_t>> ranges;
-    for (const auto &net : loaded)
-        for (const SimStage &stage : net->stages)
-            if (coefficients_.count({stage.coeff_start, stage.coeff_size}) == 0)
-                ranges.insert({stage.coeff_start, stage.coeff_size});
-    uint64_t coefficient_bytes = 0;
-    for (const auto &range : ranges) coefficient_bytes += range.second;
-    uint64_t need = model.neuron_size + coefficient_bytes;
-    uint64_t used_before = device_->used();
-    if (!device_->reserve(need)) {
-        HeapLimit limit = device_->limit();
-        std::vector<uint64_t> coefficient_sizes;
-        for (const auto &range : ranges) coefficient_sizes.push_back(range.second);
-        print_model_allocation_failure(device_->id(), coefficient_sizes, model.neuron_size,
-                                       limit.bytes > used_before ? limit.bytes - used_before : 0);
+    uint64_t neuron_block = neuron_block_;
+    for (size_t index = 0; index < loaded.size(); index++) {
+        for (const SimStage &stage : loaded[index]->stages) {
+            std::pair<uint64_t, uint64_t> range{stage.coeff_start, stage.coeff_size};
+            if (coefficients_.count(range) == 0 && ranges.insert(range).second && stage.coeff_size > 0)
+                plan.push_back({stage.coeff_size, true});
+        }
+        uint64_t largest = 0;
+        for (const StageDescription &stage : model.nets[index].stages) largest = std::max(largest, stage.ctx_size);
+        if (largest > neuron_block) {
+            plan.push_back({largest, false});
+            neuron_block = largest;
+        }
+    }
+    std::vector<std::pair<int, uint64_t>> reserved;
+    for (const Planned &item : plan) {
+        int heap = device_->reserve(item.bytes);
+        if (heap >= 0) {
+            reserved.push_back({heap, item.bytes});
+            continue;
+        }
+        for (const auto &taken : reserved) device_->release(taken.first, taken.second);
+        // libsophon's own words and nothing else (the engine adds bm_get_stat's figures to its error).
+        BMLIB_LOG("error", alloc_gmem_failure(device_->id(), item.bytes));
+        if (item.coefficients) {
+            BMRT_LOG_IN("Register", "FATAL", "coeff alloc failed, size[" + hex_size(item.bytes) + "]");
+        } else {
+            char text[160];
+            std::snprintf(text, sizeof text, "device mem alloc failed: size=%llu[0x%x] type_len=1 status=%d desc=neuron_mem0",
+                          static_cast<unsigned long long>(item.bytes), unsigned(item.bytes), int(BM_ERR_NOMEM));
+            BMRT_LOG_IN("must_alloc_device_mem_u64", "FATAL", text);
+        }
         return false;
     }
-    reserved_bytes_ += need;
+    reservations_.insert(reservations_.end(), reserved.begin(), reserved.end());
+    neuron_block_ = neuron_block;
 
     // Coefficients as aligned host floats, one copy per distinct range.
     for (const auto &range : ranges) {

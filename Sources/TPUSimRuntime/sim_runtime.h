@@ -40,7 +40,10 @@ private:
     std::shared_ptr<Device> device_;
     bool free_nets_ = false;
     std::vector<std::unique_ptr<Net>> nets_;
-    uint64_t reserved_bytes_ = 0;
+    /// What loads reserved on the device: (heap, bytes), released when the runtime is destroyed.
+    std::vector<std::pair<int, uint64_t>> reservations_;
+    /// The largest neuron block allocated so far (shared by every net, as bmrt does on a single-core chip).
+    uint64_t neuron_block_ = 0;
     std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<const std::vector<float>>> coefficients_;
     Workspace workspace_;
 };

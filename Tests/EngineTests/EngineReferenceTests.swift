@@ -1,6 +1,7 @@
 import Foundation
 import TPUDeployKit
 import Testing
+import TPUDeployKit
 
 /// tpu-llm-engine on the sim models and the simulated runtime, against `Tests/Reference/reference.py` (numpy,
 /// float64, no KV cache, no masks): equal greedy tokens after the prompt pass and many cached steps, and across
@@ -277,6 +278,20 @@ struct EngineReferenceTests {
         let tokens = Self.ints(try Self.json(original.standardOutput, from: "generate")["tokens"])
         #expect(tokens.count == 12)
         #expect(Self.ints(try Self.json(large.standardOutput, from: "generate")["tokens"]) == tokens)
+    }
+
+    /// What the engine and the runtime allocate is exactly what the tool computes (ModelMemoryNeed): a heap of that
+    /// many bytes serves the model, one byte less does not.
+    @Test(arguments: ["chatglm2-sim", "llama2-sim", "wizardcoder-sim"])
+    func theComputedNeedIsWhatTheEngineAllocates(name: String) async throws {
+        let model = try EngineTestSupport.simModel(name)
+        let need = ModelMemoryNeed(model: try BModel(contentsOf: model.appendingPathComponent("\(name).bmodel").path)).totalBytes
+        let tokenizer = model.appendingPathComponent(name == "wizardcoder-sim" ? "vocab.json" : "tokenizer.model").path
+        let arguments = generateArguments(model, tokenizer: tokenizer) + ["--max-tokens", "2"]
+        let exact = try await Self.engine(arguments, heapBytes: need)
+        #expect(exact.status == 0, "\(exact.standardError)")
+        let short = try await Self.engine(arguments, heapBytes: need - 1)
+        #expect(short.status == 3, "\(short.standardError)")
     }
 
     @Test func infoDescribesTheNets() async throws {

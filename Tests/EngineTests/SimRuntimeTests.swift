@@ -24,15 +24,18 @@ extension InProcessRuntimeSuites {
             var bmrt: UnsafeMutableRawPointer?
             let stateDirectory: URL
 
-            /// Opens the runtime with `environment` (TPU_SIM_STATE_DIR always points at a fresh folder).
-            init(heapBytes: UInt64?, freeNets: Bool = false) throws {
+            /// Opens the runtime with these heaps (nil: no such heap; all nil: unlimited) in a fresh TPU_SIM_STATE_DIR.
+            init(heapBytes: UInt64?, vppBytes: UInt64? = nil, vpuBytes: UInt64? = nil, freeNets: Bool = false) throws {
                 stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("tpu-sim-state-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
                 setenv("TPU_SIM_STATE_DIR", stateDirectory.path, 1)
-                if let heapBytes { setenv("TPU_SIM_NPU_HEAP_BYTES", String(heapBytes), 1) } else { unsetenv("TPU_SIM_NPU_HEAP_BYTES") }
+                let heaps = ["TPU_SIM_NPU_HEAP_BYTES": heapBytes, "TPU_SIM_VPP_HEAP_BYTES": vppBytes, "TPU_SIM_VPU_HEAP_BYTES": vpuBytes]
+                for (variable, bytes) in heaps {
+                    if let bytes { setenv(variable, String(bytes), 1) } else { unsetenv(variable) }
+                }
                 if freeNets { setenv("TPU_SIM_FREE_NETS", "1", 1) } else { unsetenv("TPU_SIM_FREE_NETS") }
                 defer {
-                    unsetenv("TPU_SIM_NPU_HEAP_BYTES")
+                    for variable in heaps.keys { unsetenv(variable) }
                     unsetenv("TPU_SIM_FREE_NETS")
                 }
                 var error = [CChar](repeating: 0, count: 512)
@@ -54,7 +57,16 @@ extension InProcessRuntimeSuites {
 
             func load(_ path: String) -> Bool { api.load_bmodel!(bmrt, path) }
 
-            /// The published used bytes (`<state dir>/npu_used_bytes`).
+            /// The published used bytes of one heap (`<state dir>/heap-used/npu`, `vpp`, `vpu`).
+            func publishedHeapUsedBytes(_ heap: String) throws -> UInt64 {
+                let text = try String(contentsOf: stateDirectory.appendingPathComponent("heap-used/\(heap)"), encoding: .utf8)
+                guard let value = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                    throw SimRuntimeError(description: "heap-used/\(heap) holds \(text)")
+                }
+                return value
+            }
+
+            /// The published used bytes of all heaps together (`<state dir>/npu_used_bytes`).
             func publishedUsedBytes() throws -> UInt64 {
                 let text = try String(contentsOf: stateDirectory.appendingPathComponent("npu_used_bytes"), encoding: .utf8)
                 guard let value = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
@@ -268,7 +280,9 @@ extension InProcessRuntimeSuites {
             var stat = bm_dev_stat_t()
             #expect(session.api.get_stat!(session.handle, &stat) == BM_SUCCESS)
             #expect(stat.mem_total == 4700)
-            #expect(UInt64(stat.mem_used) == (afterLoad + Self.mib - 1) / Self.mib)
+            #expect(stat.heap_num == 1)
+            // libbmlib sums each heap's used bytes in whole MiB, rounded down.
+            #expect(UInt64(stat.mem_used) == afterLoad / Self.mib)
 
             let memory = try session.allocate(Int(Self.mib))
             #expect(try session.publishedUsedBytes() == afterLoad + Self.mib)
@@ -287,6 +301,72 @@ extension InProcessRuntimeSuites {
             session.api.destroy!(session.bmrt)
             session.bmrt = nil
             #expect(try session.publishedUsedBytes() == 0)
+        }
+
+        // MARK: - Heap mask 7: NPU, then VPP, then VPU
+
+        /// libbmlib on SoC (bm_alloc_gmem): each allocation goes whole into the first heap with room, NPU → VPP → VPU;
+        /// bm_get_stat and npu_used_bytes sum the three; each heap's use is published for inspect.
+        @Test func allocationsSpillFromTheNPUHeapToVPPThenVPU() throws {
+            let session = try Session(heapBytes: 10 * Self.mib, vppBytes: 8 * Self.mib, vpuBytes: 6 * Self.mib)
+            let first = try session.allocate(Int(6 * Self.mib))   // NPU (4 MiB left)
+            _ = try session.allocate(Int(6 * Self.mib))           // NPU too small now: VPP (2 MiB left)
+            _ = try session.allocate(Int(6 * Self.mib))           // neither: VPU (0 left)
+            _ = try session.allocate(Int(3 * Self.mib))           // back to the first heap with room: NPU (1 MiB left)
+            #expect(try session.publishedHeapUsedBytes("npu") == 9 * Self.mib)
+            #expect(try session.publishedHeapUsedBytes("vpp") == 6 * Self.mib)
+            #expect(try session.publishedHeapUsedBytes("vpu") == 6 * Self.mib)
+            #expect(try session.publishedUsedBytes() == 21 * Self.mib)
+            // 3 MiB are free in all, but no one heap has 3 MiB: one allocation must fit inside one heap.
+            var memory = bm_device_mem_t()
+            let (status, log) = Self.capturingStandardError { session.api.malloc_device_byte!(session.handle, &memory, UInt32(3 * Self.mib)) }
+            #expect(status == BM_ERR_NOMEM)
+            #expect(log.contains("bm_alloc_gmem failed, dev_id = 0"), "\(log)")
+
+            var stat = bm_dev_stat_t()
+            #expect(session.api.get_stat!(session.handle, &stat) == BM_SUCCESS)
+            #expect(stat.mem_total == 24 && stat.mem_used == 21 && stat.heap_num == 3)
+            let heaps = withUnsafeBytes(of: stat.heap_stat) { Array($0.bindMemory(to: bm_heap_stat.self).prefix(3)) }
+            #expect(heaps.map(\.mem_total) == [10, 8, 6])
+            #expect(heaps.map(\.mem_used) == [9, 6, 6])
+            #expect(heaps.map(\.mem_avail) == [1, 2, 0])
+
+            session.api.free_device!(session.handle, first)
+            #expect(try session.publishedHeapUsedBytes("npu") == 3 * Self.mib)
+            #expect(try session.publishedUsedBytes() == 15 * Self.mib)
+        }
+
+        /// libbmlib tries the first heap_cnt of (npu, vpp, vpu): without a VPP heap it never reaches the VPU heap.
+        @Test func withoutAVPPHeapTheVPUHeapIsNeverUsed() throws {
+            let session = try Session(heapBytes: 10 * Self.mib, vpuBytes: 64 * Self.mib)
+            _ = try session.allocate(Int(8 * Self.mib))
+            var memory = bm_device_mem_t()
+            let (status, _) = Self.capturingStandardError { session.api.malloc_device_byte!(session.handle, &memory, UInt32(4 * Self.mib)) }
+            #expect(status == BM_ERR_NOMEM)
+            #expect(try session.publishedHeapUsedBytes("vpu") == 0)
+        }
+
+        /// A model whose weights and neuron block need more than the NPU heap loads by spilling, as on SoC; one whose
+        /// single neuron block is larger than every heap cannot load, however much they hold together.
+        @Test func modelsSpillOrAreRefusedByTheirLargestAllocation() throws {
+            let (bmodel, _, _) = try Self.model("llama2-sim")
+            let spilling = try Session(heapBytes: 4608 * Self.mib + (512 << 10), vppBytes: 64 * Self.mib, vpuBytes: 64 * Self.mib)
+            #expect(spilling.load(bmodel))
+            let npu = try spilling.publishedHeapUsedBytes("npu"), vpp = try spilling.publishedHeapUsedBytes("vpp")
+            #expect(npu >= 4608 * Self.mib && npu <= 4608 * Self.mib + (512 << 10))
+            #expect(vpp > 0, "the coefficients that no longer fit the NPU heap went to VPP")
+            #expect(npu + vpp == (try spilling.publishedUsedBytes()))
+            spilling.api.destroy!(spilling.bmrt)
+            spilling.bmrt = nil
+            spilling.api.dev_free!(spilling.handle)
+            spilling.handle = nil  // the device (and its heap sizes) goes away with its last handle
+
+            let refused = try Session(heapBytes: 4000 * Self.mib, vppBytes: 4096 * Self.mib, vpuBytes: 3071 * Self.mib)
+            let (loaded, log) = Self.capturingStandardError { refused.load(bmodel) }
+            #expect(!loaded)
+            #expect(log.contains("device mem alloc failed"), "\(log)")
+            #expect(log.contains("its largest allocation 4608 MiB; the heaps: npu 4000 MiB"), "\(log)")
+            #expect(try refused.publishedUsedBytes() == 0, "what the failed load had taken is given back")
         }
 
         // MARK: - bmlib memcpy

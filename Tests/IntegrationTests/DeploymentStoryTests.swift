@@ -145,7 +145,8 @@ struct DeploymentStoryTests {
                                          "--tokenizer", Self.model.appendingPathComponent("tokenizer.model").path], in: directory)
         try #require(initialised.status == 0, "\(initialised.stderr)")
 
-        // The factory NPU heap (3950 MiB) cannot hold the model's 4609 MiB: nothing is sent, the fix is named.
+        // Its one 4608 MiB neuron block fits none of the factory heaps (NPU 3950, VPP 3072, VPU 2048 MiB), so the
+        // runtime could not load it even by spilling: nothing is sent, the fix is named.
         let refused = try tpudeploy(["push"], in: directory)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("tpudeploy fix-memory --board 1684x_evb --for-model llama2-sim"), "\(refused.stderr)")

@@ -40,13 +40,13 @@ struct FixMemoryIntegrationTests {
             let model = try profiles.model(named: "chatglm2-6b")
             let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
             let prepared = try await fixer().prepare(session, board: "1684x_evb", choice: .model(model))
-            #expect(prepared.edit.plan.after.heap(.npu)?.size == (7270 + 256) * mebibyte)
+            #expect(prepared.edit.plan.after.heap(.npu)?.size == (6453 + 256) * mebibyte)
             let (result, fresh) = try await fixer().apply(prepared, session: session, reboot: true)
             await fresh.close()
             #expect(result.status == .applied)
-            #expect(result.liveHeapsAfter?["npu"] == (7270 + 256) * mebibyte)
+            #expect(result.liveHeapsAfter?["npu"] == (6453 + 256) * mebibyte)
             // The simulator's own boot (dumpimage, hash checks, fdtget) agrees, independently of our code.
-            #expect(try liveHeaps(harness, board)["npu"] == (7270 + 256) * mebibyte)
+            #expect(try liveHeaps(harness, board)["npu"] == (6453 + 256) * mebibyte)
             // The backups hold the factory image.
             let factory = try SimulatedBoardHarness.openSSH(board, "sha256sum \(result.bootBackup ?? "/none") \(result.dataBackup ?? "/none") | cut -d' ' -f1 | sort -u | wc -l")
             #expect(factory.trimmingCharacters(in: .whitespacesAndNewlines) == "1")

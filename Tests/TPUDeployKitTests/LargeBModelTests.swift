@@ -112,7 +112,7 @@ enum LargeBModelFixture {
             // push's preflight.
             let needs = ModelNeeds(model: model, path: fixture.path, profile: nil)
             let board = BoardFacts(target: "root@b", arch: "aarch64", chip: "BM1684X", boardProfile: "1684x_evb",
-                                   liveNPUHeapBytes: 7 * Self.gib, freeBytes: 16 * Self.gib, remoteDir: "/data/x")
+                                   liveHeaps: DeviceHeaps(npu: 7 * Self.gib, vpp: nil, vpu: nil), freeBytes: 16 * Self.gib, remoteDir: "/data/x")
             #expect(try PushPreflight.check(board: board, model: needs, bytesNeeded: 1).isEmpty)
         }
     }
@@ -150,7 +150,7 @@ enum LargeBModelFixture {
 
             let needs = ModelNeeds(model: model, path: fixture.path, profile: nil)
             let board = BoardFacts(target: "root@b", arch: "aarch64", chip: "BM1684X", boardProfile: "1684x_evb",
-                                   liveNPUHeapBytes: 7 * Self.gib, freeBytes: 16 * Self.gib, remoteDir: "/data/x")
+                                   liveHeaps: DeviceHeaps(npu: 7 * Self.gib, vpp: nil, vpu: nil), freeBytes: 16 * Self.gib, remoteDir: "/data/x")
             #expect(try PushPreflight.check(board: board, model: needs, bytesNeeded: 1).isEmpty)
         }
     }

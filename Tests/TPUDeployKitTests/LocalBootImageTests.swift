@@ -221,16 +221,26 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output.path), "nothing written")
     }
 
-    @Test func aModelThatDoesNotFitNamesTheMaximum() throws {
+    @Test func aModelLargerThanTheNPUHeapCanBeSpillsIntoALargerVPPHeap() throws {
         let fixture = try Fixture(board: "12g")
         let store = ProfileStore(directory: BootImageFixture.repository.appendingPathComponent("Profiles"))
-        let model = try store.model(named: "chatglm2-6b")
-        let sizing = try LayoutChoice.model(model).sizing(for: store.board(named: "sm7m"))
+        let board = try store.board(named: "sm7m")
+        // chatglm2-6b: 6453 + 256 MiB; the NPU heap can be 3519 MiB at most, the runtime puts the rest in VPP.
+        let sizing = try LayoutChoice.model(store.model(named: "chatglm2-6b")).sizing(for: board)
+        let result = try LocalBootImage(image: fixture.image.path, its: nil).fix(
+            dtb: fixture.dtb, sizing: sizing, minimumLinuxMiB: 2048, outputDirectory: nil, dryRun: true)
+        let mib: UInt64 = 1 << 20
+        #expect(result.plan.after.heap(.npu)?.size == 3519 * mib)
+        #expect(result.plan.after.heap(.vpp)?.size == (6453 + 256 - 3519) * mib)
+        #expect(result.plan.after.heap(.vpu)?.size == 1024 * mib)
+        // llama2-13b: more than any layout of a 12 GB board gives the heaps while Linux keeps 2048 MiB.
+        let thirteen = try LayoutChoice.model(store.model(named: "llama2-13b")).sizing(for: board)
         let error = #expect(throws: LayoutSizingError.self) {
             try LocalBootImage(image: fixture.image.path, its: nil).fix(
-                dtb: fixture.dtb, sizing: sizing, minimumLinuxMiB: 2048, outputDirectory: nil, dryRun: true)
+                dtb: fixture.dtb, sizing: thirteen, minimumLinuxMiB: 2048, outputDirectory: nil, dryRun: true)
         }
-        #expect(error?.description.contains("at most 3519 MiB") == true)
+        #expect(error?.description.contains("no layout of this board can hold it") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("int4") == true)
     }
 
     // MARK: layout show

@@ -72,16 +72,18 @@ func sentencePieceModel(pieces count: Int) -> [UInt8] {
     }
 
     private func facts(heap: UInt64? = 4 << 30, free: UInt64 = 10 << 30, chip: String? = "BM1684X") -> BoardFacts {
-        BoardFacts(target: "root@b", arch: "aarch64", chip: chip, boardProfile: "1684x_evb", liveNPUHeapBytes: heap, freeBytes: free, remoteDir: "/data/tpudeploy/x")
+        BoardFacts(target: "root@b", arch: "aarch64", chip: chip, boardProfile: "1684x_evb",
+                   liveHeaps: heap.map { DeviceHeaps(npu: $0, vpp: nil, vpu: nil) }, freeBytes: free, remoteDir: "/data/tpudeploy/x")
     }
 
     @Test func preflightRefusesWithTheExactFixMemoryCommand() {
-        let needs = ModelNeeds(name: "chatglm2-6b", fixMemoryArgument: "chatglm2-6b", chip: "BM1684X", npuBytes: 7270 << 20)
+        let needs = ModelNeeds(name: "chatglm2-6b", fixMemoryArgument: "chatglm2-6b", chip: "BM1684X", totalBytes: 7270 << 20)
         do {
             _ = try PushPreflight.check(board: facts(), model: needs, bytesNeeded: 1)
             Issue.record("a 4 GiB heap must not take a 7270 MiB model")
         } catch {
             #expect("\(error)".contains("`tpudeploy fix-memory --board 1684x_evb --for-model chatglm2-6b`"))
+            #expect("\(error)".contains("it needs 7270 MiB of device memory and the runtime can use 4096 MiB (NPU 4096 MiB)"), "\(error)")
         }
         #expect(throws: PushError.wrongChip(model: "chatglm2-6b", modelChip: "BM1684X", boardChip: "BM1684")) {
             try PushPreflight.check(board: facts(heap: 8 << 30, chip: "BM1684"), model: needs, bytesNeeded: 1)

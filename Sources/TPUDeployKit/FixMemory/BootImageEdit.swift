@@ -21,10 +21,12 @@ public struct BootImageEdit: Sendable {
         let layout = try BoardMemoryLayout(deviceTree: tree)
         let limits = try MemoryPlanner.limits(for: layout)
         let plan: MemoryPlan
-        if case .exact(_, let layout) = sizing {
-            plan = try MemoryPlanner.plan(exactly: layout, for: tree)
+        if case .exact(_, let exactLayout) = sizing {
+            plan = try MemoryPlanner.plan(exactly: exactLayout, for: tree)
         } else {
-            plan = try MemoryPlanner.plan(sizing.request(limits: limits), for: tree, minimumLinuxMiB: minimumLinuxMiB)
+            let capacity = LayoutCapacity(layout: layout, limits: limits, minimumLinuxMiB: minimumLinuxMiB)
+            let request = try sizing.request(limits: limits, capacity: capacity)
+            plan = try MemoryPlanner.plan(request, for: tree, minimumLinuxMiB: minimumLinuxMiB)
         }
         self.fdtImage = fdt.name
         self.limits = limits

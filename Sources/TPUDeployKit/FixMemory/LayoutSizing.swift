@@ -6,25 +6,40 @@ public enum LayoutSizing: Sendable, Equatable {
     case preset(name: String, sizes: HeapSizes)
     /// `--preset factory` on a board whose profile states the vendor's exact factory layout.
     case exact(name: String, layout: ExactHeapLayout)
-    /// `--for-model`: the model's NPU need plus the profile's headroom; VPU and VPP from the profile.
-    case model(name: String, npuBytes: UInt64, policy: ModelLayoutPolicy)
+    /// `--for-model`: the model's whole need (weights, neuron memory, KV cache, engine buffers) plus the
+    /// profile's headroom in the NPU heap; VPU and VPP from the profile. `largestAllocationBytes` when the need
+    /// comes from a bmodel file.
+    case model(name: String, npuBytes: UInt64, largestAllocationBytes: UInt64? = nil, policy: ModelLayoutPolicy)
 
-    /// The request for the planner, given what the board allows. A model that cannot fit even at the
-    /// maximum is refused here, with both numbers.
-    public func request(limits: LayoutLimits) throws -> HeapRequest {
-        let sizes: HeapSizes
+    /// The request for the planner, given what the board allows. A model that no layout of the board holds
+    /// (`capacity`) is refused in one line saying what would fit; one that needs more than the NPU heap can be
+    /// gets the largest NPU heap and the rest in VPP (then VPU), where the runtime spills; one that not even the
+    /// three heaps at their maxima hold is refused with the numbers.
+    public func request(limits: LayoutLimits, capacity: LayoutCapacity? = nil) throws -> HeapRequest {
+        var sizes: HeapSizes
         switch self {
         case .explicit(let given), .preset(_, let given):
             sizes = given
         case .exact(_, let layout):
             return layout.roundedRequest
-        case .model(let name, let npuBytes, let policy):
+        case .model(let name, let npuBytes, let largest, let policy):
+            if let line = capacity?.refusal(model: name, needBytes: npuBytes, largestAllocationBytes: largest) {
+                throw LayoutSizingError.noLayoutFits(reason: line)
+            }
             sizes = policy.heaps(forModelNeeding: npuBytes)
             let wanted = sizes.npu.resolved(maximum: limits.maxNPUMiB)
             if wanted > limits.maxNPUMiB {
-                throw LayoutSizingError.modelDoesNotFit(
-                    model: name, neededMiB: (npuBytes + (1 << 20) - 1) >> 20, headroomMiB: policy.npuHeadroomMiB,
-                    maxNPUMiB: limits.maxNPUMiB)
+                // The runtime allocates from the NPU heap, then VPP, then VPU (heap mask 7): the NPU heap at its
+                // maximum, the rest in a larger VPP heap, then VPU. The planner still keeps Linux its minimum.
+                let rest = wanted - limits.maxNPUMiB
+                let vpp = min(limits.maxVPPMiB, max(sizes.vpp.resolved(maximum: limits.maxVPPMiB), rest))
+                let vpu = max(sizes.vpu.resolved(maximum: limits.maxVPUMiB), rest - min(rest, vpp))
+                guard vpu <= limits.maxVPUMiB else {
+                    throw LayoutSizingError.modelDoesNotFit(
+                        model: name, neededMiB: (npuBytes + (1 << 20) - 1) >> 20, headroomMiB: policy.npuHeadroomMiB,
+                        maxNPUMiB: limits.maxNPUMiB)
+                }
+                sizes = HeapSizes(npu: .maximum, vpu: .mebibytes(vpu), vpp: .mebibytes(vpp))
             }
         }
         return HeapRequest(
@@ -39,7 +54,7 @@ public enum LayoutSizing: Sendable, Equatable {
         case .explicit(let sizes): return "npu \(sizes.npu), vpu \(sizes.vpu), vpp \(sizes.vpp)"
         case .preset(let name, _): return "preset \(name)"
         case .exact(let name, _): return "preset \(name) (the vendor's exact layout)"
-        case .model(let name, let bytes, let policy):
+        case .model(let name, let bytes, _, let policy):
             return "room for \(name) (\(ByteCount.mebibytes(bytes + (1 << 20) - 1)) MiB + \(policy.npuHeadroomMiB) MiB headroom)"
         }
     }
@@ -47,11 +62,14 @@ public enum LayoutSizing: Sendable, Equatable {
 
 public enum LayoutSizingError: Error, CustomStringConvertible, Sendable, Equatable {
     case modelDoesNotFit(model: String, neededMiB: UInt64, headroomMiB: UInt64, maxNPUMiB: UInt64)
+    case noLayoutFits(reason: String)
 
     public var description: String {
         switch self {
         case .modelDoesNotFit(let model, let needed, let headroom, let maximum):
-            return "\(model) needs an NPU heap of \(needed + headroom) MiB (\(needed) MiB + \(headroom) MiB headroom), but this board allows at most \(maximum) MiB: it cannot hold this model. Use a board with more DDR, or a smaller (more quantized) model."
+            return "\(model) needs \(needed + headroom) MiB of heaps (\(needed) MiB + \(headroom) MiB headroom), but this board allows an NPU heap of at most \(maximum) MiB and the VPP and VPU heaps cannot hold the rest: it cannot hold this model. Use a board with more DDR, or a smaller (more quantized) model."
+        case .noLayoutFits(let reason):
+            return reason
         }
     }
 }
@@ -61,7 +79,7 @@ public enum LayoutChoice: Sendable, Equatable {
     case sizes(HeapSizes)
     case preset(String)
     case model(ModelProfile)
-    /// A bmodel file: its own weights and neuron memory are the need.
+    /// A bmodel file: what loading and serving it allocates is the need (`ModelMemoryNeed`).
     case modelFile(path: String, model: BModel)
 
     /// The sizing this choice means on `board`.
@@ -75,7 +93,8 @@ public enum LayoutChoice: Sendable, Equatable {
         case .modelFile(let path, let model):
             try model.requireChip(board.chip, path: path)
             let name = path.split(separator: "/").last.map(String.init) ?? path
-            return .model(name: name, npuBytes: model.npuMemoryBytes, policy: board.modelPolicy)
+            let need = ModelMemoryNeed(model: model)
+            return .model(name: name, npuBytes: need.totalBytes, largestAllocationBytes: need.largestAllocationBytes, policy: board.modelPolicy)
         }
     }
 }

@@ -79,10 +79,21 @@ public struct BoardInspector: Sendable {
             rebootPending = heaps.contains { $0.configuredBytes != $0.liveBytes }
         }
 
-        let boardProfile = try dtb.flatMap { try profiles?.board(booting: $0)?.name }
+        let board = try dtb.flatMap { try profiles?.board(booting: $0) }
+        let boardProfile = board?.name
+        var capacity: LayoutCapacity?
+        if let configured, let board {
+            capacity = LayoutCapacity(
+                layout: configured.layout, limits: try? MemoryPlanner.limits(for: configured.layout), minimumLinuxMiB: board.minimumLinuxMiB)
+        }
+        func sizes(_ size: (HeapStatus) -> UInt64?) -> DeviceHeaps {
+            func heap(_ name: String) -> UInt64? { heaps.first { $0.name == name }.flatMap(size) }
+            return DeviceHeaps(npu: heap("npu"), vpp: heap("vpp"), vpu: heap("vpu"))
+        }
         let diagnosis = model.map {
             MemoryDiagnosis(
-                model: $0, liveNPUBytes: live?["npu"]?.totalBytes, configuredNPUBytes: heaps[0].configuredBytes, boardProfile: boardProfile)
+                model: $0, live: live == nil ? nil : sizes(\.liveBytes), configured: configured == nil ? nil : sizes(\.configuredBytes),
+                capacity: capacity, boardProfile: boardProfile)
         }
         let pids = section("engine").split(separator: "\n").compactMap { Int($0) }
 

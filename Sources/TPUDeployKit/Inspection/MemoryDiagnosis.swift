@@ -1,56 +1,76 @@
-/// Whether a model fits the board's NPU heap, and the command that fixes it when it does not.
+/// Whether a model loads on the board's heaps, and the command that fixes it when it does not.
 public struct MemoryDiagnosis: Sendable, Codable, Equatable {
     public enum Verdict: String, Sendable, Codable {
         /// The live NPU heap holds the model.
         case fits
-        /// The boot image already has a large enough heap; the board has not rebooted into it.
+        /// The model loads, but the runtime puts part of it in the VPP/VPU heaps (video decoding loses them).
+        case spills
+        /// The boot image already has a layout that holds it; the board has not rebooted into it.
         case rebootPending = "reboot_pending"
-        /// The heap is too small: run `fixCommand`.
+        /// The live heaps cannot hold it: run `fixCommand`.
         case tooSmall = "too_small"
-        /// The NPU heap size is not known (see the report's warnings).
+        /// No layout of this board can hold it (an int4 build or a PCIe card can).
+        case fitsNoLayout = "fits_no_layout"
+        /// The heap sizes are not known (see the report's warnings).
         case unknown
     }
 
     public var model: String
+    /// Device memory in all: weights, neuron memory, KV cache and the engine's buffers.
     public var neededBytes: UInt64
     public var npuHeapBytes: UInt64?
+    /// NPU + VPP + VPU as the runtime can use them (it allocates from all three on SoC).
+    public var usableHeapBytes: UInt64?
     public var verdict: Verdict
     public var message: String
     /// The command to run, when there is one.
     public var fixCommand: String?
 
-    /// Compares the model's need with the live NPU heap (falling back to the configured one).
-    public init(model: ModelProfile, liveNPUBytes: UInt64?, configuredNPUBytes: UInt64?, boardProfile: String?) {
+    /// Judges the model's need against the live heaps (falling back to the configured ones) and, when the board's
+    /// capacity is known, against every layout the board allows.
+    public init(model: ModelProfile, live: DeviceHeaps?, configured: DeviceHeaps?, capacity: LayoutCapacity?, boardProfile: String?) {
         self.model = model.name
-        neededBytes = model.npuMemoryBytes
-        npuHeapBytes = liveNPUBytes ?? configuredNPUBytes
-        let need = ByteCount.human(model.npuMemoryBytes)
-        let board = boardProfile ?? "BOARD"
-        let fix = "tpudeploy fix-memory --board \(board) --for-model \(model.name)"
-        guard let heap = npuHeapBytes else {
-            verdict = .unknown
-            message = "NPU heap size unknown, so cannot tell whether \(model.name) (needs \(need)) fits"
-            fixCommand = nil
+        let need = model.npuMemoryBytes
+        neededBytes = need
+        let heaps = live ?? configured
+        npuHeapBytes = heaps?.npu
+        usableHeapBytes = heaps.map { $0.triedInOrder.reduce(0) { $0 + $1.bytes } }
+        let needText = MiB.text(need)
+        let fix = "tpudeploy fix-memory --board \(boardProfile ?? "BOARD") --for-model \(model.name)"
+        fixCommand = nil
+        if let line = capacity?.refusal(model: model.name, needBytes: need, largestAllocationBytes: nil) {
+            verdict = .fitsNoLayout
+            message = line
             return
         }
-        if heap >= model.npuMemoryBytes {
-            if liveNPUBytes == nil {
-                verdict = .unknown
-                message = "configured NPU heap \(ByteCount.human(heap)) holds \(model.name) (needs \(need)); the live heap could not be read"
-                fixCommand = nil
-            } else {
-                verdict = .fits
-                message = "NPU heap \(ByteCount.human(heap)) holds \(model.name) (needs \(need))"
-                fixCommand = nil
-            }
-        } else if let configured = configuredNPUBytes, configured >= model.npuMemoryBytes {
-            verdict = .rebootPending
-            message = "NPU heap \(ByteCount.human(heap)) < \(need) needed by \(model.name), but /boot already configures \(ByteCount.human(configured)): reboot the board (sudo reboot) to apply it"
-            fixCommand = "sudo reboot"
-        } else {
-            verdict = .tooSmall
-            message = "NPU heap \(ByteCount.human(heap)) < \(need) needed by \(model.name): run `\(fix)`"
+        guard let heaps else {
+            verdict = .unknown
+            message = "heap sizes unknown, so cannot tell whether \(model.name) (needs \(needText)) fits"
+            return
+        }
+        let fit = HeapFit(need: nil, totalBytes: need, heaps: heaps)
+        let source = live == nil ? "configured" : "live"
+        switch fit.verdict {
+        case .fitsNPU where live != nil:
+            verdict = .fits
+            message = "NPU heap \(MiB.down(heaps.npu ?? 0)) MiB holds \(model.name) (needs \(needText))"
+        case .spills where live != nil:
+            verdict = .spills
+            message = "\(model.name) will load, but \(fit.spillWarning ?? ""); for a cleaner layout run `\(fix)`"
             fixCommand = fix
+        case .fitsNPU, .spills:
+            verdict = .unknown
+            message = "the configured heaps (\(fit.heapSummary)) hold \(model.name) (needs \(needText)); the live heaps could not be read"
+        case .cannotLoad:
+            if live != nil, let configured, HeapFit(need: nil, totalBytes: need, heaps: configured).verdict != .cannotLoad {
+                verdict = .rebootPending
+                message = "\(model.name) cannot load on the live heaps (\(fit.heapSummary)), but /boot already configures heaps that hold it: reboot the board (sudo reboot) to apply them"
+                fixCommand = "sudo reboot"
+            } else {
+                verdict = .tooSmall
+                message = "\(model.name) cannot load on the \(source) heaps: \(fit.refusalReason). Run `\(fix)`"
+                fixCommand = fix
+            }
         }
     }
 }

@@ -91,7 +91,8 @@ public struct DeploymentPusher: Sendable {
         var chip: String?
         if let board = report.board, let profile = try? profiles?.board(named: board) { chip = profile.chip }
         if chip == nil { chip = report.chip }
-        let live = report.liveHeapsKnown ? (report.heaps.first { $0.name == "npu" }?.liveBytes ?? 0) : nil
+        let liveHeaps = report.liveHeaps
+        let capacity = try report.board.flatMap { try profiles?.board(named: $0) }.flatMap { report.layoutCapacity(minimumLinuxMiB: $0.minimumLinuxMiB) }
 
         // The engine's file name is fixed; probe with the names we will use.
         let arch0 = report.arch ?? EngineSource.hostArch
@@ -137,7 +138,7 @@ public struct DeploymentPusher: Sendable {
             kept.append(min(sizes?.partial ?? 0, entry.size))
         }
         let needs = model.map { ModelNeeds(model: $0, path: request.bmodel ?? "", profile: request.profile) }
-        let facts = BoardFacts(target: name, arch: probe.arch, chip: chip, boardProfile: report.board, liveNPUHeapBytes: live,
+        let facts = BoardFacts(target: name, arch: probe.arch, chip: chip, boardProfile: report.board, liveHeaps: liveHeaps, capacity: capacity,
                                freeBytes: probe.space.availableBytes, remoteDir: request.remoteDir)
         warnings += try PushPreflight.check(board: facts, model: needs, bytesNeeded: PushPreflight.bytesNeeded(sizes: toSend.map(\.size), keptPrefixes: kept))
 

@@ -5,7 +5,8 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
     case duplicateName(name: String)
     case notEnoughSpace(target: String, directory: String, freeBytes: UInt64, neededBytes: UInt64)
     case wrongChip(model: String, modelChip: String, boardChip: String)
-    case npuHeapTooSmall(model: String, neededBytes: UInt64, heapBytes: UInt64, fixCommand: String)
+    case modelCannotLoad(model: String, reason: String, fixCommand: String)
+    case noLayoutFits(reason: String)
     case tokenizerMismatch(tokenizer: String, model: String, detail: String)
     case engineMissing(arch: String, searched: [String])
     case remoteDirectoryUnusable(target: String, directory: String, reason: String)
@@ -25,8 +26,10 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(directory) on \(target) has \(ByteCount.human(free)) free, but this push needs \(ByteCount.human(needed)) (the new files beside the old ones until each is verified). Nothing was sent. Free space on the board (old models, backups) or choose another --remote-dir."
         case .wrongChip(let model, let modelChip, let boardChip):
             return "\(model) was compiled for \(modelChip), but the board is a \(boardChip). Nothing was sent. Recompile it for \(boardChip) (tpu-mlir --chip \(boardChip.lowercased()))."
-        case .npuHeapTooSmall(let model, let needed, let heap, let fix):
-            return "\(model) needs \(ByteCount.human(needed)) of NPU memory, but the board's live NPU heap is \(ByteCount.human(heap)). Nothing was sent. Run `\(fix)` first, then push again."
+        case .modelCannotLoad(let model, let reason, let fix):
+            return "\(model) cannot load on this board's live heaps: \(reason). Nothing was sent. Run `\(fix)` first, then push again."
+        case .noLayoutFits(let reason):
+            return "\(reason) Nothing was sent."
         case .tokenizerMismatch(let tokenizer, let model, let detail):
             return "\(tokenizer) does not belong to \(model): \(detail). Nothing was sent. Pass the tokenizer shipped with this model (--tokenizer)."
         case .engineMissing(let arch, let searched):

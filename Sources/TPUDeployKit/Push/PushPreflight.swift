@@ -7,18 +7,22 @@ public struct BoardFacts: Sendable, Equatable {
     public var chip: String?
     /// The board profile name (for the fix-memory command).
     public var boardProfile: String?
-    /// The live NPU heap; nil when it could not be read (not root).
-    public var liveNPUHeapBytes: UInt64?
+    /// The live ion heaps; nil when they could not be read (not root).
+    public var liveHeaps: DeviceHeaps?
+    /// The most any layout of this board can give the heaps; nil when the board's layout or profile is unknown.
+    public var capacity: LayoutCapacity?
     /// Free bytes on the file system of the remote directory.
     public var freeBytes: UInt64
     public var remoteDir: String
 
-    public init(target: String, arch: String, chip: String?, boardProfile: String?, liveNPUHeapBytes: UInt64?, freeBytes: UInt64, remoteDir: String) {
+    public init(target: String, arch: String, chip: String?, boardProfile: String?, liveHeaps: DeviceHeaps?,
+                capacity: LayoutCapacity? = nil, freeBytes: UInt64, remoteDir: String) {
         self.target = target
         self.arch = arch
         self.chip = chip
         self.boardProfile = boardProfile
-        self.liveNPUHeapBytes = liveNPUHeapBytes
+        self.liveHeaps = liveHeaps
+        self.capacity = capacity
         self.freeBytes = freeBytes
         self.remoteDir = remoteDir
     }
@@ -31,26 +35,32 @@ public struct ModelNeeds: Sendable, Equatable {
     /// What `fix-memory --for-model` takes: the profile name, else the bmodel path.
     public var fixMemoryArgument: String
     public var chip: String
-    public var npuBytes: UInt64
+    /// Device memory in all: weights, neuron memory, KV cache and the engine's buffers.
+    public var totalBytes: UInt64
+    /// Each allocation, when computed from the bmodel; nil when only a profile's total is known.
+    public var memory: ModelMemoryNeed?
 
-    /// The need of `model` (weights + neuron memory), raised to the profile's figure when a profile is named:
-    /// the profile also counts the KV cache and runtime buffers the bmodel header does not show.
+    /// The need computed from `model`'s nets. When the engine's buffers cannot be derived from them (a layout
+    /// the engine does not know), the profile's figure is the floor.
     public init(model: BModel, path: String, profile: ModelProfile?) {
         name = profile?.name ?? path
         fixMemoryArgument = profile?.name ?? path
         chip = model.chip
-        npuBytes = max(model.npuMemoryBytes, profile?.npuMemoryBytes ?? 0)
+        let memory = ModelMemoryNeed(model: model)
+        totalBytes = memory.engineLayoutKnown ? memory.totalBytes : max(memory.totalBytes, profile?.npuMemoryBytes ?? 0)
+        self.memory = memory.totalBytes == totalBytes ? memory : nil
     }
 
-    public init(name: String, fixMemoryArgument: String, chip: String, npuBytes: UInt64) {
+    public init(name: String, fixMemoryArgument: String, chip: String, totalBytes: UInt64, memory: ModelMemoryNeed? = nil) {
         self.name = name
         self.fixMemoryArgument = fixMemoryArgument
         self.chip = chip
-        self.npuBytes = npuBytes
+        self.totalBytes = totalBytes
+        self.memory = memory
     }
 }
 
-/// The checks made before a byte moves: the model's chip, the NPU heap and free space. Pure.
+/// The checks made before a byte moves: the model's chip, its memory against the heaps, and free space. Pure.
 public enum PushPreflight {
     /// Bytes that must fit on the board: what is still to send of each file. A kept temporary prefix counts as
     /// sent, since dropping it (when its hash is wrong) frees as much as it holds; old versions stay until each
@@ -70,13 +80,22 @@ public enum PushPreflight {
             } else {
                 warnings.append("the board's chip is unknown (no board profile, no chip in the live device tree): the bmodel's chip \(model.chip) was not checked")
             }
-            if let heap = board.liveNPUHeapBytes {
-                if heap < model.npuBytes {
-                    let fix = "tpudeploy fix-memory --board \(board.boardProfile ?? "BOARD") --for-model \(shellWord(model.fixMemoryArgument))"
-                    throw PushError.npuHeapTooSmall(model: model.name, neededBytes: model.npuBytes, heapBytes: heap, fixCommand: fix)
+            let fix = "tpudeploy fix-memory --board \(board.boardProfile ?? "BOARD") --for-model \(shellWord(model.fixMemoryArgument))"
+            if let heaps = board.liveHeaps {
+                let fit = HeapFit(need: model.memory, totalBytes: model.totalBytes, heaps: heaps)
+                if fit.verdict == .cannotLoad {
+                    if let line = board.capacity?.refusal(
+                        model: model.name, needBytes: model.totalBytes, largestAllocationBytes: model.memory?.largestAllocationBytes)
+                    {
+                        throw PushError.noLayoutFits(reason: line)
+                    }
+                    throw PushError.modelCannotLoad(model: model.name, reason: fit.refusalReason, fixCommand: fix)
+                }
+                if let spill = fit.spillWarning {
+                    warnings.append("\(model.name) will load, but \(spill); for a cleaner layout run `\(fix)`")
                 }
             } else {
-                warnings.append("the live NPU heap could not be read (root or sudo -n is needed): whether \(model.name) fits (\(ByteCount.human(model.npuBytes))) was not checked")
+                warnings.append("the live heaps could not be read (root or sudo -n is needed): whether \(model.name) fits (\(ByteCount.human(model.totalBytes))) was not checked")
             }
         }
         guard board.freeBytes >= bytesNeeded else {

@@ -30,7 +30,7 @@ struct FixMemoryCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A layout named in the board profile, e.g. llm, or factory: the board's exact factory layout.")
     var preset: String?
 
-    @Option(name: .long, help: "Size the NPU heap for a model: a profile name (Profiles/models) or a .bmodel file (its weights + neuron memory), plus the board's headroom.")
+    @Option(name: .long, help: "Size the NPU heap for a model: a profile name (Profiles/models) or a .bmodel file (what serving it allocates: weights, neuron memory, KV cache, engine buffers), plus the board's headroom. A model no layout of the board can hold is refused in one line.")
     var forModel: String?
 
     @Flag(name: .long, help: "Show the plan; change nothing.")

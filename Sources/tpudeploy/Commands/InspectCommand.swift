@@ -7,7 +7,7 @@ struct InspectCommand: AsyncParsableCommand {
         commandName: "inspect",
         abstract: "Report a board's OS, libsophon and driver versions, DDR, NPU/VPU/VPP heaps and their use, Linux memory, /data space and engine.",
         discussion: """
-            Heaps are shown twice: as configured in /boot/emmcboot.itb and as the running kernel has them; a difference means a reboot is pending. Each heap's memory in use comes from the kernel's ion debugfs (root, or sudo); "device memory" is their sum, NPU + VPP + VPU, the figure bm-smi shows. libsophon, the bmtpu driver and the kernel build date are checked against what sophgo/LLM-TPU's bmodels need (0.5.1, 2024-01-10): an older SoC image gets a warning. bm-smi is never run. With --model, says whether the model fits the NPU heap and which fix-memory command makes it fit.
+            Heaps are shown twice: as configured in /boot/emmcboot.itb and as the running kernel has them; a difference means a reboot is pending. Each heap's memory in use comes from the kernel's ion debugfs (root, or sudo); "device memory" is their sum, NPU + VPP + VPU, the figure bm-smi shows. libsophon, the bmtpu driver and the kernel build date are checked against what sophgo/LLM-TPU's bmodels need (0.5.1, 2024-01-10): an older SoC image gets a warning. bm-smi is never run. With --model, says whether the model fits the NPU heap, loads only by spilling into the VPP/VPU heaps (the runtime allocates from all three on SoC), cannot load (with the numbers and the fix-memory command), or fits no layout of this board at all.
 
               tpudeploy inspect
               tpudeploy inspect --model chatglm2-6b
@@ -18,7 +18,7 @@ struct InspectCommand: AsyncParsableCommand {
     @OptionGroup var target: TargetOptions
     @OptionGroup var output: OutputOptions
 
-    @Option(name: .long, help: "Model profile (Profiles/models) to check against the NPU heap, e.g. chatglm2-6b.")
+    @Option(name: .long, help: "Model profile (Profiles/models) to check against the heaps, e.g. chatglm2-6b.")
     var model: String?
 
     @Option(name: .long, help: "Profiles directory (default: found beside the project or the executable).")
