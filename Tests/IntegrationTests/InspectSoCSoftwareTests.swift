@@ -59,7 +59,7 @@ struct InspectSoCSoftwareTests {
             #expect(report.heaps.first { $0.name == "vpu" }?.liveUsedBytes == 0)
             let memory = try #require(report.deviceMemory)
             #expect(memory.usedBytes == npuUsed + vppUsed)
-            #expect(memory.totalBytes == 0xF6E0_0000 + (3 << 30) + (2 << 30))
+            #expect(memory.totalBytes == 0xF6E0_0000 + (3 << 30) + 0x7FF0_0000)
             #expect(memory.heaps == ["npu", "vpp", "vpu"])
             // The board's own bm-smi shows the same sum, in MiB.
             let screen = try SimulatedBoardHarness.openSSH(board, "/opt/sophon/libsophon-current/bin/bm-smi --noloop")

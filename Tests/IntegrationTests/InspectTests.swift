@@ -40,7 +40,7 @@ struct InspectIntegrationTests {
             #expect(report.heaps.first { $0.name == "vpp" }?.liveBytes == 3 << 30)
             #expect(report.rebootPending == false)
             #expect(report.deviceMemory == DeviceMemoryUse(["npu": LiveHeap(totalBytes: 0xF6E0_0000, usedBytes: 0),
-                                                            "vpu": LiveHeap(totalBytes: 2 << 30, usedBytes: 0),
+                                                            "vpu": LiveHeap(totalBytes: 0x7FF0_0000, usedBytes: 0),
                                                             "vpp": LiveHeap(totalBytes: 3 << 30, usedBytes: 0)]))
             #expect(report.engine.running == false)
             // What the board's own `free` says must be what the report says.

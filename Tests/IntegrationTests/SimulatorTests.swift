@@ -41,7 +41,7 @@ struct SimulatorTests {
             let smi = try ssh(board, "bash -lc 'bm-smi --noloop'")
             #expect(smi.contains("SDK Version:    0.4.9") && smi.contains("Driver Version:  0.4.9"))
             #expect(smi.contains("1684X-SOC") && smi.contains("\u{1B}[H"))
-            let heapsMiB = (Self.factoryNPU16G >> 20) + 2048 + 3072
+            let heapsMiB = (Self.factoryNPU16G >> 20) + 2047 + 3072
             #expect(smi.contains(" 0MB/\(heapsMiB)MB"))
             // Without --noloop and without a terminal it never ends on its own.
             #expect(try ssh(board, "timeout 1 /opt/sophon/libsophon-current/bin/bm-smi > /dev/null 2>&1; echo $?") == "124")
@@ -195,7 +195,7 @@ struct SimulatorTests {
             #expect(try ssh(board, "grep -c MemAvailable /proc/meminfo || true") == "0")
 
             try simulator.inject(.clearAll, into: board.name)
-            #expect(try ssh(board, "bash -lc 'bm-smi --noloop'").contains(" 0MB/\((Self.factoryNPU16G >> 20) + 2048 + 3072)MB"))
+            #expect(try ssh(board, "bash -lc 'bm-smi --noloop'").contains(" 0MB/\((Self.factoryNPU16G >> 20) + 2047 + 3072)MB"))
             #expect(try linaro(board, "cat /boot/emmcboot.itb > /dev/null").status == 0)
             #expect(try ssh(board, "grep -c MemAvailable /proc/meminfo") == "1")
         }
