@@ -89,14 +89,16 @@ struct BootImageRecoveryTests {
             try await expectNothingToRollBack(board)
             #expect(try sha(board) == factory)
 
-            // Truncated this time (its last dtbs are cut off): the same, without a reboot.
-            _ = try ssh(board, "truncate -s -65536 /boot/emmcboot.itb")
+            // Truncated this time (its last dtbs are cut off), and /data lost: the same, from the backup on /boot,
+            // without a reboot.
+            _ = try ssh(board, "truncate -s -65536 /boot/emmcboot.itb && rm -rf /data/tpudeploy/backups")
             let again = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
             let truncated = try await BoardInspector(profiles: profiles).inspect(again)
             await again.close()
             #expect(truncated.warnings.contains { $0.contains("/boot/emmcboot.itb is damaged") }, "\(truncated.warnings)")
             let second = try await rollback(board, reboot: false)
             #expect(second.status == .rebootPending && second.restoredFromDamage == true)
+            #expect(second.restoredBackup == "/boot/emmcboot.itb.tpudeploy-bak")
             #expect(try sha(board) == factory)
         }
     }

@@ -25,9 +25,14 @@ extension BoardMemoryFixer {
         }
         if case .damaged(let reason) = health { events?(.step("\(files.image) is damaged (\(reason))")) }
         let backups = try await listBackups(shell)
-        let candidates = health.isIntact
+        var candidates = health.isIntact
             ? RollbackChoice.undoing(backups, currentSHA256: current)
             : RollbackChoice.restoring(backups, currentSHA256: current)
+        if !health.isIntact, let onBoot = try await bootPartitionBackup(shell), onBoot.sha256 != current,
+            !candidates.contains(where: { $0.sha256 == onBoot.sha256 })
+        {
+            candidates.append(onBoot)   // the last resort: /data lost or all damaged
+        }
         guard !candidates.isEmpty else {
             if health.isIntact { throw MemoryFixError.noBackup(directory: files.backupDirectory) }
             throw MemoryFixError.noIntactBackup(directory: files.backupDirectory, liveImageDamaged: true, skipped: [])
@@ -83,6 +88,14 @@ extension BoardMemoryFixer {
             shell, expected: heapSizes(of: layout), backups: (kept.boot ?? backup.path, kept.data ?? backup.path))
         result.liveHeapsAfter = live
         return (result, fresh)
+    }
+
+    /// The backup kept on /boot (`emmcboot.itb.tpudeploy-bak`), as a candidate, when it exists.
+    private func bootPartitionBackup(_ shell: RootShell) async throws -> BootImageBackup? {
+        let output = try await shell.run("[ -f \(shellQuoted(files.bootBackup)) ] && sha256sum \(shellQuoted(files.bootBackup)) | cut -d' ' -f1", timeout: 120)
+        let sha = output.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard sha.count == 64 else { return nil }
+        return BootImageBackup(stamp: "-", sha256: sha, path: files.bootBackup, condition: .ok)
     }
 
     /// Reads a backup over SFTP once: every FIT hash must match (U-Boot's check), and it must hold the board's

@@ -273,7 +273,9 @@ public struct BoardMemoryFixer: Sendable {
             throw MemoryFixError.rebootFailed(reason: "\(error)", bootBackup: backups.boot, dataBackup: backups.data)
         }
         events?(.step("verifying the live heaps"))
-        let after = try await BoardInspector(profiles: profiles, passwordProvider: provider).inspect(fresh)
+        var verifier = BoardInspector(profiles: profiles, passwordProvider: provider)
+        verifier.checksBootImage = false   // it just booted: U-Boot accepted it
+        let after = try await verifier.inspect(fresh)
         guard after.liveHeapsKnown else { throw MemoryFixError.liveHeapsUnknown(target: fresh.target.displayName) }
         var live: [String: UInt64] = [:]
         for heap in after.heaps { if let bytes = heap.liveBytes { live[heap.name] = bytes } }

@@ -52,7 +52,7 @@ public enum MemoryFixError: Error, CustomStringConvertible, Sendable, Equatable 
         case .noIntactBackup(let directory, let liveImageDamaged, let skipped):
             let why = skipped.isEmpty ? "" : " (" + skipped.joined(separator: "; ") + ")"
             if liveImageDamaged {
-                return "/boot/emmcboot.itb is damaged and no intact backup is left in \(directory)\(why). Nothing was changed. Do not reboot the board: copy a good emmcboot.itb for this board (the vendor's SDK image) over /boot/emmcboot.itb, then check it with `tpudeploy inspect`."
+                return "/boot/emmcboot.itb is damaged and no intact backup is left in \(directory) or on /boot\(why). Nothing was changed. Do not reboot the board: copy a good emmcboot.itb for this board (the vendor's SDK image) over /boot/emmcboot.itb, then check it with `tpudeploy inspect`."
             }
             return "nothing was rolled back: every backup that would undo the last fix-memory is damaged or missing\(why). /boot/emmcboot.itb was not changed and the board boots as before."
         case .rebootFailed(let reason, let bootBackup, let dataBackup):
