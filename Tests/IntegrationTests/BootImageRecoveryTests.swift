@@ -78,6 +78,15 @@ struct BootImageRecoveryTests {
             #expect(warning?.contains("'kernel-1'") == true, "\(report.warnings)")
             #expect(warning?.contains("tpudeploy fix-memory --rollback") == true)
             #expect(BoardReportText.render(report).contains("warning: /boot/emmcboot.itb is damaged"))
+            // fix-memory will not edit it (nor carry its damaged kernel into a new image).
+            let planning = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            await #expect {
+                _ = try await fixer().prepare(planning, board: nil, choice: .preset("llm"))
+            } throws: { error in
+                guard case MemoryFixError.bootImageDamaged = error else { return false }
+                return "\(error)".contains("fix-memory --rollback")
+            }
+            await planning.close()
 
             let restored = try await rollback(board, reboot: true)
             #expect(restored.status == .rolledBack)
