@@ -11,7 +11,7 @@ extension BoardMemoryFixer {
         let backups = try await listBackups(shell)
         let plan = BackupRetention(backups: backups, directory: files.backupDirectory, keepingNewest: count)
         guard plan.changesAnything else { return backups }
-        events?(.step("pruning old backups (keeping the factory image and the \(count) newest)"))
+        events?(.step("pruning old backups in \(files.backupDirectory)"))
         let result = try await shell.run(files.pruneScript(lines: plan.indexLines(), removing: plan.removedFiles), timeout: 120)
         let output = result.stdoutText + result.stderrText
         guard output.contains("@@ok") else {
