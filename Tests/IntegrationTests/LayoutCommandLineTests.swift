@@ -142,6 +142,26 @@ struct LayoutCommandLineTests {
     }
 
     /// Every refusal: status 1, one line on stderr, nothing written.
+    /// A kernel whose hash does not match (one byte flipped, as bit rot would) while every dtb is intact: U-Boot
+    /// would not boot the image, so `layout show` refuses it with one line naming the kernel, not a layout.
+    @Test func layoutShowRefusesAnImageWithADamagedKernel() throws {
+        let files = try FixtureFiles()
+        defer { files.remove() }
+        let damaged = files.scratch.appendingPathComponent("damaged-kernel.itb").path
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: files.image16)))
+        let kernel = try #require(try FITImage(bytes: bytes).image(named: "kernel-1").data)
+        bytes[kernel.fileOffset + kernel.size / 3] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+        for arguments in [["layout", "show", "--image", damaged], ["layout", "show", "--image", damaged, "--json"]] {
+            let outcome = try tpudeploy(arguments)
+            #expect(outcome.status == 1, "\(arguments): \(outcome.stdout)")
+            let lines = outcome.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("tpudeploy: error: "), "\(outcome.stderr)")
+            #expect(outcome.stderr.contains("'kernel-1' is damaged") && outcome.stderr.contains("U-Boot refuses to boot"), "\(outcome.stderr)")
+            #expect(!outcome.stdout.contains("heaps:"))
+        }
+    }
+
     @Test func errorsExitWithOneLine() throws {
         let files = try FixtureFiles()
         defer { files.remove() }

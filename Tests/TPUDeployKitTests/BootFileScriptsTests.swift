@@ -34,6 +34,10 @@ private struct ScratchBoard {
 
 private func sha256(_ text: String) -> String { HexText.bytes(FITHashAlgorithm.sha256.digest(Array(text.utf8))) }
 
+/// A backup's file name: the stamp and the first 12 hex digits of the image's sha256 (two runs in one second
+/// never overwrite each other's backup).
+private func backupName(_ stamp: String, _ image: String) -> String { "emmcboot-\(stamp)-\(sha256(image).prefix(12)).itb" }
+
 @Suite struct BootFileScriptsTests {
     @Test func installsTheNewImageAfterTwoCheckedBackups() throws {
         let board = try ScratchBoard()
@@ -46,18 +50,20 @@ private func sha256(_ text: String) -> String { HexText.bytes(FITHashAlgorithm.s
         #expect(output.hasPrefix("@@ok "), "\(output)")
         #expect(board.read(board.layout.image) == "new image")
         #expect(board.read(board.layout.bootBackup) == "old image")
-        #expect(board.read(board.layout.backupDirectory + "/emmcboot-20261121T220000Z.itb") == "old image")
-        #expect(board.read(board.layout.backupDirectory + "/multi-20261121T220000Z.its") == "its")
+        let kept = board.layout.backupDirectory + "/" + backupName("20261121T220000Z", "old image")
+        #expect(output.hasSuffix(" \(kept)\n"), "\(output)")
+        #expect(board.read(kept) == "old image")
+        #expect(board.read(board.layout.backupDirectory + "/multi-20261121T220000Z-\(sha256("old image").prefix(12)).its") == "its")
         #expect(board.read(board.layout.stagedImage) == nil)
         #expect(board.read(upload) == nil)
 
         let listed = try BootImageBackup.parseList(try board.sh(board.layout.listBackupsScript))
         #expect(listed == [BootImageBackup(stamp: "20261121T220000Z", sha256: sha256("old image"),
-                                           path: board.layout.backupDirectory + "/emmcboot-20261121T220000Z.itb", condition: .ok,
+                                           path: kept, condition: .ok,
                                            reason: .fix, replacedBy: sha256("new image"))])
-        #expect(BootImageBackup.rollbackTarget(in: listed, currentSHA256: sha256("new image")) == listed.first)
-        #expect(BootImageBackup.rollbackTarget(in: listed, currentSHA256: sha256("something else")) == nil)
-        try board.write(board.layout.backupDirectory + "/emmcboot-20261121T220000Z.itb", "bit rot")
+        #expect(RollbackChoice.undoing(listed, currentSHA256: sha256("new image")) == listed)
+        #expect(RollbackChoice.undoing(listed, currentSHA256: sha256("something else")).isEmpty)
+        try board.write(kept, "bit rot")
         #expect(try BootImageBackup.parseList(try board.sh(board.layout.listBackupsScript)).first?.condition == .damaged)
     }
 
@@ -95,11 +101,73 @@ private func sha256(_ text: String) -> String { HexText.bytes(FITHashAlgorithm.s
         #expect(output.hasPrefix("@@ok "), "\(output)")
         #expect(board.read(board.layout.image) == "factory image")
         #expect(board.read(backup) == "factory image")
-        #expect(board.read(board.layout.backupDirectory + "/emmcboot-s2.itb") == "edited image")
+        #expect(board.read(board.layout.backupDirectory + "/" + backupName("s2", "edited image")) == "edited image")
         // The backup a rollback makes is never itself a rollback target: undo does not redo.
         let listed = try BootImageBackup.parseList(try board.sh(board.layout.listBackupsScript))
         #expect(listed.first?.reason == .rollback)
-        #expect(BootImageBackup.rollbackTarget(in: listed, currentSHA256: sha256("factory image")) == nil)
+        #expect(RollbackChoice.undoing(listed, currentSHA256: sha256("factory image")).isEmpty)
+    }
+
+    @Test func anImageAlreadyBackedUpIsNotCopiedAgain() throws {
+        let board = try ScratchBoard()
+        try board.write(board.layout.image, "factory image")
+        let upload = board.root.appendingPathComponent("upload").path
+        try board.write(upload, "edit")
+        _ = try board.sh(board.layout.installScript(source: upload, newSHA: sha256("edit"), expectedCurrentSHA: nil, stamp: "s1", keepSource: false))
+        let first = try BootImageBackup.parseList(try board.sh(board.layout.listBackupsScript))
+        // Back to the factory image (as a rollback does), then the same edit again: the factory backup is reused.
+        try board.write(board.layout.image, "factory image")
+        try board.write(upload, "edit")
+        let output = try board.sh(board.layout.installScript(
+            source: upload, newSHA: sha256("edit"), expectedCurrentSHA: sha256("factory image"), stamp: "s2", keepSource: false,
+            reusing: first[0].path))
+        #expect(output.hasPrefix("@@ok ") && output.hasSuffix(" \(first[0].path)\n"), "\(output)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: board.layout.backupDirectory).filter { $0.hasSuffix(".itb") }
+        #expect(files == [backupName("s1", "factory image")])
+        let listed = try BootImageBackup.parseList(try board.sh(board.layout.listBackupsScript))
+        #expect(listed.map(\.path) == [first[0].path, first[0].path])
+        #expect(listed.map(\.condition) == [.ok, .ok])
+    }
+
+    @Test func aDamagedLiveImageIsReplacedWithoutBackingItUp() throws {
+        let board = try ScratchBoard()
+        try board.write(board.layout.image, "damaged image")
+        try board.write(board.layout.bootBackup, "older backup")
+        let backup = board.root.appendingPathComponent("factory.itb").path
+        try board.write(backup, "factory image")
+        let output = try board.sh(board.layout.installScript(
+            source: backup, newSHA: sha256("factory image"), expectedCurrentSHA: sha256("damaged image"), stamp: "s", keepSource: true,
+            reason: .rollback, backingUp: false))
+        #expect(output == "@@ok - -\n", "\(output)")
+        #expect(board.read(board.layout.image) == "factory image")
+        #expect(board.read(board.layout.bootBackup) == "older backup")
+        #expect(board.read(board.layout.backupIndex) == nil)
+    }
+
+    @Test func pruningRemovesTheDroppedFilesAndRewritesTheIndex() throws {
+        let board = try ScratchBoard()
+        try board.write(board.layout.image, "v0")
+        try board.write(board.layout.its, "its")
+        let upload = board.root.appendingPathComponent("upload").path
+        for (index, version) in ["v1", "v2", "v3", "v4", "v5"].enumerated() {
+            try board.write(upload, version)
+            let output = try board.sh(board.layout.installScript(
+                source: upload, newSHA: sha256(version), expectedCurrentSHA: nil, stamp: "s\(index)", keepSource: false))
+            #expect(output.hasPrefix("@@ok "), "\(output)")
+        }
+        let listed = try BootImageBackup.parseList(try board.sh(board.layout.listBackupsScript))
+        #expect(listed.count == 5)
+        let plan = BackupRetention(backups: listed, directory: board.layout.backupDirectory, keepingNewest: 2)
+        #expect(try board.sh(board.layout.pruneScript(lines: plan.indexLines(), removing: plan.removedFiles)) == "@@ok\n")
+        let after = try BootImageBackup.parseList(try board.sh(board.layout.listBackupsScript))
+        #expect(after.map(\.sha256) == ["v0", "v3", "v4"].map(sha256))
+        #expect(after.map(\.factory) == [true, false, false])
+        #expect(after.allSatisfy { $0.condition == .ok })
+        let files = try FileManager.default.contentsOfDirectory(atPath: board.layout.backupDirectory).sorted()
+        #expect(files.count == 7, "\(files)")   // three images, their three multi.its copies... and the index
+        #expect(files.filter { $0.hasSuffix(".itb") }.count == 3)
+        // The undo chain steps over the pruned v1 and v2: v4 ← v3 ← v0.
+        #expect(RollbackChoice.undoing(after, currentSHA256: sha256("v5")).map(\.sha256) == ["v4", "v3", "v0"].map(sha256))
     }
 
     @Test func theSpaceCheckReadsSizesAndFreeSpace() throws {

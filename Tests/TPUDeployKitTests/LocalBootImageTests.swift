@@ -339,7 +339,7 @@ import Testing
             return
         }
         // layout show refuses a damaged dtb too, rather than print a layout from it.
-        #expect(throws: FITError.self) { try LocalBootImage(image: BootImageFixture.url("bad/flipped-byte.itb").path, its: nil).layouts() }
+        #expect(throws: LocalBootImageError.self) { try LocalBootImage(image: BootImageFixture.url("bad/flipped-byte.itb").path, its: nil).layouts() }
     }
 
     /// A damaged kernel would be carried into the new image: refuse it before writing.
@@ -362,6 +362,11 @@ import Testing
             return
         }
         #expect(!FileManager.default.fileExists(atPath: output.path))
+        // layout show refuses it too: its dtbs are intact, but U-Boot would not boot the image.
+        let shown = #expect(throws: LocalBootImageError.self) { try LocalBootImage(image: damaged.path, its: nil).layouts() }
+        guard case .damaged(let path, let reason)? = shown else { Issue.record("expected damaged, got \(String(describing: shown))"); return }
+        #expect(path == damaged.path && reason.contains("kernel-1"))
+        #expect("\(shown.map { String(describing: $0) } ?? "")".contains("U-Boot refuses to boot"))
     }
 
     @Test func aSignedImageCannotBeRewritten() throws {

@@ -47,6 +47,11 @@ public struct MemoryFixResult: Sendable, Codable, Equatable {
     public var liveHeapsAfter: [String: UInt64]?
     public var bootBackup: String?
     public var dataBackup: String?
+    /// `--rollback`: the backup that was put back.
+    public var restoredBackup: String?
+    /// `--rollback`: true when the live image was damaged, so the newest intact backup was restored rather
+    /// than the last fix-memory undone.
+    public var restoredFromDamage: Bool?
 
     public init(status: Status, target: String, board: String, dtb: String, plan: MemoryPlan?,
                 liveHeapsAfter: [String: UInt64]? = nil, bootBackup: String? = nil, dataBackup: String? = nil) {
@@ -86,7 +91,12 @@ public struct BoardMemoryFixer: Sendable {
         self.events = events
     }
 
-    private func inspector() -> BoardInspector { BoardInspector(profiles: profiles, passwordProvider: passwordProvider) }
+    /// Inspects without the full hash check of the boot image: fix-memory checks the image its own way.
+    func inspector() -> BoardInspector {
+        var inspector = BoardInspector(profiles: profiles, passwordProvider: passwordProvider)
+        inspector.checksBootImage = false
+        return inspector
+    }
 
     /// The board profile for the dtb the board booted: the one named (which must boot that dtb) or the one found.
     func boardProfile(named name: String?, dtb: String) throws -> BoardProfile {
@@ -118,6 +128,9 @@ public struct BoardMemoryFixer: Sendable {
         let events = self.events
         let image = try await session.withConnection { connection in
             try connection.readFile(path) { done, total in events?(.transfer(what: "reading emmcboot.itb", done: done, total: total)) }
+        }
+        if case .damaged(let reason) = try BootImageHealth.check(InMemoryBytes(image)) {
+            throw MemoryFixError.bootImageDamaged(path: files.image, reason: reason)
         }
         events?(.step("planning"))
         let edit = try BootImageEdit(image: image, dtb: dtb, sizing: sizing, minimumLinuxMiB: profile.minimumLinuxMiB)
@@ -162,11 +175,18 @@ public struct BoardMemoryFixer: Sendable {
         guard space.bootBytesAvailable >= bootNeeded else {
             throw MemoryFixError.bootTooFull(freeBytes: space.bootBytesAvailable, neededBytes: bootNeeded)
         }
-        guard space.dataFreeBytes >= space.dataBytesNeeded else {
-            throw MemoryFixError.dataTooFull(freeBytes: space.dataFreeBytes, neededBytes: space.dataBytesNeeded)
-        }
 
         let shell = try await RootShell.open(session, passwordProvider: passwordProvider)
+        // Old backups go first (one fewer than kept, as this run adds one): /data stays bounded, and a pile left
+        // by an older version no longer blocks this run. An image already backed up is not copied again.
+        let kept = try await pruneBackups(shell, keepingNewest: BackupRetention.newestKept - 1)
+        let reusable = kept.last { $0.sha256 == prepared.currentImageSHA256 && $0.condition == .ok }?.path
+        if reusable == nil, space.dataFreeBytes < space.dataBytesNeeded {
+            let now = try BootSpace(text: try await session.run(files.spaceScript, timeout: 60).stdoutText)
+            guard now.dataFreeBytes >= now.dataBytesNeeded else {
+                throw MemoryFixError.dataTooFull(freeBytes: now.dataFreeBytes, neededBytes: now.dataBytesNeeded)
+            }
+        }
         let staging = shell.isRoot ? files.stagedImage : "/tmp/.tpudeploy-emmcboot-\(UUID().uuidString.prefix(8)).itb"
         if shell.isRoot { _ = try await shell.run("rm -f \(shellQuoted(staging))") }
         events?(.step("uploading the new boot image"))
@@ -195,15 +215,18 @@ public struct BoardMemoryFixer: Sendable {
         events?(.step("installing it with checked backups"))
         let stamp = Self.stamp()
         let install: CommandResult
+        events?(.replacingBootImage)
         do {
             // Generous: syncing a busy eMMC (right after a multi-GB model copy) can take minutes.
             install = try await shell.run(files.installScript(
-                source: staging, newSHA: newSHA, expectedCurrentSHA: prepared.currentImageSHA256, stamp: stamp, keepSource: false),
+                source: staging, newSHA: newSHA, expectedCurrentSHA: prepared.currentImageSHA256, stamp: stamp, keepSource: false,
+                reusing: reusable),
                 timeout: 900)
         } catch let error as SSHError {
             throw MemoryFixError.installStateUnknown(reason: "\(error)")
         }
         let backups = try Self.installOutcome(install)
+        events?(.bootImageReplaced(bootBackup: backups.boot, dataBackup: backups.data))
         result.bootBackup = backups.boot
         result.dataBackup = backups.data
         guard reboot else {
@@ -217,7 +240,7 @@ public struct BoardMemoryFixer: Sendable {
 
     /// Held until the run ends or the board reboots (which frees it): a second run's install or reboot
     /// would race this one's. A board without flock goes on unlocked, as the step log says.
-    private func lockBootImage(_ session: SSHSession, command: String) async throws -> HeldBoardLock {
+    func lockBootImage(_ session: SSHSession, command: String) async throws -> HeldBoardLock {
         let held = try await session.take(.bootImage(command: command), protecting: "the boot image")
         if case .unavailable(let reason) = held.outcome {
             events?(.step("going on without a board lock: \(reason)"))
@@ -225,54 +248,7 @@ public struct BoardMemoryFixer: Sendable {
         return held
     }
 
-    /// Restores the newest intact backup under /data, reboots, and verifies the restored layout is live.
-    public func rollback(_ session: SSHSession, reboot: Bool) async throws -> (MemoryFixResult, SSHSession) {
-        try await lockBootImage(session, command: "fix-memory --rollback").around {
-            try await rollbackHoldingTheLock(session, reboot: reboot)
-        }
-    }
-
-    private func rollbackHoldingTheLock(_ session: SSHSession, reboot: Bool) async throws -> (MemoryFixResult, SSHSession) {
-        events?(.step("inspecting \(session.target.displayName)"))
-        let before = try await inspector().inspect(session)
-        guard let dtb = before.dtb else { throw MemoryFixError.unknownDTB(target: session.target.displayName) }
-        let shell = try await RootShell.open(session, passwordProvider: passwordProvider)
-        let listing = try await shell.run(files.listBackupsScript, timeout: 300)
-        let current = try await shell.run("sha256sum \(shellQuoted(files.image)) | cut -d' ' -f1", timeout: 120)
-            .stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let backup = BootImageBackup.rollbackTarget(in: try BootImageBackup.parseList(listing.stdoutText), currentSHA256: current) else {
-            throw MemoryFixError.noBackup(directory: files.backupDirectory)
-        }
-        events?(.step("reading the layout of \(backup.path)"))
-        let path = backup.path
-        let layout = try await session.withConnection { connection in
-            let reader = try SFTPFileReader(connection: connection, path: path)
-            return try BoardMemoryLayout(deviceTree: try FITImage(source: reader).deviceTreeImage(forDTB: dtb).tree)
-        }
-        events?(.step("restoring \(backup.path)"))
-        let install: CommandResult
-        do {
-            install = try await shell.run(files.installScript(
-                source: backup.path, newSHA: backup.sha256, expectedCurrentSHA: current, stamp: Self.stamp(), keepSource: true,
-                reason: .rollback),
-                timeout: 900)
-        } catch let error as SSHError {
-            throw MemoryFixError.installStateUnknown(reason: "\(error)")
-        }
-        let backups = try Self.installOutcome(install)
-        var result = MemoryFixResult(
-            status: .rolledBack, target: session.target.displayName, board: before.board ?? "unknown", dtb: dtb, plan: nil,
-            bootBackup: backups.boot, dataBackup: backups.data)
-        guard reboot else {
-            result.status = .rebootPending
-            return (result, session)
-        }
-        let (live, fresh) = try await rebootAndVerify(shell, expected: heapSizes(of: layout), backups: backups)
-        result.liveHeapsAfter = live
-        return (result, fresh)
-    }
-
-    private func rebootAndVerify(_ shell: RootShell, expected: [String: UInt64], backups: (boot: String, data: String)) async throws -> ([String: UInt64], SSHSession) {
+    func rebootAndVerify(_ shell: RootShell, expected: [String: UInt64], backups: (boot: String, data: String)) async throws -> ([String: UInt64], SSHSession) {
         events?(.step("rebooting \(shell.session.target.displayName)"))
         // Ask for a password at most once: reuse the one the session logged in with, or the first answer.
         let known = await shell.session.loginPassword
@@ -297,7 +273,9 @@ public struct BoardMemoryFixer: Sendable {
             throw MemoryFixError.rebootFailed(reason: "\(error)", bootBackup: backups.boot, dataBackup: backups.data)
         }
         events?(.step("verifying the live heaps"))
-        let after = try await BoardInspector(profiles: profiles, passwordProvider: provider).inspect(fresh)
+        var verifier = BoardInspector(profiles: profiles, passwordProvider: provider)
+        verifier.checksBootImage = false   // it just booted: U-Boot accepted it
+        let after = try await verifier.inspect(fresh)
         guard after.liveHeapsKnown else { throw MemoryFixError.liveHeapsUnknown(target: fresh.target.displayName) }
         var live: [String: UInt64] = [:]
         for heap in after.heaps { if let bytes = heap.liveBytes { live[heap.name] = bytes } }

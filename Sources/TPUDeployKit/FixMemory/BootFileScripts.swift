@@ -19,22 +19,25 @@ public struct BootFileLayout: Sendable, Equatable {
     public var stagedImage: String { bootDirectory + "/.emmcboot.itb.tpudeploy-new" }
     /// The newest backup kept on /boot itself (the vendor tool keeps `emmcboot.itb.memeditBak` the same way).
     public var bootBackup: String { image + ".tpudeploy-bak" }
-    /// One line per backup: `STAMP SHA256 FILE REASON REPLACED_BY_SHA256` (REASON: fix or rollback).
+    /// One line per backup: `STAMP SHA256 FILE REASON REPLACED_BY_SHA256 [factory]` (REASON: fix or rollback;
+    /// `factory` marks the first image tpudeploy ever replaced), oldest first. `BackupRetention` rewrites it.
     public var backupIndex: String { backupDirectory + "/index" }
 
     /// The script that installs `source` (sha256 `newSHA`) as the boot image. `expectedCurrentSHA`, when
     /// given, must still be the live image's hash (nobody changed it since it was read). `keepSource` keeps
-    /// the source file (a backup being restored) instead of removing it (an upload). Prints `@@ok BOOTBACKUP
-    /// DATABACKUP` or `@@error:REASON`.
+    /// the source file (a backup being restored) instead of removing it (an upload). `reusing`, when given,
+    /// is a backup under /data already holding the live image: it is used (once its sha256 is checked) instead
+    /// of a second identical copy. `backingUp: false` (the live image is damaged, so worth no backup) skips
+    /// both backups. Prints `@@ok BOOTBACKUP DATABACKUP` (`-` for a skipped one) or `@@error:REASON`.
     public func installScript(source: String, newSHA: String, expectedCurrentSHA: String?, stamp: String, keepSource: Bool,
-                              reason: BootImageBackup.Reason = .fix) -> String {
+                              reason: BootImageBackup.Reason = .fix, reusing: String? = nil, backingUp: Bool = true) -> String {
         let q = shellQuoted
         return """
             set -u
             exec </dev/null
             command -v sha256sum >/dev/null || { echo "@@error:the board has no sha256sum (coreutils); nothing was changed"; exit 1; }
             img=\(q(image)); new=\(q(stagedImage)); bak=\(q(bootBackup)); backups=\(q(backupDirectory)); src=\(q(source))
-            stamp=\(q(stamp)); want=\(q(newSHA))
+            stamp=\(q(stamp)); want=\(q(newSHA)); reuse=\(q(reusing ?? "")); backing_up=\(backingUp ? "yes" : "no")
             fail() { echo "@@error:$*"; rm -f "$new" "$bak.tmp"; exit 1; }
             sha() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
             [ -f "$img" ] || fail "$img is missing"
@@ -48,18 +51,30 @@ public struct BootFileLayout: Sendable, Equatable {
             fi
             sync "$new"
             [ "$(sha "$new")" = "$want" ] || fail "the new image does not match what was sent (sha256 differs); nothing was changed"
-            mkdir -p "$backups" || fail "cannot create $backups"
-            kept="$backups/emmcboot-$stamp.itb"
-            cp "$img" "$kept" 2>/dev/null || { rm -f "$kept"; fail "cannot back up $img to $backups (is /data full?); nothing was changed"; }
-            if [ -f "$(dirname "$img")/multi.its" ]; then cp "$(dirname "$img")/multi.its" "$backups/multi-$stamp.its" || fail "cannot back up multi.its"; fi
-            sync "$kept"
-            [ "$(sha "$kept")" = "$current" ] || fail "the backup $kept does not match $img; nothing was changed"
-            echo "$stamp $current emmcboot-$stamp.itb \(reason.rawValue) $want" >> "$backups/index" && sync "$backups/index" || fail "cannot record the backup in $backups/index (is /data full?); nothing was changed"
-            rm -f "$bak.tmp"
-            cp "$img" "$bak.tmp" 2>/dev/null && sync "$bak.tmp" && [ "$(sha "$bak.tmp")" = "$current" ] && mv -f "$bak.tmp" "$bak" || fail "cannot back up $img inside $(dirname "$img") (is it full?); nothing was changed"
+            if [ "$backing_up" = yes ]; then
+              mkdir -p "$backups" || fail "cannot create $backups"
+              if [ -n "$reuse" ] && [ -f "$reuse" ] && [ "$(sha "$reuse")" = "$current" ]; then
+                kept="$reuse"   # the live image is backed up already: one copy per image is enough
+              else
+                name="emmcboot-$stamp-$(printf %s "$current" | cut -c1-12)"
+                kept="$backups/$name.itb"
+                cp "$img" "$kept" 2>/dev/null || { rm -f "$kept"; fail "cannot back up $img to $backups (is /data full?); nothing was changed"; }
+                if [ -f "$(dirname "$img")/multi.its" ]; then cp "$(dirname "$img")/multi.its" "$backups/multi-${name#emmcboot-}.its" || fail "cannot back up multi.its"; fi
+                sync "$kept"
+                [ "$(sha "$kept")" = "$current" ] || fail "the backup $kept does not match $img; nothing was changed"
+              fi
+              echo "$stamp $current ${kept##*/} \(reason.rawValue) $want" >> "$backups/index" && sync "$backups/index" || fail "cannot record the backup in $backups/index (is /data full?); nothing was changed"
+              rm -f "$bak.tmp"
+              cp "$img" "$bak.tmp" 2>/dev/null && sync "$bak.tmp" && [ "$(sha "$bak.tmp")" = "$current" ] && mv -f "$bak.tmp" "$bak" || fail "cannot back up $img inside $(dirname "$img") (is it full?); nothing was changed"
+            else
+              bak=- kept=-
+            fi
             mv -f "$new" "$img" || fail "cannot rename the new image into place; nothing was changed"
             sync "$img"; sync -f "$img" 2>/dev/null || sync
-            if [ "$(sha "$img")" != "$want" ]; then
+            if [ "$(sha "$img")" != "$want" ] && [ "$bak" = - ]; then
+              echo "@@error:$img did not read back as written: copy $src over $img before rebooting"
+              exit 1
+            elif [ "$(sha "$img")" != "$want" ]; then
               if cp "$bak" "$img.tmp" && sync "$img.tmp" && [ "$(sha "$img.tmp")" = "$current" ] && mv -f "$img.tmp" "$img" && sync "$img"; then
                 echo "@@error:$img did not read back as written; the previous image was put back"
               else
@@ -72,20 +87,41 @@ public struct BootFileLayout: Sendable, Equatable {
     }
 
     /// Lists the backups under /data, newest last, with whether each still has its recorded hash:
-    /// `STAMP SHA256 PATH ok|damaged|missing REASON REPLACED_BY` lines (the last two `-` for old entries).
+    /// `STAMP SHA256 PATH ok|damaged|missing REASON REPLACED_BY FACTORY` lines (`-` for what old entries lack).
+    /// A file several entries name is hashed once.
     public var listBackupsScript: String {
         """
         backups=\(shellQuoted(backupDirectory))
         [ -f "$backups/index" ] || exit 0
-        while read -r stamp sha file reason replaced; do
+        seen=""
+        while read -r stamp sha file reason replaced flag; do
           [ -n "$file" ] || continue
           path="$backups/$file"
           if [ ! -f "$path" ]; then state=missing
-          elif [ "$(sha256sum "$path" | cut -d' ' -f1)" = "$sha" ]; then state=ok
-          else state=damaged; fi
-          echo "$stamp $sha $path $state ${reason:--} ${replaced:--}"
+          else
+            case "$seen" in *" $file=$sha "*) state=ok ;; *)
+              if [ "$(sha256sum "$path" | cut -d' ' -f1)" = "$sha" ]; then state=ok; seen="$seen $file=$sha "; else state=damaged; fi ;;
+            esac
+          fi
+          echo "$stamp $sha $path $state ${reason:--} ${replaced:--} ${flag:--}"
         done < "$backups/index"
         """
+    }
+
+    /// Removes `files`, then replaces the backup index with `lines` (written beside it, then renamed). Files
+    /// go first so that a /data too full to write the new index still gets the space back; an index naming a
+    /// removed file only lists it as missing. Prints `@@ok` or `@@error:REASON`.
+    public func pruneScript(lines: [String], removing files: [String]) -> String {
+        let q = shellQuoted
+        return """
+            set -u
+            backups=\(q(backupDirectory))
+            \(files.isEmpty ? ":" : "rm -f -- " + files.map(q).joined(separator: " "))
+            { \(lines.isEmpty ? ":" : "printf '%s\\n' " + lines.map(q).joined(separator: " ")); } > "$backups/index.tmp" && sync "$backups/index.tmp" \\
+              && mv -f "$backups/index.tmp" "$backups/index" && sync "$backups/index" \\
+              || { rm -f "$backups/index.tmp"; echo "@@error:cannot rewrite $backups/index (is /data full?)"; exit 1; }
+            echo @@ok
+            """
     }
 
     /// Reports free space of /boot and /data and the size of files that matter for the pre-flight check.
@@ -116,32 +152,30 @@ public struct BootImageBackup: Sendable, Codable, Equatable {
     public var reason: Reason?
     /// The sha256 of the image that replaced this one.
     public var replacedBy: String?
+    /// The first image tpudeploy replaced on this board (its factory image, usually): never pruned.
+    public var factory: Bool
 
-    public init(stamp: String, sha256: String, path: String, condition: Condition, reason: Reason? = nil, replacedBy: String? = nil) {
+    public init(stamp: String, sha256: String, path: String, condition: Condition, reason: Reason? = nil, replacedBy: String? = nil,
+                factory: Bool = false) {
         self.stamp = stamp
         self.sha256 = sha256
         self.path = path
         self.condition = condition
         self.reason = reason
         self.replacedBy = replacedBy
-    }
-
-    /// The backup `--rollback` restores: the image that was live before the current one was installed by
-    /// fix-memory. Backups made by a rollback are skipped, so rolling back twice does not redo the edit; old
-    /// index entries without that record fall back to "newest intact backup that differs from the current".
-    public static func rollbackTarget(in backups: [BootImageBackup], currentSHA256 current: String) -> BootImageBackup? {
-        backups.last { $0.condition == .ok && $0.sha256 != current && $0.reason != .rollback && ($0.replacedBy == nil || $0.replacedBy == current) }
+        self.factory = factory
     }
 
     /// Parses the output of `listBackupsScript`.
     public static func parseList(_ text: String) throws -> [BootImageBackup] {
         try text.split(separator: "\n").map { line in
             let fields = line.split(separator: " ").map(String.init)
-            guard fields.count == 6, let condition = Condition(rawValue: fields[3]) else {
+            guard fields.count == 6 || fields.count == 7, let condition = Condition(rawValue: fields[3]) else {
                 throw BoardOutputError(source: "the backup list", problem: "unexpected line", output: String(line))
             }
             return BootImageBackup(stamp: fields[0], sha256: fields[1], path: fields[2], condition: condition,
-                                   reason: Reason(rawValue: fields[4]), replacedBy: fields[5] == "-" ? nil : fields[5])
+                                   reason: Reason(rawValue: fields[4]), replacedBy: fields[5] == "-" ? nil : fields[5],
+                                   factory: fields.count == 7 && fields[6] == "factory")
         }
     }
 }

@@ -7,6 +7,8 @@ public enum LocalBootImageError: Error, CustomStringConvertible, Sendable, Equat
     case cannotWrite(path: String, reason: String)
     /// The image has no dtb of that name; `available` lists the ones it has.
     case dtbNotInImage(dtb: String, image: String, available: [String])
+    /// An image of the FIT fails its hash (or lies outside the file): U-Boot would not boot it.
+    case damaged(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,8 @@ public enum LocalBootImageError: Error, CustomStringConvertible, Sendable, Equat
         case .dtbNotInImage(let dtb, let image, let available):
             let list = available.isEmpty ? "none" : available.joined(separator: ", ")
             return "\(image) holds no dtb named \(dtb) (it holds: \(list)); `tpudeploy layout show --image \(image)` shows their layouts."
+        case .damaged(let path, let reason):
+            return "\(path) is damaged (\(reason)): U-Boot refuses to boot an image whose hashes do not match, so do not install it. Use an intact copy (on a board fix-memory keeps them as /boot/emmcboot.itb.tpudeploy-bak and under /data/tpudeploy/backups)."
         }
     }
 }
@@ -51,9 +55,13 @@ public struct LocalBootImage: Sendable {
         }
     }
 
-    /// The layout of every board dtb in the image, with what each board allows. A dtb whose stored hash does not
-    /// match its data is an error (a hash algorithm tpudeploy does not know is not: the image is only read).
+    /// The layout of every board dtb in the image, with what each board allows. An image (kernel, ramdisk or
+    /// dtb) whose stored hash does not match its data is an error, as it is to U-Boot (a hash algorithm
+    /// tpudeploy does not know is not: the image is only read).
     public func layouts() throws -> LayoutReport {
+        if case .damaged(let reason) = try BootImageHealth.check(fit.source) {
+            throw LocalBootImageError.damaged(path: imagePath, reason: reason)
+        }
         var entries: [LayoutReport.Entry] = []
         for image in fit.images where image.isDeviceTree {
             try verifyHashes(of: image)

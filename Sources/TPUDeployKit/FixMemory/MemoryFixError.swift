@@ -14,6 +14,10 @@ public enum MemoryFixError: Error, CustomStringConvertible, Sendable, Equatable 
     case installStateUnknown(reason: String)
     case liveHeapsUnknown(target: String)
     case rebootFailed(reason: String, bootBackup: String, dataBackup: String)
+    /// The live boot image fails U-Boot's checks: fix-memory will not edit it.
+    case bootImageDamaged(path: String, reason: String)
+    /// Every backup `--rollback` could restore is damaged or missing; `skipped` says why each was passed over.
+    case noIntactBackup(directory: String, liveImageDamaged: Bool, skipped: [String])
 
     public var description: String {
         switch self {
@@ -43,6 +47,14 @@ public enum MemoryFixError: Error, CustomStringConvertible, Sendable, Equatable 
             return "lost contact while the new boot image was being installed (\(reason)); whether it was installed is unknown. Run `tpudeploy inspect`: the heap table shows which layout /boot holds. Do not reboot the board before you know."
         case .liveHeapsUnknown(let target):
             return "\(target) rebooted with the new boot image, but its live heap sizes could not be read (root or a sudo password is needed): check with `tpudeploy inspect` as root or with TPUDEPLOY_PASSWORD."
+        case .bootImageDamaged(let path, let reason):
+            return "\(path) on the board is damaged (\(reason)): U-Boot would refuse to boot it, and fix-memory does not edit a damaged image. Nothing was changed. Do not reboot the board: run `tpudeploy fix-memory --rollback` to put back the newest intact backup."
+        case .noIntactBackup(let directory, let liveImageDamaged, let skipped):
+            let why = skipped.isEmpty ? "" : " (" + skipped.joined(separator: "; ") + ")"
+            if liveImageDamaged {
+                return "/boot/emmcboot.itb is damaged and no intact backup is left in \(directory) or on /boot\(why). Nothing was changed. Do not reboot the board: copy a good emmcboot.itb for this board (the vendor's SDK image) over /boot/emmcboot.itb, then check it with `tpudeploy inspect`."
+            }
+            return "nothing was rolled back: every backup that would undo the last fix-memory is damaged or missing\(why). /boot/emmcboot.itb was not changed and the board boots as before."
         case .rebootFailed(let reason, let bootBackup, let dataBackup):
             return "the new boot image is installed, but rebooting failed: \(reason). The previous image is saved as \(bootBackup) and \(dataBackup); reboot the board by hand (sudo reboot) and check with `tpudeploy inspect`."
         }

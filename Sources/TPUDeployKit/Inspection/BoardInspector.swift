@@ -12,6 +12,8 @@ public struct BoardInspector: Sendable {
     public var passwordProvider: PasswordProvider?
     public var bootImagePath = "/boot/emmcboot.itb"
     public var dataPath = "/data"
+    /// Whether to check every hash of the boot image (a full read of it); fix-memory checks it its own way.
+    public var checksBootImage = true
 
     public init(profiles: ProfileStore? = nil, model: ModelProfile? = nil, passwordProvider: PasswordProvider? = nil) {
         self.profiles = profiles
@@ -55,6 +57,7 @@ public struct BoardInspector: Sendable {
         var configured: ConfiguredLayout?
         switch section("boot") {
         case "readable":
+            if checksBootImage, let damage = await BootImageHealth.inspectionWarning(bootImagePath, on: session) { warnings.append(damage) }
             if let dtb {
                 do { configured = try await readConfiguredLayout(session, dtb: dtb) } catch {
                     warnings.append("cannot read the memory layout from \(bootImagePath): \(error)")

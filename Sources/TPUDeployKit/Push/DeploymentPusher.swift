@@ -87,7 +87,9 @@ public struct DeploymentPusher: Sendable {
         }
 
         events?(.step("inspecting \(name)"))
-        let report = try await BoardInspector(profiles: profiles, passwordProvider: passwordProvider).inspect(session)
+        var inspector = BoardInspector(profiles: profiles, passwordProvider: passwordProvider)
+        inspector.checksBootImage = false   // a full read of the boot image; push does not change or boot it
+        let report = try await inspector.inspect(session)
         var chip: String?
         if let board = report.board, let profile = try? profiles?.board(named: board) { chip = profile.chip }
         if chip == nil { chip = report.chip }

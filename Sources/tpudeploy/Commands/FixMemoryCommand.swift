@@ -9,6 +9,10 @@ struct FixMemoryCommand: AsyncParsableCommand {
         discussion: """
             Reads /boot/emmcboot.itb, edits the dtb the board boots with the same placement rules as Sophgo's memory_edit.sh, shows the before/after layout and the exact dtb changes, then (after --yes or your confirmation) uploads the new image beside the old one, checks it by sha256, backs up the old image on /boot and under /data/tpudeploy/backups, renames the new one into place, reboots, and verifies the live heaps. A board that already has the layout is left alone. Only one run at a time may change a board's boot image (a second is refused and told who holds it). With --image, works on local files instead and writes to --output; the input is never modified.
 
+            A damaged boot image (a FIT hash that does not match, a truncated file: U-Boot would not boot it) is never edited; `tpudeploy inspect` warns about it, and --rollback puts back the newest intact backup. --rollback otherwise undoes the last fix-memory; running it again undoes the one before, if any, and never redoes what it undid. Every backup is checked (sha256, then every FIT hash) before it is installed; a damaged one is skipped for the previous intact one. /data/tpudeploy/backups keeps the factory image (the first one replaced) and the 3 newest others, one copy per image; /boot keeps one backup, emmcboot.itb.tpudeploy-bak.
+
+            Answering no at the prompt exits with status 1 and changes nothing. Ctrl-C exits with status 130 and says what state the board is in: before the new image is being installed nothing has changed; while it is being installed (seconds) the first Ctrl-C only asks you to wait.
+
               tpudeploy fix-memory --board 1684x_evb --for-model chatglm2-6b
               tpudeploy fix-memory --npu 7168 --vpu 1024 --vpp 2048 --dry-run
               tpudeploy fix-memory --preset llm --yes --json
@@ -42,7 +46,7 @@ struct FixMemoryCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Write the new image but do not reboot; it takes effect at the next boot.")
     var noReboot = false
 
-    @Flag(name: .long, help: "Restore the newest intact backup under /data/tpudeploy/backups and reboot.")
+    @Flag(name: .long, help: "Undo the last fix-memory (restore the image it replaced), or, when /boot/emmcboot.itb is damaged, put back the newest intact backup; checked before it is installed; then reboot.")
     var rollback = false
 
     @Option(name: .long, help: "Seconds to wait for the board to come back after the reboot.")
@@ -138,13 +142,18 @@ struct FixMemoryCommand: AsyncParsableCommand {
         }
     }
 
-    private func confirm(_ question: String) throws {
+    /// Asks on the terminal; anything but yes ends the run with one line saying nothing changed, and status 1
+    /// (the layout asked for was not applied, so a `&&` chain stops).
+    private func confirm(_ question: String, target: String) throws {
         if yes { return }
         guard isatty(STDIN_FILENO) == 1 else {
             throw ValidationError("fix-memory changes the board's boot image and reboots it: pass --yes to confirm (or --dry-run to only see the plan)")
         }
         FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
         guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+            let message = "not confirmed: nothing was changed on \(target); it boots and runs as before"
+            if outputOptions.json { try printJSON(["cancelled": message]) }
+            FileHandle.standardError.write(Data("tpudeploy: \(message)\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -152,17 +161,36 @@ struct FixMemoryCommand: AsyncParsableCommand {
     private func runOnBoard(store: ProfileStore) async throws {
         let (sshTarget, configuredBoard) = try target.resolve()
         let progress = ProgressLine(quiet: outputOptions.json)
-        var fixer = BoardMemoryFixer(profiles: store, passwordProvider: target.passwordProvider, events: progress.handler)
+        let interruption = FixMemoryInterruption(target: sshTarget.displayName, json: outputOptions.json)
+        let show = progress.handler
+        var fixer = BoardMemoryFixer(profiles: store, passwordProvider: target.passwordProvider, events: { event in
+            interruption.note(event)
+            show(event)
+        })
         fixer.rebootTimeout = rebootTimeout
+        try await interruption.watching {
+            try await runOnBoard(fixer: fixer, sshTarget: sshTarget, configuredBoard: configuredBoard, store: store, progress: progress)
+        }
+    }
+
+    private func runOnBoard(fixer: BoardMemoryFixer, sshTarget: SSHTarget, configuredBoard: String?, store: ProfileStore, progress: ProgressLine) async throws {
         let session = try await SSHSession.connect(to: sshTarget, passwordProvider: target.passwordProvider)
+        let name = sshTarget.displayName
 
         if rollback {
-            try confirm("Restore the newest boot image backup on \(sshTarget.displayName) and reboot it?")
+            try confirm("Undo the last fix-memory on \(name) (or, if its boot image is damaged, put back the newest intact backup)\(noReboot ? "" : " and reboot it")?", target: name)
             let (result, last) = try await fixer.rollback(session, reboot: !noReboot)
             await last.close()
             progress.finish()
             if outputOptions.json { try printJSON(result) } else {
-                print("restored the previous boot image; live heaps: \(Self.heaps(result.liveHeapsAfter))")
+                let what = result.restoredFromDamage == true
+                    ? "the boot image was damaged: put back the newest intact backup, \(result.restoredBackup ?? "-")"
+                    : "restored the boot image the last fix-memory replaced, \(result.restoredBackup ?? "-")"
+                if result.status == .rebootPending {
+                    print("\(what); it takes effect at the next reboot (sudo reboot)")
+                } else {
+                    print("\(what); live heaps: \(Self.heaps(result.liveHeapsAfter))")
+                }
             }
             return
         }
@@ -181,9 +209,9 @@ struct FixMemoryCommand: AsyncParsableCommand {
             return
         }
         if !prepared.edit.plan.isNoChange {
-            try confirm("\nWrite this layout to \(sshTarget.displayName)\(noReboot ? "" : " and reboot it")?")
+            try confirm("\nWrite this layout to \(name)\(noReboot ? "" : " and reboot it")?", target: name)
         } else if prepared.liveMatchesPlan == false, !noReboot {
-            try confirm("\n/boot already has this layout but the board does not run it yet. Reboot \(sshTarget.displayName) to apply it?")
+            try confirm("\n/boot already has this layout but the board does not run it yet. Reboot \(name) to apply it?", target: name)
         }
         let (result, last) = try await fixer.apply(prepared, session: session, reboot: !noReboot)
         await last.close()

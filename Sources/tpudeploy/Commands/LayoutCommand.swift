@@ -12,7 +12,7 @@ struct LayoutCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Every board dtb in an emmcboot.itb: DDR banks, reserved regions, heaps, Linux memory and the maxima.",
-            discussion: "What Sophgo's memory_edit.sh -p prints, for every board dtb of the image at once.\n\n  tpudeploy layout show --image emmcboot.itb --its multi.its"
+            discussion: "What Sophgo's memory_edit.sh -p prints, for every board dtb of the image at once. An image U-Boot would not boot (a kernel, ramdisk or dtb whose hash does not match, or a truncated file) is an error (exit 1) naming the damaged part, not a layout.\n\n  tpudeploy layout show --image emmcboot.itb --its multi.its"
         )
 
         @Option(name: .long, help: "The emmcboot.itb to read.")

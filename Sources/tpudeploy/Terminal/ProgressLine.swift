@@ -47,6 +47,8 @@ final class ProgressLine: @unchecked Sendable {
             } else if seconds % 10 == 0 {
                 write("  \(what): \(seconds) s\n")
             }
+        case .replacingBootImage, .bootImageReplaced:
+            break   // the steps around them say it
         }
     }
 
