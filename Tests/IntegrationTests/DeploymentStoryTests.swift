@@ -34,19 +34,19 @@ struct DeploymentStoryTests {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let errors = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }
+        // stderr is drained on a thread of its own, not a Task: these tests run synchronously on Swift's
+        // cooperative pool (as wide as the machine has cores), and two of them blocked there while waiting for a
+        // Task to read stderr left no thread to run it (a deadlock seen on 2 cores).
+        let errors = DataBox()
+        let drained = DispatchSemaphore(value: 0)
+        Thread {
+            errors.data = err.fileHandleForReading.readDataToEndOfFile()
+            drained.signal()
+        }.start()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let stderr = try awaitBlocking(errors)
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    private func awaitBlocking(_ task: Task<Data, Never>) throws -> Data {
-        let semaphore = DispatchSemaphore(value: 0)
-        let box = DataBox()
-        Task { box.data = await task.value; semaphore.signal() }
-        semaphore.wait()
-        return box.data
+        drained.wait()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: errors.data, as: UTF8.self))
     }
 
     private final class DataBox: @unchecked Sendable { var data = Data() }
