@@ -145,7 +145,7 @@ struct DeploymentStoryTests {
                                          "--tokenizer", Self.model.appendingPathComponent("tokenizer.model").path], in: directory)
         try #require(initialised.status == 0, "\(initialised.stderr)")
 
-        // Its one 4608 MiB neuron block fits none of the factory heaps (NPU 3950, VPP 3072, VPU 2048 MiB), so the
+        // Its one 4608 MiB neuron block fits none of the factory heaps (NPU 3950, VPP 3072, VPU 2047 MiB), so the
         // runtime could not load it even by spilling: nothing is sent, the fix is named.
         let refused = try tpudeploy(["push"], in: directory)
         #expect(refused.status == 1)

@@ -107,7 +107,7 @@ enum LargeBModelFixture {
                 .appendingPathComponent("Profiles"))
             let sizing = try LayoutChoice.modelFile(path: fixture.path, model: model).sizing(for: try profiles.board(named: "1684x_evb"))
             let request = try sizing.request(limits: LayoutLimits(maxNPUMiB: 7615, maxVPUMiB: 3071, maxVPPMiB: 4096))
-            #expect(request.npuMiB == (model.npuMemoryBytes + (1 << 20) - 1) / (1 << 20) + 256)
+            #expect(request.npuMiB == (ModelMemoryNeed(model: model).totalBytes + (1 << 20) - 1) / (1 << 20) + 256)
 
             // push's preflight.
             let needs = ModelNeeds(model: model, path: fixture.path, profile: nil)
