@@ -6,7 +6,7 @@ import Foundation
 struct BoardFilesystem: Sendable {
     let directory: URL
 
-    static let linaroUID = 1000
+    static let linaroUID = BoardAccounts.linaroUID
     static let linaroPassword = "linaro"
 
     var bootDirectory: URL { file("boot") }
@@ -58,29 +58,19 @@ struct BoardFilesystem: Sendable {
         try writeSSH(clientPublicKey: clientPublicKey)
     }
 
-    /// The board's own users (root, the system accounts sshd needs, linaro with sudo), hosts, sudoers, os-release.
-    private func writeEtc(name: String) throws {
-        let hostPasswd = (try? String(contentsOfFile: "/etc/passwd", encoding: .utf8)) ?? ""
-        let hostGroup = (try? String(contentsOfFile: "/etc/group", encoding: .utf8)) ?? ""
-        // System accounts of the host (sshd's privilege separation user among them), never its real users.
-        let systemUsers = hostPasswd.split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false) }
-            .filter { $0.count == 7 && $0[0] != "linaro" && (Int($0[2]).map { $0 < 1000 || $0 == 65534 } ?? false) }
-        var passwd = systemUsers.map { $0.joined(separator: ":") }
-        passwd.append("linaro:x:\(Self.linaroUID):\(Self.linaroUID):linaro:/home/linaro:/bin/bash")
-        var shadow = systemUsers.map { "\($0[0]):*:19500:0:99999:7:::" }
+    /// The board's accounts: its own fixed list (BoardAccounts), written once when the board is made. Never
+    /// the host's: a user added on the host must not appear on the board, as it would not on a real one.
+    func writeAccounts() throws {
         let hash = try CommandRunner.run("openssl", ["passwd", "-6", "-stdin"], input: Data(Self.linaroPassword.utf8))
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        shadow.append("linaro:\(hash):19500:0:99999:7:::")
-        var groups = hostGroup.split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
-            .filter { $0.count == 4 && $0[0] != "linaro" && (Int($0[2]).map { $0 < 1000 || $0 == 65534 } ?? false) }
-        for index in groups.indices where ["sudo", "adm", "video", "dialout"].contains(groups[index][0]) {
-            groups[index][3] = groups[index][3].isEmpty ? "linaro" : groups[index][3] + ",linaro"
-        }
-        groups.append(["linaro", "x", String(Self.linaroUID), ""])
+        try write("etc/passwd", BoardAccounts.passwd, mode: 0o644)
+        try write("etc/shadow", BoardAccounts.shadow(linaroPasswordHash: hash), mode: 0o640)
+        try write("etc/group", BoardAccounts.group, mode: 0o644)
+    }
 
-        try write("etc/passwd", passwd.joined(separator: "\n") + "\n", mode: 0o644)
-        try write("etc/shadow", shadow.joined(separator: "\n") + "\n", mode: 0o640)
-        try write("etc/group", groups.map { $0.joined(separator: ":") }.joined(separator: "\n") + "\n", mode: 0o644)
+    /// The board's own users (BoardAccounts), hosts, sudoers, os-release.
+    private func writeEtc(name: String) throws {
+        try writeAccounts()
         try write("etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\t\(name)\n::1\tlocalhost ip6-localhost ip6-loopback\n", mode: 0o644)
         try write("etc/hostname", "\(name)\n", mode: 0o644)
         try write("etc/sudoers", """

@@ -98,9 +98,9 @@ HeapLimits read_heap_limits(const std::string &state_directory) {
 }
 
 Device::Device(int id, HeapLimits limits, std::string state_directory)
-    : id_(id), limits_(limits), state_directory_(std::move(state_directory)) {
+    : id_(id), limits_(limits), state_directory_(std::move(state_directory)), board_(state_directory_, id) {
     std::lock_guard<std::mutex> lock(mutex_);
-    publish_locked();
+    board_.publish_and_unlock(used_, board_.lock_others());
 }
 
 Device::~Device() {
@@ -108,67 +108,80 @@ Device::~Device() {
     for (auto &entry : allocations_) std::free(entry.second.bytes);
     allocations_.clear();
     used_.fill(0);
-    publish_locked();
+    board_.publish_and_unlock(used_, board_.lock_others());
 }
 
 // The first heap libbmlib tries that has room for all of `bytes`; unlimited memory counts as the NPU heap.
-int Device::place_locked(uint64_t bytes) const {
+int Device::place_locked(uint64_t bytes, const HeapCounts &others) const {
     if (!limits_.limited) return kNPU;
     const int tried = limits_.tried_count();
     for (int i = 0; i < tried; i++) {
         size_t heap = size_t(i);
         if (!limits_.present[heap]) continue; // libbmlib would ask ion for an unset heap id: no memory there
-        if (bytes <= limits_.bytes[heap] && used_[heap] <= limits_.bytes[heap] - bytes) return i;
+        uint64_t taken = used_[heap] + others[heap];
+        if (bytes <= limits_.bytes[heap] && taken <= limits_.bytes[heap] - bytes) return i;
     }
     return -1;
 }
 
+HeapCounts Device::board_use() const {
+    HeapCounts all = board_.lock_others();
+    board_.unlock();
+    for (size_t heap = 0; heap < kHeapCount; heap++) all[heap] += used_[heap];
+    return all;
+}
+
 int Device::reserve(uint64_t bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
-    int heap = place_locked(bytes);
-    if (heap < 0) return -1;
-    used_[size_t(heap)] += bytes;
-    publish_locked();
+    HeapCounts others = board_.lock_others();
+    int heap = place_locked(bytes, others);
+    if (heap >= 0) used_[size_t(heap)] += bytes;
+    board_.publish_and_unlock(used_, others);
     return heap;
 }
 
 void Device::release(int heap, uint64_t bytes) {
     if (heap < 0 || heap >= kHeapCount) return;
     std::lock_guard<std::mutex> lock(mutex_);
+    HeapCounts others = board_.lock_others();
     uint64_t &used = used_[size_t(heap)];
     used = bytes > used ? 0 : used - bytes;
-    publish_locked();
+    board_.publish_and_unlock(used_, others);
 }
 
 uint64_t Device::used() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return used_[kNPU] + used_[kVPP] + used_[kVPU];
+    HeapCounts all = board_use();
+    return all[kNPU] + all[kVPP] + all[kVPU];
 }
 
 uint64_t Device::used(int heap) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return heap >= 0 && heap < kHeapCount ? used_[size_t(heap)] : 0;
+    return heap >= 0 && heap < kHeapCount ? board_use()[size_t(heap)] : 0;
 }
 
 uint64_t Device::free_bytes(int heap) const {
     std::lock_guard<std::mutex> lock(mutex_);
     if (heap < 0 || heap >= kHeapCount || !limits_.present[size_t(heap)]) return 0;
-    uint64_t size = limits_.bytes[size_t(heap)], used = used_[size_t(heap)];
+    uint64_t size = limits_.bytes[size_t(heap)], used = board_use()[size_t(heap)];
     return size > used ? size - used : 0;
 }
 
 bm_status_t Device::allocate(uint32_t size, bm_device_mem_t *memory) {
     if (size == 0) return BM_ERR_PARAM;
     std::lock_guard<std::mutex> lock(mutex_);
-    int heap = place_locked(size);
-    if (heap < 0) return BM_ERR_NOMEM;
-    uint8_t *bytes = static_cast<uint8_t *>(std::calloc(size, 1));
-    if (bytes == nullptr) return BM_ERR_NOMEM;
+    HeapCounts others = board_.lock_others();
+    int heap = place_locked(size, others);
+    uint8_t *bytes = heap < 0 ? nullptr : static_cast<uint8_t *>(std::calloc(size, 1));
+    if (bytes == nullptr) {
+        board_.unlock();
+        return BM_ERR_NOMEM;
+    }
     uint64_t address = next_address_;
     next_address_ += (uint64_t(size) + kAddressAlignment - 1) / kAddressAlignment * kAddressAlignment;
     allocations_[address] = Allocation{bytes, size, heap};
     used_[size_t(heap)] += size;
-    publish_locked();
+    board_.publish_and_unlock(used_, others);
     std::memset(memory, 0, sizeof *memory);
     memory->u.device.device_addr = static_cast<unsigned long>(address);
     memory->flags.u.mem_type = BM_MEM_TYPE_DEVICE;
@@ -182,9 +195,10 @@ bool Device::free(const bm_device_mem_t &memory) {
     auto found = allocations_.find(memory.u.device.device_addr);
     if (found == allocations_.end()) return false;
     std::free(found->second.bytes);
+    HeapCounts others = board_.lock_others();
     used_[size_t(found->second.heap)] -= found->second.size;
     allocations_.erase(found);
-    publish_locked();
+    board_.publish_and_unlock(used_, others);
     return true;
 }
 
@@ -196,33 +210,6 @@ uint8_t *Device::resolve(uint64_t address, uint64_t length) {
     uint64_t offset = address - found->first;
     if (offset > found->second.size || length > found->second.size - offset) return nullptr;
     return found->second.bytes + offset;
-}
-
-namespace {
-
-// Atomically replaces `target` with `value` and a newline (a temporary file renamed over it).
-void write_count(const std::string &target, uint64_t value, int id) {
-    std::string temporary = target + ".tmp." + std::to_string(getpid()) + "." + std::to_string(id);
-    FILE *file = std::fopen(temporary.c_str(), "w");
-    if (file == nullptr) return;
-    bool written = std::fprintf(file, "%llu\n", static_cast<unsigned long long>(value)) > 0;
-    written = (std::fclose(file) == 0) && written;
-    if (!written || std::rename(temporary.c_str(), target.c_str()) != 0) std::remove(temporary.c_str());
-}
-
-} // namespace
-
-// When the state directory exists (a simulated board): <state dir>/npu_used_bytes (all heaps together, what
-// bm_get_stat and bm-smi count) and <state dir>/heap-used/{npu,vpp,vpu}.
-void Device::publish_locked() {
-    if (used_ == published_) return;
-    published_ = used_;
-    struct stat info;
-    if (stat(state_directory_.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) return;
-    write_count(state_directory_ + "/npu_used_bytes", used_[kNPU] + used_[kVPP] + used_[kVPU], id_);
-    std::string directory = state_directory_ + "/heap-used";
-    if (mkdir(directory.c_str(), 0755) != 0 && errno != EEXIST) return;
-    for (int i = 0; i < kHeapCount; i++) write_count(directory + "/" + heap_name(i), used_[size_t(i)], id_);
 }
 
 } // namespace tpusim

@@ -3,6 +3,7 @@
 // VPU; one allocation inside one heap), the used bytes published for the simulated bm-smi and inspect.
 #pragma once
 
+#include "board_heap_use.h"
 #include "tpu_bm_types.h"
 
 #include <array>
@@ -59,7 +60,7 @@ public:
     int reserve(uint64_t bytes);
     void release(int heap, uint64_t bytes);
 
-    /// Used bytes, all heaps together.
+    /// Used bytes on the board (every process's), all heaps together.
     uint64_t used() const;
     uint64_t used(int heap) const;
     uint64_t free_bytes(int heap) const;
@@ -71,15 +72,17 @@ private:
         uint64_t size;
         int heap;
     };
-    int place_locked(uint64_t bytes) const;
-    void publish_locked();
+    /// The first heap with room for `bytes` beside this process's use and `others` (every other process's).
+    int place_locked(uint64_t bytes, const HeapCounts &others) const;
+    HeapCounts board_use() const;
 
     const int id_;
     const HeapLimits limits_;
     const std::string state_directory_;
     mutable std::mutex mutex_;
-    std::array<uint64_t, kHeapCount> used_{};
-    std::array<uint64_t, kHeapCount> published_{UINT64_MAX, UINT64_MAX, UINT64_MAX};
+    /// This process's use; the board's is this plus board_'s other shares.
+    HeapCounts used_{};
+    mutable BoardHeapUse board_;
     uint64_t next_address_ = 0x100000000ull;
     std::map<uint64_t, Allocation> allocations_;
 };

@@ -71,6 +71,25 @@ struct CommandLineTests {
         #expect(outcome.stderr.contains("linaro@127.0.0.1:1"))
     }
 
+    @Test func initRefusesADeploymentLaterCommandsWouldReject() throws {
+        let directory = try temporaryDirectory()
+        let relative = try tpudeploy(["init", "--host", "127.0.0.1", "--deployment", "chat", "--bmodel", "m.bmodel",
+                                      "--tokenizer", "tokenizer.model", "--remote-dir", "data/chat"], in: directory)
+        #expect(relative.status == 1)
+        #expect(relative.stderr.contains("--remote-dir 'data/chat' must be an absolute path"))
+        let missing = try tpudeploy(["init", "--host", "127.0.0.1", "--deployment", "chat", "--bmodel", "m.bmodel",
+                                     "--tokenizer", "tokenizer.model"], in: directory)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("--bmodel m.bmodel: no such file"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("tpudeploy.yaml").path))
+        for name in ["m.bmodel", "tokenizer.model"] {
+            FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: Data([1]))
+        }
+        let written = try tpudeploy(["init", "--host", "127.0.0.1", "--deployment", "chat", "--bmodel", "m.bmodel",
+                                     "--tokenizer", "tokenizer.model", "--remote-dir", "/data/chat"], in: directory)
+        #expect(written.status == 0, "\(written.stderr)")
+    }
+
     @Test(.enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
     func simUpThenInspectAsJSONThenSimDown() throws {
         let directory = try temporaryDirectory()

@@ -39,15 +39,12 @@ public struct DeploymentSettings: Sendable, Codable, Equatable {
     init(mapping: YAMLMapping) throws {
         try mapping.onlyKeys(["name", "model", "bmodel", "tokenizer", "remote_dir", "port", "engine"])
         let name = try mapping.string("name")
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), name != ".", name != ".." else {
-            throw mapping.invalid("name", "'\(name)' must be a plain name (letters, digits, - _ .): it becomes a directory on the board")
-        }
         let remoteDir = try mapping.optionalString("remote_dir")
-        if let remoteDir, !remoteDir.hasPrefix("/") {
-            throw mapping.invalid("remote_dir", "'\(remoteDir)' must be an absolute path on the board")
-        }
         let port = try mapping.optionalInt("port") ?? Self.defaultPort
-        guard (1...65535).contains(port) else { throw mapping.invalid("port", "\(port) is not a TCP port (1-65535)") }
+        // The same checks `init` makes before it writes (DeploymentValidation.swift).
+        if case .invalidValue(let key, _, let problem) = Self.invalidValue(name: name, remoteDir: remoteDir, port: port) {
+            throw mapping.invalid(key, problem)
+        }
         self.init(name: name, model: try mapping.optionalString("model"), bmodel: try mapping.string("bmodel"),
                   tokenizer: try mapping.string("tokenizer"), remoteDir: remoteDir, port: port,
                   engine: try mapping.optionalString("engine"))

@@ -7,6 +7,8 @@ public struct MemoryDiagnosis: Sendable, Codable, Equatable {
         case spills
         /// The boot image already has a layout that holds it; the board has not rebooted into it.
         case rebootPending = "reboot_pending"
+        /// The live heaps hold it, but the boot image has a layout that does not: it stops loading at the next reboot.
+        case fitsUntilReboot = "fits_until_reboot"
         /// The live heaps cannot hold it: run `fixCommand`.
         case tooSmall = "too_small"
         /// No layout of this board can hold it (an int4 build or a PCIe card can).
@@ -50,6 +52,15 @@ public struct MemoryDiagnosis: Sendable, Codable, Equatable {
         }
         let fit = HeapFit(need: nil, totalBytes: need, heaps: heaps)
         let source = live == nil ? "configured" : "live"
+        let pending = PendingLayout(live: live, configured: configured)
+        if let pending, fit.verdict != .cannotLoad,
+            case let next = HeapFit(need: nil, totalBytes: need, heaps: pending.configured), next.verdict == .cannotLoad
+        {
+            verdict = .fitsUntilReboot
+            message = "\(model.name) loads on the live heaps, but not after the next reboot: /boot holds a layout the board has not rebooted into, on which \(next.refusalReason) (\(pending.layouts)). To keep it loading, \(pending.keepLiveAdvice)"
+            fixCommand = "tpudeploy fix-memory \(PendingLayout.fixMemoryArguments(pending.live)) --no-reboot"
+            return
+        }
         switch fit.verdict {
         case .fitsNPU where live != nil:
             verdict = .fits
@@ -64,7 +75,7 @@ public struct MemoryDiagnosis: Sendable, Codable, Equatable {
         case .cannotLoad:
             if live != nil, let configured, HeapFit(need: nil, totalBytes: need, heaps: configured).verdict != .cannotLoad {
                 verdict = .rebootPending
-                message = "\(model.name) cannot load on the live heaps (\(fit.heapSummary)), but /boot already configures heaps that hold it: reboot the board (sudo reboot) to apply them"
+                message = "\(model.name) cannot load on the live heaps, but /boot already configures heaps that hold it (\(PendingLayout.summary(live ?? heaps)) live; \(PendingLayout.summary(configured)) after the next reboot): \(PendingLayout.rebootAdvice)"
                 fixCommand = "sudo reboot"
             } else {
                 verdict = .tooSmall

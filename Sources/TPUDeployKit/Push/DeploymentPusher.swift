@@ -10,6 +10,8 @@ public struct PushRequest: Sendable {
     /// The model profile, when one is named: family (for the tokenizer check) and NPU need.
     public var profile: ModelProfile?
     public var dryRun: Bool
+    /// Push even when the model loads on only one of the live layout and the one /boot holds for the next reboot.
+    public var allowPendingReboot = false
 
     public init(bmodel: String?, tokenizer: String?, engine: EngineSource, support: [String] = [], remoteDir: String,
                 profile: ModelProfile? = nil, dryRun: Bool = false) {
@@ -141,8 +143,10 @@ public struct DeploymentPusher: Sendable {
         }
         let needs = model.map { ModelNeeds(model: $0, path: request.bmodel ?? "", profile: request.profile) }
         let facts = BoardFacts(target: name, arch: probe.arch, chip: chip, boardProfile: report.board, liveHeaps: liveHeaps, capacity: capacity,
-                               freeBytes: probe.space.availableBytes, remoteDir: request.remoteDir)
-        warnings += try PushPreflight.check(board: facts, model: needs, bytesNeeded: PushPreflight.bytesNeeded(sizes: toSend.map(\.size), keptPrefixes: kept))
+                               configuredHeaps: report.configuredHeaps, freeBytes: probe.space.availableBytes, remoteDir: request.remoteDir)
+        warnings += try PushPreflight.check(
+            board: facts, model: needs, bytesNeeded: PushPreflight.bytesNeeded(sizes: toSend.map(\.size), keptPrefixes: kept),
+            allowPendingReboot: request.allowPendingReboot)
 
         var files: [PushResult.File] = manifest.entries.map { entry in
             PushResult.File(name: entry.name, role: entry.role, sizeBytes: entry.size, sha256: entry.sha256,

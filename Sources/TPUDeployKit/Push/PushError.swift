@@ -7,6 +7,10 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
     case wrongChip(model: String, modelChip: String, boardChip: String)
     case modelCannotLoad(model: String, reason: String, fixCommand: String)
     case noLayoutFits(reason: String)
+    /// Loads on the live heaps, but not on the ones /boot gives the board at its next reboot.
+    case fitsOnlyUntilReboot(model: String, reason: String, layouts: String, keepLiveAdvice: String)
+    /// Cannot load on the live heaps, but /boot already holds a layout that holds it.
+    case loadsOnlyAfterReboot(model: String, reason: String, layouts: String)
     case tokenizerMismatch(tokenizer: String, model: String, detail: String)
     case engineMissing(arch: String, searched: [String])
     case remoteDirectoryUnusable(target: String, directory: String, reason: String)
@@ -30,6 +34,10 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(model) cannot load on this board's live heaps: \(reason). Nothing was sent. Run `\(fix)` first, then push again."
         case .noLayoutFits(let reason):
             return "\(reason) Nothing was sent."
+        case .fitsOnlyUntilReboot(let model, let reason, let layouts, let keep):
+            return "\(model) loads on the live heaps, but /boot holds a layout the board has not rebooted into, and on that one \(model) cannot load: \(reason). Heaps: \(layouts). Nothing was sent. Either \(keep), then push again; or, if the next reboot's layout is the one you want, \(PendingLayout.rebootAdvice) and push a model that fits it. --allow-pending-reboot pushes anyway."
+        case .loadsOnlyAfterReboot(let model, let reason, let layouts):
+            return "\(model) cannot load on the live heaps (\(reason)), but /boot already holds a layout that holds it and the board has not rebooted into it. Heaps: \(layouts). Nothing was sent. First \(PendingLayout.rebootAdvice), then push again (or pass --allow-pending-reboot to push now and reboot before launch)."
         case .tokenizerMismatch(let tokenizer, let model, let detail):
             return "\(tokenizer) does not belong to \(model): \(detail). Nothing was sent. Pass the tokenizer shipped with this model (--tokenizer)."
         case .engineMissing(let arch, let searched):

@@ -11,18 +11,21 @@ public struct BoardFacts: Sendable, Equatable {
     public var liveHeaps: DeviceHeaps?
     /// The most any layout of this board can give the heaps; nil when the board's layout or profile is unknown.
     public var capacity: LayoutCapacity?
+    /// The heaps /boot gives the board at its next reboot; nil when /boot was unreadable.
+    public var configuredHeaps: DeviceHeaps?
     /// Free bytes on the file system of the remote directory.
     public var freeBytes: UInt64
     public var remoteDir: String
 
     public init(target: String, arch: String, chip: String?, boardProfile: String?, liveHeaps: DeviceHeaps?,
-                capacity: LayoutCapacity? = nil, freeBytes: UInt64, remoteDir: String) {
+                capacity: LayoutCapacity? = nil, configuredHeaps: DeviceHeaps? = nil, freeBytes: UInt64, remoteDir: String) {
         self.target = target
         self.arch = arch
         self.chip = chip
         self.boardProfile = boardProfile
         self.liveHeaps = liveHeaps
         self.capacity = capacity
+        self.configuredHeaps = configuredHeaps
         self.freeBytes = freeBytes
         self.remoteDir = remoteDir
     }
@@ -69,8 +72,10 @@ public enum PushPreflight {
         zip(sizes, keptPrefixes).reduce(0) { $0 + ($1.0 - min($1.0, $1.1)) } + (64 << 10)
     }
 
-    /// Throws the first refusal; returns warnings for checks that could not be made.
-    public static func check(board: BoardFacts, model: ModelNeeds?, bytesNeeded: UInt64) throws -> [String] {
+    /// Throws the first refusal; returns warnings for checks that could not be made. When /boot holds a layout
+    /// the board has not rebooted into, the model must load on both; `allowPendingReboot` turns that refusal
+    /// into a warning.
+    public static func check(board: BoardFacts, model: ModelNeeds?, bytesNeeded: UInt64, allowPendingReboot: Bool = false) throws -> [String] {
         var warnings: [String] = []
         if let model {
             if let chip = board.chip {
@@ -83,13 +88,33 @@ public enum PushPreflight {
             let fix = "tpudeploy fix-memory --board \(board.boardProfile ?? "BOARD") --for-model \(shellWord(model.fixMemoryArgument))"
             if let heaps = board.liveHeaps {
                 let fit = HeapFit(need: model.memory, totalBytes: model.totalBytes, heaps: heaps)
+                let pending = PendingLayout(live: heaps, configured: board.configuredHeaps)
+                let afterReboot = pending?.fits(model).afterReboot
                 if fit.verdict == .cannotLoad {
                     if let line = board.capacity?.refusal(
                         model: model.name, needBytes: model.totalBytes, largestAllocationBytes: model.memory?.largestAllocationBytes)
                     {
                         throw PushError.noLayoutFits(reason: line)
                     }
-                    throw PushError.modelCannotLoad(model: model.name, reason: fit.refusalReason, fixCommand: fix)
+                    guard let pending, let afterReboot, afterReboot.verdict != .cannotLoad else {
+                        throw PushError.modelCannotLoad(model: model.name, reason: fit.refusalReason, fixCommand: fix)
+                    }
+                    guard allowPendingReboot else {
+                        throw PushError.loadsOnlyAfterReboot(model: model.name, reason: fit.refusalReason, layouts: pending.layouts)
+                    }
+                    warnings.append("\(model.name) cannot load on the live heaps but will after the next reboot (\(pending.layouts)): \(PendingLayout.rebootAdvice) before `tpudeploy launch`")
+                    return try warnings + spaceChecked(board, bytesNeeded)
+                }
+                if let pending, let afterReboot {
+                    if afterReboot.verdict == .cannotLoad {
+                        guard allowPendingReboot else {
+                            throw PushError.fitsOnlyUntilReboot(
+                                model: model.name, reason: afterReboot.refusalReason, layouts: pending.layouts, keepLiveAdvice: pending.keepLiveAdvice)
+                        }
+                        warnings.append("\(model.name) loads now but not after the next reboot: \(afterReboot.refusalReason) (\(pending.layouts)); to keep it loading, \(pending.keepLiveAdvice)")
+                    } else {
+                        warnings.append("/boot holds a layout the board has not rebooted into (\(pending.layouts)); \(model.name) loads on both")
+                    }
                 }
                 if let spill = fit.spillWarning {
                     warnings.append("\(model.name) will load, but \(spill); for a cleaner layout run `\(fix)`")
@@ -98,10 +123,15 @@ public enum PushPreflight {
                 warnings.append("the live heaps could not be read (root or sudo -n is needed): whether \(model.name) fits (\(ByteCount.human(model.totalBytes))) was not checked")
             }
         }
+        return try warnings + spaceChecked(board, bytesNeeded)
+    }
+
+    /// Free space is checked last: the memory refusals say more about what to do first.
+    private static func spaceChecked(_ board: BoardFacts, _ bytesNeeded: UInt64) throws -> [String] {
         guard board.freeBytes >= bytesNeeded else {
             throw PushError.notEnoughSpace(target: board.target, directory: board.remoteDir, freeBytes: board.freeBytes, neededBytes: bytesNeeded)
         }
-        return warnings
+        return []
     }
 
     private static func shellWord(_ text: String) -> String {

@@ -7,7 +7,7 @@ struct InitCommand: AsyncParsableCommand {
         commandName: "init",
         abstract: "Write tpudeploy.yaml naming the board this directory deploys to.",
         discussion: """
-            Every other command reads the board from ./tpudeploy.yaml, so it is named once. Nothing is contacted; run `tpudeploy inspect --accept-new-host-key` next to trust the board's host key.
+            Every other command reads the board from ./tpudeploy.yaml, so it is named once. A deployment is checked as later commands check it (a plain name, an absolute --remote-dir, a TCP port) and its --bmodel and --tokenizer must exist (relative paths are read from the file's directory, as push reads them). Nothing is contacted; run `tpudeploy inspect --accept-new-host-key` next to trust the board's host key.
 
               tpudeploy init --host 192.0.2.10 --user linaro --board 1684x_evb
               tpudeploy init --host 192.0.2.10 --deployment chatglm2 --profile chatglm2-6b --bmodel chatglm2-6b.bmodel --tokenizer tokenizer.model
@@ -44,7 +44,7 @@ struct InitCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Local path of the tokenizer (tokenizer.model).")
     var tokenizer: String?
 
-    @Option(name: .long, help: "Where the deployment lives on the board (default /data/tpudeploy/NAME).")
+    @Option(name: .long, help: "Absolute path where the deployment lives on the board (default /data/tpudeploy/NAME).")
     var remoteDir: String?
 
     @Option(name: .long, help: "The engine's port on the board's 127.0.0.1.")
@@ -64,14 +64,11 @@ struct InitCommand: AsyncParsableCommand {
             var deploymentSettings: DeploymentSettings?
             if let deployment {
                 guard let bmodel, let tokenizer else { throw ValidationError("--deployment needs --bmodel PATH and --tokenizer PATH") }
-                guard !deployment.isEmpty, deployment != ".", deployment != "..",
-                      deployment.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-                    throw ValidationError("--deployment '\(deployment)' must be a plain name (letters, digits, - _ .): it becomes a directory on the board")
-                }
-                guard (1...65535).contains(enginePort) else { throw ValidationError("--engine-port \(enginePort) is not a TCP port (1-65535)") }
+                let settings = DeploymentSettings(name: deployment, model: profile, bmodel: bmodel, tokenizer: tokenizer,
+                                                  remoteDir: remoteDir, port: enginePort)
+                try settings.validateForInit(configFile: config)
                 if let profile { _ = try ProfileStore.locate().model(named: profile) }
-                deploymentSettings = DeploymentSettings(name: deployment, model: profile, bmodel: bmodel, tokenizer: tokenizer,
-                                                        remoteDir: remoteDir, port: enginePort)
+                deploymentSettings = settings
             } else if profile != nil || bmodel != nil || tokenizer != nil || remoteDir != nil {
                 throw ValidationError("--profile, --bmodel, --tokenizer and --remote-dir describe a deployment: name it with --deployment NAME")
             }

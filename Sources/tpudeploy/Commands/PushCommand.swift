@@ -7,7 +7,7 @@ struct PushCommand: AsyncParsableCommand {
         commandName: "push",
         abstract: "Send the model, tokenizer and engine to the board, checked and resumable.",
         discussion: """
-            Reads deployment: from tpudeploy.yaml (flags override it). Before a byte moves it checks the bmodel's chip against the board, the model's device memory (weights, neuron memory, KV cache, engine buffers) against the live heaps as the runtime allocates (NPU, then VPP, then VPU: a model that spills is pushed with a warning; one that cannot load is refused with the numbers and the exact fix-memory command; one no layout of the board holds is refused in one line), the tokenizer against the model's vocabulary, and free space. Files the board already holds (by its manifest: name, size, sha256) are skipped. The rest go over SFTP with many requests in flight to NAME.partial; an interrupted push resumes after the board re-checks the kept part. Each file is hashed here while it is sent and on the board while it arrives; the board's sha256 must match before a file is renamed into place. A second push into the same directory of the same board, from here or elsewhere, is refused while one runs and told who is pushing.
+            Reads deployment: from tpudeploy.yaml (flags override it). Before a byte moves it checks the bmodel's chip against the board, the model's device memory (weights, neuron memory, KV cache, engine buffers) against the live heaps as the runtime allocates (NPU, then VPP, then VPU: a model that spills is pushed with a warning; one that cannot load is refused with the numbers and the exact fix-memory command; one no layout of the board holds is refused in one line; when /boot holds a layout the board has not rebooted into, the model must load on both, or the push is refused naming both layouts unless --allow-pending-reboot), the tokenizer against the model's vocabulary, and free space. Files the board already holds (by its manifest: name, size, sha256) are skipped. The rest go over SFTP with many requests in flight to NAME.partial; an interrupted push resumes after the board re-checks the kept part. Each file is hashed here while it is sent and on the board while it arrives; the board's sha256 must match before a file is renamed into place. A second push into the same directory of the same board, from here or elsewhere, is refused while one runs and told who is pushing.
 
               tpudeploy push
               tpudeploy push --model chatglm2-6b.bmodel --tokenizer tokenizer.model --profile chatglm2-6b --remote-dir /data/tpudeploy/chatglm2
@@ -29,6 +29,8 @@ struct PushCommand: AsyncParsableCommand {
     var profile: String?
     @Flag(name: .long, help: "Check and plan; send nothing.")
     var dryRun = false
+    @Flag(name: .long, help: "Push even when /boot holds a memory layout the board has not rebooted into and the model loads on only one of the two (live, next reboot's): a warning instead of a refusal.")
+    var allowPendingReboot = false
     @Option(name: .long, help: "Profiles directory (default: found beside the project or the executable).")
     var profiles: String?
 
@@ -78,10 +80,10 @@ struct PushCommand: AsyncParsableCommand {
             let result: PushResult
             do {
                 result = try await interruption.watching {
-                    try await pusher.push(
-                        PushRequest(bmodel: bmodel, tokenizer: tokenizerPath, engine: engineSource, remoteDir: directory,
-                                    profile: modelProfile, dryRun: dryRun),
-                        session: session)
+                    var request = PushRequest(bmodel: bmodel, tokenizer: tokenizerPath, engine: engineSource, remoteDir: directory,
+                                              profile: modelProfile, dryRun: dryRun)
+                    request.allowPendingReboot = allowPendingReboot
+                    return try await pusher.push(request, session: session)
                 }
             } catch UploadError.cancelled(let path) {
                 display.finish()

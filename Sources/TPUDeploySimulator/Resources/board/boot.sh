@@ -100,9 +100,12 @@ done
 # ion heaps: debugfs (root only, like the kernel's), and a world-readable copy for bm-smi. As the ion driver
 # (sophgo/linux-arm64 drivers/soc/bitmain/ion/bitmain/bitmain_ion_debugfs.c) each heap has
 # bm_<name>_heap_dump/total_mem and alloc_mem ("%llu\n"); alloc_mem is a link to what the simulated runtime
-# publishes in heap-used/<name> (replaced atomically; a boot frees everything, so it starts at 0).
+# publishes in heap-used/<name> (replaced atomically; a boot frees everything, so it starts at 0). Those are the
+# board-wide totals: each process's share is in heap-shares/<pid>.<device> (sticky, as engines run as any user),
+# summed under a lock by the runtime, so a second engine sees the first one's use as on a real board.
 rm -rf "$S/debugfs/ion"
 mkdir -p "$S/heap-used" && chmod 0777 "$S/heap-used" && rm -f "$S/heap-used/"*
+mkdir -p "$S/heap-shares" && chmod 1777 "$S/heap-shares" && rm -f "$S/heap-shares/"*
 : > "$S/live-heaps.tmp"
 for heap in npu vpu vpp; do
 	size="${!heap}"
