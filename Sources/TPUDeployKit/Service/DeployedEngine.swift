@@ -96,9 +96,16 @@ public struct DeployedEngine: Sendable {
         defer { forward.stop() }
         do {
             return try await body(EngineAPI(port: forward.localPort, apiKey: apiKey, timeout: timeout), forward)
-        } catch let error as HTTPError {
-            throw notListeningError(forward) ?? error
+        } catch {
+            throw explained(error, forward: forward)
         }
+    }
+
+    /// `error` from talking to the engine through `forward`, in words that say what to do when the cause is
+    /// that nothing listened on the board (the client saw only "connection reset by peer" or an empty answer).
+    public func explained(_ error: Error, forward: PortForward) -> Error {
+        guard error is HTTPError, forward.refusedConnections > 0 else { return error }
+        return EngineAccessError.notListening(deployment: deployment.name, port: deployment.port, target: target.displayName)
     }
 
     /// Like `withAPI`, once the engine has accepted `apiKey`. When the engine wants a key and none was given,
@@ -123,11 +130,5 @@ public struct DeployedEngine: Sendable {
                 key = asked
             }
         }
-    }
-
-    /// The error to give when the forward found nothing listening on the board, if it did.
-    private func notListeningError(_ forward: PortForward) -> EngineAccessError? {
-        guard forward.refusedConnections > 0 else { return nil }
-        return .notListening(deployment: deployment.name, port: deployment.port, target: target.displayName)
     }
 }

@@ -65,8 +65,10 @@ struct ChatCommand: AsyncParsableCommand {
                 if json { try printJSON(OneShot(prompt: prompt, reply: reply)) } else { print("") }
                 return
             }
-            try await context.engine.withAuthorizedAPI(apiKey: key, askForKey: apiKey.prompt) { api, _ in
-                try await ChatSession(api: api, options: options, system: system).run()
+            let engine = context.engine
+            try await engine.withAuthorizedAPI(apiKey: key, askForKey: apiKey.prompt) { api, forward in
+                try await ChatSession(api: api, options: options, system: system,
+                                      explain: { engine.explained($0, forward: forward) }).run()
             }
         }
     }
@@ -92,9 +94,13 @@ private final class ChatSession: @unchecked Sendable {
 
     private var shownText: String { lock.withLock { shown } }
 
-    init(api: EngineAPI, options: ChatOptions, system: String?) {
+    /// Turns a failed answer's error into what to tell the user (an engine that stopped meanwhile).
+    let explain: @Sendable (Error) -> Error
+
+    init(api: EngineAPI, options: ChatOptions, system: String?, explain: @escaping @Sendable (Error) -> Error) {
         self.api = api
         self.options = options
+        self.explain = explain
         transcript = ChatTranscript(system: system)
     }
 
@@ -134,7 +140,7 @@ private final class ChatSession: @unchecked Sendable {
                     answer = shownText
                 } catch {
                     print("")
-                    FileHandle.standardError.write(Data("tpudeploy: error: \(error)\n".utf8))
+                    FileHandle.standardError.write(Data("tpudeploy: error: \(explain(error))\n".utf8))
                 }
                 setCurrent(nil)
                 transcript.record(question: question, answer: answer)
