@@ -148,7 +148,8 @@ struct SecurityTests {
     /// launch with an API key: the key is on no command line (host or board), in no unit, args file or log,
     /// and not in tpudeploy's output; the key file is 0600. chat without the key says how to pass it; with
     /// TPUDEPLOY_API_KEY or --api-key-file it answers. A second deployment on the same port is refused, naming
-    /// the first. With the engine stopped, chat says so instead of "connection reset by peer".
+    /// the first. With the engine stopped, chat says so instead of "connection reset by peer". A program on the
+    /// port is named too.
     @Test func launchWithAKeyThenASecondDeploymentOnThePortThenAStoppedEngine() throws {
         let directory = try temporaryDirectory()
         let state = directory.appendingPathComponent("sim").path
@@ -235,5 +236,11 @@ struct SecurityTests {
         #expect(toNobody.stderr.contains("nothing answers on 127.0.0.1:8080"), "\(toNobody.stderr)")
         #expect(toNobody.stderr.contains("tpudeploy launch"))
         #expect(!toNobody.stderr.contains("reset by peer"))
+
+        // A program that is no deployment holds the port: launch names it instead of starting beside it.
+        _ = try SimulatedBoardHarness.openSSH(board, "setsid /usr/bin/python3 -m http.server 8080 --bind 127.0.0.1 >/dev/null 2>&1 < /dev/null & sleep 1")
+        let besideAProgram = try tpudeploy(["launch"], in: directory)
+        #expect(besideAProgram.status == 1)
+        #expect(besideAProgram.stderr.contains("port 8080 on the board is in use by /usr/bin/python3 (pid"), "\(besideAProgram.stderr)")
     }
 }

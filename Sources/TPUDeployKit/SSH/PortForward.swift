@@ -198,9 +198,10 @@ public final class PortForward: @unchecked Sendable {
                     }
                     guard opened == SSH_OK else {
                         // Nothing listens there on the board (or the board forbids forwarding): refuse this client.
+                        // Counted before the client sees its connection close, so that its error can be explained.
+                        lock.lock(); refusedCount += 1; lock.unlock()
                         ssh_channel_free(channel)
                         close(client)
-                        lock.lock(); refusedCount += 1; lock.unlock()
                         continue
                     }
                     Self.setNonBlocking(client)

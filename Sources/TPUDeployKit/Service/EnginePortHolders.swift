@@ -90,7 +90,7 @@ public enum EnginePortHolders {
         fi
         # Supervisors that run: `sh DIR/service/tpu-llm-supervise run DIR`.
         for cmdline in /proc/[0-9]*/cmdline; do
-          dir=$(tr '\000' '\n' < "$cmdline" 2>/dev/null | awk 'state == 2 { print; exit } state == 1 { state = ($0 == "run") ? 2 : 0; next } /\/tpu-llm-supervise$/ { state = 1 }')
+          dir=$( { tr '\000' '\n' < "$cmdline"; } 2>/dev/null | awk 'state == 2 { print; exit } state == 1 { state = ($0 == "run") ? 2 : 0; next } /\/tpu-llm-supervise$/ { state = 1 }')
           [ -n "$dir" ] || continue
           name=$(args_value "$dir/service/engine.args" --model-name)
           [ -n "$name" ] && report "$name" "$dir" supervisor
@@ -98,7 +98,7 @@ public enum EnginePortHolders {
         # Anything listening on the port.
         if command -v ss >/dev/null 2>&1; then
           for pid in $(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
-            args=$(tr '\000' '\n' < "/proc/$pid/cmdline" 2>/dev/null)
+            args=$( { tr '\000' '\n' < "/proc/$pid/cmdline"; } 2>/dev/null)
             name=$(printf '%s\n' "$args" | awk 'previous == "--model-name" { print; exit } { previous = $0 }')
             [ -n "$name" ] && [ "$name" = "$self" ] && continue
             command=$(printf '%s\n' "$args" | head -n 1 | tr "$tab" ' ')
