@@ -54,11 +54,23 @@ private func temporaryDirectory() throws -> URL {
     return directory
 }
 
+/// Stops the simulated boards of `state` and removes `directory`. `sim down` is tried again when it fails: on a
+/// loaded machine the board's processes may still hold its mounts for a moment after they were killed.
+private func removeBoardsAndFiles(state: String, directory: URL) {
+    for attempt in 0..<3 {
+        if attempt > 0 { Thread.sleep(forTimeInterval: 1) }
+        if (try? tpudeploy(["sim", "down", "--state-dir", state], in: directory))?.status == 0 { break }
+    }
+    try? FileManager.default.removeItem(at: directory)
+}
+
 /// Mistakes on the command line that need no board: each gets one error saying what is wrong and what to do.
 @Suite("security: command-line refusals")
 struct SecurityCommandLineTests {
     @Test func anEmptyHostSaysWhatToGive() throws {
-        let outcome = try tpudeploy(["inspect", "--host", ""], in: try temporaryDirectory())
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try tpudeploy(["inspect", "--host", ""], in: directory)
         #expect(outcome.status == 1)
         #expect(outcome.stderr.contains("the board's address from --host is empty"), "\(outcome.stderr)")
         #expect(outcome.stderr.contains("--host 192.0.2.10"))
@@ -66,16 +78,20 @@ struct SecurityCommandLineTests {
     }
 
     @Test func conflictingLayoutFlagsAreNamed() throws {
-        let outcome = try tpudeploy(["fix-memory", "--preset", "llm", "--for-model", "chatglm2-6b", "--dry-run"], in: try temporaryDirectory())
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try tpudeploy(["fix-memory", "--preset", "llm", "--for-model", "chatglm2-6b", "--dry-run"], in: directory)
         #expect(outcome.status != 0)
         #expect(outcome.stderr.contains("--preset llm and --for-model chatglm2-6b each choose a layout"), "\(outcome.stderr)")
         #expect(outcome.stderr.contains("keep only one"))
     }
 
     @Test func anAPIKeyOnTheCommandLineIsRefusedNamingTheFileFlag() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         for command in ["chat", "verify", "launch"] {
             let outcome = try tpudeploy([command, "--api-key", "s3cret", "--host", "127.0.0.1", "--name", "x"] + (command == "chat" ? ["-p", "hi"] : []),
-                                        in: try temporaryDirectory())
+                                        in: directory)
             #expect(outcome.status != 0, "\(command)")
             #expect(outcome.stderr.contains("--api-key-file FILE") && outcome.stderr.contains("TPUDEPLOY_API_KEY"), "\(command): \(outcome.stderr)")
         }
@@ -91,7 +107,7 @@ struct SecurityTests {
     @Test func aProjectSSHConfigRunsNothingButTheSameFileFromTheFlagDoes() throws {
         let directory = try temporaryDirectory()
         let state = directory.appendingPathComponent("sim").path
-        defer { _ = try? tpudeploy(["sim", "down", "--state-dir", state], in: directory) }
+        defer { removeBoardsAndFiles(state: state, directory: directory) }
         let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0"], in: directory)
         try #require(up.status == 0, "\(up.stderr)")
 
@@ -153,7 +169,7 @@ struct SecurityTests {
     @Test func launchWithAKeyThenASecondDeploymentOnThePortThenAStoppedEngine() throws {
         let directory = try temporaryDirectory()
         let state = directory.appendingPathComponent("sim").path
-        defer { _ = try? tpudeploy(["sim", "down", "--state-dir", state], in: directory) }
+        defer { removeBoardsAndFiles(state: state, directory: directory) }
         let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0"], in: directory)
         try #require(up.status == 0, "\(up.stderr)")
         let initialised = try tpudeploy(["init", "--deployment", "first", "--profile", "llama2-sim",
