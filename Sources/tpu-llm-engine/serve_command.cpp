@@ -30,7 +30,8 @@ const char *const serve_help =
     "  --device N            device id (0)\n"
     "  --host ADDR           address to listen on (127.0.0.1)\n"
     "  --port N              port (8080; 0 picks a free one, printed on stdout)\n"
-    "  --api-key KEY         require 'Authorization: Bearer KEY' (default: $TPU_ENGINE_API_KEY); /health stays open\n"
+    "  --api-key-file FILE   require 'Authorization: Bearer KEY', KEY the file's first line (mode 0600; default:\n"
+    "                        $TPU_ENGINE_API_KEY); /health stays open. Never the key itself: argv shows in ps\n"
     "  --queue N             requests that may wait beyond the running one; more get 429 (4)\n"
     "  --model-name NAME     id in /v1/models (default: the bmodel's file stem)\n"
     "  --exit-on-failure     exit 3 when the model fails to load (default when stdout is a terminal)\n"
@@ -48,8 +49,18 @@ tpu::ServerOptions parse_options(const CommandLine &line) {
     options.host = line.text("host", "127.0.0.1");
     options.port = line.integer("port", 8080);
     if (options.port < 0 || options.port > 65535) throw UsageError("serve: --port wants 0..65535");
+    if (line.has("api-key"))
+        throw UsageError("serve: --api-key would show the key to every user of this machine in ps; write it to a file "
+                         "only you can read (chmod 600) and pass --api-key-file FILE, or set $TPU_ENGINE_API_KEY");
     const char *environment_key = std::getenv("TPU_ENGINE_API_KEY");
-    options.api_key = line.text("api-key", environment_key ? environment_key : "");
+    options.api_key = environment_key ? environment_key : "";
+    if (line.has("api-key-file")) {
+        try {
+            options.api_key = tpu::read_api_key_file(line.text("api-key-file"));
+        } catch (const std::runtime_error &error) {
+            throw UsageError(std::string("serve: ") + error.what());
+        }
+    }
     options.queue = line.integer("queue", 4);
     if (options.queue < 0) throw UsageError("serve: --queue wants 0 or more");
     if (options.engine.expected_layers < 0) throw UsageError("serve: --layers wants a positive number");
@@ -101,7 +112,7 @@ int run_serve(int argc, char **argv) {
     tpu::ServerOptions options;
     try {
         CommandLine line(argc, argv,
-                         {"model", "tokenizer", "family", "layers", "runtime-dir", "device", "host", "port", "api-key",
+                         {"model", "tokenizer", "family", "layers", "runtime-dir", "device", "host", "port", "api-key", "api-key-file",
                           "queue", "model-name"},
                          {"exit-on-failure", "no-exit-on-failure"});
         if (line.help()) {

@@ -121,7 +121,9 @@ struct EngineServerTests {
     }
 
     @Test func anAPIKeyGuardsEverythingButHealth() throws {
-        let engine = try ServedEngine(arguments: ["--api-key", "s3cret"])
+        let keyFile = try Self.secretFile("s3cret\n")
+        defer { try? FileManager.default.removeItem(atPath: keyFile) }
+        let engine = try ServedEngine(arguments: ["--api-key-file", keyFile])
         try engine.waitUntilReady()
         #expect(try HTTP.get(engine.port, "/v1/models").status == 401)
         #expect(try HTTP.get(engine.port, "/v1/models", headers: ["Authorization": "Bearer wrong"]).status == 401)
@@ -138,6 +140,68 @@ struct EngineServerTests {
         try fromEnvironment.waitUntilReady()
         #expect(try HTTP.get(fromEnvironment.port, "/v1/models").status == 401)
         #expect(try HTTP.get(fromEnvironment.port, "/v1/models", headers: ["Authorization": "Bearer k2"]).status == 200)
+    }
+
+    /// A file only its owner may read, holding `text`.
+    static func secretFile(_ text: String, mode: Int = 0o600) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tpu-engine-key-\(UUID())").path
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+            throw EngineTestSupport.MissingPrerequisite(description: "cannot write \(path)")
+        }
+        return path
+    }
+
+    /// The key never travels on the command line: `--api-key KEY` is refused, naming the way that keeps it out
+    /// of `ps`; a key file others may read, an empty one or a missing one is refused naming the file.
+    @Test func theKeyComesFromAFileOnlyItsOwnerReads() async throws {
+        let directory = try EngineTestSupport.simModel("llama2-sim")
+        let base = ["serve", "--model", directory.appendingPathComponent("llama2-sim.bmodel").path,
+                    "--tokenizer", directory.appendingPathComponent("tokenizer.model").path, "--port", "0"]
+        let onTheCommandLine = try await EngineTestSupport.run(EngineTestSupport.engineExecutable, base + ["--api-key", "s3cret"])
+        #expect(onTheCommandLine.status == 2)
+        #expect(onTheCommandLine.standardError.contains("--api-key-file FILE"), "\(onTheCommandLine.standardError)")
+
+        let readable = try Self.secretFile("s3cret\n", mode: 0o644)
+        let empty = try Self.secretFile("\n")
+        defer { for file in [readable, empty] { try? FileManager.default.removeItem(atPath: file) } }
+        let missing = readable + "-missing"
+        for (file, complaint) in [(readable, "chmod 600"), (empty, "empty"), (missing, "No such file")] {
+            let refused = try await EngineTestSupport.run(EngineTestSupport.engineExecutable, base + ["--api-key-file", file])
+            #expect(refused.status == 2, "\(file)")
+            #expect(refused.standardError.contains(file) && refused.standardError.contains(complaint), "\(refused.standardError)")
+            #expect(!refused.standardError.contains("s3cret"))
+        }
+    }
+
+    /// Two engines on one port: the second must not bind beside the first (cpp-httplib's SO_REUSEPORT would let
+    /// it, and the kernel would share the first one's clients between them). It exits saying the port is taken.
+    @Test func aPortInUseIsRefused() throws {
+        let first = try ServedEngine()
+        let directory = try EngineTestSupport.simModel("llama2-sim")
+        let second = Process()
+        second.executableURL = EngineTestSupport.engineExecutable
+        second.arguments = ["serve", "--model", directory.appendingPathComponent("llama2-sim.bmodel").path,
+                            "--tokenizer", directory.appendingPathComponent("tokenizer.model").path,
+                            "--port", String(first.port), "--model-name", "second"]
+        let errors = Pipe()
+        second.standardError = errors
+        second.standardOutput = FileHandle.nullDevice
+        second.standardInput = FileHandle.nullDevice
+        try second.run()
+        // A second engine that did bind would serve until killed: give it a generous while, then stop it.
+        let deadline = Date().addingTimeInterval(20)
+        while second.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let stillRunning = second.isRunning
+        if stillRunning { kill(second.processIdentifier, SIGKILL) }
+        second.waitUntilExit()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!stillRunning, "a second engine listens on port \(first.port) beside the first")
+        #expect(second.terminationStatus == 1)
+        #expect(message.contains("cannot listen on 127.0.0.1:\(first.port): the port is already in use"), "\(message)")
+        #expect(message.contains("--port"))
+        // The first engine still answers alone.
+        let models = try HTTP.get(first.port, "/v1/models").json()["data"] as? [[String: Any]]
+        #expect(models?.first?["id"] as? String == "llama2-sim")
     }
 
     @Test func aFullQueueAnswers429WithRetryAfter() throws {

@@ -1,7 +1,13 @@
+import Foundation
+
 /// Why no board could be chosen.
 public enum TargetError: Error, CustomStringConvertible, Sendable, Equatable {
     case noTarget(configFile: String)
     case invalidPort(Int)
+    /// `source` is `--host` or the project file's name.
+    case emptyHost(source: String)
+    case invalidHost(String, source: String)
+    case sshConfigUnreadable(path: String)
 
     public var description: String {
         switch self {
@@ -9,6 +15,13 @@ public enum TargetError: Error, CustomStringConvertible, Sendable, Equatable {
             return "no board named: pass --host ADDRESS (with --user, --identity as needed), or write \(file) with `tpudeploy init --host ADDRESS`, or start a simulated board with `tpudeploy sim up`."
         case .invalidPort(let port):
             return "--port \(port) is not a TCP port (1-65535)."
+        case .emptyHost(let source):
+            let fix = source == "--host" ? "pass the board's name or IP address, e.g. --host 192.0.2.10" : "write the board's name or IP address under target.host, e.g. `host: 192.0.2.10`, or pass --host ADDRESS"
+            return "the board's address from \(source) is empty: \(fix)."
+        case .invalidHost(let host, let source):
+            return "\(source) gives \"\(host)\" as the board's address, which is not a host name, alias or IP address (letters, digits, '.', '-', '_', ':', '@', '[', ']'; not starting with '-'): give the board's name or IP address."
+        case .sshConfigUnreadable(let path):
+            return "cannot read the SSH client configuration \(path): check the path given with --ssh-config or as ssh_config in tpudeploy.yaml."
         }
     }
 }
@@ -44,13 +57,47 @@ public struct TargetOverrides: Sendable, Equatable {
     public func resolve(with config: ProjectConfig?, configPath: String) throws -> (target: SSHTarget, board: String?) {
         if let port, !(1...65535).contains(port) { throw TargetError.invalidPort(port) }
         var settings = config?.target
-        if let host, host != settings?.host { settings = TargetSettings(host: host) }
+        if let host {
+            try Self.checkHost(host, source: "--host")
+            if host != settings?.host { settings = TargetSettings(host: host) }
+        }
         guard let base = settings else { throw TargetError.noTarget(configFile: configPath) }
+        try Self.checkHost(base.host, source: configPath)
+        // A configuration the project file names may not run commands here; the user's own may.
+        var namedBy: String?
+        if sshConfig == nil, let fromProject = base.sshConfig, fromProject != "none", !Self.isUsersOwnSSHConfig(fromProject) {
+            namedBy = configPath
+        }
         let target = SSHTarget(
             host: base.host, port: port ?? base.port, user: user ?? base.user,
             identityFile: identity ?? base.identity, knownHostsFile: knownHosts ?? base.knownHosts,
-            sshConfigFile: sshConfig ?? base.sshConfig, connectTimeout: connectTimeout,
+            sshConfigFile: sshConfig ?? base.sshConfig, sshConfigNamedBy: namedBy, connectTimeout: connectTimeout,
             acceptNewHostKey: acceptNewHostKey)
         return (target, board ?? base.board)
+    }
+
+    /// An address libssh can be given, and that cannot smuggle anything into a `ProxyCommand`'s `%h` of the
+    /// user's own ~/.ssh/config: a host name, a `Host` alias, an IPv4 or IPv6 address, optionally `user@`.
+    static func checkHost(_ host: String, source: String) throws {
+        if host.trimmingCharacters(in: .whitespaces).isEmpty { throw TargetError.emptyHost(source: source) }
+        let allowed = host.range(of: #"^[A-Za-z0-9_.:@\[\]][A-Za-z0-9_.:@\[\]-]*$"#, options: .regularExpression) != nil
+        guard allowed else { throw TargetError.invalidHost(host, source: source) }
+    }
+
+    /// Whether `path` is the user's own `~/.ssh/config`, which is honoured as it is wherever it is named from.
+    static func isUsersOwnSSHConfig(_ path: String) -> Bool {
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+        let own = URL(fileURLWithPath: home + "/.ssh/config").resolvingSymlinksInPath().path
+        let named = URL(fileURLWithPath: (path as NSString).expandingTildeInPath).resolvingSymlinksInPath().path
+        return named == own
+    }
+}
+
+extension SSHTarget {
+    /// One line per directive left out of an SSH configuration the project file named (empty when the user
+    /// chose the configuration). Commands print these once, before connecting.
+    public func sshConfigWarnings() throws -> [String] {
+        guard let projectFile = sshConfigNamedBy, let path = sshConfigFile else { return [] }
+        return try ProjectSSHConfig(contentsOf: path).warnings(path: path, projectFile: projectFile)
     }
 }

@@ -37,6 +37,7 @@ public final class PortForward: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false
     private var servedCount = 0
+    private var refusedCount = 0
     private var endReason: String?
 
     private init(target: SSHTarget, listener: Int32, localPort: Int, remoteHost: String, remotePort: Int, wake: (Int32, Int32)) {
@@ -51,6 +52,10 @@ public final class PortForward: @unchecked Sendable {
 
     /// Connections accepted so far.
     public var connectionsServed: Int { lock.lock(); defer { lock.unlock() }; return servedCount }
+
+    /// Connections the board refused to carry: nothing listens on `remotePort` there (or forwarding is off).
+    /// Their clients see only a closed connection, so callers use this to say what happened.
+    public var refusedConnections: Int { lock.lock(); defer { lock.unlock() }; return refusedCount }
 
     /// Why the forward ended by itself (the SSH connection was lost), if it did.
     public var failure: String? { lock.lock(); defer { lock.unlock() }; return endReason }
@@ -193,6 +198,8 @@ public final class PortForward: @unchecked Sendable {
                     }
                     guard opened == SSH_OK else {
                         // Nothing listens there on the board (or the board forbids forwarding): refuse this client.
+                        // Counted before the client sees its connection close, so that its error can be explained.
+                        lock.lock(); refusedCount += 1; lock.unlock()
                         ssh_channel_free(channel)
                         close(client)
                         continue

@@ -44,15 +44,18 @@ public struct RootShell: Sendable {
         }
     }
 
-    /// Runs `script` with `sh` as root and returns what it printed.
-    public func run(_ script: String, timeout: Int? = 120) async throws -> CommandResult {
+    /// Runs `script` with `sh` as root and returns what it printed. `input` goes to the script's standard
+    /// input: the way to hand it a secret, which on its command line would show in the board's `ps`.
+    public func run(_ script: String, input: [UInt8]? = nil, timeout: Int? = 120) async throws -> CommandResult {
         switch mode {
         case .root:
-            return try await session.run("sh -c \(shellQuoted(script))", timeout: timeout)
+            return try await session.run("sh -c \(shellQuoted(script))", input: input, timeout: timeout)
         case .sudoWithoutPassword:
-            return try await session.run("sudo -n sh -c \(shellQuoted(script))", timeout: timeout)
+            return try await session.run("sudo -n sh -c \(shellQuoted(script))", input: input, timeout: timeout)
         case .sudoWithPassword(let password):
-            return try await session.run("sudo -S -p '' sh -c \(shellQuoted(script))", input: Array((password + "\n").utf8), timeout: timeout)
+            // sudo -S reads the password up to its newline, a byte at a time; the rest is the script's input.
+            return try await session.run("sudo -S -p '' sh -c \(shellQuoted(script))",
+                                         input: Array((password + "\n").utf8) + (input ?? []), timeout: timeout)
         }
     }
 

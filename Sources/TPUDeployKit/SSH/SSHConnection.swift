@@ -59,7 +59,9 @@ public final class SSHConnection: @unchecked Sendable {
             ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &process)
         } else {
             let rc: Int32
-            if let file = target.sshConfigFile {
+            if let file = target.sshConfigFile, target.sshConfigNamedBy != nil {
+                rc = try parseWithoutCommands(file)
+            } else if let file = target.sshConfigFile {
                 rc = file.withCString { ssh_options_parse_config(session, $0) }
             } else {
                 rc = ssh_options_parse_config(session, nil)
@@ -80,6 +82,26 @@ public final class SSHConnection: @unchecked Sendable {
         // for the board's delayed ACK: ~40 ms on every such round trip (OpenSSH sets it for interactive sessions).
         var noDelay: Int32 = 1
         ssh_options_set(session, SSH_OPTIONS_NODELAY, &noDelay)
+    }
+
+    /// Gives libssh a private copy of `file` without the directives that run commands (a project file named
+    /// it), removed as soon as libssh has read it.
+    private func parseWithoutCommands(_ file: String) throws -> Int32 {
+        let filtered = try ProjectSSHConfig(contentsOf: file)
+        var template = Array((NSTemporaryDirectory() + "/tpudeploy-ssh-config-XXXXXX").utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else {
+            throw SSHError.libssh(operation: "copying the SSH client configuration \(file)", reason: String(cString: strerror(errno)))
+        }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        defer { unlink(path) }
+        let bytes = Array(filtered.text.utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        Glibc.close(descriptor)
+        guard written == bytes.count else {
+            throw SSHError.libssh(operation: "copying the SSH client configuration \(file)", reason: "short write")
+        }
+        return path.withCString { ssh_options_parse_config(session, $0) }
     }
 
     // MARK: Connect and host key

@@ -12,6 +12,9 @@ public struct SSHTarget: Sendable, Codable, Equatable {
     public var knownHostsFile: String?
     /// OpenSSH client configuration to honour; nil = ~/.ssh/config; "none" = do not read one.
     public var sshConfigFile: String?
+    /// The project file that named `sshConfigFile`, when it came from one rather than from the user: that
+    /// configuration is read without the directives that run commands here (`ProjectSSHConfig`).
+    public var sshConfigNamedBy: String?
     /// Seconds to wait for the TCP connection and the SSH greeting.
     public var connectTimeout: Int
     /// Record the host key of a board seen for the first time instead of refusing. A changed key is always refused.
@@ -19,8 +22,8 @@ public struct SSHTarget: Sendable, Codable, Equatable {
 
     public init(
         host: String, port: Int? = nil, user: String? = nil, identityFile: String? = nil,
-        knownHostsFile: String? = nil, sshConfigFile: String? = nil, connectTimeout: Int = 10,
-        acceptNewHostKey: Bool = false
+        knownHostsFile: String? = nil, sshConfigFile: String? = nil, sshConfigNamedBy: String? = nil,
+        connectTimeout: Int = 10, acceptNewHostKey: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -28,6 +31,7 @@ public struct SSHTarget: Sendable, Codable, Equatable {
         self.identityFile = identityFile
         self.knownHostsFile = knownHostsFile
         self.sshConfigFile = sshConfigFile
+        self.sshConfigNamedBy = sshConfigNamedBy
         self.connectTimeout = connectTimeout
         self.acceptNewHostKey = acceptNewHostKey
     }

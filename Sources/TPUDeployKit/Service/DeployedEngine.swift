@@ -70,14 +70,16 @@ public struct DeployedEngine: Sendable {
         self.passwordProvider = passwordProvider
     }
 
-    /// The launch spec of this deployment from what push left on the board.
-    public func launchSpec(session: SSHSession) async throws -> EngineLaunchSpec {
+    /// The launch spec of this deployment from what push left on the board; with `withAPIKey`, the engine
+    /// reads its key from the deployment's key file (`EngineAPIKeyFile`).
+    public func launchSpec(session: SSHSession, withAPIKey: Bool = false) async throws -> EngineLaunchSpec {
         let files = try await DeployedFiles.read(deployment, session: session)
         let user = session.target.effectiveUser
         return EngineLaunchSpec.serve(
             name: deployment.name, directory: deployment.remoteDir, engine: files.engine, model: files.bmodel,
             tokenizer: files.tokenizer, family: deployment.profile?.family, layers: deployment.profile?.layers,
-            port: deployment.port, user: user)
+            port: deployment.port, user: user,
+            apiKeyFile: withAPIKey ? EngineAPIKeyFile.path(directory: deployment.remoteDir) : nil)
     }
 
     /// A spec good enough for stop/status/logs, which need only the name and directory.
@@ -86,11 +88,47 @@ public struct DeployedEngine: Sendable {
                          port: deployment.port, user: target.effectiveUser)
     }
 
-    /// Runs `body` with the engine's API reachable on a local port through an SSH forward.
+    /// Runs `body` with the engine's API reachable on a local port through an SSH forward. When nothing
+    /// listens on the engine's port on the board, the error says so (not "connection reset by peer").
     public func withAPI<T: Sendable>(apiKey: String? = nil, timeout: Double = 120,
                                      _ body: @Sendable (EngineAPI, PortForward) async throws -> T) async throws -> T {
         let forward = try await PortForward.start(target: target, passwordProvider: passwordProvider, remotePort: deployment.port)
         defer { forward.stop() }
-        return try await body(EngineAPI(port: forward.localPort, apiKey: apiKey, timeout: timeout), forward)
+        do {
+            return try await body(EngineAPI(port: forward.localPort, apiKey: apiKey, timeout: timeout), forward)
+        } catch {
+            throw explained(error, forward: forward)
+        }
+    }
+
+    /// `error` from talking to the engine through `forward`, in words that say what to do when the cause is
+    /// that nothing listened on the board (the client saw only "connection reset by peer" or an empty answer).
+    public func explained(_ error: Error, forward: PortForward) -> Error {
+        guard error is HTTPError, forward.refusedConnections > 0 else { return error }
+        return EngineAccessError.notListening(deployment: deployment.name, port: deployment.port, target: target.displayName)
+    }
+
+    /// Like `withAPI`, once the engine has accepted `apiKey`. When the engine wants a key and none was given,
+    /// `askForKey` (a prompt on a terminal) is asked once; without it the error says how to pass one.
+    public func withAuthorizedAPI<T: Sendable>(
+        apiKey: EngineAPIKey?, askForKey: (@Sendable () throws -> EngineAPIKey?)? = nil, timeout: Double = 120,
+        _ body: @Sendable (EngineAPI, PortForward) async throws -> T
+    ) async throws -> T {
+        let name = deployment.name
+        return try await withAPI(timeout: timeout) { open, forward in
+            var key = apiKey
+            while true {
+                let api = EngineAPI(port: open.port, apiKey: key?.value, timeout: timeout)
+                // An endpoint behind the key, cheap and side-effect free.
+                let headers = key.map { ["Authorization": "Bearer \($0.value)"] } ?? [:]
+                let status = try await Task.detached {
+                    try HTTPConnection.exchange(port: api.port, method: "GET", path: "/v1/models", headers: headers, timeout: 30).head.status
+                }.value
+                if status != 401 { return try await body(api, forward) }
+                if let key { throw EngineAccessError.keyRefused(deployment: name, source: key.source) }
+                guard let asked = try askForKey?() else { throw EngineAccessError.keyNeeded(deployment: name) }
+                key = asked
+            }
+        }
     }
 }

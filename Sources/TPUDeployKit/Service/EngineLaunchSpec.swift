@@ -22,16 +22,20 @@ public struct EngineLaunchSpec: Sendable, Equatable, Codable {
     public var serviceName: String { "tpudeploy-\(name)" }
     public var logFile: String { directory + "/log/engine.log" }
     public var supervisor: String { directory + "/service/tpu-llm-supervise" }
+    /// Whether the engine is started with an API key (`--api-key-file`).
+    public var requiresAPIKey: Bool { commandLine.contains("--api-key-file") }
 
     /// `tpu-llm-engine serve …` for a deployment laid out by `push`.
     public static func serve(name: String, directory: String, engine: String, model: String, tokenizer: String,
                              family: String?, layers: Int?, port: Int, user: String, runtimeDirectory: String? = nil,
-                             extraArguments: [String] = []) -> EngineLaunchSpec {
+                             apiKeyFile: String? = nil, extraArguments: [String] = []) -> EngineLaunchSpec {
         var line = [engine, "serve", "--model", model, "--tokenizer", tokenizer, "--host", "127.0.0.1",
                     "--port", String(port), "--model-name", name]
         if let family { line += ["--family", family] }
         if let layers { line += ["--layers", String(layers)] }
         if let runtimeDirectory { line += ["--runtime-dir", runtimeDirectory] }
+        // The file's path only: a key on the command line would show in `ps`, the unit and engine.args.
+        if let apiKeyFile { line += ["--api-key-file", apiKeyFile] }
         line += extraArguments
         return EngineLaunchSpec(name: name, directory: directory, commandLine: line, port: port, user: user)
     }

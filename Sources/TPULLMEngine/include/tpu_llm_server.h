@@ -15,7 +15,7 @@ struct ServerOptions {
     EngineOptions engine;
     std::string host = "127.0.0.1";
     int port = 8080;               /* 0: any free port (bind() says which) */
-    std::string api_key;           /* empty: no key needed */
+    std::string api_key;           /* empty: no key needed (never from the command line: read_api_key_file) */
     int queue = 4;                 /* requests that may wait beyond the running generation */
     bool exit_on_failure = false;  /* serve() returns when loading fails instead of answering `failed` */
     /* Testing aids ($TPU_ENGINE_LOAD_DELAY_MS, $TPU_ENGINE_PIECE_DELAY_MS): the sim models load and generate too
@@ -23,6 +23,10 @@ struct ServerOptions {
     int load_delay_ms = 0;         /* a pause before loading */
     int piece_delay_ms = 0;        /* a pause after each piece of text, holding the device */
 };
+
+/* The API key on the first line of `path`, which only its owner may read (mode 0600 or stricter); throws
+ * std::runtime_error saying what is wrong with the file. A key on a command line would show in `ps`. */
+std::string read_api_key_file(const std::string &path);
 
 class ChatServer {
   public:

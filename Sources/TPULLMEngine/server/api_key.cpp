@@ -1,6 +1,16 @@
 #include "api_key.h"
 
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tpu_llm_server.h"
 
 namespace tpu::server {
 
@@ -29,3 +39,39 @@ bool APIKey::accepts(const std::string &authorization_header) const {
 }
 
 }  // namespace tpu::server
+
+namespace tpu {
+
+std::string read_api_key_file(const std::string &path) {
+    auto fail = [&path](const std::string &what) {
+        return std::runtime_error("--api-key-file " + path + ": " + what);
+    };
+    int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (descriptor < 0) throw fail(std::strerror(errno));
+    struct stat status {};
+    if (::fstat(descriptor, &status) != 0 || !S_ISREG(status.st_mode)) {
+        ::close(descriptor);
+        throw fail("not a regular file");
+    }
+    /* Like ssh with a private key: a key others may read is no secret. */
+    if ((status.st_mode & 077) != 0) {
+        ::close(descriptor);
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(status.st_mode & 07777));
+        throw fail(std::string("other users may read it (mode ") + mode + "): chmod 600 it");
+    }
+    std::string text(4096, '\0');
+    ssize_t got = ::read(descriptor, text.data(), text.size());
+    ::close(descriptor);
+    if (got < 0) throw fail(std::strerror(errno));
+    text.resize(static_cast<size_t>(got));
+    std::string key = text.substr(0, text.find('\n'));
+    while (!key.empty() && (key.back() == '\r' || key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    if (key.empty()) throw fail("the file is empty; write the key on its first line");
+    for (unsigned char c : key)
+        if (c < 0x21 || c > 0x7e)
+            throw fail("the key holds a space or a character that cannot go in an HTTP header (printable ASCII only)");
+    return key;
+}
+
+}  // namespace tpu

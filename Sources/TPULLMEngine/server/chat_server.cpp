@@ -5,9 +5,15 @@
 #include "tpu_llm_server.h"
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -44,6 +50,33 @@ class StoppableThreadPool : public httplib::ThreadPool {
     std::function<void()> on_idle_;
 };
 
+/* Why host:port cannot be bound, found by binding it once more (cpp-httplib keeps the errno to itself). */
+std::string bind_failure(const std::string &host, int port) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    addrinfo *addresses = nullptr;
+    if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &addresses) != 0 || !addresses)
+        return host + " is not an address of this machine; choose another --host";
+    int error = 0;
+    int probe = socket(addresses->ai_family, addresses->ai_socktype | SOCK_CLOEXEC, addresses->ai_protocol);
+    if (probe >= 0) {
+        int yes = 1;
+        setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        if (::bind(probe, addresses->ai_addr, addresses->ai_addrlen) != 0) error = errno;
+        close(probe);
+    }
+    freeaddrinfo(addresses);
+    if (error == EADDRINUSE)
+        return "the port is already in use (another engine, or another program, listens there): stop it, or choose "
+               "another --port";
+    if (error == EADDRNOTAVAIL) return host + " is not an address of this machine; choose another --host";
+    if (error == EACCES) return "permission denied (ports below 1024 need root); choose another --port";
+    return error ? std::string(std::strerror(error)) + "; choose another --host or --port"
+                 : "the address is in use or not this machine's; choose another --host or --port";
+}
+
 /* When each request started, for its log line (the logger runs on the request's thread). */
 thread_local std::chrono::steady_clock::time_point request_started;
 
@@ -72,6 +105,13 @@ struct ChatServer::Implementation {
                 if (stop_requested) http.stop();
             });
         };
+        /* cpp-httplib's default sets SO_REUSEPORT, with which a second engine on the same port also binds and
+         * the kernel shares the connections between the two. SO_REUSEADDR alone still lets a restarted engine
+         * bind while the old one's connections sit in TIME_WAIT, but never beside a live listener. */
+        http.set_socket_options([](socket_t socket) {
+            int yes = 1;
+            setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        });
         http.set_idle_interval(0, 200 * 1000);
         http.set_payload_max_length(16 * 1024 * 1024);
         route();
@@ -190,8 +230,8 @@ int ChatServer::bind() {
                            : server.http.bind_to_port(server.options.host, port);
     if (!bound)
         throw std::runtime_error("cannot listen on " + server.options.host + ":" +
-                                 std::to_string(server.options.port) +
-                                 ": the address is in use or not this machine's; choose another --host or --port");
+                                 std::to_string(server.options.port) + ": " +
+                                 bind_failure(server.options.host, server.options.port));
     return port;
 }
 

@@ -12,6 +12,8 @@ struct ChatCommand: AsyncParsableCommand {
               tpudeploy chat
               tpudeploy chat -p "Write a haiku about DDR" --max-tokens 64
               tpudeploy chat -p "hello" --json        # one JSON object: reply, timings
+
+            An engine launched with an API key wants it here too: TPUDEPLOY_API_KEY, --api-key-file FILE, or (on a terminal) a prompt. There is no --api-key KEY: a key on the command line shows in `ps`.
             """
     )
 
@@ -34,8 +36,7 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Stop after this many tokens (default: the end of the answer or of the context).")
     var maxTokens: Int?
 
-    @Option(name: .long, help: "API key, if the engine was launched with one (or TPUDEPLOY_API_KEY).")
-    var apiKey: String?
+    @OptionGroup var apiKey: APIKeyOptions
 
     struct OneShot: Encodable {
         var schema = "tpudeploy.chat/1"
@@ -50,11 +51,11 @@ struct ChatCommand: AsyncParsableCommand {
             }
             let context = try EngineCommandContext(target: target, deployment: deployment)
             let options = ChatOptions(temperature: temperature, topP: topP, maxTokens: maxTokens)
-            let key = apiKey ?? ProcessInfo.processInfo.environment["TPUDEPLOY_API_KEY"]
+            let key = try apiKey.key()
             let json = output.json
             let system = self.system
             if let prompt {
-                let reply = try await context.engine.withAPI(apiKey: key) { api, _ in
+                let reply = try await context.engine.withAuthorizedAPI(apiKey: key, askForKey: apiKey.prompt) { api, _ in
                     try await Task.detached {
                         try api.chat(ChatTranscript(system: system).messages(asking: prompt), options: options) { piece in
                             if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
@@ -64,8 +65,10 @@ struct ChatCommand: AsyncParsableCommand {
                 if json { try printJSON(OneShot(prompt: prompt, reply: reply)) } else { print("") }
                 return
             }
-            try await context.engine.withAPI(apiKey: key) { api, _ in
-                try await ChatSession(api: api, options: options, system: system).run()
+            let engine = context.engine
+            try await engine.withAuthorizedAPI(apiKey: key, askForKey: apiKey.prompt) { api, forward in
+                try await ChatSession(api: api, options: options, system: system,
+                                      explain: { engine.explained($0, forward: forward) }).run()
             }
         }
     }
@@ -91,9 +94,13 @@ private final class ChatSession: @unchecked Sendable {
 
     private var shownText: String { lock.withLock { shown } }
 
-    init(api: EngineAPI, options: ChatOptions, system: String?) {
+    /// Turns a failed answer's error into what to tell the user (an engine that stopped meanwhile).
+    let explain: @Sendable (Error) -> Error
+
+    init(api: EngineAPI, options: ChatOptions, system: String?, explain: @escaping @Sendable (Error) -> Error) {
         self.api = api
         self.options = options
+        self.explain = explain
         transcript = ChatTranscript(system: system)
     }
 
@@ -133,7 +140,7 @@ private final class ChatSession: @unchecked Sendable {
                     answer = shownText
                 } catch {
                     print("")
-                    FileHandle.standardError.write(Data("tpudeploy: error: \(error)\n".utf8))
+                    FileHandle.standardError.write(Data("tpudeploy: error: \(explain(error))\n".utf8))
                 }
                 setCurrent(nil)
                 transcript.record(question: question, answer: answer)

@@ -68,17 +68,12 @@ struct FixMemoryCommand: AsyncParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        let given = [npu != nil || vpu != nil || vpp != nil, preset != nil, forModel != nil].filter { $0 }.count
-        if rollback {
-            guard given == 0, image == nil else { throw ValidationError("--rollback takes no sizes and no --image") }
-            return
+        do {
+            try LayoutRequestFlags(npu: npu, vpu: vpu, vpp: vpp, preset: preset, forModel: forModel, rollback: rollback, image: image).check()
+        } catch let error as LayoutRequestError {
+            throw ValidationError(error.description)
         }
-        guard given == 1 else {
-            throw ValidationError("say what layout you want with one of: --npu/--vpu/--vpp, --preset NAME, --for-model NAME")
-        }
-        if npu != nil || vpu != nil || vpp != nil, npu == nil || vpu == nil || vpp == nil {
-            throw ValidationError("give all three of --npu, --vpu and --vpp (in MiB; 0 removes a heap)")
-        }
+        if rollback { return }
         if image == nil, its != nil || dtb != nil || output != nil {
             throw ValidationError("--its, --dtb and --output go with --image")
         }

@@ -11,6 +11,9 @@ struct ForwardCommand: AsyncParsableCommand {
 
               tpudeploy forward --port 8080
               curl http://127.0.0.1:8080/v1/models
+              curl -H "Authorization: Bearer $(cat key.txt)" http://127.0.0.1:8080/v1/models   # launched with --api-key-file key.txt
+
+            The forward carries bytes only: with an engine launched with an API key, each client sends its own 'Authorization: Bearer KEY' header.
             """
     )
 

@@ -11,6 +11,9 @@ struct LaunchCommand: AsyncParsableCommand {
 
               tpudeploy launch
               tpudeploy launch --timeout 600 --json
+              tpudeploy launch --api-key-file key.txt     # the API then wants 'Authorization: Bearer KEY'
+
+            With an API key (TPUDEPLOY_API_KEY or --api-key-file FILE, never a flag's value), the key is written to service/api-key in the deployment directory (mode 0600, owned by the engine's user) through the command's standard input, and the engine reads it from there: it is in no process list, unit file or log. Launching without a key removes an old key file. A port another deployment or program holds on the board is refused, naming it.
             """
     )
 
@@ -24,6 +27,8 @@ struct LaunchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Payloads directory (service files; default: found beside the project or the executable).")
     var payloads: String?
 
+    @OptionGroup var apiKey: APIKeyOptions
+
     struct Report: Encodable {
         var schema = "tpudeploy.launch/1"
         var deployment: String
@@ -35,25 +40,29 @@ struct LaunchCommand: AsyncParsableCommand {
         var seqLen: Int?
         var loadSeconds: Double?
         var readySeconds: Double
+        var apiKeyRequired: Bool
     }
 
     func run() async throws {
         try await reportingFailures(json: output.json) {
             let context = try EngineCommandContext(target: target, deployment: deployment)
             let engine = context.engine
+            let key = try apiKey.key()
             let payloadDirectory = try PayloadDirectory.locate(explicit: payloads)
             let started = Date()
             let progress = StatusLine(quiet: output.json)
             let session = try await SSHSession.connect(to: engine.target, passwordProvider: target.passwordProvider)
             let root = try await RootShell.open(session, passwordProvider: target.passwordProvider)
             let manager = EngineServiceManager(root: root, payloads: payloadDirectory)
-            let spec = try await engine.launchSpec(session: session)
+            let spec = try await engine.launchSpec(session: session, withAPIKey: key != nil)
+            try await manager.requirePortFree(spec)
+            try await manager.installAPIKey(key, for: spec)
             progress.step("starting \(engine.deployment.name) on \(engine.target.displayName)")
             let managerName = try await manager.install(spec)
             progress.step("the engine runs under \(managerName); waiting for it to load the model")
             let health: EngineHealth
             do {
-                health = try await engine.withAPI { api, _ in
+                health = try await engine.withAPI(apiKey: key?.value) { api, _ in
                     try await EngineReadiness(api: api, timeoutSeconds: timeout).wait(
                         fixMemoryCommand: context.fixMemoryCommand,
                         logTail: { (try? await manager.logs(spec, lines: 15)) ?? "" },
@@ -73,14 +82,16 @@ struct LaunchCommand: AsyncParsableCommand {
             await session.close()
             let report = Report(deployment: engine.deployment.name, board: engine.target.displayName, manager: managerName,
                                 model: health.model, family: health.family, layers: health.layers, seqLen: health.seqLen,
-                                loadSeconds: health.loadSeconds, readySeconds: Date().timeIntervalSince(started))
+                                loadSeconds: health.loadSeconds, readySeconds: Date().timeIntervalSince(started),
+                                apiKeyRequired: spec.requiresAPIKey)
             if output.json {
                 try printJSON(report)
             } else {
                 let load = health.loadSeconds.map { String(format: "model loaded in %.2f s, ", $0) } ?? ""
                 print("\(engine.deployment.name) is serving on \(engine.target.host) (127.0.0.1:\(engine.deployment.port) on the board): "
                       + "\(health.family ?? "?") model, \(health.layers.map(String.init) ?? "?") layers, context \(health.seqLen.map(String.init) ?? "?"); "
-                      + load + String(format: "ready after %.1f s. Try: tpudeploy chat", report.readySeconds))
+                      + load + String(format: "ready after %.1f s. Try: tpudeploy chat", report.readySeconds)
+                      + (spec.requiresAPIKey ? " (the API wants the key: TPUDEPLOY_API_KEY or --api-key-file)" : ""))
             }
         }
     }

@@ -7,7 +7,7 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Smoke-test the deployed engine: one short conversation, with time to first token, tokens/s and NPU memory.",
         discussion: """
-            Exits non-zero when the engine is not ready or the answer is empty.
+            Exits non-zero when the engine is not ready or the answer is empty. An engine launched with an API key wants it here too: TPUDEPLOY_API_KEY, --api-key-file FILE, or a prompt on a terminal.
 
               tpudeploy verify
               tpudeploy verify --prompt "What is 2+2?" --json
@@ -24,8 +24,7 @@ struct VerifyCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Tokens to generate at most.")
     var maxTokens = 48
 
-    @Option(name: .long, help: "API key, if the engine was launched with one (or TPUDEPLOY_API_KEY).")
-    var apiKey: String?
+    @OptionGroup var apiKey: APIKeyOptions
 
     struct Report: Encodable {
         var schema = "tpudeploy.verify/1"
@@ -40,10 +39,10 @@ struct VerifyCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures(json: output.json) {
             let context = try EngineCommandContext(target: target, deployment: deployment)
-            let key = apiKey ?? ProcessInfo.processInfo.environment["TPUDEPLOY_API_KEY"]
             let prompt = self.prompt, maxTokens = self.maxTokens, fixMemoryCommand = context.fixMemoryCommand
-            let report = try await context.engine.withAPI(apiKey: key) { api, forward -> Report in
-                try await Task.detached {
+            let report = try await context.engine.withAuthorizedAPI(apiKey: try apiKey.key(), askForKey: apiKey.prompt) { api, forward -> Report in
+                let key = api.apiKey
+                return try await Task.detached {
                     let health = try api.health()
                     if health.status == .failed { throw health.loadFailure(fixMemoryCommand: fixMemoryCommand) }
                     guard health.status == .ready else {

@@ -30,7 +30,7 @@ struct BoardConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "known_hosts file to check the board's host key against (default ~/.ssh/known_hosts).")
     var knownHosts: String?
 
-    @Option(name: .long, help: "OpenSSH client config to honour (default ~/.ssh/config; 'none' to ignore).")
+    @Option(name: .long, help: "OpenSSH client config to honour in full, ProxyCommand included (default ~/.ssh/config; 'none' to ignore). One named by tpudeploy.yaml is read without the directives that run commands.")
     var sshConfig: String?
 
     @Option(name: .long, help: "Seconds to wait for the board to answer.")
@@ -50,7 +50,11 @@ struct BoardConnectionOptions: ParsableArguments {
         let overrides = TargetOverrides(
             host: host, port: port, user: user, identity: identity, knownHosts: knownHosts, sshConfig: sshConfig,
             connectTimeout: connectTimeout, acceptNewHostKey: acceptNewHostKey)
-        return try overrides.resolve(with: try ProjectConfig.load(from: config), configPath: config)
+        let resolved = try overrides.resolve(with: try ProjectConfig.load(from: config), configPath: config)
+        for warning in try resolved.target.sshConfigWarnings() {
+            FileHandle.standardError.write(Data("tpudeploy: warning: \(warning)\n".utf8))
+        }
+        return resolved
     }
 
     /// Where passwords come from: the environment, the file, or a prompt on the terminal.

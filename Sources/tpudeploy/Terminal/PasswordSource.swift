@@ -39,7 +39,7 @@ struct PasswordSource: Sendable {
         }
     }
 
-    private static func readWithoutEcho(prompt: String) -> String? {
+    static func readWithoutEcho(prompt: String) -> String? {
         FileHandle.standardError.write(Data(prompt.utf8))
         var original = termios()
         tcgetattr(STDIN_FILENO, &original)
