@@ -24,7 +24,8 @@ import Testing
 
         init(_ script: String) throws {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", script]
+            // As sshd runs a command: the login shell becomes the script's shell, whose pid it records.
+            process.arguments = ["-c", "exec " + script]
             process.standardInput = input
             process.standardOutput = output
             try process.run()
@@ -134,6 +135,37 @@ import Testing
         try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: gone)
         #expect(try attempt("b") == .busy(holder: nil))
         first.release()
+    }
+
+    @Test func lockAndHolderFilesAreWritableByTheirOwnerOnly() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try Holder(lock("tpudeploy fix-memory from a").script)
+        #expect(BoardLock.outcome(firstLine: first.firstLine()) == .locked)
+        defer { first.release() }
+        let lockFile = directory.appendingPathComponent("tpudeploy-boot-image.lock").path
+        let holderFile = lockFile + ".holder.\(getuid())"
+        for path in [lockFile, holderFile] {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+            #expect(mode == 0o644, "\(path): \(String(mode, radix: 8))")
+        }
+    }
+
+    /// Root here plays every user: a holder file owned by a user other than the one its name claims was forged.
+    @Test(.enabled(if: getuid() == 0, "needs root to give a file to another user"))
+    func aHolderFileNotOwnedByTheUserItNamesIsNotBelieved() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try Holder(lock("tpudeploy fix-memory from a").script)
+        #expect(BoardLock.outcome(firstLine: first.firstLine()) == .locked)
+        defer { first.release() }
+        // nobody (65534) writes a newer record under root's name, pointing the admin at a pid of its choosing.
+        let forged = directory.appendingPathComponent("tpudeploy-boot-image.lock.holder.0").path
+        try? FileManager.default.removeItem(atPath: forged)
+        try LocalFile.write(Array("tpudeploy push from admin; board pid 1\n".utf8), to: forged)
+        try FileManager.default.setAttributes([.ownerAccountID: 65534, .modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: forged)
+        #expect(try attempt("b") == .busy(holder: nil))
+        // Owned by the user it names, the same record is believed.
+        try FileManager.default.setAttributes([.ownerAccountID: 0], ofItemAtPath: forged)
+        #expect(try attempt("c") == .busy(holder: "tpudeploy push from admin; board pid 1"))
     }
 
     @Test func spellingsOfOneDirectoryShareALock() {

@@ -39,12 +39,16 @@ public struct DeploymentSettings: Sendable, Codable, Equatable {
     init(mapping: YAMLMapping) throws {
         try mapping.onlyKeys(["name", "model", "bmodel", "tokenizer", "remote_dir", "port", "engine"])
         let name = try mapping.string("name")
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), name != ".", name != ".." else {
-            throw mapping.invalid("name", "'\(name)' must be a plain name (letters, digits, - _ .): it becomes a directory on the board")
+        if let problem = BoardNames.nameProblem(name) {
+            throw mapping.invalid("name", "'\(name)' cannot name a deployment: \(problem). Use a plain name such as llama2-7b (letters, digits, - _ .): it becomes a directory and a service on the board")
         }
-        let remoteDir = try mapping.optionalString("remote_dir")
-        if let remoteDir, !remoteDir.hasPrefix("/") {
-            throw mapping.invalid("remote_dir", "'\(remoteDir)' must be an absolute path on the board")
+        var remoteDir = try mapping.optionalString("remote_dir")
+        if let given = remoteDir {
+            switch BoardNames.normalizedDirectory(given) {
+            case .success(let normalized): remoteDir = normalized
+            case .failure(let problem):
+                throw mapping.invalid("remote_dir", "'\(given)' cannot be the deployment's directory on the board: \(problem.text). Use a path such as /data/tpudeploy/NAME")
+            }
         }
         let port = try mapping.optionalInt("port") ?? Self.defaultPort
         guard (1...65535).contains(port) else { throw mapping.invalid("port", "\(port) is not a TCP port (1-65535)") }
