@@ -20,19 +20,28 @@ lock="$d/tpudeploy-$name.lock"
 [ -r "$lock" ] || { echo "@@unlocked cannot open $lock"; exit 0; }
 exec 9<"$lock"
 if ! flock -n 9; then
-  # Each user writes their own holder file, writable by them alone; one not owned by the user its name
-  # claims (or by root) was put there by someone else and is ignored. The newest is the current holder's,
-  # if its pid still runs (else the record is an old one).
+  # Each user writes their own holder file, writable by them alone. A record is believed only when its file
+  # belongs to the user its name claims (or to root), its pid runs as that same user and, where this user may
+  # look, holds this lock file open: no one can point the busy message at another user's process.
+  # The newest believable record is the current holder's.
   h=
   for file in $(ls -t "$lock".holder.* 2>/dev/null); do
+    [ -f "$file" ] && [ ! -L "$file" ] || continue
     owner=$(stat -c %u "$file" 2>/dev/null) || continue
     [ "$owner" = "${file##*.}" ] || [ "$owner" = 0 ] || continue
-    [ -f "$file" ] && [ ! -L "$file" ] || continue
-    h=$(head -c 400 "$file" | tr '\n' ' ')
+    record=$(head -c 400 "$file" | tr '\n' ' ')
+    p=${record##*board pid }; p=${p%% *}
+    case $p in ''|*[!0-9]*) continue ;; esac
+    [ "$(stat -c %u "/proc/$p" 2>/dev/null)" = "$owner" ] || continue
+    if [ -r "/proc/$p/fd" ]; then
+      # (The shell may have moved its descriptor 9 while `cat` runs: any descriptor will do.)
+      open=
+      for fd in /proc/"$p"/fd/*; do [ "$(readlink "$fd" 2>/dev/null)" = "$(readlink -f "$lock")" ] && open=1 && break; done
+      [ -n "$open" ] || continue
+    fi
+    h=$record
     break
   done
-  p=${h##*board pid }; p=${p%% *}
-  case $p in ''|*[!0-9]*) h= ;; *) [ -d "/proc/$p" ] || h= ;; esac
   echo "@@busy $h"
   exit 0
 fi
