@@ -231,7 +231,11 @@ enum MountTable {
     /// Mount points at or below `path`.
     static func mountPoints(under path: String) -> [String] {
         let prefix = path.hasSuffix("/") ? String(path.dropLast()) : path
-        guard let table = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return [] }
+        // Read to the end: Foundation's String(contentsOfFile:) stops after the first 4 KiB of a /proc file, and
+        // a mount table longer than that would hide a board's mounts from `sim down`.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/mounts") else { return [] }
+        defer { try? handle.close() }
+        let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         return table.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 1 else { return nil }

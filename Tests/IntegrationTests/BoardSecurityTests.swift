@@ -44,8 +44,8 @@ struct BoardSecurityTests {
     }
 
     /// A project directory whose tpudeploy.yaml names `board` (as root, like `sim up`) and a deployment.
-    func project(_ board: SimulatedBoard, payload: PushPayload, remoteDir: String = "/data/tpudeploy/tiny") throws -> URL {
-        let directory = payload.directory.appendingPathComponent("project")
+    func project(_ board: SimulatedBoard, payload: PushPayload, remoteDir: String = "/data/tpudeploy/tiny", folder: String = "project") throws -> URL {
+        let directory = payload.directory.appendingPathComponent(folder)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let target = TargetSettings(host: board.host, port: board.port, user: "root", identity: board.identityFile,
                                     knownHosts: board.knownHostsFile, sshConfig: "none")
@@ -93,18 +93,36 @@ struct BoardSecurityTests {
                            "x\" ; touch \(marker)-5 ; \"", "x\ntouch \(marker)-6", "a b", "-rf", "模型$(touch \(marker)-7)"]
             let engineCommands: [[String]] = [["launch", "--timeout", "5"], ["stop"], ["status"], ["logs"], ["logs", "--json"], ["verify"],
                                               ["chat", "-p", "hi"]]
-            var runs: [(arguments: [String], outcome: Outcome)] = []
+            // Every value through one command, by flag; the most dangerous values through every command. (The
+            // flags are checked in one place for all engine commands; each process costs a third of a second.)
+            let worst = Array(hostile.prefix(2)) + [hostile[5]]
+            var planned: [(arguments: [String], directory: URL)] = []
             for value in hostile {
-                for command in engineCommands {
-                    runs.append((command + ["--name=\(value)"], try tpudeploy(command + ["--name=\(value)"], in: directory)))
-                    runs.append((command + ["--remote-dir=/data/tpudeploy/\(value)"],
-                                 try tpudeploy(command + ["--remote-dir=/data/tpudeploy/\(value)"], in: directory)))
-                }
-                for push in [["push", "--dry-run"], ["push"]] {
-                    runs.append((push + ["--remote-dir=/data/tpudeploy/\(value)"], try tpudeploy(push + ["--remote-dir=/data/tpudeploy/\(value)"], in: directory)))
+                planned.append((["logs", "--name=\(value)"], directory))
+                planned.append((["logs", "--remote-dir=/data/tpudeploy/\(value)"], directory))
+                planned.append((["push", "--dry-run", "--remote-dir=/data/tpudeploy/\(value)"], directory))
+            }
+            for value in worst + ["-rf"] {
+                for command in engineCommands where command != ["logs"] {
+                    planned.append((command + ["--name=\(value)"], directory))
+                    planned.append((command + ["--remote-dir=/data/tpudeploy/\(value)"], directory))
                 }
                 // fix-memory's board scripts take no name or directory; its one free-form input is the model.
-                runs.append((["fix-memory", "--dry-run", "--for-model=\(value)"], try tpudeploy(["fix-memory", "--dry-run", "--for-model=\(value)"], in: directory)))
+                planned.append((["fix-memory", "--dry-run", "--for-model=\(value)"], directory))
+            }
+            // Four at a time: each is a process, most end before they would connect.
+            let plan = planned
+            let results = OutcomeList(count: plan.count)
+            DispatchQueue.concurrentPerform(iterations: 4) { worker in
+                for index in stride(from: worker, to: plan.count, by: 4) {
+                    results.set(index, Result { try tpudeploy(plan[index].arguments, in: plan[index].directory) })
+                }
+            }
+            var runs = try zip(planned, results.all).map { ($0.arguments, try $1.get()) }
+            // Real pushes last, one at a time: the plain directory's push makes a deployment the others would see.
+            for value in worst + ["-rf"] {
+                let arguments = ["push", "--remote-dir=/data/tpudeploy/\(value)"]
+                runs.append((arguments, try tpudeploy(arguments, in: directory)))
             }
             for (arguments, outcome) in runs {
                 let value = arguments.last ?? ""
@@ -132,8 +150,8 @@ struct BoardSecurityTests {
                 }
             }
             // The same values in tpudeploy.yaml's remote_dir are refused when the file is read, naming the key.
-            for value in hostile where value != "-rf" {
-                let configured = try project(board, payload: payload, remoteDir: "/data/tpudeploy/\(value)")
+            for (index, value) in worst.enumerated() {
+                let configured = try project(board, payload: payload, remoteDir: "/data/tpudeploy/\(value)", folder: "configured-\(index)")
                 for command in [["logs"], ["push", "--dry-run"], ["stop"]] {
                     let outcome = try tpudeploy(command, in: configured)
                     #expect(outcome.status != 0)
@@ -225,6 +243,16 @@ struct BoardSecurityTests {
             let freshManager = EngineServiceManager(root: try await RootShell.open(fresh, passwordProvider: nil), payloads: manager.payloads)
             let refusal = await #expect(throws: ServiceError.self) { try await freshManager.install(spec) }
             #expect("\(refusal.map { "\($0)" } ?? "")".contains("/data/tpudeploy/fake is writable by users other than its owner"))
+            // The running supervisor judges the engine again at its next start: it does not start it, and says so.
+            _ = try SimulatedBoardHarness.openSSH(board, "kill $(cat /run/tpudeploy/fake/engine.pid)")
+            var state = try await freshManager.status(spec).state
+            let deadline = Date().addingTimeInterval(20)
+            while state != .failed && Date() < deadline {
+                try await Task.sleep(nanoseconds: 300_000_000)
+                state = try await freshManager.status(spec).state
+            }
+            #expect(state == .failed)
+            #expect(try SimulatedBoardHarness.openSSH(board, "cat /run/tpudeploy/fake/refused").contains("is writable by users other than its owner"))
             let stopped = try await freshManager.stop(spec)
             #expect(stopped.state == .stopped)
             #expect(try SimulatedBoardHarness.openSSH(board, "grep -c tpudeploy: /etc/rc.local; true") == "0\n")
@@ -256,5 +284,19 @@ struct BoardSecurityTests {
             await other.close()
             await session.close()
         }
+    }
+}
+
+/// Outcomes of commands run on several threads, in the order they were planned.
+private final class OutcomeList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<BoardSecurityTests.Outcome, Error>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<BoardSecurityTests.Outcome, Error>) { lock.withLock { results[index] = result } }
+
+    var all: [Result<BoardSecurityTests.Outcome, Error>] {
+        lock.withLock { results.map { $0 ?? .failure(HarnessError.commandFailed("not run")) } }
     }
 }

@@ -35,6 +35,9 @@ esac
 case $as in ''|*[!A-Za-z0-9._-]*) fail "unexpected user name from the board: $as" ;; esac
 echo "@@runas $as"
 uid=$(id -u "$as") gid=$(id -g "$as")
+if [ "$uid" != 0 ] && ! command -v setpriv >/dev/null 2>&1; then
+	fail "the board has no setpriv (util-linux), which runs the engine as $as: install util-linux"
+fi
 
 # The log is the engine user's: created as that user, so root writes nothing where another user points it.
 if [ "$uid" = 0 ]; then

@@ -18,7 +18,10 @@ elif [ -x "$supervisor" ] && { [ -d "/run/tpudeploy/$name" ] || TAG="# tpudeploy
 		tagged($0) { found = 1 } END { exit !found }' /etc/rc.local 2>/dev/null; }; then
 	echo "@@manager supervisor"
 	set -- $("$supervisor" status "$name")
-	if [ "${1:-}" = running ]; then
+	if [ -f "/run/tpudeploy/$name/refused" ]; then
+		# The supervisor runs but will not start the engine (it would run as root from a file another user can change).
+		echo "@@state failed"
+	elif [ "${1:-}" = running ]; then
 		echo "@@state running"; echo "@@pid ${3:--}"; echo "@@restarts ${4:-0}"
 	else
 		echo "@@state stopped"
