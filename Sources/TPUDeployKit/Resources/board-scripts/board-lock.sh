@@ -29,14 +29,14 @@ if ! flock -n 9; then
     [ -f "$file" ] && [ ! -L "$file" ] || continue
     owner=$(stat -c %u "$file" 2>/dev/null) || continue
     [ "$owner" = "${file##*.}" ] || [ "$owner" = 0 ] || continue
-    record=$(head -c 400 "$file" | tr '\n' ' ')
+    IFS= read -r record < "$file" || [ -n "$record" ] || continue
     p=${record##*board pid }; p=${p%% *}
     case $p in ''|*[!0-9]*) continue ;; esac
     [ "$(stat -c %u "/proc/$p" 2>/dev/null)" = "$owner" ] || continue
     if [ -r "/proc/$p/fd" ]; then
       # (The shell may have moved its descriptor 9 while `cat` runs: any descriptor will do.)
       open=
-      for fd in /proc/"$p"/fd/*; do [ "$(readlink "$fd" 2>/dev/null)" = "$(readlink -f "$lock")" ] && open=1 && break; done
+      for fd in /proc/"$p"/fd/*; do [ "$fd" -ef "$lock" ] && { open=1; break; }; done
       [ -n "$open" ] || continue
     fi
     h=$record
