@@ -27,7 +27,7 @@ struct PushCommand: AsyncParsableCommand {
     var remoteDir: String?
     @Option(name: .long, help: "Model profile from Profiles/models (default: deployment.model).")
     var profile: String?
-    @Flag(name: .long, help: "Check and plan; send nothing.")
+    @Flag(name: .long, help: "Check and plan; send nothing and create nothing on the board.")
     var dryRun = false
     @Option(name: .long, help: "Profiles directory (default: found beside the project or the executable).")
     var profiles: String?
