@@ -80,7 +80,9 @@ let package = Package(
                 "CLibCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            // The shell scripts run on boards (board-scripts/), each taking its values as arguments.
+            resources: [.copy("Resources")]
         ),
         // Simulated BM1684X boards built from real parts (sshd, namespaces, U-Boot tools).
         .target(

@@ -23,7 +23,7 @@ public struct SimulatedBoard: Sendable, Codable, Equatable {
 }
 
 /// Whether a simulated board is booting, serving SSH, refusing to boot or off.
-public enum BoardPowerState: Sendable, Codable, Equatable, CustomStringConvertible {
+public enum BoardPowerState: Sendable, Equatable, CustomStringConvertible {
     /// Checking its boot image or waiting out the boot delay; SSH does not answer.
     case booting
     /// Booted; sshd answers.
@@ -41,12 +41,64 @@ public enum BoardPowerState: Sendable, Codable, Equatable, CustomStringConvertib
         case .down: return "down"
         }
     }
+
+    /// The state's one-word name: `booting`, `up`, `bricked` or `down`.
+    public var name: String {
+        switch self {
+        case .booting: return "booting"
+        case .up: return "up"
+        case .bricked: return "bricked"
+        case .down: return "down"
+        }
+    }
+
+    /// Why a bricked board does not boot; nil in the other states.
+    public var reason: String? {
+        if case .bricked(let reason) = self { return reason }
+        return nil
+    }
+
+    /// The state from its name and reason; nil for an unknown name.
+    public init?(name: String, reason: String?) {
+        switch name {
+        case "booting": self = .booting
+        case "up": self = .up
+        case "bricked": self = .bricked(reason ?? "")
+        case "down": self = .down
+        default: return nil
+        }
+    }
 }
 
-/// A board of `Simulator.list()` with its power state.
+/// A board of `Simulator.list()` with its power state. As JSON (`sim list --json`):
+/// `{"board": {…}, "state": "booting|up|bricked|down", "reason": "…"}`, `reason` only for a bricked board.
 public struct SimulatedBoardStatus: Sendable, Codable, Equatable {
     /// The board.
     public var board: SimulatedBoard
     /// Its power state when listed.
     public var state: BoardPowerState
+
+    public init(board: SimulatedBoard, state: BoardPowerState) {
+        self.board = board
+        self.state = state
+    }
+
+    private enum CodingKeys: String, CodingKey { case board, state, reason }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(board, forKey: .board)
+        try container.encode(state.name, forKey: .state)
+        try container.encodeIfPresent(state.reason, forKey: .reason)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        board = try container.decode(SimulatedBoard.self, forKey: .board)
+        let name = try container.decode(String.self, forKey: .state)
+        guard let state = BoardPowerState(name: name, reason: try container.decodeIfPresent(String.self, forKey: .reason)) else {
+            throw DecodingError.dataCorruptedError(forKey: .state, in: container, debugDescription: "unknown board state \(name)")
+        }
+        self.state = state
+    }
 }

@@ -105,7 +105,11 @@ struct DeploymentStoryTests {
     /// /clear forgets the conversation (the same question is then answered as the reference answers a fresh
     /// one, though the stopped answer was in the history); /exit leaves with status 0.
     func interactiveChatAtATerminal(board: SimulatedBoard, expected: String, question: String, in directory: URL) throws {
-        _ = try SimulatedBoardHarness.openSSH(board, "D=/data/tpudeploy/llama2-sim; $D/service/tpu-llm-supervise stop $D && TPU_ENGINE_PIECE_DELAY_MS=60 $D/service/tpu-llm-supervise start $D")
+        // The supervisor restarted by hand, with the command line rc.local starts it with at boot.
+        _ = try SimulatedBoardHarness.openSSH(board, """
+            /usr/local/sbin/tpu-llm-supervise stop llama2-sim && line=$(grep -F '# tpudeploy:llama2-sim' /etc/rc.local) \
+              && eval "export TPU_ENGINE_PIECE_DELAY_MS=60; ${line%% >/dev/null*}"
+            """)
         let slowed = try waitUntilReady(in: directory, seconds: 30)
         try #require(slowed.status == 0, "\(slowed.stdout) \(slowed.stderr)")
         let firstPiece = NSRegularExpression.escapedPattern(for: String(expected.prefix(1)))
@@ -204,7 +208,7 @@ struct DeploymentStoryTests {
         // A killed engine is restarted by its supervisor.
         let simulator = Simulator(stateDirectory: URL(fileURLWithPath: state))
         let board = try simulator.board(named: try #require(try simulator.list().first).board.name)
-        _ = try SimulatedBoardHarness.openSSH(board, "kill -9 $(cat /data/tpudeploy/llama2-sim/run/engine.pid)")
+        _ = try SimulatedBoardHarness.openSSH(board, "kill -9 $(cat /run/tpudeploy/llama2-sim/engine.pid)")
         Thread.sleep(forTimeInterval: 1)
         let restarted = try waitUntilReady(in: directory, seconds: 30)
         #expect(restarted.status == 0, "\(restarted.stdout) \(restarted.stderr)")

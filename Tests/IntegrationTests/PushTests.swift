@@ -228,7 +228,8 @@ struct PushIntegrationTests {
                 guard case PushError.notEnoughSpace = error else { return false }
                 return "\(error)".contains("Nothing was sent")
             }
-            #expect(try SimulatedBoardHarness.openSSH(board, "ls -A /data/small/tiny | wc -l").hasPrefix("0"))
+            // Refused before a byte moved: not even the directory was made.
+            #expect(try SimulatedBoardHarness.openSSH(board, "test -e /data/small/tiny && echo exists || echo absent") == "absent\n")
 
             // Space that vanishes during the upload (another writer) is reported as a full disk too.
             try SimulatedBoardHarness.openSSH(board, "rm -f /data/small/filler")

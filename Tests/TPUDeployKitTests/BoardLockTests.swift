@@ -24,7 +24,8 @@ import Testing
 
         init(_ script: String) throws {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", script]
+            // As sshd runs a command: the login shell becomes the script's shell, whose pid it records.
+            process.arguments = ["-c", "exec " + script]
             process.standardInput = input
             process.standardOutput = output
             try process.run()
@@ -132,8 +133,49 @@ import Testing
         let gone = directory.appendingPathComponent("tpudeploy-boot-image.lock.holder.65534").path
         try LocalFile.write(Array("tpudeploy push from old; board pid 999999999\n".utf8), to: gone)
         try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: gone)
-        #expect(try attempt("b") == .busy(holder: nil))
+        // The gone one is passed over for the record of the run that holds the lock.
+        #expect(try attempt("b") == .busy(holder: "tpudeploy fix-memory from a; board pid \(first.process.processIdentifier)"))
         first.release()
+    }
+
+    @Test func lockAndHolderFilesAreWritableByTheirOwnerOnly() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try Holder(lock("tpudeploy fix-memory from a").script)
+        #expect(BoardLock.outcome(firstLine: first.firstLine()) == .locked)
+        defer { first.release() }
+        let lockFile = directory.appendingPathComponent("tpudeploy-boot-image.lock").path
+        let holderFile = lockFile + ".holder.\(getuid())"
+        for path in [lockFile, holderFile] {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+            #expect(mode == 0o644, "\(path): \(String(mode, radix: 8))")
+        }
+    }
+
+    /// Root here plays every user: a holder record another user forged is not believed, whatever pid it names.
+    @Test(.enabled(if: getuid() == 0, "needs root to give a file to another user"))
+    func aForgedHolderRecordIsNotBelieved() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try Holder(lock("tpudeploy fix-memory from a").script)
+        #expect(BoardLock.outcome(firstLine: first.firstLine()) == .locked)
+        defer { first.release() }
+        let real = "tpudeploy fix-memory from a; board pid \(first.process.processIdentifier)"
+        #expect(try attempt("b") == .busy(holder: real))
+        let rootsRecord = directory.appendingPathComponent("tpudeploy-boot-image.lock.holder.0").path
+        let nobodysRecord = directory.appendingPathComponent("tpudeploy-boot-image.lock.holder.65534").path
+        func forge(_ path: String, owner: Int, text: String) throws {
+            try? FileManager.default.removeItem(atPath: path)
+            try LocalFile.write(Array(text.utf8), to: path)
+            try FileManager.default.setAttributes([.ownerAccountID: owner, .modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: path)
+        }
+        // nobody (65534) writes root's record, naming a pid of its choosing: not root's file, not believed.
+        try forge(rootsRecord, owner: 65534, text: "tpudeploy push from admin; board pid 1\n")
+        #expect(try attempt("c") == .busy(holder: nil))
+        // nobody's own record naming root's pid 1: pid 1 is not nobody's.
+        try forge(nobodysRecord, owner: 65534, text: "tpudeploy push from admin; board pid 1\n")
+        #expect(try attempt("d") == .busy(holder: nil))
+        // A record in root's own file naming a process that does not hold the lock.
+        try forge(rootsRecord, owner: 0, text: "tpudeploy push from admin; board pid 1\n")
+        #expect(try attempt("e") == .busy(holder: nil))
     }
 
     @Test func spellingsOfOneDirectoryShareALock() {

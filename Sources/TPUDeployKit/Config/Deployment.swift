@@ -39,12 +39,13 @@ public struct DeploymentSettings: Sendable, Codable, Equatable {
     init(mapping: YAMLMapping) throws {
         try mapping.onlyKeys(["name", "model", "bmodel", "tokenizer", "remote_dir", "port", "engine"])
         let name = try mapping.string("name")
-        let remoteDir = try mapping.optionalString("remote_dir")
+        let given = try mapping.optionalString("remote_dir")
         let port = try mapping.optionalInt("port") ?? Self.defaultPort
-        // The same checks `init` makes before it writes (DeploymentValidation.swift).
-        if case .invalidValue(let key, _, let problem) = Self.invalidValue(name: name, remoteDir: remoteDir, port: port) {
+        // The same checks `init` makes before it writes (DeploymentValidation.swift, with BoardNames' rules).
+        if case .invalidValue(let key, _, let problem) = Self.invalidValue(name: name, remoteDir: given, port: port) {
             throw mapping.invalid(key, problem)
         }
+        let remoteDir = given.flatMap { try? BoardNames.normalizedDirectory($0).get() }
         self.init(name: name, model: try mapping.optionalString("model"), bmodel: try mapping.string("bmodel"),
                   tokenizer: try mapping.string("tokenizer"), remoteDir: remoteDir, port: port,
                   engine: try mapping.optionalString("engine"))

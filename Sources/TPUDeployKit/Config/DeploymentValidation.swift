@@ -21,11 +21,13 @@ public enum DeploymentSettingsError: Error, CustomStringConvertible, Sendable, E
 extension DeploymentSettings {
     /// The first value of a deployment that later commands would refuse, as (YAML key, init flag, problem).
     static func invalidValue(name: String, remoteDir: String?, port: Int) -> DeploymentSettingsError? {
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), name != ".", name != ".." else {
-            return .invalidValue(key: "name", flag: "--deployment", problem: "'\(name)' must be a plain name (letters, digits, - _ .): it becomes a directory on the board")
+        if let problem = BoardNames.nameProblem(name) {
+            return .invalidValue(key: "name", flag: "--deployment",
+                                 problem: "'\(name)' cannot name a deployment: \(problem). Use a plain name such as llama2-7b (letters, digits, - _ .): it becomes a directory and a service on the board")
         }
-        if let remoteDir, !remoteDir.hasPrefix("/") {
-            return .invalidValue(key: "remote_dir", flag: "--remote-dir", problem: "'\(remoteDir)' must be an absolute path on the board (e.g. /data/tpudeploy/\(name))")
+        if let remoteDir, case .failure(let problem) = BoardNames.normalizedDirectory(remoteDir) {
+            return .invalidValue(key: "remote_dir", flag: "--remote-dir",
+                                 problem: "'\(remoteDir)' cannot be the deployment's directory on the board: \(problem.text). Use a path such as /data/tpudeploy/\(name)")
         }
         guard (1...65535).contains(port) else {
             return .invalidValue(key: "port", flag: "--engine-port", problem: "\(port) is not a TCP port (1-65535)")

@@ -62,7 +62,7 @@ public struct DeploymentPusher: Sendable {
     private func push(_ request: PushRequest, session: SSHSession, lock: inout HeldBoardLock?) async throws -> PushResult {
         let started = Date()
         let name = session.target.displayName
-        let scripts = PushScripts(directory: request.remoteDir)
+        let scripts = PushScripts(directory: try BoardNames.validatedDirectory(request.remoteDir, source: "the push's remote directory"))
         var warnings: [String] = []
 
         // Local checks first: a wrong file is reported before the board is even asked.
@@ -105,7 +105,7 @@ public struct DeploymentPusher: Sendable {
         if let path = request.tokenizer { sources.append(.init(path: path, role: .tokenizer)) }
         if let engine = try request.engine.path(forArch: arch0) { sources.append(.init(path: engine, role: .engine, remoteName: "tpu-llm-engine")) }
         for path in request.support { sources.append(.init(path: path, role: .support)) }
-        let names = sources.map { $0.remoteName ?? ($0.path as NSString).lastPathComponent }
+        let names = try sources.map { try BoardNames.validatedFileName($0.remoteName ?? ($0.path as NSString).lastPathComponent, source: "the name of \($0.path)") }
         if !request.dryRun {
             // Before the probe: what it finds (manifest, kept partial files) decides what this push writes.
             lock = try await session.take(.deploymentDirectory(request.remoteDir, command: "push"), protecting: request.remoteDir)
@@ -113,7 +113,7 @@ public struct DeploymentPusher: Sendable {
                 warnings.append("pushed without a board lock (\(reason)): another push into \(request.remoteDir) at the same time would not be stopped")
             }
         }
-        let probeOutput = try await session.run(scripts.probe(names: names), timeout: 60)
+        let probeOutput = try await session.run(try scripts.probe(names: names).commandLine, timeout: 60)
         let probe = try scripts.parseProbe(probeOutput.stdoutText + probeOutput.stderrText, target: name)
         if probe.arch != arch0, case .builds = request.engine {
             throw PushError.remoteCommandFailed(target: name, what: "reading the architecture", output: "uname -m said \(arch0), then \(probe.arch)")
@@ -159,6 +159,12 @@ public struct DeploymentPusher: Sendable {
             for entry in toSend { files[index(entry)].action = .wouldSend }
             return PushResult(status: .planned, target: name, remoteDir: request.remoteDir, arch: probe.arch, files: files,
                               bytesSent: 0, seconds: Date().timeIntervalSince(started), bytesPerSecond: 0, pairing: pairing, warnings: warnings)
+        }
+
+        // Only now, with every check passed, does the board get the directory.
+        let made = try await session.run(try scripts.makeDirectory().commandLine, timeout: 60).stdoutText
+        if let error = made.split(separator: "\n").first(where: { $0.hasPrefix("@@error ") }) {
+            throw PushError.remoteDirectoryUnusable(target: name, directory: request.remoteDir, reason: String(error.dropFirst(8)))
         }
 
         // Resume points: a kept prefix is used only when the board's hash of it equals ours.

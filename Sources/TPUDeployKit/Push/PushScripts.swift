@@ -9,23 +9,15 @@ public struct PushScripts: Sendable {
     /// The temporary name a file is uploaded to; nothing is ever written under the final name directly.
     public func partialPath(_ name: String) -> String { directory + "/" + name + ".partial" }
 
-    /// Creates the directory and reports the architecture, free space, the manifest, and the sizes of the
-    /// final and temporary files of `names`.
-    public func probe(names: [String]) -> String {
-        let d = shellQuoted(directory)
-        var lines = [
-            "d=\(d)",
-            "if ! out=$(mkdir -p \"$d\" 2>&1); then echo \"@@error $out\"; exit 0; fi",
-            "if [ ! -w \"$d\" ]; then echo \"@@error not writable by $(id -un)\"; exit 0; fi",
-            "echo \"@@arch $(uname -m)\"",
-            "echo @@df; df -Pk \"$d\"; echo @@end",
-            "printf '@@manifest '; head -c 4194304 \"$d/\(BoardManifest.fileName)\" 2>/dev/null | tr -d '\\n'; echo",
-        ]
-        for name in names {
-            let n = shellQuoted(name)
-            lines.append("echo \"@@file $(stat -c %s \"$d\"/\(n) 2>/dev/null || echo -) $(stat -c %s \"$d\"/\(n).partial 2>/dev/null || echo -) \"\(n)")
-        }
-        return lines.joined(separator: "\n")
+    /// Reports the architecture, free space, the manifest, and the sizes of the final and temporary files of
+    /// `names`, creating nothing: a dry run or a refused push leaves the board as it was.
+    public func probe(names: [String]) throws -> BoardScriptCall {
+        BoardScriptCall(script: try .named("push-probe.sh"), arguments: [directory, BoardManifest.fileName] + names)
+    }
+
+    /// Creates the directory, once the push has passed its checks; prints `@@ok` or `@@error REASON`.
+    public func makeDirectory() throws -> BoardScriptCall {
+        BoardScriptCall(script: try .named("push-make-directory.sh"), arguments: [directory])
     }
 
     /// What `probe` found.

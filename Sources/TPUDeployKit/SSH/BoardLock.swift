@@ -14,7 +14,7 @@ public struct BoardLock: Sendable, Equatable {
     public var name: String
     /// Who holds it, as the next run will be told: command, machine, pid and time.
     public var holder: String
-    /// Where the lock file may live, first usable one wins: /run/lock is world-writable on Ubuntu.
+    /// Where the lock file may live, first usable one wins: /run/lock is world-writable (sticky) on Ubuntu.
     public var directories: [String]
 
     public init(name: String, holder: String, directories: [String] = ["/run/lock", "/var/lock"]) {
@@ -62,42 +62,12 @@ public struct BoardLock: Sendable, Equatable {
         case unavailable(reason: String)
     }
 
-    /// The board-side script. It answers with one line (`@@locked`, `@@busy HOLDER`, `@@unlocked REASON`) and,
-    /// when locked, waits for its input to end. Only the shell holds the lock's descriptor (not the `cat` that
-    /// waits), so killing the pid it records frees the lock.
+    /// The board-side command (`Resources/board-scripts/board-lock.sh`). It answers with one line (`@@locked`,
+    /// `@@busy HOLDER`, `@@unlocked REASON`) and, when locked, waits for its input to end. The lock file and the
+    /// holder files are writable by their owners only, and a holder file not owned by the user it names (or by
+    /// root) is not believed: no other user can change the pid the busy message tells an admin to kill.
     public var script: String {
-        let q = shellQuoted
-        return """
-            set -u
-            holder=\(q(holder))
-            d=
-            for candidate in \(directories.map(q).joined(separator: " ")); do
-              if [ -d "$candidate" ] && [ -w "$candidate" ]; then d=$candidate; break; fi
-            done
-            [ -n "$d" ] || { echo "@@unlocked no writable lock directory (\(directories.joined(separator: ", ")))"; exit 0; }
-            command -v flock >/dev/null 2>&1 || { echo "@@unlocked the board has no flock (util-linux)"; exit 0; }
-            lock="$d/tpudeploy-\(name).lock"
-            # Created world-readable; a lock file someone else created is opened read-only, which flock accepts.
-            [ -e "$lock" ] || (umask 0; set -C; : > "$lock") 2>/dev/null
-            # Checked first: a failed redirection on `exec` ends a POSIX shell before any `||` runs.
-            [ -r "$lock" ] || { echo "@@unlocked cannot open $lock"; exit 0; }
-            exec 9<"$lock"
-            if ! flock -n 9; then
-              # Each user writes their own holder file (another's cannot be overwritten in a sticky directory);
-              # the newest is the current holder's, if its pid still runs (else the record is an old one).
-              newest=$(ls -t "$lock".holder.* 2>/dev/null | head -n 1)
-              h=$([ -n "$newest" ] && head -c 400 "$newest" | tr '\\n' ' ')
-              p=${h##*board pid }; p=${p%% *}
-              case $p in ''|*[!0-9]*) h= ;; *) [ -d "/proc/$p" ] || h= ;; esac
-              echo "@@busy $h"
-              exit 0
-            fi
-            (umask 0; printf '%s; board pid %s\\n' "$holder" "$$" > "$lock.holder.$(id -u)") 2>/dev/null
-            echo "@@locked"
-            cat >/dev/null 9<&-
-            # Not the last command: a shell that execs its last command would close 9 in itself.
-            exit 0
-            """
+        get throws { try BoardScript.named("board-lock.sh").commandLine([holder, name] + directories) }
     }
 
     /// Reads the script's first line. Anything else (a login banner, a shell that failed) is not a lock.
@@ -163,8 +133,9 @@ extension SSHSession {
     /// Takes `lock` on the board until released or until this session closes, or throws `BoardBusyError`
     /// naming who holds it. `.unavailable` (the board cannot lock) is returned for the caller to report.
     public func take(_ lock: BoardLock, protecting what: String) async throws -> HeldBoardLock {
+        let command = try lock.script
         let (outcome, token) = try await withConnection { connection -> (BoardLock.Outcome, Int?) in
-            let running = try connection.start(lock.script, keepInputOpen: true)
+            let running = try connection.start(command, keepInputOpen: true)
             let outcome: BoardLock.Outcome
             do {
                 outcome = BoardLock.outcome(firstLine: try running.firstLine(timeout: 30))

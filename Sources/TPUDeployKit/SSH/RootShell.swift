@@ -59,5 +59,18 @@ public struct RootShell: Sendable {
         }
     }
 
+    /// Runs a board script as root with its arguments (each quoted by `shellQuoted`) and returns what it printed.
+    public func run(_ call: BoardScriptCall, timeout: Int? = 120) async throws -> CommandResult {
+        let command = call.commandLine
+        switch mode {
+        case .root:
+            return try await session.run(command, timeout: timeout)
+        case .sudoWithoutPassword:
+            return try await session.run("sudo -n " + command, timeout: timeout)
+        case .sudoWithPassword(let password):
+            return try await session.run("sudo -S -p '' " + command, input: Array((password + "\n").utf8), timeout: timeout)
+        }
+    }
+
     public var isRoot: Bool { mode == .root }
 }

@@ -18,6 +18,9 @@ public struct DeploymentReference: Sendable, Equatable {
     public static func resolve(config: ProjectConfig?, configPath: String, name: String?, remoteDir: String?, port: Int?,
                                profileName: String?, profiles: ProfileStore?) throws -> DeploymentReference {
         let settings = config?.deployment
+        // The config's values were checked when it was read; the flags' are checked here, before anything runs.
+        if let name { _ = try BoardNames.validatedName(name, source: "--name") }
+        let flagDirectory = try remoteDir.map { try BoardNames.validatedDirectory($0, source: "--remote-dir") }
         guard let chosenName = name ?? settings?.name else {
             throw ServiceError.scriptFailed(
                 "no deployment named: add a `deployment:` section to \(configPath) (tpudeploy init --model … writes one) or pass --name")
@@ -30,7 +33,7 @@ public struct DeploymentReference: Sendable, Equatable {
         }
         return DeploymentReference(
             name: chosenName,
-            remoteDir: remoteDir ?? (settings?.name == chosenName ? settings?.remoteDir : nil) ?? DeploymentSettings.defaultRemoteDir(name: chosenName),
+            remoteDir: flagDirectory ?? (settings?.name == chosenName ? settings?.remoteDir : nil) ?? DeploymentSettings.defaultRemoteDir(name: chosenName),
             port: port ?? settings?.port ?? DeploymentSettings.defaultPort,
             profile: profile)
     }
@@ -42,19 +45,29 @@ public struct DeployedFiles: Sendable, Equatable {
     public var bmodel: String
     public var tokenizer: String
 
-    /// Reads `<dir>/.tpudeploy-manifest.json` on the board; says to push first when something is missing.
+    /// The login user on the board (who the engine runs as), from the same round trip as the manifest.
+    public var loginUser: String
+
+    /// Reads `<dir>/.tpudeploy-manifest.json` on the board; says to push first when something is missing. The
+    /// manifest is the login user's file: names in it that could not be file names are refused.
     public static func read(_ deployment: DeploymentReference, session: SSHSession) async throws -> DeployedFiles {
         let path = deployment.remoteDir + "/" + BoardManifest.fileName
-        let result = try await session.run("cat \(shellQuoted(path)) 2>/dev/null", timeout: 30)
-        let manifest = BoardManifest(text: result.stdoutText)
+        let result = try await session.run(shellCommand(["id", "-un"]) + " && " + shellCommand(["head", "-c", "4194304", "--", path]) + " 2>/dev/null", timeout: 30)
+        let lines = result.stdoutText.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let user = lines.first.map(String.init) ?? ""
+        if let problem = BoardNames.userProblem(user) {
+            throw BoardNameError.invalidUser(user, source: "the board's login user", problem: problem)
+        }
+        let manifest = BoardManifest(text: lines.count > 1 ? String(lines[1]) : "")
         func file(_ role: PayloadRole) throws -> String {
             guard let name = manifest.files.filter({ $0.value.role == role }).map(\.key).sorted().first else {
                 throw ServiceError.scriptFailed(
                     "no \(role.rawValue) was pushed to \(deployment.remoteDir) on the board: run `tpudeploy push` first")
             }
+            _ = try BoardNames.validatedFileName(name, source: "\(path) on the board names a file")
             return deployment.remoteDir + "/" + name
         }
-        return DeployedFiles(engine: try file(.engine), bmodel: try file(.bmodel), tokenizer: try file(.tokenizer))
+        return DeployedFiles(engine: try file(.engine), bmodel: try file(.bmodel), tokenizer: try file(.tokenizer), loginUser: user)
     }
 }
 
@@ -74,7 +87,7 @@ public struct DeployedEngine: Sendable {
     /// reads its key from the deployment's key file (`EngineAPIKeyFile`).
     public func launchSpec(session: SSHSession, withAPIKey: Bool = false) async throws -> EngineLaunchSpec {
         let files = try await DeployedFiles.read(deployment, session: session)
-        let user = session.target.effectiveUser
+        let user = files.loginUser
         return EngineLaunchSpec.serve(
             name: deployment.name, directory: deployment.remoteDir, engine: files.engine, model: files.bmodel,
             tokenizer: files.tokenizer, family: deployment.profile?.family, layers: deployment.profile?.layers,

@@ -8,7 +8,8 @@ public struct EngineLaunchSpec: Sendable, Equatable, Codable {
     public var commandLine: [String]
     /// The engine's port on the board's 127.0.0.1.
     public var port: Int
-    /// The user the engine runs as under systemd (the login user).
+    /// The deployment's user: the login user. The engine runs as this user (for root, only when no other user can
+    /// change the engine file; see `Payloads/service/tpu-llm-supervise`'s `runas`).
     public var user: String
 
     public init(name: String, directory: String, commandLine: [String], port: Int, user: String) {
@@ -21,7 +22,6 @@ public struct EngineLaunchSpec: Sendable, Equatable, Codable {
 
     public var serviceName: String { "tpudeploy-\(name)" }
     public var logFile: String { directory + "/log/engine.log" }
-    public var supervisor: String { directory + "/service/tpu-llm-supervise" }
     /// Whether the engine is started with an API key (`--api-key-file`).
     public var requiresAPIKey: Bool { commandLine.contains("--api-key-file") }
 

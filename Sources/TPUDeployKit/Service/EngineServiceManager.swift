@@ -76,7 +76,7 @@ public struct EngineServiceManager: Sendable {
         } catch {
             throw PayloadError.unreadable(path: payloads.supervisorScript.deletingLastPathComponent().path, reason: "\(error)")
         }
-        let result = try await root.run(ServiceScripts.install(spec, supervisorScript: supervisor, unitTemplate: unit), timeout: 60)
+        let result = try await root.run(try ServiceScripts.install(spec, supervisorScript: supervisor, unitTemplate: unit), timeout: 60)
         let status = try ServiceStatus.parse(result.stdoutText + "\n@@state running")
         guard result.exitStatus == 0 else {
             throw ServiceError.scriptFailed("installing the service failed: \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
@@ -85,15 +85,15 @@ public struct EngineServiceManager: Sendable {
     }
 
     public func stop(_ spec: EngineLaunchSpec) async throws -> ServiceStatus {
-        try ServiceStatus.parse(try await root.run(ServiceScripts.stop(spec), timeout: 60).stdoutText)
+        try ServiceStatus.parse(try await root.run(try ServiceScripts.stop(spec), timeout: 60).stdoutText)
     }
 
     public func status(_ spec: EngineLaunchSpec) async throws -> ServiceStatus {
-        try ServiceStatus.parse(try await root.run(ServiceScripts.status(spec), timeout: 30).stdoutText)
+        try ServiceStatus.parse(try await root.run(try ServiceScripts.status(spec), timeout: 30).stdoutText)
     }
 
     public func logs(_ spec: EngineLaunchSpec, lines: Int) async throws -> String {
-        let output = try await root.run(ServiceScripts.logs(spec, lines: lines), timeout: 30).stdoutText
+        let output = try await root.run(try ServiceScripts.logs(spec, lines: lines), timeout: 30).stdoutText
         if let error = output.split(separator: "\n").first(where: { $0.hasPrefix("@@error:") }) {
             throw ServiceError.scriptFailed(String(error.dropFirst(8)))
         }

@@ -32,7 +32,7 @@ struct InitCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Board profile from Profiles/boards (e.g. 1684x_evb).")
     var board: String?
 
-    @Option(name: .long, help: "Name of the deployment (with --bmodel and --tokenizer): its directory on the board.")
+    @Option(name: .long, help: "Name of the deployment (with --bmodel and --tokenizer): its directory and service on the board. ASCII letters, digits, - _ . (starting with a letter or digit).")
     var deployment: String?
 
     @Option(name: .long, help: "Model profile from Profiles/models (e.g. chatglm2-6b); omit for a custom model.")
@@ -44,7 +44,7 @@ struct InitCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Local path of the tokenizer (tokenizer.model).")
     var tokenizer: String?
 
-    @Option(name: .long, help: "Absolute path where the deployment lives on the board (default /data/tpudeploy/NAME).")
+    @Option(name: .long, help: "Where the deployment lives on the board (default /data/tpudeploy/NAME): absolute; ASCII letters, digits and / . _ - + only.")
     var remoteDir: String?
 
     @Option(name: .long, help: "The engine's port on the board's 127.0.0.1.")
@@ -64,8 +64,9 @@ struct InitCommand: AsyncParsableCommand {
             var deploymentSettings: DeploymentSettings?
             if let deployment {
                 guard let bmodel, let tokenizer else { throw ValidationError("--deployment needs --bmodel PATH and --tokenizer PATH") }
+                let directory = try remoteDir.map { try BoardNames.validatedDirectory($0, source: "--remote-dir") }
                 let settings = DeploymentSettings(name: deployment, model: profile, bmodel: bmodel, tokenizer: tokenizer,
-                                                  remoteDir: remoteDir, port: enginePort)
+                                                  remoteDir: directory, port: enginePort)
                 try settings.validateForInit(configFile: config)
                 if let profile { _ = try ProfileStore.locate().model(named: profile) }
                 deploymentSettings = settings

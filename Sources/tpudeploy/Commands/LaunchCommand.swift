@@ -7,7 +7,7 @@ struct LaunchCommand: AsyncParsableCommand {
         commandName: "launch",
         abstract: "Start the pushed model's engine on the board as a service and wait until it serves.",
         discussion: """
-            Installs tpu-llm-engine as a systemd service where systemd runs, else under tpudeploy's supervisor (started again at boot from /etc/rc.local); either way it restarts after a crash. Waits for the engine's /health through an SSH port forward and reports the model load time. Launching again restarts the engine with the current settings.
+            Installs tpu-llm-engine as a systemd service where systemd runs, else under tpudeploy's supervisor (/usr/local/sbin/tpu-llm-supervise, root-owned, started again at boot from /etc/rc.local); either way it restarts after a crash. The engine runs as the login user; for root, only when no other user can change the engine file or a directory above it (else as the one user who can, or not at all: launch says why). Waits for the engine's /health through an SSH port forward and reports the model load time. Launching again restarts the engine with the current settings.
 
               tpudeploy launch
               tpudeploy launch --timeout 600 --json

@@ -23,11 +23,11 @@ struct PushCommand: AsyncParsableCommand {
     var engine: String?
     @Flag(name: .long, help: "Push the model files only, no engine.")
     var noEngine = false
-    @Option(name: .long, help: "Directory on the board (default: deployment.remote_dir, else /data/tpudeploy/NAME).")
+    @Option(name: .long, help: "Directory on the board (default: deployment.remote_dir, else /data/tpudeploy/NAME): absolute; ASCII letters, digits and / . _ - + only.")
     var remoteDir: String?
     @Option(name: .long, help: "Model profile from Profiles/models (default: deployment.model).")
     var profile: String?
-    @Flag(name: .long, help: "Check and plan; send nothing.")
+    @Flag(name: .long, help: "Check and plan; send nothing and create nothing on the board.")
     var dryRun = false
     @Flag(name: .long, help: "Push even when /boot holds a memory layout the board has not rebooted into and the model loads on only one of the two (live, next reboot's): a warning instead of a refusal.")
     var allowPendingReboot = false
@@ -49,8 +49,18 @@ struct PushCommand: AsyncParsableCommand {
             guard let bmodel = model ?? local(deployment?.bmodel), let tokenizerPath = tokenizer ?? local(deployment?.tokenizer) else {
                 throw ValidationError("name the model: --model PATH and --tokenizer PATH, or a deployment: section in \(target.config) (tpudeploy init --deployment NAME --bmodel … --tokenizer …)")
             }
-            let directory = remoteDir ?? deployment?.remoteDir
-                ?? DeploymentSettings.defaultRemoteDir(name: ((bmodel as NSString).lastPathComponent as NSString).deletingPathExtension)
+            let directory: String
+            if let remoteDir {
+                directory = try BoardNames.validatedDirectory(remoteDir, source: "--remote-dir")
+            } else if let configured = deployment?.remoteDir {
+                directory = configured
+            } else {
+                let stem = ((bmodel as NSString).lastPathComponent as NSString).deletingPathExtension
+                guard BoardNames.nameProblem(stem) == nil else {
+                    throw ValidationError("the bmodel's file name '\(stem)' cannot name a directory on the board: pass --remote-dir /data/tpudeploy/NAME")
+                }
+                directory = DeploymentSettings.defaultRemoteDir(name: stem)
+            }
             let store = try? ProfileStore.locate(explicit: profiles)
             let profileName = profile ?? deployment?.model
             let modelProfile = try profileName.map { name -> ModelProfile in

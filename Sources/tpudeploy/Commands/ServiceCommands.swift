@@ -22,7 +22,8 @@ private func withServiceManager<T>(_ target: TargetOptions, _ deployment: Deploy
 struct StopCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stop",
-        abstract: "Stop the deployment's engine on the board and keep it from starting at boot (`launch` starts it again).")
+        abstract: "Stop the deployment's engine on the board and keep it from starting at boot (`launch` starts it again).",
+        discussion: "Fails (exit 1) when the board has no such deployment: no service of that name and nothing pushed to its directory.")
 
     @OptionGroup var target: TargetOptions
     @OptionGroup var deployment: DeploymentOptions
@@ -93,20 +94,37 @@ struct StatusCommand: AsyncParsableCommand {
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
-        abstract: "Print the last lines of the deployment's engine log from the board.")
+        abstract: "Print the last lines of the deployment's engine log from the board.",
+        discussion: "With --json: {schema: tpudeploy.logs/1, deployment, board, log_file, lines: [...]} (docs/json-schemas.md).")
 
     @OptionGroup var target: TargetOptions
     @OptionGroup var deployment: DeploymentOptions
+    @OptionGroup var output: OutputOptions
 
     @Option(name: [.customShort("n"), .customLong("lines")], help: "How many lines.")
     var lines = 100
 
+    struct Report: Encodable {
+        var schema = "tpudeploy.logs/1"
+        var deployment: String
+        var board: String
+        var logFile: String
+        var lines: [String]
+    }
+
     func run() async throws {
-        try await reportingFailures(json: false) {
-            let text = try await withServiceManager(target, deployment) { manager, context in
-                try await manager.logs(context.engine.bareSpec, lines: lines)
+        try await reportingFailures(json: output.json) {
+            let (text, spec, board) = try await withServiceManager(target, deployment) { manager, context in
+                let spec = context.engine.bareSpec
+                return (try await manager.logs(spec, lines: lines), spec, context.engine.target.displayName)
             }
-            print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+            if output.json {
+                var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                if lines.last == "" { lines.removeLast() }
+                try printJSON(Report(deployment: spec.name, board: board, logFile: spec.logFile, lines: lines))
+            } else {
+                print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+            }
         }
     }
 }

@@ -4,10 +4,10 @@ import TPUDeployKit
 
 /// Which deployment on the board an engine command acts on: `deployment:` in tpudeploy.yaml, or these flags.
 struct DeploymentOptions: ParsableArguments {
-    @Option(name: .long, help: "Deployment name (default: deployment.name in tpudeploy.yaml).")
+    @Option(name: .long, help: "Deployment name (default: deployment.name in tpudeploy.yaml): ASCII letters, digits, - _ . (starting with a letter or digit).")
     var name: String?
 
-    @Option(name: .long, help: "The deployment's directory on the board (default: /data/tpudeploy/<name>).")
+    @Option(name: .long, help: "The deployment's directory on the board (default: /data/tpudeploy/<name>): absolute; ASCII letters, digits and / . _ - + only.")
     var remoteDir: String?
 
     @Option(name: .customLong("engine-port"), help: "The engine's port on the board's 127.0.0.1 (default 8080).")

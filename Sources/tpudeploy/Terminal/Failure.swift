@@ -15,7 +15,7 @@ func reportingFailures(json: Bool, _ body: () async throws -> Void) async throws
         let message = String(describing: error)
         if json {
             let object = ["error": message]
-            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
                 print(String(decoding: data, as: UTF8.self))
             }
         }

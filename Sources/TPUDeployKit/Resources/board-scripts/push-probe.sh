@@ -1,0 +1,25 @@
+# Reports what a push needs to know about the board, changing nothing (a dry run or a refused push leaves no
+# trace): the architecture, free space where the deployment directory is or will be, its manifest, and the sizes
+# of the final and temporary (.partial) files of NAMES. Run as the login user by `tpudeploy push`.
+#
+# usage: push-probe.sh DIRECTORY MANIFEST_NAME [NAME...]
+# Prints @@arch, @@df … @@end, @@manifest, one @@file FINAL_SIZE PARTIAL_SIZE NAME per name (- where absent),
+# or @@error REASON.
+set -u
+exec </dev/null
+d=$1 manifest=$2
+shift 2
+# The directory, or the nearest directory above it that exists (where push will create it).
+e=$d
+while [ ! -d "$e" ]; do e=$(dirname -- "$e"); done
+if [ "$e" = "$d" ]; then
+	[ -w "$d" ] || { echo "@@error not writable by $(id -un)"; exit 0; }
+else
+	[ -w "$e" ] || { echo "@@error cannot be created: $e is not writable by $(id -un)"; exit 0; }
+fi
+echo "@@arch $(uname -m)"
+echo @@df; df -Pk -- "$e"; echo @@end
+printf '@@manifest '; head -c 4194304 -- "$d/$manifest" 2>/dev/null | tr -d '\n'; echo
+for name in "$@"; do
+	echo "@@file $(stat -c %s -- "$d/$name" 2>/dev/null || echo -) $(stat -c %s -- "$d/$name.partial" 2>/dev/null || echo -) $name"
+done
