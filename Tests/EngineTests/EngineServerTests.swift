@@ -31,14 +31,17 @@ struct EngineServerTests {
 
     @Test func modelsListsTheModelName() throws {
         let engine = try ServedEngine()
+        try engine.waitUntilReady()  // 503 while loading (EngineOpenAIClientTests.modelsAnswer503WhileLoading)
         let models = try HTTP.get(engine.port, "/v1/models").json()
         #expect(models["object"] as? String == "list")
         let data = models["data"] as? [[String: Any]] ?? []
         #expect(data.count == 1)
         #expect(data.first?["id"] as? String == "llama2-sim")
         #expect(data.first?["owned_by"] as? String == "tpudeploy")
+        #expect((data.first?["created"] as? Int ?? 0) > 1_600_000_000)
 
         let named = try ServedEngine(arguments: ["--model-name", "my-assistant"])
+        try named.waitUntilReady()
         let renamed = try HTTP.get(named.port, "/v1/models").json()["data"] as? [[String: Any]]
         #expect(renamed?.first?["id"] as? String == "my-assistant")
     }
