@@ -31,6 +31,13 @@ struct EngineOpenAIClientTests {
         #expect((summary["comments"] as? Int ?? 0) >= 1)
     }
 
+    @Test func pastTheQueueTheSDKRetriesAfterRetryAfter() async throws {
+        let engine = try ServedEngine(arguments: ["--queue", "0"], environment: ["TPU_ENGINE_PIECE_DELAY_MS": "100"])
+        try engine.waitUntilReady()
+        let summary = try await Self.check("retry", engine)
+        #expect((summary["refusals"] as? Double ?? 0) >= 1)
+    }
+
     @Test func messagesAsClientsSendThem() async throws {
         let engine = try ServedEngine()
         try engine.waitUntilReady()

@@ -125,6 +125,30 @@ def check_load(args):
     return {"succeeded": sum(1 for text in results if text), "comments": sum(1 for l in lines if l.startswith(":"))}
 
 
+def check_retry(args):
+    """Past the queue (`--queue 0` and a running stream), the SDK's own retry, guided by Retry-After, succeeds."""
+    body = json.dumps({"messages": [{"role": "user", "content": "Hello"}], "stream": True, "max_tokens": 20,
+                       "temperature": 0}).encode()
+    # The running stream on a plain socket, left open and unread after its first piece: the device stays busy.
+    with socket.create_connection(("127.0.0.1", args.port), timeout=60) as running:
+        running.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                         f"\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+        received = b""
+        while b'"content":"' not in received.replace(b'"content":""', b""):
+            more = running.recv(4096)
+            expect(more, "the running stream closed early")
+            received += more
+        api = client(args, max_retries=6, timeout=60)
+        retried = api.chat.completions.with_raw_response.create(
+            model="x", messages=[{"role": "user", "content": "Hello"}], max_tokens=2, temperature=0)
+    metrics = httpx.get(f"http://127.0.0.1:{args.port}/metrics").text
+    refusals = sum(float(line.split()[1]) for line in metrics.splitlines()
+                   if line.startswith('tpu_engine_requests_total{code="429"}'))
+    expect(retried.http_response.status_code == 200, f"after retries: {retried.http_response.status_code}")
+    expect(refusals >= 1, "the first attempt was not refused with 429: nothing was retried")
+    return {"refusals": refusals}
+
+
 # ---------------------------------------------------------------------------------------------------------------
 def check_messages(args):
     """Messages as clients send them give the answer of the conversation they mean (greedy, streamed and not)."""
