@@ -69,6 +69,7 @@ struct EngineChatPageTests {
 
         try browser.evaluate("keyField.value = 'right'; ask('Hello'); 0")
         #expect(try browser.waitForPageState(["done"], timeout: 30) == "done")
+        #expect(!(try Self.text(browser, "statusLine.textContent").contains("wrong key")))
     }
 
     @Test func theHeaderSaysWhenTheEngineIsGone() throws {

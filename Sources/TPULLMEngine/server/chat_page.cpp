@@ -202,6 +202,7 @@ async function ask(text, queuedBubble) {
       }
     });
     conversation.push({ role: "assistant", content: reply });
+    if (!engineGone) statusLine.textContent = modelLine; /* a key problem shown before is solved */
     setState("done");
   } catch (error) {
     if (error.name === "AbortError") {
@@ -242,6 +243,7 @@ input.addEventListener("keydown", event => {
 });
 document.getElementById("clear").addEventListener("click", () => {
   conversation.length = 0;
+  queued.length = 0;
   list.replaceChildren();
   setState("cleared");
   input.focus();

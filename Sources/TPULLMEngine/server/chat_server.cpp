@@ -157,7 +157,8 @@ struct ChatServer::Implementation {
                            "invalid_request_error", "not_found");
             else
                 send_error(response, response.status, "the request could not be served (HTTP " +
-                           std::to_string(response.status) + ")", "invalid_request_error");
+                           std::to_string(response.status) + ")", "invalid_request_error",
+                           response.status == 413 ? "request_too_large" : "http_" + std::to_string(response.status));
         });
         http.set_exception_handler([](const httplib::Request &, httplib::Response &response, std::exception_ptr error) {
             std::string message = "internal error";
@@ -167,7 +168,7 @@ struct ChatServer::Implementation {
                 message = exception.what();
             } catch (...) {
             }
-            send_error(response, 500, message, "server_error");
+            send_error(response, 500, message, "server_error", "internal_error");
         });
         http.set_logger([this](const httplib::Request &request, const httplib::Response &response) {
             metrics.count_request(response.status);
