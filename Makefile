@@ -11,7 +11,10 @@ DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev libssl-dev zlib1g-dev u-boot-
 # Python packages for the independent references (numpy model, sentencepiece and tokenizers oracles), in a venv.
 VENV = build/venv
 PYTHON = $(VENV)/bin/python
-PY_PACKAGES = numpy sentencepiece tokenizers
+# openai: the real OpenAI client drives the engine's API in the tests; prometheus_client parses /metrics.
+PY_PACKAGES = numpy sentencepiece tokenizers openai prometheus_client
+# One stamp per package list, so that a venv made before a package was added still gets it.
+VENV_STAMP = $(VENV)/.installed-$(shell echo '$(PY_PACKAGES)' | md5sum | cut -c1-12)
 SIM_MODELS = build/sim-models
 DEMO_STATE ?= /var/lib/tpudeploy-sim
 
@@ -35,9 +38,9 @@ setup:
 	@mkdir -p /run/sshd
 	@$(MAKE) --no-print-directory venv
 
-venv: $(VENV)/.installed
-$(VENV)/.installed:
-	/usr/bin/python3 -m venv $(VENV)
+venv: $(VENV_STAMP)
+$(VENV_STAMP):
+	@test -x $(PYTHON) || /usr/bin/python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
 	@touch $@
 

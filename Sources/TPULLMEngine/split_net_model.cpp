@@ -8,6 +8,8 @@
 #include "runtime/runtime_session.h"
 #include "text/prompt_format.h"
 #include "text/tokenizer.h"
+
+#include <algorithm>
 #include "tpu_llm_engine.h"
 #include "tpu_llm_tools.h"
 
@@ -70,6 +72,22 @@ class SplitNetModel final : public LanguageModel {
         GenerationResult result = generate_ids(prompt.ids, options, on_text);
         result.dropped_rounds = prompt.dropped_rounds;
         return result;
+    }
+
+    GenerationResult complete(const std::string &prompt, const SamplingOptions &options,
+                              const TextCallback &on_text) override {
+        std::vector<int> ids;
+        if (tokenizer_->bos_id() >= 0) ids.push_back(tokenizer_->bos_id());
+        std::vector<int> text = tokenizer_->encode(prompt);
+        ids.insert(ids.end(), text.begin(), text.end());
+        /* The whole context minus a token to answer with: raw text has no rounds to drop. */
+        int room = catalog_.seq_len - (options.max_tokens > 0 ? std::min(options.max_tokens, catalog_.seq_len / 4) : 1);
+        if (int(ids.size()) > room)
+            throw EngineError(EngineError::Kind::context,
+                              "the prompt needs " + std::to_string(ids.size()) + " tokens but the context holds " +
+                                  std::to_string(room) + " (seq_len " + std::to_string(catalog_.seq_len) +
+                                  " minus room for the answer); shorten the prompt");
+        return generate_ids(ids, options, on_text);
     }
 
     GenerationResult generate_ids(const std::vector<int> &prompt_ids, const SamplingOptions &options,

@@ -19,7 +19,8 @@ namespace {
 const char *const serve_help =
     "usage: tpu-llm-engine serve --model M.bmodel --tokenizer T [options]\n"
     "\n"
-    "Serves an OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models, /health, /metrics) and a web chat\n"
+    "Serves an OpenAI-compatible API (POST /v1/chat/completions and /v1/completions, GET /v1/models, /health,\n"
+    "/metrics) and a web chat\n"
     "page at / over one model. The model loads in the background; /health says when it is ready.\n"
     "\n"
     "  --model FILE          the bmodel\n"
@@ -32,7 +33,9 @@ const char *const serve_help =
     "  --port N              port (8080; 0 picks a free one, printed on stdout)\n"
     "  --api-key-file FILE   require 'Authorization: Bearer KEY', KEY the file's first line (mode 0600; default:\n"
     "                        $TPU_ENGINE_API_KEY); /health stays open. Never the key itself: argv shows in ps\n"
-    "  --queue N             requests that may wait beyond the running one; more get 429 (4)\n"
+    "  --queue N             requests that may wait beyond the running one; more get 429 (64)\n"
+    "  --cors-origin LIST    origins allowed to call the API from a browser, comma-separated, or '*'\n"
+    "                        (default: '*' when an API key is set, else none)\n"
     "  --model-name NAME     id in /v1/models (default: the bmodel's file stem)\n"
     "  --exit-on-failure     exit 3 when the model fails to load (default when stdout is a terminal)\n"
     "  --no-exit-on-failure  keep answering /health with status failed and the reason\n";
@@ -61,7 +64,14 @@ tpu::ServerOptions parse_options(const CommandLine &line) {
             throw UsageError(std::string("serve: ") + error.what());
         }
     }
-    options.queue = line.integer("queue", 4);
+    options.queue = line.integer("queue", tpu::ServerOptions{}.queue);
+    std::string origins = line.text("cors-origin");
+    for (size_t start = 0; start < origins.size();) {
+        size_t comma = origins.find(',', start);
+        std::string origin = origins.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!origin.empty()) options.cors_origins.push_back(origin);
+        start = comma == std::string::npos ? origins.size() : comma + 1;
+    }
     if (options.queue < 0) throw UsageError("serve: --queue wants 0 or more");
     if (options.engine.expected_layers < 0) throw UsageError("serve: --layers wants a positive number");
     if (line.has("exit-on-failure") && line.has("no-exit-on-failure"))
@@ -113,7 +123,7 @@ int run_serve(int argc, char **argv) {
     try {
         CommandLine line(argc, argv,
                          {"model", "tokenizer", "family", "layers", "runtime-dir", "device", "host", "port", "api-key", "api-key-file",
-                          "queue", "model-name"},
+                          "queue", "model-name", "cors-origin"},
                          {"exit-on-failure", "no-exit-on-failure"});
         if (line.help()) {
             std::fputs(serve_help, stdout);

@@ -31,14 +31,17 @@ struct EngineServerTests {
 
     @Test func modelsListsTheModelName() throws {
         let engine = try ServedEngine()
+        try engine.waitUntilReady()  // 503 while loading (EngineOpenAIClientTests.modelsAnswer503WhileLoading)
         let models = try HTTP.get(engine.port, "/v1/models").json()
         #expect(models["object"] as? String == "list")
         let data = models["data"] as? [[String: Any]] ?? []
         #expect(data.count == 1)
         #expect(data.first?["id"] as? String == "llama2-sim")
         #expect(data.first?["owned_by"] as? String == "tpudeploy")
+        #expect((data.first?["created"] as? Int ?? 0) > 1_600_000_000)
 
         let named = try ServedEngine(arguments: ["--model-name", "my-assistant"])
+        try named.waitUntilReady()
         let renamed = try HTTP.get(named.port, "/v1/models").json()["data"] as? [[String: Any]]
         #expect(renamed?.first?["id"] as? String == "my-assistant")
     }
@@ -66,7 +69,7 @@ struct EngineServerTests {
         let expected = try await GreedyAnswer.of(Self.prompt)
         let engine = try ServedEngine()
         try engine.waitUntilReady()
-        let reply = try HTTP.chat(engine.port, ["messages": Self.prompt, "stream": true])
+        let reply = try HTTP.chat(engine.port, ["messages": Self.prompt, "stream": true, "temperature": 0])
         #expect(reply.status == 200)
         #expect(reply.headers["content-type"]?.hasPrefix("text/event-stream") == true)
         let events = reply.serverSentEvents()
@@ -92,7 +95,7 @@ struct EngineServerTests {
             (#"{"messages": [{"role": "robot", "content": "hi"}]}"#, "messages[0].role"),
             (#"{"messages": [{"role": "user"}]}"#, "messages[0].content"),
             (#"{"messages": [{"role": "user", "content": "hi"}], "temperature": 2.5}"#, "temperature"),
-            (#"{"messages": [{"role": "user", "content": "hi"}], "top_p": 0}"#, "top_p"),
+            (#"{"messages": [{"role": "user", "content": "hi"}], "top_p": 1.5}"#, "top_p"),
             (#"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}"#, "max_tokens"),
             (#"{"messages": [{"role": "user", "content": "hi"}], "stop": ["a", "b", "c", "d", "e"]}"#, "stop"),
             (#"{"messages": [{"role": "user", "content": "hi"}], "stream": "yes"}"#, "stream"),
@@ -360,7 +363,7 @@ struct EngineServerTests {
 // MARK: - The engine under test
 
 /// A `tpu-llm-engine serve --port 0` process; stopped (SIGKILL if need be) when released.
-fileprivate final class ServedEngine {
+final class ServedEngine {
     private let process = Process()
     private let errorLog: URL
     let port: Int
@@ -446,7 +449,7 @@ fileprivate final class ServedEngine {
 }
 
 /// `tpu-llm-engine generate --messages … --json`: the reference a server answer must equal.
-fileprivate struct GreedyAnswer {
+struct GreedyAnswer {
     let text: String
     let tokens: Int
     let promptTokens: Int
@@ -472,7 +475,7 @@ fileprivate struct GreedyAnswer {
 
 // MARK: - HTTP over a plain socket
 
-fileprivate struct HTTPReply {
+struct HTTPReply {
     let status: Int
     let headers: [String: String]  // names lowercased
     let body: Data
@@ -524,7 +527,7 @@ fileprivate struct HTTPReply {
 }
 
 /// One TCP connection to 127.0.0.1, with a 30 s receive timeout so that a stuck server fails the test.
-fileprivate final class HTTPConnection {
+final class HTTPConnection {
     private var socket: Int32
 
     init(port: Int) throws {
@@ -593,7 +596,7 @@ fileprivate final class HTTPConnection {
     }
 }
 
-fileprivate enum HTTP {
+enum HTTP {
     static func send(_ port: Int, _ method: String, _ path: String, headers: [String: String] = [:],
                      body: Data? = nil) throws -> HTTPReply {
         let connection = try HTTPConnection(port: port)
@@ -615,7 +618,7 @@ fileprivate enum HTTP {
 
 /// Chromium with `--remote-debugging-pipe`: commands go in on its fd 3 and answers come out on its fd 4, each a
 /// JSON message ended by a NUL byte. Polling the page's state this way does not depend on how long anything takes.
-fileprivate final class HeadlessChromium {
+final class HeadlessChromium {
     private let process = Process()
     private let commands = Pipe()
     private let answers = Pipe()

@@ -77,6 +77,10 @@ class LanguageModel {
     /* Builds the family's prompt from the history (dropping the oldest rounds if needed) and generates. */
     virtual GenerationResult chat(const std::vector<ChatMessage> &messages, const SamplingOptions &options,
                                   const TextCallback &on_text) = 0;
+    /* Generation from raw text, no chat format: the tokenizer's BOS (if any) and the text (POST /v1/completions).
+     * Throws EngineError(context) when the text leaves no room for max_tokens. */
+    virtual GenerationResult complete(const std::string &prompt, const SamplingOptions &options,
+                                      const TextCallback &on_text) = 0;
     /* Generation from ready-made ids (tests and `generate --ids`). */
     virtual GenerationResult generate_ids(const std::vector<int> &prompt_ids, const SamplingOptions &options,
                                           const TextCallback &on_text) = 0;

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tpu_llm_engine.h"
 
@@ -16,7 +17,8 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     int port = 8080;               /* 0: any free port (bind() says which) */
     std::string api_key;           /* empty: no key needed (never from the command line: read_api_key_file) */
-    int queue = 4;                 /* requests that may wait beyond the running generation */
+    int queue = 64;                /* requests that may wait beyond the running generation (Ollama: 512) */
+    std::vector<std::string> cors_origins; /* --cors-origin; empty: `*` when an API key is set, else none */
     bool exit_on_failure = false;  /* serve() returns when loading fails instead of answering `failed` */
     /* Testing aids ($TPU_ENGINE_LOAD_DELAY_MS, $TPU_ENGINE_PIECE_DELAY_MS): the sim models load and generate too
      * fast to watch the `loading` state or to queue behind a running generation. */

@@ -24,6 +24,11 @@ const char *const chat_page_html = R"HTML(<!DOCTYPE html>
   .message.assistant { align-self: flex-start; background: var(--bot); }
   .message.error { align-self: center; background: #fdecea; color: #8a1c1c; }
   .message.assistant.streaming::after { content: "\2589"; color: var(--muted); }
+  .message.user.queued { opacity: 0.6; border: 1px dashed var(--muted); }
+  .message.user.queued::after { content: " \2014 queued, sent when the answer ends"; font-size: 12px; color: var(--muted); }
+  body[data-engine=gone] #status { color: #8a1c1c; font-weight: 600; }
+  #stop { display: none; }
+  body.answering #stop { display: inline-block; }
   form { display: flex; gap: 8px; padding: 12px 16px; border-top: 1px solid var(--line); }
   textarea { flex: 1; resize: none; height: 3.2em; padding: 8px; font: inherit; border: 1px solid var(--line);
              border-radius: 8px; }
@@ -43,6 +48,7 @@ const char *const chat_page_html = R"HTML(<!DOCTYPE html>
 <main id="messages" aria-live="polite"></main>
 <form id="composer">
   <textarea id="input" placeholder="Ask something… (Enter sends, Shift+Enter for a new line)"></textarea>
+  <button id="stop" type="button" title="Stop the answer">Stop</button>
   <button id="send" type="submit">Send</button>
 </form>
 <script>
@@ -57,6 +63,10 @@ const keyField = document.getElementById("api-key");
 keyField.value = localStorage.getItem("tpu-engine-api-key") || "";
 keyField.addEventListener("change", () => localStorage.setItem("tpu-engine-api-key", keyField.value));
 let busy = false;
+let stopper = null;        /* the running answer's AbortController */
+const queued = [];         /* messages typed during an answer: {text, element}, sent in order when it ends */
+let engineGone = false;
+let modelLine = "";
 
 function headers() {
   const result = { "Content-Type": "application/json" };
@@ -75,13 +85,17 @@ function bubble(role, text) {
 
 function setState(state) { document.body.dataset.state = state; }
 
+/* A 401 says which: no key sent, or the wrong one. */
+function keyProblem() { return keyField.value ? "wrong key" : "this engine needs an API key"; }
+
 async function waitUntilReady() {
   for (;;) {
     try {
       const health = await (await fetch("/health")).json();
       if (health.status === "ready") {
-        statusLine.textContent = health.model + " (" + health.family + ", " + health.layers + " layers, context " +
+        modelLine = health.model + " (" + health.family + ", " + health.layers + " layers, context " +
           health.seq_len + ")";
+        statusLine.textContent = modelLine;
         return true;
       }
       if (health.status === "failed") {
@@ -98,7 +112,30 @@ async function waitUntilReady() {
 
 async function checkKey() {
   const response = await fetch("/v1/models", { headers: headers() });
-  if (response.status === 401) keyRow.classList.add("needed");
+  if (response.status === 401) {
+    keyRow.classList.add("needed");
+    statusLine.textContent = modelLine + " \u2014 " + keyProblem();
+  } else if (response.ok && !engineGone) {
+    statusLine.textContent = modelLine;
+  }
+}
+
+/* Every few seconds: is the engine still there? The header says so when it is not, and when it is back. */
+async function watchEngine() {
+  for (;;) {
+    await new Promise(resolve => setTimeout(resolve, 2000));
+    let alive = false;
+    try { alive = (await fetch("/health", { cache: "no-store" })).status < 500; } catch (error) { alive = false; }
+    if (!alive && !engineGone) {
+      engineGone = true;
+      document.body.dataset.engine = "gone";
+      statusLine.textContent = "the engine is gone: no answer from " + location.host + " (is the forward or the service down?)";
+    } else if (alive && engineGone) {
+      engineGone = false;
+      document.body.dataset.engine = "up";
+      statusLine.textContent = modelLine || "the engine is back";
+    }
+  }
 }
 
 /* Reads Server-Sent Events from a fetch response, calling onData with each event's data. */
@@ -121,24 +158,36 @@ async function readEvents(response, onData) {
   }
 }
 
-async function ask(text) {
-  if (busy || !text.trim()) return;
+async function ask(text, queuedBubble) {
+  if (!text.trim()) return;
+  if (busy) {
+    /* Never lost: shown at once as queued, sent when the running answer ends. */
+    queued.push({ text, element: bubble("user queued", text) });
+    setState("queued");
+    return;
+  }
   busy = true;
-  send.disabled = true;
+  document.body.classList.add("answering");
   setState("sending");
   conversation.push({ role: "user", content: text });
-  bubble("user", text);
+  if (queuedBubble) queuedBubble.classList.remove("queued"); else bubble("user", text);
   const answer = bubble("assistant streaming", "");
   let reply = "";
+  stopper = new AbortController();
   try {
     const response = await fetch("/v1/chat/completions", {
-      method: "POST", headers: headers(),
-      body: JSON.stringify({ messages: conversation, stream: true }),
+      method: "POST", headers: headers(), signal: stopper.signal,
+      /* Greedy, as `tpudeploy chat` by default: the same question gets the same answer. */
+      body: JSON.stringify({ messages: conversation, stream: true, temperature: 0 }),
     });
     if (!response.ok) {
       let message = response.status + " " + response.statusText;
       try { message = (await response.json()).error.message; } catch (ignored) {}
-      if (response.status === 401) keyRow.classList.add("needed");
+      if (response.status === 401) {
+        keyRow.classList.add("needed");
+        message = keyProblem() + ": " + message;
+        statusLine.textContent = modelLine + " \u2014 " + keyProblem();
+      }
       throw new Error(message);
     }
     await readEvents(response, data => {
@@ -153,19 +202,32 @@ async function ask(text) {
       }
     });
     conversation.push({ role: "assistant", content: reply });
+    if (!engineGone) statusLine.textContent = modelLine; /* a key problem shown before is solved */
     setState("done");
   } catch (error) {
-    conversation.pop();
-    if (!reply) answer.remove();
-    bubble("error", String(error.message || error));
-    setState("error");
+    if (error.name === "AbortError") {
+      /* Stopped by the user: what came so far stays, in the page and in the conversation. */
+      if (reply) conversation.push({ role: "assistant", content: reply }); else { conversation.pop(); answer.remove(); }
+      bubble("error", "stopped");
+      setState("stopped");
+    } else {
+      conversation.pop();
+      if (!reply) answer.remove();
+      bubble("error", String(error.message || error));
+      setState("error");
+    }
   } finally {
     answer.classList.remove("streaming");
     busy = false;
-    send.disabled = false;
+    stopper = null;
+    document.body.classList.remove("answering");
     input.focus();
   }
+  const next = queued.shift();
+  if (next) await ask(next.text, next.element);
 }
+
+document.getElementById("stop").addEventListener("click", () => { if (stopper) stopper.abort(); });
 
 document.getElementById("composer").addEventListener("submit", event => {
   event.preventDefault();
@@ -181,6 +243,7 @@ input.addEventListener("keydown", event => {
 });
 document.getElementById("clear").addEventListener("click", () => {
   conversation.length = 0;
+  queued.length = 0;
   list.replaceChildren();
   setState("cleared");
   input.focus();
@@ -189,6 +252,8 @@ document.getElementById("clear").addEventListener("click", () => {
 (async () => {
   const ready = await waitUntilReady();
   checkKey().catch(() => {});
+  keyField.addEventListener("change", () => checkKey().catch(() => {}));
+  watchEngine();
   setState(ready ? "ready" : "failed");
   const prompt = new URLSearchParams(location.search).get("prompt");
   if (ready && prompt) await ask(prompt);

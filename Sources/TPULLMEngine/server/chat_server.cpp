@@ -9,10 +9,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <thread>
 
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -21,6 +23,7 @@
 #include "api_key.h"
 #include "chat_endpoint.h"
 #include "chat_page.h"
+#include "cross_origin.h"
 #include "engine_health.h"
 #include "generation_scheduler.h"
 #include "server_metrics.h"
@@ -80,6 +83,21 @@ std::string bind_failure(const std::string &host, int port) {
 /* When each request started, for its log line (the logger runs on the request's thread). */
 thread_local std::chrono::steady_clock::time_point request_started;
 
+/* A model object's `created`: when the bmodel file was last written, else when the engine started. */
+int64_t model_created(const std::string &path) {
+    struct stat status {};
+    if (::stat(path.c_str(), &status) == 0) return static_cast<int64_t>(status.st_mtime);
+    return static_cast<int64_t>(std::time(nullptr));
+}
+
+/* Threads beyond one per queued request and the running one: for /health, /metrics, the page, and idle
+ * keep-alive connections, which hold a thread until they close. */
+constexpr size_t spare_threads = 16;
+
+/* An idle keep-alive connection holds a worker thread in cpp-httplib 0.11 until this many seconds pass: short, so a
+ * burst of clients that keep their connections open cannot starve /health (the default is 5 s). */
+constexpr time_t keep_alive_seconds = 2;
+
 }  // namespace
 
 struct ChatServer::Implementation {
@@ -90,6 +108,8 @@ struct ChatServer::Implementation {
     ServerMetrics metrics;
     APIKey api_key;
     ChatEndpoint chat{scheduler, health};
+    CrossOrigin cross_origin;
+    int64_t created;
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> load_failed{false};
     std::thread device_thread;
@@ -97,9 +117,10 @@ struct ChatServer::Implementation {
     explicit Implementation(ServerOptions server_options)
         : options(std::move(server_options)),
           health(options.engine.model_name.empty() ? file_stem(options.engine.model_path) : options.engine.model_name),
-          scheduler(options.queue, std::chrono::milliseconds(options.piece_delay_ms)), api_key(options.api_key) {
-        /* Room for the running request, the waiting ones, and more for /health, /metrics and the page. */
-        size_t threads = static_cast<size_t>(options.queue < 0 ? 0 : options.queue) + 9;
+          scheduler(options.queue, std::chrono::milliseconds(options.piece_delay_ms)), api_key(options.api_key),
+          cross_origin(options.cors_origins, api_key.required()), created(model_created(options.engine.model_path)) {
+        /* Each waiting request holds its connection's thread: room for all of them and the running one. */
+        size_t threads = static_cast<size_t>(options.queue < 0 ? 0 : options.queue) + 1 + spare_threads;
         http.new_task_queue = [this, threads] {
             return new StoppableThreadPool(threads, [this] {
                 if (stop_requested) http.stop();
@@ -113,6 +134,8 @@ struct ChatServer::Implementation {
             setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
         });
         http.set_idle_interval(0, 200 * 1000);
+        http.set_keep_alive_timeout(keep_alive_seconds);
+        http.set_keep_alive_max_count(1000);
         http.set_payload_max_length(16 * 1024 * 1024);
         route();
     }
@@ -122,15 +145,48 @@ struct ChatServer::Implementation {
         return request.method == "GET" && (request.path == "/health" || request.path == "/");
     }
 
+    /* The key is checked in the handler, after cpp-httplib has read the body: a refusal in the pre-routing handler
+     * would leave a POST's body unread on a keep-alive connection, to be parsed as the next request. */
+    using Handler = std::function<void(const httplib::Request &, httplib::Response &)>;
+    Handler guarded(Handler handler) {
+        return [this, handler](const httplib::Request &request, httplib::Response &response) {
+            if (is_open(request) || api_key.accepts(request.get_header_value("Authorization"))) {
+                handler(request, response);
+                return;
+            }
+            response.set_header("WWW-Authenticate", "Bearer");
+            bool sent_a_key = !request.get_header_value("Authorization").empty();
+            send_error(response, 401,
+                       sent_a_key ? "wrong API key: the key in 'Authorization: Bearer KEY' is not this engine's"
+                                  : "this engine needs an API key: send the header 'Authorization: Bearer KEY'",
+                       "authentication_error", "invalid_api_key");
+        };
+    }
+
+    /* 503 while the model loads or after it failed: a model list that names a model not yet usable misleads. */
+    bool refuse_unless_ready(httplib::Response &response) {
+        HealthSnapshot snapshot = health.snapshot();
+        if (snapshot.status == HealthStatus::ready) return false;
+        if (snapshot.status == HealthStatus::loading) response.set_header("Retry-After", "1");
+        send_error(response, 503,
+                   snapshot.status == HealthStatus::loading ? "the model is still loading; try again when /health says ready"
+                                                            : "the model failed to load: " + snapshot.reason,
+                   "server_error", snapshot.status == HealthStatus::loading ? "model_loading" : "model_load_failed");
+        return true;
+    }
+
+    nlohmann::json model_object() const {
+        return {{"id", health.snapshot().model_name}, {"object", "model"}, {"created", created},
+                {"owned_by", "tpudeploy"}};
+    }
+
     void route() {
         http.set_pre_routing_handler([this](const httplib::Request &request, httplib::Response &response) {
             request_started = std::chrono::steady_clock::now();
-            if (is_open(request) || api_key.accepts(request.get_header_value("Authorization")))
-                return httplib::Server::HandlerResponse::Unhandled;
-            response.set_header("WWW-Authenticate", "Bearer");
-            send_error(response, 401,
-                       "this engine needs an API key: send the header 'Authorization: Bearer KEY'",
-                       "authentication_error", "invalid_api_key");
+            cross_origin.add_headers(request, response);
+            if (request.method != "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
+            /* A browser's preflight carries no credentials: answered before the key is asked for. */
+            cross_origin.answer_preflight(request, response);
             return httplib::Server::HandlerResponse::Handled;
         });
         http.set_error_handler([](const httplib::Request &request, httplib::Response &response) {
@@ -140,7 +196,8 @@ struct ChatServer::Implementation {
                            "invalid_request_error", "not_found");
             else
                 send_error(response, response.status, "the request could not be served (HTTP " +
-                           std::to_string(response.status) + ")", "invalid_request_error");
+                           std::to_string(response.status) + ")", "invalid_request_error",
+                           response.status == 413 ? "request_too_large" : "http_" + std::to_string(response.status));
         });
         http.set_exception_handler([](const httplib::Request &, httplib::Response &response, std::exception_ptr error) {
             std::string message = "internal error";
@@ -150,7 +207,7 @@ struct ChatServer::Implementation {
                 message = exception.what();
             } catch (...) {
             }
-            send_error(response, 500, message, "server_error");
+            send_error(response, 500, message, "server_error", "internal_error");
         });
         http.set_logger([this](const httplib::Request &request, const httplib::Response &response) {
             metrics.count_request(response.status);
@@ -164,21 +221,39 @@ struct ChatServer::Implementation {
             response.status = snapshot.status == HealthStatus::ready ? 200 : 503;
             response.set_content(EngineHealth::body(snapshot), "application/json");
         });
-        http.Get("/v1/models", [this](const httplib::Request &, httplib::Response &response) {
-            nlohmann::json model = {{"id", health.snapshot().model_name}, {"object", "model"}, {"owned_by", "tpudeploy"}};
-            nlohmann::json body = {{"object", "list"}, {"data", nlohmann::json::array({model})}};
+        http.Get("/v1/models", guarded([this](const httplib::Request &, httplib::Response &response) {
+            if (refuse_unless_ready(response)) return;
+            nlohmann::json body = {{"object", "list"}, {"data", nlohmann::json::array({model_object()})}};
             response.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                                  "application/json");
-        });
-        http.Get("/metrics", [this](const httplib::Request &, httplib::Response &response) {
+        }));
+        http.Get(R"(/v1/models/(.+))", guarded([this](const httplib::Request &request, httplib::Response &response) {
+            if (refuse_unless_ready(response)) return;
+            nlohmann::json model = model_object();
+            if (request.matches[1].str() != model["id"].get<std::string>()) {
+                send_error(response, 404,
+                           "the model '" + request.matches[1].str() + "' does not exist; this engine serves '" +
+                               model["id"].get<std::string>() + "' (GET /v1/models)",
+                           "invalid_request_error", "model_not_found", "model");
+                return;
+            }
+            response.set_content(model.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                                 "application/json");
+        }));
+        http.Get("/metrics", guarded([this](const httplib::Request &, httplib::Response &response) {
             response.set_content(metrics.render(scheduler.waiting()), "text/plain; version=0.0.4; charset=utf-8");
-        });
+        }));
         http.Get("/", [](const httplib::Request &, httplib::Response &response) {
             response.set_header("Cache-Control", "no-cache");
             response.set_content(chat_page_html, "text/html; charset=utf-8");
         });
         http.Post("/v1/chat/completions",
-                  [this](const httplib::Request &request, httplib::Response &response) { chat.handle(request, response); });
+                  guarded([this](const httplib::Request &request, httplib::Response &response) {
+                      chat.handle(request, response);
+                  }));
+        http.Post("/v1/completions", guarded([this](const httplib::Request &request, httplib::Response &response) {
+                      chat.handle_completion(request, response);
+                  }));
     }
 
     /* The device thread: load, then run generations until the scheduler closes. */
@@ -203,8 +278,8 @@ struct ChatServer::Implementation {
         HealthSnapshot ready = health.snapshot();
         std::fprintf(stderr, "loaded %s (%s, %d layers, context %d) in %.2fs\n", ready.model_name.c_str(),
                      ready.model.family.c_str(), ready.model.layers, ready.model.seq_len, ready.load_seconds);
-        scheduler.run(*model, [&](const GenerationResult &result) {
-            metrics.count_generation(result);
+        scheduler.run(*model, [&](const GenerationResult &result, double queue_seconds) {
+            metrics.count_generation(result, queue_seconds);
             metrics.set_npu_memory_used(model->npu_memory_used_bytes());
         });
     }

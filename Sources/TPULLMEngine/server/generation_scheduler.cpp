@@ -18,14 +18,14 @@ void GenerationScheduler::drop_cancelled() {
 }
 
 std::shared_ptr<GenerationTicket> GenerationScheduler::submit(std::vector<ChatMessage> messages,
-                                                              SamplingOptions options) {
+                                                              SamplingOptions options, bool raw_prompt) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (closed_) return nullptr;
     drop_cancelled();
     /* Room for `capacity_` waiting requests beyond the one on the device. */
     size_t in_flight = waiting_.size() + (running_ ? 1 : 0);
     if (in_flight >= capacity_ + 1) return nullptr;
-    auto ticket = std::make_shared<GenerationTicket>(std::move(messages), std::move(options));
+    auto ticket = std::make_shared<GenerationTicket>(std::move(messages), std::move(options), raw_prompt);
     waiting_.push_back(ticket);
     submitted_.notify_one();
     return ticket;
@@ -36,6 +36,22 @@ int GenerationScheduler::waiting() const {
     size_t count = 0;
     for (auto &ticket : waiting_) count += ticket->cancelled() ? 0 : 1;
     return static_cast<int>(count);
+}
+
+int GenerationScheduler::position(const std::shared_ptr<GenerationTicket> &ticket) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    int ahead = running_ ? 1 : 0;
+    for (auto &waiting : waiting_) {
+        if (waiting == ticket) return ahead;
+        ahead += waiting->cancelled() ? 0 : 1;
+    }
+    return -1;
+}
+
+double GenerationScheduler::expected_wait_seconds() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t ahead = waiting_.size() + (running_ ? 1 : 0);
+    return static_cast<double>(ahead) * mean_generation_seconds_;
 }
 
 void GenerationScheduler::close() {
@@ -61,15 +77,18 @@ void GenerationScheduler::run(LanguageModel &model, const Observer &observer) {
             waiting_.pop_front();
             running_ = ticket;
         }
+        ticket->mark_started();
+        auto started = std::chrono::steady_clock::now();
         try {
-            GenerationResult result = model.chat(ticket->messages(), ticket->options(),
-                                                 [&](const std::string &piece) {
-                                                     bool go_on = ticket->deliver(piece);
-                                                     if (go_on && piece_delay_.count() > 0)
-                                                         std::this_thread::sleep_for(piece_delay_);
-                                                     return go_on;
-                                                 });
-            observer(result);
+            auto on_text = [&](const std::string &piece) {
+                bool go_on = ticket->deliver(piece);
+                if (go_on && piece_delay_.count() > 0) std::this_thread::sleep_for(piece_delay_);
+                return go_on;
+            };
+            GenerationResult result = ticket->raw_prompt()
+                                          ? model.complete(ticket->messages().at(0).content, ticket->options(), on_text)
+                                          : model.chat(ticket->messages(), ticket->options(), on_text);
+            observer(result, ticket->queue_seconds());
             ticket->complete(std::move(result));
         } catch (const EngineError &error) {
             ticket->fail(error.kind, error.what());
@@ -78,6 +97,8 @@ void GenerationScheduler::run(LanguageModel &model, const Observer &observer) {
         }
         std::lock_guard<std::mutex> lock(mutex_);
         running_.reset();
+        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        mean_generation_seconds_ = 0.7 * mean_generation_seconds_ + 0.3 * seconds;
     }
 }
 

@@ -1,6 +1,6 @@
 /*
  * The device runs one generation at a time. Requests wait their turn in a bounded FIFO queue; when it is full a
- * request is refused at once (the HTTP layer answers 429). The device thread calls run(), which takes tickets in
+ * request is refused at once (the HTTP layer answers 429 with the expected wait). The device thread calls run(), which takes tickets in
  * order until close().
  */
 #pragma once
@@ -23,10 +23,11 @@ class GenerationScheduler {
     explicit GenerationScheduler(int capacity, std::chrono::milliseconds piece_delay = {});
 
     /* A ticket for the request, or null when the queue is full or the scheduler is closed. */
-    std::shared_ptr<GenerationTicket> submit(std::vector<ChatMessage> messages, SamplingOptions options);
+    std::shared_ptr<GenerationTicket> submit(std::vector<ChatMessage> messages, SamplingOptions options,
+                                             bool raw_prompt = false);
 
-    /* Called after each generation that produced a result (for metrics). */
-    using Observer = std::function<void(const GenerationResult &)>;
+    /* Called after each generation that produced a result (for metrics), with its time in the queue. */
+    using Observer = std::function<void(const GenerationResult &, double queue_seconds)>;
     /* Device thread: runs tickets one by one until close(). */
     void run(LanguageModel &model, const Observer &observer);
 
@@ -34,6 +35,11 @@ class GenerationScheduler {
     void close();
 
     int waiting() const;
+    /* Requests ahead of `ticket` (the running one included); -1 once it runs or is gone. */
+    int position(const std::shared_ptr<GenerationTicket> &ticket) const;
+    /* Seconds until the device is free for a new request, from the mean of recent generations' durations:
+     * what Retry-After and the waiting comments say. */
+    double expected_wait_seconds() const;
 
   private:
     void drop_cancelled();  /* mutex_ held */
@@ -45,6 +51,7 @@ class GenerationScheduler {
     std::deque<std::shared_ptr<GenerationTicket>> waiting_;
     std::shared_ptr<GenerationTicket> running_;
     bool closed_ = false;
+    double mean_generation_seconds_ = 1.0; /* a moving average; 1 s until the first generation ends */
 };
 
 }  // namespace tpu::server

@@ -2,8 +2,19 @@
 
 namespace tpu::server {
 
-GenerationTicket::GenerationTicket(std::vector<ChatMessage> messages, SamplingOptions options)
-    : messages_(std::move(messages)), options_(std::move(options)) {}
+GenerationTicket::GenerationTicket(std::vector<ChatMessage> messages, SamplingOptions options, bool raw_prompt)
+    : messages_(std::move(messages)), options_(std::move(options)), raw_prompt_(raw_prompt) {}
+
+void GenerationTicket::mark_started() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    started_at_ = std::chrono::steady_clock::now();
+}
+
+double GenerationTicket::queue_seconds() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto until = started_at_ ? *started_at_ : std::chrono::steady_clock::now();
+    return std::chrono::duration<double>(until - submitted_at_).count();
+}
 
 GenerationTicket::Progress GenerationTicket::wait(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);

@@ -23,10 +23,18 @@ struct GenerationFailure {
 
 class GenerationTicket {
   public:
-    GenerationTicket(std::vector<ChatMessage> messages, SamplingOptions options);
+    /* A chat (messages through the model's prompt format) or, with `raw_prompt`, a legacy completion. */
+    GenerationTicket(std::vector<ChatMessage> messages, SamplingOptions options, bool raw_prompt = false);
 
     const std::vector<ChatMessage> &messages() const { return messages_; }
     const SamplingOptions &options() const { return options_; }
+    /* POST /v1/completions: messages()[0].content is the prompt text, fed without a chat format. */
+    bool raw_prompt() const { return raw_prompt_; }
+
+    /* When it joined the queue and when the device took it: the queue wait, counted in time to first token. */
+    std::chrono::steady_clock::time_point submitted_at() const { return submitted_at_; }
+    void mark_started();
+    double queue_seconds() const;  /* so far while waiting */
 
     /* What happened since the last call: new pieces, and the outcome once there is one. */
     struct Progress {
@@ -49,6 +57,9 @@ class GenerationTicket {
   private:
     const std::vector<ChatMessage> messages_;
     const SamplingOptions options_;
+    const bool raw_prompt_;
+    const std::chrono::steady_clock::time_point submitted_at_ = std::chrono::steady_clock::now();
+    std::optional<std::chrono::steady_clock::time_point> started_at_;
     mutable std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<std::string> pieces_;

@@ -9,15 +9,16 @@ void ServerMetrics::count_request(int status) {
     ++requests_by_code_[status];
 }
 
-void ServerMetrics::count_generation(const GenerationResult &result) {
+void ServerMetrics::count_generation(const GenerationResult &result, double queue_seconds) {
     std::lock_guard<std::mutex> lock(mutex_);
     generated_tokens_ += result.tokens.size();
     prompt_tokens_ += result.prompt_ids.size();
-    if (!result.tokens.empty()) {
-        first_token_seconds_sum_ += result.time_to_first_token_seconds;
-        ++first_token_count_;
+    queue_wait_.observe(queue_seconds);
+    if (!result.tokens.empty()) first_token_.observe(queue_seconds + result.time_to_first_token_seconds);
+    if (result.tokens.size() > 1 && result.decode_tokens_per_second > 0) {
+        decode_tokens_per_second_ = result.decode_tokens_per_second;
+        per_token_.observe(1.0 / result.decode_tokens_per_second);
     }
-    if (result.tokens.size() > 1) decode_tokens_per_second_ = result.decode_tokens_per_second;
 }
 
 void ServerMetrics::set_npu_memory_used(int64_t bytes) {
@@ -38,12 +39,11 @@ std::string ServerMetrics::render(int queue_depth) const {
         << "tpu_engine_generated_tokens_total " << generated_tokens_ << "\n"
         << "# HELP tpu_engine_prompt_tokens_total Prompt tokens fed to the model.\n"
         << "# TYPE tpu_engine_prompt_tokens_total counter\n"
-        << "tpu_engine_prompt_tokens_total " << prompt_tokens_ << "\n"
-        << "# HELP tpu_engine_time_to_first_token_seconds Time from the start of a generation to its first token.\n"
-        << "# TYPE tpu_engine_time_to_first_token_seconds summary\n"
-        << "tpu_engine_time_to_first_token_seconds_sum " << first_token_seconds_sum_ << "\n"
-        << "tpu_engine_time_to_first_token_seconds_count " << first_token_count_ << "\n"
-        << "# HELP tpu_engine_decode_tokens_per_second Decode speed of the last generation.\n"
+        << "tpu_engine_prompt_tokens_total " << prompt_tokens_ << "\n";
+    queue_wait_.render(out);
+    first_token_.render(out);
+    per_token_.render(out);
+    out << "# HELP tpu_engine_decode_tokens_per_second Decode speed of the last generation.\n"
         << "# TYPE tpu_engine_decode_tokens_per_second gauge\n"
         << "tpu_engine_decode_tokens_per_second " << decode_tokens_per_second_ << "\n"
         << "# HELP tpu_engine_queue_depth Requests waiting for the device.\n"
