@@ -136,8 +136,9 @@ struct LayoutCommandLineTests {
                                      "--output", output, "--dry-run", "--json"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let result = try JSONOutput.decoder().decode(LocalFixResult.self, from: Data(outcome.stdout.utf8))
-        // The model's weights and neuron memory, rounded up to MiB, plus the EVB profile's 256 MiB headroom.
-        #expect(result.plan.request.npuMiB == (model.npuMemoryBytes + Self.mib - 1) / Self.mib + 256)
+        // The model's whole memory need (weights, neuron blocks, KV cache, engine buffers), rounded up to MiB,
+        // plus the EVB profile's 256 MiB headroom.
+        #expect(result.plan.request.npuMiB == (ModelMemoryNeed(model: model).totalBytes + Self.mib - 1) / Self.mib + 256)
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 
