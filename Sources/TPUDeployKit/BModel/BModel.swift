@@ -112,7 +112,9 @@ public struct BModel: Sendable, Codable, Equatable {
                     return Stage(
                         inputs: try parameter.tables(0).map(Self.tensor), outputs: try parameter.tables(1).map(Self.tensor),
                         contextBytes: try parameter.u64(3), coefficientStart: coefficients?.0, coefficientBytes: coefficients?.1 ?? 0,
-                        coefficientCheckCode: try memory?.u8s(1))
+                        // tpu-mlir's encrypt_mode (CoeffMem field 4): the check code is of the plain bytes, not the
+                        // stored ones, so an encrypted range cannot be checked here.
+                        coefficientCheckCode: try memory?.u32(4) == 0 ? try memory?.u8s(1) : nil)
                 })
             }
         } catch let error as FlatBufferError {
