@@ -122,4 +122,41 @@ struct PayloadFaultTests {
             await session.close()
         }
     }
+
+    @Test func launchOnTheCommandLineReportsTheCrashLoopAndSaysTheServiceIsStopped() async throws {
+        let payload = try PushPayload()
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let config = payload.directory.appendingPathComponent("tpudeploy.yaml")
+            try """
+                target:
+                  host: \(board.host)
+                  user: root
+                  identity: \(board.identityFile)
+                  known_hosts: \(board.knownHostsFile)
+                  board: 1684x_evb
+                deployment:
+                  name: crash
+                  remote_dir: /data/tpudeploy/crash
+                  bmodel: \(payload.bmodel)
+                  tokenizer: \(payload.tokenizer)
+                  engine: \(payload.engine)
+                  port: 8092
+
+                """.write(to: config, atomically: true, encoding: .utf8)
+            let story = DeploymentStoryTests()
+            let pushed = try story.tpudeploy(["push", "--json"], in: payload.directory)
+            try #require(pushed.status == 0, "\(pushed.stdout) \(pushed.stderr)")
+            // --timeout far beyond the test's limit: only the crash-loop check ends the wait in time.
+            let launched = try story.tpudeploy(["launch", "--timeout", "3600"], in: payload.directory)
+            #expect(launched.status != 0)
+            #expect(launched.stderr.contains("the engine exited before it answered"), "\(launched.stderr)")
+            #expect(launched.stderr.contains("tpu-llm-supervise: engine exited with status"), "\(launched.stderr)")
+            #expect(launched.stderr.contains("The service tpudeploy-crash was stopped and will not start at boot"), "\(launched.stderr)")
+            let status = try story.tpudeploy(["status", "--json"], in: payload.directory)
+            #expect(status.stdout.contains("\"stopped\""), "\(status.stdout)")
+            #expect(try SimulatedBoardHarness.openSSH(board, "grep -c 'tpudeploy:crash' /etc/rc.local || true").hasPrefix("0"))
+        }
+    }
 }
