@@ -7,8 +7,9 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
 private let profiles = ProfileStore(directory: repositoryRoot.appendingPathComponent("Profiles"))
 
 /// Payload files for push tests: a small but real bmodel (the tiny-chatglm2 JSON source with its weights scaled
-/// down to a few MiB, compiled by flatc and packed with random weights), a sentencepiece tokenizer whose piece
-/// count fits its embedding table, and random engine and support files.
+/// down to a few MiB, compiled by flatc and packed with random weights and their check codes), a sentencepiece
+/// tokenizer whose piece count fits its embedding table, an engine file with an ELF header for this host, and
+/// random support files.
 struct PushPayload {
     let directory: URL
     var bmodel: String { directory.appendingPathComponent("tiny.bmodel").path }
@@ -16,7 +17,8 @@ struct PushPayload {
     var engine: String { directory.appendingPathComponent("engine.bin").path }
     var big: String { directory.appendingPathComponent("weights-extra.bin").path }
 
-    /// `rows` vocabulary rows of 4096 fp16 values; the tokenizer has rows − 5 pieces (chatglm2 adds five).
+    /// `rows` vocabulary rows of 4096 fp16 values, each weight range with its real sha256 check code; a tokenizer
+    /// of `rows` pieces (no profile: no special tokens); an engine with this host's ELF header.
     init(rows: Int = 256, chip: String = "BM1684X", bigMiB: Int = 0) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-push-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -24,6 +26,8 @@ struct PushPayload {
         var model = try JSONSerialization.jsonObject(with: Data(contentsOf: source)) as? [String: Any] ?? [:]
         let embedding = rows * 4096 * 2, block = 1 << 20, head = 1 << 20
         let ranges: [String: (Int, Int)] = ["embedding": (0, embedding), "block_0": (embedding, block), "block_cache_0": (embedding, block), "lm_head": (embedding + block, head)]
+        let blob = embedding + block + head
+        let weights = Self.random(blob)
         model["chip"] = chip
         model["neuron_size"] = 16 << 20
         model["net"] = (model["net"] as? [[String: Any]] ?? []).map { net in
@@ -33,6 +37,8 @@ struct PushPayload {
                 var parameter = parameter
                 var memory = parameter["coeff_mem"] as? [String: Any] ?? [:]
                 memory["binary_coeff"] = ["start": range.0, "size": range.1]
+                // The real check code, as tpu-mlir writes it: the sha256 of the range's bytes.
+                memory["check_code"] = Digest.sha256(Array(weights[range.0..<(range.0 + range.1)])).map(Int.init)
                 parameter["coeff_mem"] = memory
                 return parameter
             }
@@ -43,15 +49,27 @@ struct PushPayload {
         try SimulatedBoardHarness.run("/usr/bin/flatc", ["-b", "-o", directory.path,
                                                          repositoryRoot.appendingPathComponent("Tests/Fixtures/bmodel/bmodel.fbs").path, json.path])
         let flatBuffers = try Array(Data(contentsOf: directory.appendingPathComponent("tiny.bin")))
-        let blob = embedding + block + head
         var header = [UInt8](repeating: 0, count: 64)
         for (index, value) in [UInt32(0xFF55_AAEE), 64, UInt32(flatBuffers.count), UInt32(blob)].enumerated() {
             withUnsafeBytes(of: value.littleEndian) { header.replaceSubrange(index * 4..<(index * 4 + 4), with: $0) }
         }
-        try LocalFile.write(header + flatBuffers + Self.random(blob), to: bmodel)
-        try LocalFile.write(sentencePieceTokenizer(pieces: rows - 5), to: tokenizer)
-        try LocalFile.write(Self.random(3 << 20), to: engine)
+        try LocalFile.write(header + flatBuffers + weights, to: bmodel)
+        try LocalFile.write(sentencePieceTokenizer(pieces: rows), to: tokenizer)
+        try LocalFile.write(Self.elfHeader(machine: Self.hostMachine) + Self.random(3 << 20), to: engine)
         if bigMiB > 0 { try LocalFile.write(Self.random(bigMiB << 20), to: big) }
+    }
+
+    /// e_machine of this host's executables (the simulated boards run the host's architecture).
+    static var hostMachine: UInt16 { ELFHeader.expected(forUnameMachine: EngineSource.hostArch)?.machine ?? 62 }
+
+    /// The 64-byte header of a little-endian ELF64 executable for `machine` (183 aarch64, 62 x86-64).
+    static func elfHeader(machine: UInt16) -> [UInt8] {
+        var header = [UInt8](repeating: 0, count: 64)
+        header.replaceSubrange(0..<7, with: [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1])
+        header[16] = 2  // ET_EXEC
+        header[18] = UInt8(machine & 0xFF)
+        header[19] = UInt8(machine >> 8)
+        return header
     }
 
     static func random(_ count: Int) -> [UInt8] {

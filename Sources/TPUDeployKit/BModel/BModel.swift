@@ -39,6 +39,9 @@ public struct BModel: Sendable, Codable, Equatable {
         /// Where the stage's weights sit in the blob.
         public var coefficientStart: UInt64?
         public var coefficientBytes: UInt64
+        /// `coeff_mem.check_code`: the SHA-256 of the stage's coefficient bytes as the compiler wrote them
+        /// (nil when the file carries none).
+        public var coefficientCheckCode: [UInt8]? = nil
     }
 
     public struct Net: Sendable, Codable, Equatable {
@@ -54,6 +57,9 @@ public struct BModel: Sendable, Codable, Equatable {
     /// Size of the weights blob after the FlatBuffers part: the header's u32 `binary_size` unwrapped (see
     /// `blobBytes(headerBinarySize:reaching:)`), so 4 GiB and more for the large LLMs.
     public var binaryBytes: UInt64
+    /// Where the blob starts in the file: after the 64-byte header and the FlatBuffers part. Coefficient
+    /// `start`s are relative to it.
+    public var blobOffset: UInt64 = 0
 
     /// Weights in device memory: every distinct coefficient range once (nets share blocks of weights).
     public var coefficientBytes: UInt64 {
@@ -101,10 +107,14 @@ public struct BModel: Sendable, Codable, Equatable {
             neuronBytes = try root.u64(5)
             nets = try root.tables(4).map { net in
                 Net(name: try required(net.string(0), "net name"), stages: try net.tables(3).map { parameter in
-                    let coefficients = try parameter.table(4).flatMap { try $0.u64Pair(2) }
+                    let memory = try parameter.table(4)
+                    let coefficients = try memory.flatMap { try $0.u64Pair(2) }
                     return Stage(
                         inputs: try parameter.tables(0).map(Self.tensor), outputs: try parameter.tables(1).map(Self.tensor),
-                        contextBytes: try parameter.u64(3), coefficientStart: coefficients?.0, coefficientBytes: coefficients?.1 ?? 0)
+                        contextBytes: try parameter.u64(3), coefficientStart: coefficients?.0, coefficientBytes: coefficients?.1 ?? 0,
+                        // tpu-mlir's encrypt_mode (CoeffMem field 4): the check code is of the plain bytes, not the
+                        // stored ones, so an encrypted range cannot be checked here.
+                        coefficientCheckCode: try memory?.u32(4) == 0 ? try memory?.u8s(1) : nil)
                 })
             }
         } catch let error as FlatBufferError {
@@ -118,6 +128,7 @@ public struct BModel: Sendable, Codable, Equatable {
             weightsEnd = max(weightsEnd, end)
         }
         binaryBytes = Self.blobBytes(headerBinarySize: headerBinarySize, reaching: weightsEnd)
+        blobOffset = headerSize + flatBuffersSize
         let needed = headerSize + flatBuffersSize + binaryBytes
         guard fileSize >= needed else { throw BModelError.truncated(path: path, expectedBytes: needed, actualBytes: fileSize) }
     }

@@ -103,4 +103,10 @@ struct FlatBufferTable {
         guard let vector = try vector(id, elementSize: 8) else { return [] }
         return try (0..<vector.count).map { try Self.u64(buffer, vector.start + 8 * $0) }
     }
+
+    /// A `[uint8]` vector (bmodel's `check_code`), or nil when the table does not carry it.
+    func u8s(_ id: Int) throws -> [UInt8]? {
+        guard let vector = try vector(id, elementSize: 1) else { return nil }
+        return Array(buffer[vector.start..<(vector.start + vector.count)])
+    }
 }

@@ -75,17 +75,19 @@ public struct DeploymentPusher: Sendable {
             do { bytes = try LocalFile.readPrefix(path, count: 256 << 20).bytes } catch {
                 throw PushError.localFileUnreadable(path: path, reason: "\(error)")
             }
-            if let pieces = SentencePieceModel.pieceCount(bytes) {
-                if let model, let modelPath = request.bmodel {
-                    pairing = try TokenizerPairing.check(pieces: pieces, family: request.profile?.family, model: model,
-                                                         tokenizerName: path, modelName: modelPath)
-                    if pairing?.verdict == .unverifiable {
-                        warnings.append("\(modelPath) does not show its vocabulary size: the tokenizer pairing was not checked")
-                    }
+            // An empty or unreadable tokenizer is refused: the engine would fail on it, or answer garbage.
+            let vocabulary = try TokenizerVocabulary.read(bytes, path: path)
+            if let model, let modelPath = request.bmodel {
+                pairing = try TokenizerPairing.check(pieces: vocabulary.ids, family: request.profile?.family, model: model,
+                                                     tokenizerName: path, modelName: modelPath, profileName: request.profile?.name)
+                if pairing?.verdict == .unverifiable {
+                    warnings.append("\(modelPath) does not show its vocabulary size: the tokenizer pairing was not checked")
                 }
-            } else {
-                warnings.append("\(path) is not a sentencepiece model: the tokenizer pairing was not checked")
             }
+        }
+        let coefficientPlan = model.map(CoefficientCheckPlan.init)
+        if let plan = coefficientPlan, let path = request.bmodel, plan.uncheckedRanges > 0 {
+            warnings.append("\(plan.uncheckedRanges) weight range\(plan.uncheckedRanges == 1 ? "" : "s") of \(path) carry no sha256 check_code: \(plan.uncheckedRanges == 1 ? "it was" : "they were") not checked")
         }
 
         events?(.step("inspecting \(name)"))
@@ -101,9 +103,17 @@ public struct DeploymentPusher: Sendable {
         // The engine's file name is fixed; probe with the names we will use.
         let arch0 = report.arch ?? EngineSource.hostArch
         var sources: [PayloadManifest.Source] = []
-        if let path = request.bmodel { sources.append(.init(path: path, role: .bmodel)) }
+        if let path = request.bmodel { sources.append(.init(path: path, role: .bmodel, coefficients: coefficientPlan)) }
         if let path = request.tokenizer { sources.append(.init(path: path, role: .tokenizer)) }
-        if let engine = try request.engine.path(forArch: arch0) { sources.append(.init(path: engine, role: .engine, remoteName: "tpu-llm-engine")) }
+        if let engine = try request.engine.path(forArch: arch0) {
+            // An engine that cannot run there would crash-loop under the service: refuse it before the lock or a byte.
+            let header: [UInt8]
+            do { header = try LocalFile.readPrefix(engine, count: 64).bytes } catch {
+                throw PushError.localFileUnreadable(path: engine, reason: "\(error)")
+            }
+            if let warning = try EngineArchitectureCheck.check(engineHeader: header, path: engine, boardArch: arch0) { warnings.append(warning) }
+            sources.append(.init(path: engine, role: .engine, remoteName: "tpu-llm-engine"))
+        }
         for path in request.support { sources.append(.init(path: path, role: .support)) }
         let names = try sources.map { try BoardNames.validatedFileName($0.remoteName ?? ($0.path as NSString).lastPathComponent, source: "the name of \($0.path)") }
         if !request.dryRun {
@@ -196,9 +206,13 @@ public struct DeploymentPusher: Sendable {
                 events?(.fileStarted(name: entry.name, size: entry.size, resumeFrom: offset, skipped: false))
                 let base = totalDone, start = offset
                 let localHash = entry.hashPending ? SendingHash() : nil
+                // A bmodel sent whole for the first time has its weights checked from the same chunks.
+                let coefficients = entry.hashPending && entry.role == .bmodel ? coefficientPlan.flatMap { $0.ranges.isEmpty ? nil : $0 } : nil
+                let verifier = coefficients.map(CoefficientVerifier.init)
                 let identity = try LocalHashCache.FileIdentity(path: entry.localPath)
                 let current = entry
-                let outcome = try await upload(entry, from: offset, scripts: scripts, session: session, hash: localHash) { done in
+                let outcome = try await upload(entry, from: offset, scripts: scripts, session: session, hash: localHash,
+                                               coefficients: verifier) { done in
                     events?(.progress(name: current.name, fileDone: done, fileSize: current.size, totalDone: base + done - start, totalBytes: totalBytes))
                 }
                 files[slot].bytesSent += outcome.bytesSent
@@ -209,9 +223,16 @@ public struct DeploymentPusher: Sendable {
                         _ = try? await session.run(scripts.removePartial(entry.name), timeout: 60)
                         throw PushError.localFileChanged(path: entry.localPath)
                     }
+                    if let verifier {
+                        let mismatches = verifier.finish()
+                        if !mismatches.isEmpty {
+                            _ = try? await session.run(scripts.removePartial(entry.name), timeout: 60)
+                            try PayloadManifest.requireIntact(mismatches, path: entry.localPath)
+                        }
+                    }
                     entry.sha256 = localHash.finish()
                     files[slot].sha256 = entry.sha256
-                    hashCache?.remember(entry.sha256, of: entry.localPath, identity: identity)
+                    hashCache?.remember(entry.sha256, of: entry.localPath, identity: identity, coefficientsChecked: verifier != nil)
                 }
                 events?(.verifying(name: entry.name, partialPath: scripts.partialPath(entry.name)))
                 // Trusted only while this push holds the directory's lock: a second writer into the same partial
@@ -259,13 +280,19 @@ public struct DeploymentPusher: Sendable {
     /// Sends `entry` from `offset` to its temporary name. A write failure the SFTP server does not explain is
     /// checked against `df`: a full file system becomes `UploadError.noSpace`.
     /// The board hashes the file as it arrives (`PushScripts.hashWhileReceiving`, in the outcome's companion
-    /// result); `hash`, when given, gets every byte sent (the upload starts at 0 then).
+    /// result); `hash`, when given, gets every byte sent (the upload starts at 0 then), and so does `coefficients`.
     private func upload(_ entry: PayloadEntry, from offset: UInt64, scripts: PushScripts, session: SSHSession, hash: SendingHash?,
+                        coefficients: CoefficientVerifier? = nil,
                         progress: @escaping @Sendable (UInt64) -> Void) async throws -> UploadOutcome {
         let tuning = self.tuning, cancelled = self.cancelled
         let remote = scripts.partialPath(entry.name)
         var observer: (@Sendable (UnsafeRawBufferPointer) -> Void)?
-        if let hash { observer = { chunk in hash.add(chunk) } }
+        if let hash {
+            observer = { chunk in
+                hash.add(chunk)
+                coefficients?.add(chunk)
+            }
+        }
         let companions = UploadCompanions(chunkObserver: observer,
                                           command: scripts.hashWhileReceiving(name: entry.name, size: entry.size))
         do {

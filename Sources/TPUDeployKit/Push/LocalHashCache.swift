@@ -52,6 +52,8 @@ public struct LocalHashCache: Sendable {
     private struct Entry: Codable {
         var identity: FileIdentity
         var sha256: String
+        /// A bmodel whose coefficient ranges matched their check codes when it was hashed (nil: not checked).
+        var coefficientsChecked: Bool?
     }
 
     /// The remembered digest of `path`, if the file is still the one that was hashed.
@@ -60,15 +62,22 @@ public struct LocalHashCache: Sendable {
         return entry.sha256
     }
 
-    /// Remembers `sha256` for `path` as it was when hashed (`identity` taken before reading it).
-    public func remember(_ sha256: String, of path: String, identity: FileIdentity, now: Date = Date()) {
+    /// Whether the remembered version of `path` is a bmodel whose coefficients matched their check codes.
+    public func coefficientsChecked(of path: String, identity: FileIdentity) -> Bool {
+        guard let entry = load()[Self.key(path)], entry.identity == identity else { return false }
+        return entry.coefficientsChecked == true
+    }
+
+    /// Remembers `sha256` for `path` as it was when hashed (`identity` taken before reading it), and whether its
+    /// coefficients were checked and matched (a damaged bmodel is refused, never remembered as checked).
+    public func remember(_ sha256: String, of path: String, identity: FileIdentity, coefficientsChecked: Bool = false, now: Date = Date()) {
         // Racy: changed within two seconds of being hashed. Or changed while it was read: not the same file now.
         let nowNanoseconds = Int64(now.timeIntervalSince1970 * 1e9)
         guard nowNanoseconds - identity.changedNanoseconds >= 2_000_000_000,
               (try? FileIdentity(path: path)) == identity else { return }
         // Files that are gone are forgotten, so the cache holds no more than what is still on disk.
         var entries = load().filter { FileManager.default.fileExists(atPath: $0.key) }
-        entries[Self.key(path)] = Entry(identity: identity, sha256: sha256)
+        entries[Self.key(path)] = Entry(identity: identity, sha256: sha256, coefficientsChecked: coefficientsChecked ? true : nil)
         save(entries)
     }
 

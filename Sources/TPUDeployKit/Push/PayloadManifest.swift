@@ -50,15 +50,20 @@ public struct PayloadManifest: Sendable, Codable, Equatable {
         public var path: String
         public var role: PayloadRole
         public var remoteName: String?
-        public init(path: String, role: PayloadRole, remoteName: String? = nil) {
+        /// A bmodel's coefficient ranges, checked against their check codes in the same read as the file's hash.
+        public var coefficients: CoefficientCheckPlan?
+        public init(path: String, role: PayloadRole, remoteName: String? = nil, coefficients: CoefficientCheckPlan? = nil) {
             self.path = path
             self.role = role
             self.remoteName = remoteName
+            self.coefficients = coefficients
         }
     }
 
     /// Hashes every source, or takes its digest from `cache` when the file is unchanged since it was hashed.
-    /// A file for which `hashLater(name, size)` says yes (and the cache has no digest) is left unhashed
+    /// A source with `coefficients` has them checked in the same read (or, when its digest comes from the cache
+    /// and the cache has no verdict on them, by reading those ranges only); a mismatch throws
+    /// `PushError.coefficientsDamaged`. A file for which `hashLater(name, size)` says yes (and the cache has no digest) is left unhashed
     /// (`hashPending`): the caller hashes it while sending it. `progress` gets (bytes hashed, found in the
     /// cache or left for later, bytes in all) for a display.
     public static func build(_ sources: [Source], cache: LocalHashCache? = nil, hashLater: ((String, UInt64) -> Bool)? = nil,
@@ -80,15 +85,24 @@ public struct PayloadManifest: Sendable, Codable, Equatable {
             let base = before
             let identity = try LocalHashCache.FileIdentity(path: source.path)
             let hash: String
+            let plan = source.coefficients.flatMap { $0.ranges.isEmpty ? nil : $0 }
             if let known = cache?.digest(of: source.path, identity: identity) {
                 hash = known
+                if let plan, cache?.coefficientsChecked(of: source.path, identity: identity) != true {
+                    try requireIntact(plan.verify(path: source.path), path: source.path)
+                    cache?.remember(known, of: source.path, identity: identity, coefficientsChecked: true)
+                }
                 progress?(Int(base + size), Int(total))
             } else if hashLater?(name, size) == true {
                 hash = ""
                 progress?(Int(base + size), Int(total))
             } else {
-                hash = try LocalFileHash.sha256(source.path) { done in progress?(Int(base + done), Int(total)) }
-                cache?.remember(hash, of: source.path, identity: identity)
+                let verifier = plan.map(CoefficientVerifier.init)
+                hash = try LocalFileHash.sha256(source.path, observer: verifier.map { verifier in { verifier.add($0) } }) { done in
+                    progress?(Int(base + done), Int(total))
+                }
+                if let verifier { try requireIntact(verifier.finish(), path: source.path) }
+                cache?.remember(hash, of: source.path, identity: identity, coefficientsChecked: plan != nil)
             }
             entries.append(PayloadEntry(name: name, role: source.role, size: size, sha256: hash,
                                         mode: source.role == .engine ? 0o755 : 0o644, localPath: source.path))
@@ -97,14 +111,21 @@ public struct PayloadManifest: Sendable, Codable, Equatable {
         return PayloadManifest(entries: entries)
     }
 
+    /// Throws `PushError.coefficientsDamaged` when a bmodel's coefficient ranges did not match their check codes.
+    public static func requireIntact(_ mismatches: [CoefficientMismatch], path: String) throws {
+        guard mismatches.isEmpty else { throw PushError.coefficientsDamaged(model: path, mismatches: mismatches) }
+    }
+
     public var totalBytes: UInt64 { entries.reduce(0) { $0 + $1.size } }
     public func entry(_ role: PayloadRole) -> PayloadEntry? { entries.first { $0.role == role } }
 }
 
 /// Streaming SHA-256 of local files, whole or a prefix.
 public enum LocalFileHash {
-    /// SHA-256 (hex) of the first `prefix` bytes of `path` (the whole file when nil).
-    public static func sha256(_ path: String, prefix: UInt64? = nil, progress: ((UInt64) -> Void)? = nil) throws -> String {
+    /// SHA-256 (hex) of the first `prefix` bytes of `path` (the whole file when nil). `observer` sees every chunk
+    /// read, in order (the bmodel's coefficient check rides on this read).
+    public static func sha256(_ path: String, prefix: UInt64? = nil, observer: ((UnsafeRawBufferPointer) -> Void)? = nil,
+                              progress: ((UInt64) -> Void)? = nil) throws -> String {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw PushError.localFileUnreadable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(descriptor) }
@@ -117,7 +138,11 @@ public enum LocalFileHash {
             if got < 0 && errno == EINTR { continue }
             if got < 0 { throw PushError.localFileUnreadable(path: path, reason: String(cString: strerror(errno))) }
             if got == 0 { break }
-            buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+            buffer.withUnsafeBytes { bytes in
+                let chunk = UnsafeRawBufferPointer(rebasing: bytes[0..<got])
+                digest.update(chunk)
+                observer?(chunk)
+            }
             done += UInt64(got)
             progress?(done)
         }

@@ -13,6 +13,11 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
     case loadsOnlyAfterReboot(model: String, reason: String, layouts: String)
     case tokenizerMismatch(tokenizer: String, model: String, detail: String)
     case engineMissing(arch: String, searched: [String])
+    case engineNotExecutable(path: String, reason: String)
+    case engineWrongArchitecture(path: String, engineMachine: String, boardArch: String, boardMachine: String)
+    case coefficientsDamaged(model: String, mismatches: [CoefficientMismatch])
+    case tokenizerUnreadable(path: String, reason: String)
+    case modelFamilyMismatch(model: String, profile: String, family: String, detail: String)
     case remoteDirectoryUnusable(target: String, directory: String, reason: String)
     case hashMismatch(target: String, path: String, expected: String, actual: String)
     case interrupted(file: String, reason: String)
@@ -42,6 +47,19 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(tokenizer) does not belong to \(model): \(detail). Nothing was sent. Pass the tokenizer shipped with this model (--tokenizer)."
         case .engineMissing(let arch, let searched):
             return "no tpu-llm-engine build for \(arch) (looked at \(searched.joined(separator: ", "))). Run `make cross` to build Payloads/\(arch)/tpu-llm-engine, or pass --engine PATH."
+        case .engineNotExecutable(let path, let reason):
+            return "\(path) is not an engine executable: \(reason). Nothing was sent. Pass the tpu-llm-engine build for the board (--engine PATH, or `make cross` for Payloads/aarch64/tpu-llm-engine)."
+        case .engineWrongArchitecture(let path, let engineMachine, let boardArch, let boardMachine):
+            return "\(path) is built for \(engineMachine), but the board runs \(boardArch) (\(boardMachine)): it could not start there. Nothing was sent. Pass the engine built for \(boardArch) (`make cross` writes Payloads/\(boardArch)/tpu-llm-engine), or --engine PATH."
+        case .coefficientsDamaged(let model, let mismatches):
+            let first = mismatches[0]
+            let range = first.range
+            let more = mismatches.count > 1 ? " (and \(mismatches.count - 1) more range\(mismatches.count > 2 ? "s" : ""))" : ""
+            return "\(model) is damaged: the weights of net \(range.nets.joined(separator: ", ")) (blob bytes \(range.start)–\(range.start + range.size), \(ByteCount.human(range.size))) do not match their check_code\(more): sha256 \(first.actual.prefix(16))…, the bmodel says \(Digest.hex(range.checkCode).prefix(16))…. Nothing was installed on the board. Copy or download the bmodel again, or recompile it."
+        case .tokenizerUnreadable(let path, let reason):
+            return "\(path) is not a tokenizer tpudeploy can read: \(reason). Nothing was sent. Pass the model's sentencepiece tokenizer.model (or its vocab.json) with --tokenizer."
+        case .modelFamilyMismatch(let model, let profile, let family, let detail):
+            return "\(model) does not look like a \(family) model, which the profile \(profile) says it is: \(detail). Nothing was sent. Pass the profile of this model (--profile), or the bmodel the profile describes."
         case .remoteDirectoryUnusable(let target, let directory, let reason):
             return "cannot use \(directory) on \(target): \(reason). Pass --remote-dir DIR the login user may write, or create it: sudo mkdir -p \(directory) && sudo chown $USER \(directory)."
         case .hashMismatch(let target, let path, let expected, let actual):

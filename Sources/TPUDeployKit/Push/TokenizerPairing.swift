@@ -1,3 +1,5 @@
+import Foundation
+
 /// Counts the pieces of a sentencepiece `.model` file: a `ModelProto` protobuf whose field 1 (`pieces`) is
 /// repeated once per vocabulary entry. A tiny walk over the top-level fields; nothing else is decoded.
 public enum SentencePieceModel {
@@ -26,7 +28,11 @@ public enum SentencePieceModel {
             case 5: position += 4
             case 2:
                 guard let length = varint(), length <= UInt64(bytes.count - position) else { return nil }
-                if field == 1 { pieces += 1 }
+                if field == 1 {
+                    // A SentencePiece message starts with its piece text (field 1, length-delimited).
+                    guard length >= 2, bytes[position] == 0x0A else { return nil }
+                    pieces += 1
+                }
                 position += Int(length)
             default: return nil
             }
@@ -36,17 +42,36 @@ public enum SentencePieceModel {
     }
 }
 
+/// The ids a tokenizer file can produce: a sentencepiece `tokenizer.model` (ChatGLM2, Llama2) or a GPT-2
+/// byte-level BPE `vocab.json` (WizardCoder). Anything else, or an empty file, is not a tokenizer.
+public enum TokenizerVocabulary {
+    /// (ids, kind): the vocabulary size and "sentencepiece" or "vocab.json"; throws `tokenizerUnreadable`.
+    public static func read(_ bytes: [UInt8], path: String) throws -> (ids: Int, kind: String) {
+        guard !bytes.isEmpty else { throw PushError.tokenizerUnreadable(path: path, reason: "the file is empty") }
+        if let pieces = SentencePieceModel.pieceCount(bytes) { return (pieces, "sentencepiece") }
+        if bytes.first == UInt8(ascii: "{"), let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+           !object.isEmpty {
+            let ids = object.values.compactMap { ($0 as? NSNumber)?.intValue }
+            if ids.count == object.count, let highest = ids.max(), ids.min() ?? -1 >= 0 { return (highest + 1, "vocab.json") }
+        }
+        throw PushError.tokenizerUnreadable(
+            path: path, reason: "it is neither a sentencepiece model (a ModelProto of pieces) nor a GPT-2 vocab.json (piece → id)")
+    }
+}
+
 /// How a tokenizer was checked against a bmodel, and what was found.
 ///
 /// The rule: the model's vocabulary rows (the embedding table and lm_head) must hold every id the tokenizer
-/// can produce — sentencepiece pieces, plus the five special tokens ChatGLM2 appends after them — and may be
-/// padded (ChatGLM2-6B pads 64 794 ids to 65 024 rows) by at most max(512, 1 %). Fewer rows means ids past the
-/// table (garbage or a crash); far more means the tokenizer of another model. The rows come from lm_head's
+/// can produce — sentencepiece pieces, plus the five special tokens ChatGLM2 appends after them — and may exceed
+/// them only by the padding real models use, at most 1 % of the ids: ChatGLM2-6B pads 64 794 ids to 65 024 rows
+/// (0.36 %), Qwen 151 851 to 151 936; Llama2 and WizardCoder do not pad. Fewer rows means ids past the table
+/// (garbage or a crash); more means the tokenizer of another model. The rows come from lm_head's
 /// logits width when the model returns logits, else from the embedding net's weight bytes divided by the
 /// hidden size and element size of its output tensor (the table is stored in the type it outputs) or, when the
 /// net outputs fp32, by 2-byte elements: the 2023 seed repositories (sophgo/ChatGLM2-TPU, sophgo/Llama2-TPU
 /// `compile/compile.sh`) deploy the embedding with `--quantize F16` and no `--quant_output`, so an fp16 table
-/// feeds fp32 outputs. When neither is visible, the check is reported as not made.
+/// feeds fp32 outputs. When neither is visible, the check is reported as not made. A profile whose family
+/// does not fit the model (its special tokens, or ChatGLM2's `glm_block_N` nets) is named as the model's problem.
 public struct TokenizerPairing: Sendable, Codable, Equatable {
     public enum Verdict: String, Sendable, Codable { case matches, unverifiable }
 
@@ -62,21 +87,38 @@ public struct TokenizerPairing: Sendable, Codable, Equatable {
     /// Extra special tokens a family appends after the sentencepiece vocabulary.
     public static func specialTokens(family: String?) -> Int { family == "chatglm2" ? 5 : 0 }
 
-    /// Checks `pieces` against `model`; throws `PushError.tokenizerMismatch` when they cannot belong together.
-    public static func check(pieces: Int, family: String?, model: BModel, tokenizerName: String, modelName: String) throws -> TokenizerPairing {
+    /// Rows beyond the ids a model may have as padding: 1 % of the ids.
+    public static func allowedPadding(ids: Int) -> Int { ids / 100 }
+
+    /// Checks `pieces` against `model`; throws `PushError.tokenizerMismatch` when they cannot belong together,
+    /// `PushError.modelFamilyMismatch` when it is the profile's family that does not fit the model.
+    public static func check(pieces: Int, family: String?, model: BModel, tokenizerName: String, modelName: String,
+                             profileName: String? = nil) throws -> TokenizerPairing {
+        if let family, family != "chatglm2", model.nets.contains(where: { $0.name == "glm_block_0" }) {
+            throw PushError.modelFamilyMismatch(model: modelName, profile: profileName ?? family, family: family,
+                                                detail: "its nets are ChatGLM2's (glm_block_0, …)")
+        }
         let needed = pieces + specialTokens(family: family)
-        let slack = max(512, needed / 100)
         let (candidates, source) = rowCandidates(model)
         guard !candidates.isEmpty else {
             return TokenizerPairing(verdict: .unverifiable, tokenizerPieces: pieces, idsNeeded: needed, modelRows: nil, source: nil)
         }
-        if let rows = candidates.first(where: { $0 >= needed && $0 <= needed + slack }) {
+        func fits(_ rows: Int, _ ids: Int) -> Bool { rows >= ids && rows - ids <= allowedPadding(ids: ids) }
+        if let rows = candidates.first(where: { fits($0, needed) }) {
             return TokenizerPairing(verdict: .matches, tokenizerPieces: pieces, idsNeeded: needed, modelRows: rows, source: source)
+        }
+        // The tokenizer fits once the family's special tokens are taken out (or ChatGLM2's put in): the profile is wrong.
+        let otherFamily = specialTokens(family: family) > 0 ? pieces : pieces + specialTokens(family: "chatglm2")
+        if let family, let rows = candidates.first(where: { fits($0, otherFamily) }) {
+            let detail = specialTokens(family: family) > 0
+                ? "its \(rows) vocabulary rows fit the tokenizer's \(pieces) pieces without the \(specialTokens(family: family)) special tokens \(family) adds after them"
+                : "its \(rows) vocabulary rows fit the tokenizer's \(pieces) pieces only with ChatGLM2's 5 special tokens after them"
+            throw PushError.modelFamilyMismatch(model: modelName, profile: profileName ?? family, family: family, detail: detail)
         }
         let rows = candidates[0]
         let detail = rows < needed
             ? "the tokenizer has \(pieces) pieces (\(needed) ids), but the model has only \(rows) vocabulary rows"
-            : "the model has \(rows) vocabulary rows, far more than the tokenizer's \(pieces) pieces (\(needed) ids): it belongs to another model"
+            : "the model has \(rows) vocabulary rows, \(rows - needed) more than the tokenizer's \(pieces) pieces (\(needed) ids); models pad their vocabulary by at most 1 % (ChatGLM2: 64794 ids, 65024 rows), so it belongs to another model"
         throw PushError.tokenizerMismatch(tokenizer: tokenizerName, model: modelName, detail: detail)
     }
 

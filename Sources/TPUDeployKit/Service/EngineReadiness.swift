@@ -20,8 +20,12 @@ public struct EngineReadiness: Sendable {
     }
 
     /// Returns the ready health. `fixMemoryCommand` is offered when the failure is an NPU memory shortage;
-    /// `logTail` is read only when the wait fails.
+    /// `logTail` is read only when the wait fails. `serviceRestarts`, when given, is asked while the engine
+    /// does not answer: the service was (re)started just before the wait, so any restart means the engine
+    /// exited before it served (a crash loop: a wrong binary, a missing library), which ends the wait at once
+    /// with `ServiceError.crashLoop` instead of at the timeout.
     public func wait(fixMemoryCommand: String?, logTail: @Sendable () async -> String,
+                     serviceRestarts: (@Sendable () async -> Int?)? = nil,
                      onProgress: @Sendable (Progress) -> Void) async throws -> EngineHealth {
         let started = Date()
         var lastState = "no answer"
@@ -45,6 +49,9 @@ public struct EngineReadiness: Sendable {
                 }
                 lastState = "no answer (\(error))"
                 onProgress(.waitingForPort(elapsed: elapsed))
+                if let serviceRestarts, let restarts = await serviceRestarts(), restarts > 0 {
+                    throw ServiceError.crashLoop(restarts: restarts, seconds: Date().timeIntervalSince(started), logTail: await logTail())
+                }
             }
             if elapsed >= timeoutSeconds {
                 throw ServiceError.timedOut(seconds: Int(timeoutSeconds), lastState: lastState, logTail: await logTail())

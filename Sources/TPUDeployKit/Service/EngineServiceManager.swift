@@ -38,6 +38,9 @@ public enum ServiceError: Error, CustomStringConvertible, Equatable {
     case notReady(reason: String, logTail: String)
     case failedToLoad(reason: String, fixMemoryCommand: String?)
     case timedOut(seconds: Int, lastState: String, logTail: String)
+    case crashLoop(restarts: Int, seconds: Double, logTail: String)
+    /// A launch that failed (`reason`), after which the service was stopped and taken out of the boot sequence.
+    case launchAbandoned(reason: String, service: String, stopped: Bool)
 
     public var description: String {
         switch self {
@@ -50,6 +53,13 @@ public enum ServiceError: Error, CustomStringConvertible, Equatable {
                 return "the engine could not load the model: \(reason). The NPU heap is too small for it: run `\(command)`, then launch again"
             }
             return "the engine could not load the model: \(reason)"
+        case .crashLoop(let restarts, let seconds, let logTail):
+            return String(format: "the engine exited before it answered (%d restart%@ in %.1f s): it cannot start on this board", restarts, restarts == 1 ? "" : "s", seconds)
+                + (logTail.isEmpty ? "" : "; its last log lines:\n\(logTail)")
+        case .launchAbandoned(let reason, let service, let stopped):
+            return reason + (stopped
+                ? "\nThe service \(service) was stopped and will not start at boot; fix the cause (`tpudeploy logs` has the engine's output), then run `tpudeploy launch` again."
+                : "\nStopping the service \(service) failed too: run `tpudeploy stop` so it does not restart at boot.")
         case .timedOut(let seconds, let lastState, let logTail):
             return "the engine was not ready after \(seconds) s (last state: \(lastState)); see `tpudeploy logs`"
                 + (logTail.isEmpty ? "" : "; last log lines:\n\(logTail)")
@@ -82,6 +92,13 @@ public struct EngineServiceManager: Sendable {
             throw ServiceError.scriptFailed("installing the service failed: \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return status.manager ?? "unknown"
+    }
+
+    /// After a launch that failed with `error`: stops the service and takes it out of the boot sequence, so a
+    /// failing engine does not restart forever or at every boot, and returns the error that says so.
+    public func abandon(_ spec: EngineLaunchSpec, after error: Error) async -> ServiceError {
+        let stopped = (try? await stop(spec)).map { $0.state == .stopped } ?? false
+        return .launchAbandoned(reason: "\(error)", service: spec.serviceName, stopped: stopped)
     }
 
     public func stop(_ spec: EngineLaunchSpec) async throws -> ServiceStatus {

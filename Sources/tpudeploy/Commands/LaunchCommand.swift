@@ -7,7 +7,7 @@ struct LaunchCommand: AsyncParsableCommand {
         commandName: "launch",
         abstract: "Start the pushed model's engine on the board as a service and wait until it serves.",
         discussion: """
-            Installs tpu-llm-engine as a systemd service where systemd runs, else under tpudeploy's supervisor (/usr/local/sbin/tpu-llm-supervise, root-owned, started again at boot from /etc/rc.local); either way it restarts after a crash. The engine runs as the login user; for root, only when no other user can change the engine file or a directory above it (else as the one user who can, or not at all: launch says why). Waits for the engine's /health through an SSH port forward and reports the model load time. Launching again restarts the engine with the current settings.
+            Installs tpu-llm-engine as a systemd service where systemd runs, else under tpudeploy's supervisor (/usr/local/sbin/tpu-llm-supervise, root-owned, started again at boot from /etc/rc.local); either way it restarts after a crash. The engine runs as the login user; for root, only when no other user can change the engine file or a directory above it (else as the one user who can, or not at all: launch says why). An engine that exits before it answers (a crash loop) is reported within seconds with its last log lines; whenever the launch fails (crash loop, load failure, timeout) the service is stopped and not started at boot. Waits for the engine's /health through an SSH port forward and reports the model load time. Launching again restarts the engine with the current settings.
 
               tpudeploy launch
               tpudeploy launch --timeout 600 --json
@@ -66,6 +66,7 @@ struct LaunchCommand: AsyncParsableCommand {
                     try await EngineReadiness(api: api, timeoutSeconds: timeout).wait(
                         fixMemoryCommand: context.fixMemoryCommand,
                         logTail: { (try? await manager.logs(spec, lines: 15)) ?? "" },
+                        serviceRestarts: { try? await manager.status(spec).restarts },
                         onProgress: { state in
                             switch state {
                             case .waitingForPort(let elapsed): progress.waiting("starting", seconds: elapsed)
@@ -75,8 +76,9 @@ struct LaunchCommand: AsyncParsableCommand {
                 }
             } catch {
                 progress.finish()
+                let abandoned = await manager.abandon(spec, after: error)
                 await session.close()
-                throw error
+                throw abandoned
             }
             progress.finish()
             await session.close()

@@ -7,7 +7,7 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Smoke-test the deployed engine: one short conversation, with time to first token, tokens/s and NPU memory.",
         discussion: """
-            Exits non-zero when the engine is not ready or the answer is empty. An engine launched with an API key wants it here too: TPUDEPLOY_API_KEY, --api-key-file FILE, or a prompt on a terminal.
+            Exits non-zero when the engine is not ready or the answer is not text the tokenizer round-trips: empty, or holding ⁇ (U+2047, sentencepiece's mark for an unknown id), U+FFFD replacement characters or control characters — what damaged weights or another model's tokenizer produce. An engine launched with an API key wants it here too: TPUDEPLOY_API_KEY, --api-key-file FILE, or a prompt on a terminal.
 
               tpudeploy verify
               tpudeploy verify --prompt "What is 2+2?" --json
@@ -34,6 +34,8 @@ struct VerifyCommand: AsyncParsableCommand {
         var reply: ChatReply
         var npuMemoryUsedBytes: Int64?
         var ok: Bool
+        /// Why the answer is not accepted; nil when ok.
+        var problem: String?
     }
 
     func run() async throws {
@@ -55,7 +57,8 @@ struct VerifyCommand: AsyncParsableCommand {
                         headers: key.map { ["Authorization": "Bearer \($0)"] } ?? [:], timeout: 10)
                     let used = metrics.flatMap { PrometheusText.value(of: "tpu_engine_npu_memory_used_bytes", in: String(decoding: $0.body, as: UTF8.self)) }
                     return Report(deployment: context.engine.deployment.name, health: health, prompt: prompt, reply: reply,
-                                  npuMemoryUsedBytes: used.map { Int64($0) }, ok: !reply.text.isEmpty)
+                                  npuMemoryUsedBytes: used.map { Int64($0) }, ok: ReplyTextCheck.problem(in: reply.text) == nil,
+                                  problem: ReplyTextCheck.problem(in: reply.text))
                 }.value
             }
             if output.json {
@@ -69,7 +72,7 @@ struct VerifyCommand: AsyncParsableCommand {
                              reply.timeToFirstToken ?? 0, reply.tokensPerSecond.map { String(format: "%.1f", $0) } ?? "?",
                              reply.completionTokens ?? 0, reply.totalSeconds))
                 if let used = report.npuMemoryUsedBytes { print("NPU memory in use: \(ByteCount.human(UInt64(max(0, used))))") }
-                print(report.ok ? "verify: ok" : "verify: FAILED (empty answer)")
+                print(report.ok ? "verify: ok" : "verify: FAILED (\(report.problem ?? "bad answer"))")
             }
             if !report.ok { throw ExitCode(1) }
         }
