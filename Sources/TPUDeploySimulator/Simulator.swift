@@ -219,10 +219,12 @@ public struct Simulator: Sendable {
             recorded?.removeBridge(layout: layout)
             try? FileManager.default.removeItem(at: layout.imagesDirectory)
         }
-        try writeKnownHosts()
+        // A board half-removed has lost its host key: its failure is the news, not the known_hosts rewrite.
         if !failures.isEmpty {
+            try? writeKnownHosts()
             throw SimulatorError.commandFailed(command: "sim down", message: failures.joined(separator: "; "))
         }
+        try writeKnownHosts()
     }
 
     // MARK: - Helpers
