@@ -137,6 +137,24 @@ struct LinkFaultTests {
         }
     }
 
+    @Test func anIdlePortForwardNoticesItsLinkDied() async throws {
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0], simulator = harness.simulator
+            try await restoring(simulator, board) {
+                let forward = try await PortForward.start(target: target(board), remotePort: 8080)
+                defer { forward.stop() }
+                try simulator.cutLink(of: board.name)
+                // Bounded only so that a forward that never notices fails the test instead of hanging it.
+                var failure: String?
+                for _ in 0..<(stallSeconds * 10 + 200) where failure == nil {
+                    try await Task.sleep(nanoseconds: 100_000_000)
+                    failure = forward.failure
+                }
+                #expect(failure?.contains("nothing came back from the board for") == true, "\(failure ?? "no failure")")
+            }
+        }
+    }
+
     @Test func aCommandWaitingForItsOutputEndsAtTheStallLimit() async throws {
         try await SimulatedBoardHarness.withBoards { harness, boards in
             let board = boards[0], simulator = harness.simulator
