@@ -109,10 +109,12 @@ final class RunningCommand {
         }
         if count > 0 {
             stdout.append(contentsOf: buffer[0..<Int(count)])
-        } else if count == SSH_ERROR || !connection.isConnected {
+        } else if count == SSH_ERROR {
             throw connection.linkFailure()
         } else if ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 {
             return false
+        } else if !connection.isConnected {
+            throw connection.linkFailure()
         }
         if let deadline, Date() > deadline {
             throw SSHError.commandTimedOut(target: name, command: String(command.prefix(60)), seconds: Int(timeout ?? 0))
