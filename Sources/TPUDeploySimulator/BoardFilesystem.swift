@@ -217,16 +217,29 @@ enum MountTable {
     /// Mount points at or below `path`.
     static func mountPoints(under path: String) -> [String] {
         let prefix = path.hasSuffix("/") ? String(path.dropLast()) : path
-        // Read to the end: /proc files report size 0, and String(contentsOfFile:) then stops after 4 KiB, so
-        // mounts listed after that (once a few boards run) were missed and `down` left them mounted.
-        guard let handle = FileHandle(forReadingAtPath: "/proc/self/mounts") else { return [] }
-        defer { try? handle.close() }
-        let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        guard let table = readWhole("/proc/self/mounts") else { return [] }
         return table.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 1 else { return nil }
             let point = unescape(String(fields[1]))
             return point == prefix || point.hasPrefix(prefix + "/") ? point : nil
+        }
+    }
+
+    /// A /proc file read to its end. Foundation's `String(contentsOfFile:)` stops after the first short read,
+    /// and procfs hands the mount table over a page at a time: with more than ~4 KiB of mounts on the host (other
+    /// simulators running), the boards' own mounts were never seen, so never unmounted.
+    static func readWhole(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { return got == 0 ? String(decoding: bytes, as: UTF8.self) : nil }
+            bytes.append(contentsOf: chunk[0..<got])
         }
     }
 

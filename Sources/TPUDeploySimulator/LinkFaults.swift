@@ -1,6 +1,33 @@
 import Foundation
 
 extension Simulator {
+    /// Cuts the board's cable without telling either end, as a cable pulled out of a switch port would: the host
+    /// end of the board's veth pair goes down, so every packet between host and board vanishes while both
+    /// kernels keep their connections open. Nothing resets; a client only ever sees silence (its writes fill the
+    /// send buffer, its reads wait), which only a deadline of its own ends. `restoreLink` plugs the cable back.
+    public func cutLink(of name: String) throws {
+        try setLink(of: name, up: false)
+    }
+
+    /// Plugs the board's cable back in after `cutLink`; connections that outlived the cut carry on.
+    public func restoreLink(of name: String) throws {
+        try setLink(of: name, up: true)
+    }
+
+    /// Whether the board's cable is plugged in (the host end of its veth pair is up).
+    public func linkIsUp(of name: String) throws -> Bool {
+        let record = try layout.record(name)
+        let shown = try CommandRunner.run("ip", ["-o", "link", "show", "dev", record.network.hostVeth(slot: record.slot)])
+        // The flags list, e.g. <BROADCAST,MULTICAST,UP,LOWER_UP>, names UP when the device was set up.
+        return shown.split(separator: ">").first?.split(separator: "<").last?.split(separator: ",").contains("UP") ?? false
+    }
+
+    private func setLink(of name: String, up: Bool) throws {
+        guard getuid() == 0 else { throw SimulatorError.notRoot }
+        let record = try layout.record(name)
+        try CommandRunner.run("ip", ["link", "set", "dev", record.network.hostVeth(slot: record.slot), up ? "up" : "down"])
+    }
+
     /// Cuts every SSH connection to the board at once, as a pulled cable or a crashed switch would, while the
     /// board itself stays up: the per-connection sshd processes (children of the board's sshd listener) are
     /// killed; the listener keeps accepting new connections.

@@ -33,16 +33,7 @@ public enum BoardPowerState: Sendable, Equatable, CustomStringConvertible {
     /// Powered off, or its processes are gone.
     case down
 
-    public var description: String {
-        switch self {
-        case .booting: return "booting"
-        case .up: return "up"
-        case .bricked(let reason): return "bricked: \(reason)"
-        case .down: return "down"
-        }
-    }
-
-    /// The state's one-word name: `booting`, `up`, `bricked` or `down`.
+    /// The state's one-word name, as `sim list` prints it and its JSON `state` holds.
     public var name: String {
         switch self {
         case .booting: return "booting"
@@ -52,13 +43,13 @@ public enum BoardPowerState: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Why a bricked board does not boot; nil in the other states.
+    /// Why the board is bricked; nil in every other state.
     public var reason: String? {
         if case .bricked(let reason) = self { return reason }
         return nil
     }
 
-    /// The state from its name and reason; nil for an unknown name.
+    /// The state named `name` (`reason` is used only for `bricked`); nil for a name that is no state.
     public init?(name: String, reason: String?) {
         switch name {
         case "booting": self = .booting
@@ -68,10 +59,16 @@ public enum BoardPowerState: Sendable, Equatable, CustomStringConvertible {
         default: return nil
         }
     }
+
+    public var description: String {
+        reason.map { "\(name): \($0)" } ?? name
+    }
 }
 
-/// A board of `Simulator.list()` with its power state. As JSON (`sim list --json`):
-/// `{"board": {…}, "state": "booting|up|bricked|down", "reason": "…"}`, `reason` only for a bricked board.
+/// A board of `Simulator.list()` with its power state.
+///
+/// In JSON (`sim list --json`): `board` (as `sim up --json` prints it), `state` (`booting`, `up`, `bricked` or
+/// `down`) and, for a bricked board only, `reason`.
 public struct SimulatedBoardStatus: Sendable, Codable, Equatable {
     /// The board.
     public var board: SimulatedBoard
@@ -85,20 +82,21 @@ public struct SimulatedBoardStatus: Sendable, Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey { case board, state, reason }
 
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(board, forKey: .board)
-        try container.encode(state.name, forKey: .state)
-        try container.encodeIfPresent(state.reason, forKey: .reason)
-    }
-
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         board = try container.decode(SimulatedBoard.self, forKey: .board)
         let name = try container.decode(String.self, forKey: .state)
         guard let state = BoardPowerState(name: name, reason: try container.decodeIfPresent(String.self, forKey: .reason)) else {
-            throw DecodingError.dataCorruptedError(forKey: .state, in: container, debugDescription: "unknown board state \(name)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .state, in: container, debugDescription: "\(name) is not one of booting, up, bricked, down")
         }
         self.state = state
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(board, forKey: .board)
+        try container.encode(state.name, forKey: .state)
+        try container.encodeIfPresent(state.reason, forKey: .reason)
     }
 }

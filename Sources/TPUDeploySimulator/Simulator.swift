@@ -47,11 +47,23 @@ public struct Simulator: Sendable {
     }
 
     /// Stops boards (all of them when `names` is nil) and removes everything they had: processes, namespaces,
-    /// mounts, veth pairs, state; the bridge goes with the last board. Boards already gone are skipped.
+    /// mounts, veth pairs, state; the bridge goes with the last board. A name that is no board of this state
+    /// directory is refused before anything stops (a typo must not look like success).
     public func down(names: [String]? = nil) throws {
-        guard FileManager.default.fileExists(atPath: stateDirectory.path) else { return }
+        guard FileManager.default.fileExists(atPath: stateDirectory.path) else {
+            if let name = names?.first { throw SimulatorError.unknownBoard(name: name, stateDirectory: stateDirectory.path) }
+            return
+        }
         guard getuid() == 0 else { throw SimulatorError.notRoot }
-        try layout.withLock { try stopBoards(names) }
+        try layout.withLock {
+            if let names {
+                let present = Set(layout.boardNames())
+                if let unknown = names.first(where: { !present.contains($0) }) {
+                    throw SimulatorError.unknownBoard(name: unknown, stateDirectory: stateDirectory.path)
+                }
+            }
+            try stopBoards(names)
+        }
     }
 
     /// Every board of this state directory with its power state.
@@ -189,7 +201,7 @@ public struct Simulator: Sendable {
     }
 
     private func stopBoards(_ names: [String]?) throws {
-        let present = ((try? FileManager.default.contentsOfDirectory(atPath: layout.boardsDirectory.path)) ?? []).sorted()
+        let present = layout.boardNames()
         let selected = names.map { wanted in present.filter(wanted.contains) } ?? present
         var failures: [String] = []
         for name in selected {
@@ -211,10 +223,12 @@ public struct Simulator: Sendable {
             recorded?.removeBridge(layout: layout)
             try? FileManager.default.removeItem(at: layout.imagesDirectory)
         }
-        try writeKnownHosts()
+        // A board half-removed has lost its host key: its failure is the news, not the known_hosts rewrite.
         if !failures.isEmpty {
+            try? writeKnownHosts()
             throw SimulatorError.commandFailed(command: "sim down", message: failures.joined(separator: "; "))
         }
+        try writeKnownHosts()
     }
 
     // MARK: - Helpers

@@ -15,6 +15,11 @@ struct StateLayout: Sendable {
     func boardDirectory(_ name: String) -> URL { boardsDirectory.appendingPathComponent(name) }
     func recordFile(_ name: String) -> URL { boardDirectory(name).appendingPathComponent("board.json") }
 
+    /// The names of the boards of this state directory (a directory each, recorded or half-built), sorted.
+    func boardNames() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: boardsDirectory.path)) ?? []).sorted()
+    }
+
     /// Every board recorded in this state directory, by name.
     func records() throws -> [BoardRecord] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: boardsDirectory.path) else { return [] }

@@ -144,6 +144,14 @@ struct SimulatorTests {
         #expect(Set(boards.map(\.host)).count == 2)
         #expect(Set(boards.map(\.hostKeyFingerprint)).count == 2)
         #expect(try simulator.list().map(\.state) == [.up, .up])
+        // A name that is no board is refused, and nothing is stopped for the names that are.
+        #expect {
+            try simulator.down(names: ["sm7m-1", "nope"])
+        } throws: { error in
+            guard case SimulatorError.unknownBoard(let name, _) = error else { return false }
+            return name == "nope"
+        }
+        #expect(try simulator.list().map(\.state) == [.up, .up])
         let knownHosts = try String(contentsOfFile: boards[0].knownHostsFile, encoding: .utf8)
         #expect(boards.allSatisfy { knownHosts.contains("\($0.host) ssh-ed25519 ") })
         for board in boards {

@@ -262,8 +262,12 @@ public final class PortForward: @unchecked Sendable {
             for link in finishedLinks { drop(link) }
             links = open
 
-            if !connection.isConnected {
-                lock.lock(); endReason = "the SSH connection to \(target.displayName) was lost: \(connection.lastError)"; lock.unlock()
+            // A dead link fails the socket once the stall limit has passed (`armStallLimit`); libssh notices only
+            // when it next reads, which an idle forward never does.
+            let socketFailed = fds[2].revents & Int16(POLLERR | POLLHUP) != 0
+            if socketFailed || !connection.isConnected {
+                let failure = connection.failureSeenOnSocket()
+                lock.lock(); endReason = "\(failure)"; lock.unlock()
                 // Keep accepting nothing: callers see `failure` and may start a new forward.
                 while true {
                     var wake = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]

@@ -32,14 +32,18 @@ extension SSHConnection {
             throw lostOrLibssh("opening a channel")
         }
         let running = RunningCommand(connection: self, channel: channel, command: command)
-        if ssh_channel_open_session(channel) != SSH_OK {
+        // A dead link answers neither request: each is waited for while the board stays silent for at most the limit.
+        var clock = StallClock(limitSeconds: stallLimit)
+        do {
+            if try untilSettled(&clock, { ssh_channel_open_session(channel) }) != SSH_OK {
+                throw lostOrLibssh("opening a session channel")
+            }
+            clock.heard()
+            let started = try untilSettled(&clock) { command.withCString { ssh_channel_request_exec(channel, $0) } }
+            if started != SSH_OK { throw lostOrLibssh("starting `\(command.prefix(60))`") }
+        } catch {
             running.close()
-            throw lostOrLibssh("opening a session channel")
-        }
-        let started = command.withCString { ssh_channel_request_exec(channel, $0) }
-        if started != SSH_OK {
-            running.close()
-            throw lostOrLibssh("starting `\(command.prefix(60))`")
+            throw error
         }
         do {
             if let input, !input.isEmpty { try running.write(input) }
@@ -95,6 +99,9 @@ final class RunningCommand {
     }
 
     /// Appends what arrives on standard output within a quarter second; false once the output has ended.
+    ///
+    /// A command may rightly print nothing for minutes (hashing a large file), so silence here is no stall: a
+    /// dead link is noticed by the kernel's side of the stall limit (`armStallLimit`), which fails the socket.
     private func readStandardOutput(deadline: Date?, timeout: Double?) throws -> Bool {
         let name = connection.target.displayName
         let count = buffer.withUnsafeMutableBytes {
@@ -103,9 +110,11 @@ final class RunningCommand {
         if count > 0 {
             stdout.append(contentsOf: buffer[0..<Int(count)])
         } else if count == SSH_ERROR {
-            throw SSHError.connectionLost(target: name, reason: connection.lastError)
+            throw connection.linkFailure()
         } else if ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 {
             return false
+        } else if !connection.isConnected {
+            throw connection.linkFailure()
         }
         if let deadline, Date() > deadline {
             throw SSHError.commandTimedOut(target: name, command: String(command.prefix(60)), seconds: Int(timeout ?? 0))
@@ -132,13 +141,19 @@ final class RunningCommand {
 
     fileprivate func write(_ bytes: [UInt8]) throws {
         var offset = 0
+        var clock = StallClock(limitSeconds: connection.stallLimit)
         while offset < bytes.count {
             let chunk = min(32 * 1024, bytes.count - offset)
             let written = bytes.withUnsafeBytes {
                 ssh_channel_write(channel, $0.baseAddress! + offset, UInt32(chunk))
             }
-            if written == SSH_ERROR { throw SSHError.connectionLost(target: connection.target.displayName, reason: connection.lastError) }
-            offset += Int(written)
+            if written > 0 {
+                offset += Int(written)
+                clock.heard()
+            } else if written == SSH_ERROR || !connection.isConnected || clock.expired {
+                // SSH_AGAIN: the board's window stayed shut for libssh's wait; try again until the limit.
+                throw connection.linkFailure(clock)
+            }
         }
     }
 

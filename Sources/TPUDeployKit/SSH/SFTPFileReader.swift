@@ -22,12 +22,12 @@ public final class SFTPFileReader: RandomAccessBytes, @unchecked Sendable {
         self.blockSize = blockSize
         let sftp = try connection.sftp()
         guard let file = path.withCString({ sftp_open(sftp, $0, O_RDONLY, 0) }) else {
-            throw SSHError.sftpFailed(target: connection.target.displayName, path: path, reason: connection.sftpErrorText())
+            throw connection.sftpReadFailure(path)
         }
         guard let attributes = sftp_fstat(file) else {
-            let reason = connection.sftpErrorText()
+            let failure = connection.sftpReadFailure(path)
             sftp_close(file)
-            throw SSHError.sftpFailed(target: connection.target.displayName, path: path, reason: reason)
+            throw failure
         }
         self.count = Int(attributes.pointee.size)
         sftp_attributes_free(attributes)
@@ -62,7 +62,7 @@ public final class SFTPFileReader: RandomAccessBytes, @unchecked Sendable {
         let start = index * blockSize
         let wanted = min(blockSize, count - start)
         if sftp_seek64(file, UInt64(start)) < 0 {
-            throw SSHError.sftpFailed(target: connection.target.displayName, path: path, reason: connection.sftpErrorText())
+            throw connection.sftpReadFailure(path)
         }
         var data = [UInt8](repeating: 0, count: wanted)
         var filled = 0
@@ -70,7 +70,7 @@ public final class SFTPFileReader: RandomAccessBytes, @unchecked Sendable {
             requestCount += 1
             let got = data.withUnsafeMutableBytes { sftp_read(file, $0.baseAddress! + filled, wanted - filled) }
             if got < 0 {
-                throw SSHError.sftpFailed(target: connection.target.displayName, path: path, reason: connection.sftpErrorText())
+                throw connection.sftpReadFailure(path)
             }
             if got == 0 { break }
             filled += got

@@ -11,11 +11,11 @@ extension SSHConnection {
         let name = target.displayName
         let sftp = try self.sftp()
         guard let file = path.withCString({ sftp_open(sftp, $0, O_RDONLY, 0) }) else {
-            throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
+            throw sftpReadFailure(path)
         }
         defer { sftp_close(file) }
         guard let attributes = sftp_fstat(file) else {
-            throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText())
+            throw sftpReadFailure(path)
         }
         let size = Int(attributes.pointee.size)
         sftp_attributes_free(attributes)
@@ -27,14 +27,11 @@ extension SSHConnection {
         var pending: [(id: Int32, offset: Int, length: Int)] = []
         var nextOffset = 0
         var received = 0
-        func readFailure() -> SSHError {
-            if !isConnected { return .connectionLost(target: name, reason: lastError) }
-            return .sftpFailed(target: name, path: path, reason: sftpErrorText())
-        }
+        func readFailure() -> SSHError { sftpReadFailure(path) }
         func request() throws {
             let length = min(chunk, size - nextOffset)
             let id = sftp_async_read_begin(file, UInt32(length))
-            if id < 0 { throw SSHError.sftpFailed(target: name, path: path, reason: sftpErrorText()) }
+            if id < 0 { throw readFailure() }
             pending.append((id, nextOffset, length))
             nextOffset += length
         }
@@ -68,11 +65,19 @@ extension SSHConnection {
         return contents
     }
 
+    /// Why an SFTP read of `path` failed: a dead link (its stall limit ran out; the kernel fails the socket,
+    /// libssh's own wait for the answer would never end) or a lost connection, else the server's answer.
+    func sftpReadFailure(_ path: String) -> SSHError {
+        if !isConnected { return linkFailure() }
+        return .sftpFailed(target: target.displayName, path: path, reason: sftpErrorText())
+    }
+
     /// A lost link or SFTP server (worth a retry as it is) apart from the server's answer about the file
     /// (no space, no permission: a retry needs that fixed first).
     private func writeFailure(_ path: String, doing prefix: String = "") -> SSHError {
         guard sftpServerAnswered else {
-            return .connectionLost(target: target.displayName, reason: isConnected ? sftpErrorText() : lastError)
+            if !isConnected { return linkFailure() }
+            return .connectionLost(target: target.displayName, reason: sftpErrorText())
         }
         return .sftpFailed(target: target.displayName, path: path, reason: prefix + sftpErrorText())
     }

@@ -13,6 +13,9 @@ public enum UploadError: Error, CustomStringConvertible, Sendable, Equatable {
     case noSpace(target: String, path: String, freeBytes: UInt64, neededBytes: UInt64)
     /// The SSH connection went away; the bytes the board acknowledged stay in the temporary file.
     case connectionLost(target: String, path: String, acknowledgedBytes: UInt64, reason: String)
+    /// Nothing came back from the board for `seconds` (the stall limit): the link is taken for dead; the bytes
+    /// the board acknowledged stay in the temporary file.
+    case linkStalled(target: String, path: String, acknowledgedBytes: UInt64, seconds: Int)
     /// The board's SFTP server answered with another failure.
     case failed(target: String, path: String, reason: String)
     /// The local file could not be read.
@@ -28,6 +31,8 @@ public enum UploadError: Error, CustomStringConvertible, Sendable, Equatable {
             return "the file system of \(path) on \(target) is full: \(ByteCount.human(free)) free, \(ByteCount.human(needed)) still to write. Free space on the board (old models under /data) and push again; what was sent is kept and resumes."
         case .connectionLost(let target, let path, let acknowledged, let reason):
             return "the connection to \(target) was lost while writing \(path) (\(ByteCount.human(acknowledged)) acknowledged): \(reason). Push again: the upload resumes where it stopped."
+        case .linkStalled(let target, let path, let acknowledged, let seconds):
+            return "the link to \(target) was lost while writing \(path): nothing came back from the board for \(seconds) s (\(ByteCount.human(acknowledged)) acknowledged). Check the board's power and network cable, then push again: the upload resumes where it stopped."
         case .failed(let target, let path, let reason):
             return "\(target): writing \(path) over SFTP failed: \(reason)."
         case .localFile(let path, let reason):
@@ -123,6 +128,9 @@ extension SSHConnection {
         func lost(_ reason: String) -> UploadError {
             .connectionLost(target: target.displayName, path: remotePath, acknowledgedBytes: acknowledged - offset, reason: reason)
         }
+        func stalled(_ seconds: Int) -> UploadError {
+            .linkStalled(target: target.displayName, path: remotePath, acknowledgedBytes: acknowledged - offset, seconds: seconds)
+        }
         /// Takes the answers that have arrived (waiting for one when `waitForOne`) and reports progress if any did.
         func collectAnswers(waitForOne: Bool) throws {
             var answered = false
@@ -161,6 +169,8 @@ extension SSHConnection {
             try channel.close(handle: handle)
         } catch SFTPWriteChannel.Failure.lost(let reason) {
             throw lost(reason)
+        } catch SFTPWriteChannel.Failure.stalled(let seconds) {
+            throw stalled(seconds)
         }
         let seconds = Date().timeIntervalSince(started)
         var companionResult: CommandResult?
@@ -177,7 +187,11 @@ extension SSHConnection {
 /// Lives in the SSH folder because it holds a libssh channel; it is used only from `SSHConnection.uploadFile`
 /// on the connection's queue and freed before that returns.
 final class SFTPWriteChannel {
-    enum Failure: Error { case lost(String) }
+    enum Failure: Error {
+        case lost(String)
+        /// Nothing came back for this many seconds: the stall limit.
+        case stalled(Int)
+    }
 
     struct Status { var id: UInt32; var code: UInt32; var message: String }
 
@@ -192,21 +206,31 @@ final class SFTPWriteChannel {
     private var received: [UInt8] = []
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
     private var freed = false
+    /// Silence since the board last answered or took bytes; every wait below gives up at the stall limit.
+    private var clock: StallClock
 
     init(connection: SSHConnection, path: String) throws {
         self.connection = connection
         self.path = path
+        clock = StallClock(limitSeconds: connection.stallLimit)
         guard let channel = ssh_channel_new(connection.session) else { throw connection.lostOrLibsshUpload("opening a channel", path) }
         self.channel = channel
-        if ssh_channel_open_session(channel) != SSH_OK {
+        do {
+            if try connection.untilSettled(&clock, { ssh_channel_open_session(channel) }) != SSH_OK {
+                ssh_channel_free(channel)
+                throw connection.lostOrLibsshUpload("opening a session channel", path)
+            }
+            clock.heard()
+            if try connection.untilSettled(&clock, { ssh_channel_request_subsystem(channel, "sftp") }) != SSH_OK {
+                ssh_channel_close(channel)
+                ssh_channel_free(channel)
+                throw connection.lostOrLibsshUpload("starting the sftp subsystem", path)
+            }
+        } catch let error as SSHError {
             ssh_channel_free(channel)
-            throw connection.lostOrLibsshUpload("opening a session channel", path)
+            throw connection.uploadError(error, path)
         }
-        if ssh_channel_request_subsystem(channel, "sftp") != SSH_OK {
-            ssh_channel_close(channel)
-            ssh_channel_free(channel)
-            throw connection.lostOrLibsshUpload("starting the sftp subsystem", path)
-        }
+        clock.heard()
     }
 
     func free() {
@@ -315,9 +339,23 @@ final class SFTPWriteChannel {
             let written = bytes.withUnsafeBytes {
                 ssh_channel_write(channel, $0.baseAddress! + offset, UInt32(bytes.count - offset))
             }
-            if written == SSH_ERROR || written < 0 { throw Failure.lost(connection.lastError) }
-            offset += Int(written)
+            if written > 0 {
+                offset += Int(written)
+                // Past the first window, a write goes out only once the board has made room: it was heard from.
+                clock.heard()
+            } else if written == SSH_ERROR || !connection.isConnected {
+                throw failure()
+            } else if clock.expired {
+                // SSH_AGAIN: the board's window stayed shut for libssh's wait; tried again until the limit.
+                throw failure()
+            }
         }
+    }
+
+    /// Why the connection failed: the link went silent (the kernel's side of the stall limit) or was closed.
+    private func failure() -> Failure {
+        if case .linkStalled(_, let seconds) = connection.linkFailure(clock) { return .stalled(seconds) }
+        return .lost(connection.lastError)
     }
 
     private var hasWholePacket: Bool {
@@ -332,30 +370,29 @@ final class SFTPWriteChannel {
             // A zero-timeout poll, then the ordinary read of what is already buffered (it returns at once); unlike
             // ssh_channel_read_nonblocking this never switches the session to non-blocking mode.
             let available = ssh_channel_poll_timeout(channel, 0, 0)
-            if available == SSH_ERROR { throw Failure.lost(connection.lastError) }
+            if available == SSH_ERROR { throw failure() }
             if available == SSH_EOF { throw Failure.lost("the SFTP server closed the channel") }
             guard available > 0 else { return }
             wanted = min(wanted, Int(available))
         }
         let count = readBuffer.withUnsafeMutableBytes {
-            ssh_channel_read_timeout(channel, $0.baseAddress, UInt32(wanted), 0, 30_000)
+            ssh_channel_read_timeout(channel, $0.baseAddress, UInt32(wanted), 0, clock.sliceMilliseconds)
         }
-        if count == SSH_ERROR { throw Failure.lost(connection.lastError) }
+        if count == SSH_ERROR || !connection.isConnected { throw failure() }
         if count > 0 {
             received.append(contentsOf: readBuffer[0..<Int(count)])
-        } else if ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 || !connection.isConnected {
+            clock.heard()
+        } else if ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 {
             throw Failure.lost("the SFTP server closed the channel")
         }
     }
 
     private func readPacket() throws -> (UInt8, [UInt8]) {
-        var waited = 0
         while !hasWholePacket {
             try pull(blocking: true)
-            waited += 1
-            // ssh_channel_read_timeout returns 0 after 30 s of silence; the TCP keepalive ends a dead link sooner.
-            // sftp-server answers a write as soon as it has written it, so two silent minutes mean it never will.
-            if waited >= 4 && !hasWholePacket && received.isEmpty { throw Failure.lost("no answer from the SFTP server for 2 minutes") }
+            // sftp-server answers a write as soon as it has written it: silence for the whole stall limit means
+            // the link (or the server) is gone, whether or not the kernel has noticed yet.
+            if !hasWholePacket && clock.expired { throw failure() }
         }
         let length = Int(received[0]) << 24 | Int(received[1]) << 16 | Int(received[2]) << 8 | Int(received[3])
         let type = received[4]
@@ -408,7 +445,16 @@ private struct PacketReader {
 
 extension SSHConnection {
     fileprivate func lostOrLibsshUpload(_ operation: String, _ path: String) -> UploadError {
-        if !isConnected { return .connectionLost(target: target.displayName, path: path, acknowledgedBytes: 0, reason: lastError) }
+        if !isConnected { return uploadError(linkFailure(), path) }
         return .failed(target: target.displayName, path: path, reason: "\(operation): \(lastError)")
+    }
+
+    /// An SSH error met before the first byte of `path` was sent, as the upload's own error.
+    fileprivate func uploadError(_ error: SSHError, _ path: String) -> UploadError {
+        switch error {
+        case .linkStalled(let name, let seconds): return .linkStalled(target: name, path: path, acknowledgedBytes: 0, seconds: seconds)
+        case .connectionLost(let name, let reason): return .connectionLost(target: name, path: path, acknowledgedBytes: 0, reason: reason)
+        default: return .failed(target: target.displayName, path: path, reason: "\(error)")
+        }
     }
 }

@@ -118,7 +118,7 @@ public final class SSHConnection: @unchecked Sendable {
             }
             throw SSHError.cannotResolveOrConnect(target: target.displayName, reason: reason)
         }
-        enableKeepalive()
+        armStallLimit()
         let fingerprint = try serverFingerprint()
         let knownHosts = target.effectiveKnownHostsFile
         let where_ = hostKeyName
@@ -142,21 +142,6 @@ public final class SSHConnection: @unchecked Sendable {
         default:
             throw SSHError.knownHostsUnusable(file: knownHosts, reason: lastError)
         }
-    }
-
-    /// TCP keepalives on the connection's socket: libssh sends none by itself, and a board that vanishes
-    /// while we wait for its replies (pulled cable, power loss) would otherwise leave reads waiting until the
-    /// session timeout, or forever where libssh retries. With these, the kernel declares the peer dead after
-    /// about 25 s of silence and every pending read fails.
-    private func enableKeepalive() {
-        let descriptor = ssh_get_fd(session)
-        guard descriptor >= 0 else { return }
-        var on: Int32 = 1, idle: Int32 = 10, interval: Int32 = 5, count: Int32 = 3
-        let size = socklen_t(MemoryLayout<Int32>.size)
-        setsockopt(descriptor, SOL_SOCKET, SO_KEEPALIVE, &on, size)
-        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &idle, size)
-        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &interval, size)
-        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, size)
     }
 
     /// How the board is named in known_hosts: `host` on port 22, `[host]:port` otherwise.
@@ -299,7 +284,7 @@ public final class SSHConnection: @unchecked Sendable {
     var isConnected: Bool { ssh_is_connected(session) != 0 }
 
     func lostOrLibssh(_ operation: String) -> SSHError {
-        if !isConnected { return .connectionLost(target: target.displayName, reason: lastError) }
+        if !isConnected { return linkFailure() }
         return .channelFailed(target: target.displayName, operation: operation, reason: lastError)
     }
 

@@ -11,6 +11,8 @@ public enum SSHError: Error, CustomStringConvertible, Sendable, Equatable {
     case authenticationFailed(user: String, target: String, triedPassword: Bool, triedKeys: Bool)
     case passwordNeeded(user: String, target: String)
     case connectionLost(target: String, reason: String)
+    /// Nothing came back from the board for `seconds` (the stall limit): the link is taken for dead.
+    case linkStalled(target: String, seconds: Int)
     case channelFailed(target: String, operation: String, reason: String)
     case commandTimedOut(target: String, command: String, seconds: Int)
     case sftpFailed(target: String, path: String, reason: String)
@@ -42,6 +44,8 @@ public enum SSHError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(target) wants a password for \(user), and none was given. Set TPUDEPLOY_PASSWORD or pass --password-file FILE (there is no terminal to ask on)."
         case .connectionLost(let target, let reason):
             return "the connection to \(target) was lost: \(reason). Check the link to the board and run the command again."
+        case .linkStalled(let target, let seconds):
+            return "the link to \(target) was lost: nothing came back from the board for \(seconds) s. Check the board's power and network cable, then run the command again (a push resumes where it stopped; --stall-timeout sets how long a silent link is waited for)."
         case .channelFailed(let target, let operation, let reason):
             return "\(target): \(operation) failed: \(reason)."
         case .commandTimedOut(let target, let command, let seconds):

@@ -19,11 +19,17 @@ public struct SSHTarget: Sendable, Codable, Equatable {
     public var connectTimeout: Int
     /// Record the host key of a board seen for the first time instead of refusing. A changed key is always refused.
     public var acceptNewHostKey: Bool
+    /// Seconds the link may stay silent (nothing the board sends arrives, nothing sent is acknowledged) before
+    /// the command gives up on it with `SSHError.linkStalled`. Lower it in tests; raise it for very slow links.
+    public var stallTimeout: Int
+
+    /// The stall limit the documentation promises: two minutes.
+    public static let defaultStallTimeout = 120
 
     public init(
         host: String, port: Int? = nil, user: String? = nil, identityFile: String? = nil,
         knownHostsFile: String? = nil, sshConfigFile: String? = nil, sshConfigNamedBy: String? = nil,
-        connectTimeout: Int = 10, acceptNewHostKey: Bool = false
+        connectTimeout: Int = 10, acceptNewHostKey: Bool = false, stallTimeout: Int = SSHTarget.defaultStallTimeout
     ) {
         self.host = host
         self.port = port
@@ -34,6 +40,7 @@ public struct SSHTarget: Sendable, Codable, Equatable {
         self.sshConfigNamedBy = sshConfigNamedBy
         self.connectTimeout = connectTimeout
         self.acceptNewHostKey = acceptNewHostKey
+        self.stallTimeout = max(1, stallTimeout)
     }
 
     /// The user libssh will log in as when none is named: the local user, as OpenSSH does.

@@ -175,7 +175,7 @@ struct SimCommand: AsyncParsableCommand {
 
     struct Link: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Limit a simulated board's link to the rate of a real Ethernet port, or lift the limit.",
+            abstract: "Limit a simulated board's link to the rate of a real Ethernet port, lift the limit, or cut the cable.",
             discussion: """
                 A token bucket (tc tbf) on both ends of the board's virtual cable, in both directions, with a switch-sized queue. \
                 It lasts until the limit is lifted or the board is started anew. To watch push over a realistic link:
@@ -183,6 +183,10 @@ struct SimCommand: AsyncParsableCommand {
                   tpudeploy sim link sim-evb-1 --rate-mbit 100
                   tpudeploy push
                   tpudeploy sim link sim-evb-1 --unlimited
+
+                --cut takes the host end of the board's cable down: packets vanish and nothing is reset, as with a cable \
+                pulled out of a switch, so a command in progress sees only silence and gives up after its stall limit \
+                (--stall-timeout, 120 s by default). --restore plugs it back in.
                 """)
 
         @Argument(help: "Board name, as `sim list` shows it.")
@@ -194,16 +198,33 @@ struct SimCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Lift the limit.")
         var unlimited = false
 
+        @Flag(name: .long, help: "Cut the board's cable: every packet is lost, nothing is reset.")
+        var cut = false
+
+        @Flag(name: .long, help: "Plug the cable back in after --cut.")
+        var restore = false
+
         @OptionGroup var state: StateOptions
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
-            guard (rateMbit != nil) != unlimited else { throw ValidationError("give either --rate-mbit N or --unlimited") }
+            let chosen = [rateMbit != nil, unlimited, cut, restore].filter { $0 }.count
+            guard chosen == 1 else { throw ValidationError("give one of --rate-mbit N, --unlimited, --cut or --restore") }
         }
 
         func run() async throws {
             try await reportingFailures(json: output.json) {
-                try state.simulator.shapeLink(of: name, rateMbit: unlimited ? nil : rateMbit)
+                let simulator = state.simulator
+                if cut || restore {
+                    try cut ? simulator.cutLink(of: name) : simulator.restoreLink(of: name)
+                    if output.json {
+                        try printJSON(CableReport(board: name, connected: restore))
+                    } else {
+                        print(cut ? "\(name): cable cut (packets are lost; `sim link \(name) --restore` plugs it back)" : "\(name): cable plugged back in")
+                    }
+                    return
+                }
+                try simulator.shapeLink(of: name, rateMbit: unlimited ? nil : rateMbit)
                 if output.json {
                     try printJSON(LinkReport(board: name, rateMbit: unlimited ? nil : rateMbit))
                 } else {
@@ -221,6 +242,11 @@ struct SimCommand: AsyncParsableCommand {
                 try container.encode(board, forKey: .board)
                 try container.encode(rateMbit, forKey: .rateMbit)
             }
+        }
+
+        private struct CableReport: Encodable {
+            var board: String
+            var connected: Bool
         }
     }
 }

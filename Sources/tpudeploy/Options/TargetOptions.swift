@@ -36,6 +36,9 @@ struct BoardConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds to wait for the board to answer.")
     var connectTimeout: Int = 10
 
+    @Option(name: .long, help: "Seconds a silent link (a cut cable: nothing comes back from the board) is waited for before the command gives up; raise it for very slow links, lower it for tests.")
+    var stallTimeout: Int = SSHTarget.defaultStallTimeout
+
     @Flag(name: .long, help: "Trust and record the host key of a board seen for the first time. A changed key is always refused.")
     var acceptNewHostKey = false
 
@@ -50,7 +53,9 @@ struct BoardConnectionOptions: ParsableArguments {
         let overrides = TargetOverrides(
             host: host, port: port, user: user, identity: identity, knownHosts: knownHosts, sshConfig: sshConfig,
             connectTimeout: connectTimeout, acceptNewHostKey: acceptNewHostKey)
-        let resolved = try overrides.resolve(with: try ProjectConfig.load(from: config), configPath: config)
+        guard stallTimeout >= 1 else { throw ValidationError("--stall-timeout must be at least 1 second, not \(stallTimeout)") }
+        var resolved = try overrides.resolve(with: try ProjectConfig.load(from: config), configPath: config)
+        resolved.target.stallTimeout = stallTimeout
         for warning in try resolved.target.sshConfigWarnings() {
             FileHandle.standardError.write(Data("tpudeploy: warning: \(warning)\n".utf8))
         }
