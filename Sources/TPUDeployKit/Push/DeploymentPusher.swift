@@ -73,7 +73,7 @@ public struct DeploymentPusher: Sendable {
             do { bytes = try LocalFile.readPrefix(path, count: 256 << 20).bytes } catch {
                 throw PushError.localFileUnreadable(path: path, reason: "\(error)")
             }
-            if let pieces = SentencePieceModel.pieceCount(bytes) {
+            if let pieces = SentencePieceModel.pieceCount(bytes) ?? BytePairVocabulary.pieceCount(bytes) {
                 if let model, let modelPath = request.bmodel {
                     pairing = try TokenizerPairing.check(pieces: pieces, family: request.profile?.family, model: model,
                                                          tokenizerName: path, modelName: modelPath)
@@ -82,7 +82,7 @@ public struct DeploymentPusher: Sendable {
                     }
                 }
             } else {
-                warnings.append("\(path) is not a sentencepiece model: the tokenizer pairing was not checked")
+                warnings.append("\(path) is neither a sentencepiece model nor a vocab.json: the tokenizer pairing was not checked")
             }
         }
 
@@ -98,7 +98,12 @@ public struct DeploymentPusher: Sendable {
         let arch0 = report.arch ?? EngineSource.hostArch
         var sources: [PayloadManifest.Source] = []
         if let path = request.bmodel { sources.append(.init(path: path, role: .bmodel)) }
-        if let path = request.tokenizer { sources.append(.init(path: path, role: .tokenizer)) }
+        if let path = request.tokenizer {
+            sources.append(.init(path: path, role: .tokenizer))
+            // A byte-level BPE vocab.json needs its merges (and Hugging Face's tokenizer_config.json, when there is
+            // one) beside it on the board: the engine reads them from the same folder.
+            for companion in BytePairVocabulary.companionFiles(of: path) { sources.append(.init(path: companion, role: .support)) }
+        }
         if let engine = try request.engine.path(forArch: arch0) { sources.append(.init(path: engine, role: .engine, remoteName: "tpu-llm-engine")) }
         for path in request.support { sources.append(.init(path: path, role: .support)) }
         let names = sources.map { $0.remoteName ?? ($0.path as NSString).lastPathComponent }

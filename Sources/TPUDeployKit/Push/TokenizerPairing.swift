@@ -1,3 +1,5 @@
+import Foundation
+
 /// Counts the pieces of a sentencepiece `.model` file: a `ModelProto` protobuf whose field 1 (`pieces`) is
 /// repeated once per vocabulary entry. A tiny walk over the top-level fields; nothing else is decoded.
 public enum SentencePieceModel {
@@ -33,6 +35,27 @@ public enum SentencePieceModel {
             guard field >= 1, position <= bytes.count else { return nil }
         }
         return pieces > 0 ? pieces : nil
+    }
+}
+
+/// A GPT-2 byte-level BPE tokenizer's `vocab.json` (WizardCoder, SmolLM2): a JSON object of piece → id.
+public enum BytePairVocabulary {
+    /// The number of ids the vocabulary holds (highest id + 1), or nil when `bytes` is not such a JSON object.
+    public static func pieceCount(_ bytes: [UInt8]) -> Int? {
+        guard bytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "{"),
+              let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], !object.isEmpty
+        else { return nil }
+        let ids = object.values.compactMap { ($0 as? NSNumber)?.intValue }
+        guard ids.count == object.count, let highest = ids.max(), highest >= 0 else { return nil }
+        return highest + 1
+    }
+
+    /// The files the engine reads beside a `vocab.json`: `merges.txt`, and `tokenizer_config.json` when present.
+    public static func companionFiles(of vocabulary: String) -> [String] {
+        guard (vocabulary as NSString).lastPathComponent == "vocab.json" else { return [] }
+        let folder = (vocabulary as NSString).deletingLastPathComponent
+        return ["merges.txt", "tokenizer_config.json"].map { (folder as NSString).appendingPathComponent($0) }
+            .filter { FileManager.default.fileExists(atPath: $0) }
     }
 }
 
