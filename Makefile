@@ -79,26 +79,27 @@ test: setup sim-models smollm cross
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-demo: build sim-models
+demo: build smollm
 	@set -e; trap '$(BIN) sim down --state-dir $(DEMO_STATE) >/dev/null 2>&1 || true' EXIT; \
-	M=$(SIM_MODELS)/llama2-sim; \
+	M=$(SMOLLM2_MODEL); Q="What is the capital of France?"; \
 	echo "== a simulated BM1684X EVB with the factory memory layout"; \
 	$(BIN) sim up --board 1684x_evb --ram 16g --state-dir $(DEMO_STATE); \
-	echo; echo "== tpudeploy init --deployment llama2-sim (a tiny Llama2-style sim model)"; \
-	$(BIN) init --deployment llama2-sim --profile llama2-sim --bmodel $$M/llama2-sim.bmodel --tokenizer $$M/tokenizer.model; \
-	echo; echo "== tpudeploy push (the model needs more NPU memory than the factory heap: refused, nothing sent)"; \
+	echo; echo "== tpudeploy init --deployment smollm2 (SmolLM2-135M-Instruct, converted from its GGUF: docs/smollm2.md)"; \
+	$(BIN) init --deployment smollm2 --profile smollm2-135m --bmodel $$M/smollm2-135m.bmodel --tokenizer $$M/vocab.json; \
+	echo; echo "== tpudeploy push (its 4608 MiB neuron block fits no factory heap: refused, nothing sent)"; \
 	if $(BIN) push; then echo "push should have been refused"; exit 1; fi; \
-	echo; echo "== tpudeploy fix-memory --for-model llama2-sim --yes"; \
-	$(BIN) fix-memory --board 1684x_evb --for-model llama2-sim --yes; \
+	echo; echo "== tpudeploy fix-memory --for-model smollm2-135m --yes"; \
+	$(BIN) fix-memory --board 1684x_evb --for-model smollm2-135m --yes; \
 	echo; echo "== tpudeploy push"; \
 	$(BIN) push; \
 	echo; echo "== tpudeploy launch"; \
 	$(BIN) launch; \
-	echo; echo "== tpudeploy chat -p 'Hello there'"; \
-	$(BIN) chat -p "Hello there"; \
-	echo; echo "== the independent reference's answer (Tests/Reference/reference.py)"; \
-	echo '["Hello there"]' > /tmp/tpudeploy-demo-rounds.json; \
-	$(PYTHON) Tests/Reference/reference.py chat --model-dir $$M --family llama2 --rounds /tmp/tpudeploy-demo-rounds.json --max-tokens 200 \
+	echo; echo "== tpudeploy chat -p '$$Q'"; \
+	$(BIN) chat -p "$$Q"; \
+	echo; echo "== the independent reference's answer (Tests/Reference/smollm2_reference.py: numpy float64 on the GGUF)"; \
+	$(PYTHON) -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "$$Q" > /tmp/tpudeploy-demo-rounds.json; \
+	$(PYTHON) Tests/Reference/smollm2_reference.py chat --gguf $(SMOLLM2_GGUF) --seq-len $(SMOLLM2_SEQLEN) \
+		--rounds /tmp/tpudeploy-demo-rounds.json --max-tokens 200 \
 		| $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["rounds"][0]["text"])'; \
 	echo; echo "== tpudeploy verify"; \
 	$(BIN) verify
