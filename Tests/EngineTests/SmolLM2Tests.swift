@@ -141,4 +141,28 @@ import TPUDeployKit
             #expect(mine == EngineReferenceTests.ints(ids), "ids of \(text.debugDescription)")
         }
     }
+
+    /// Control tokens (tokenizer_config.json) decode to nothing, and a configuration whose eos_token is not in the
+    /// vocabulary is a load error (exit 3) that names it, not a model that never stops.
+    @Test func controlTokensAndABadConfiguration() async throws {
+        _ = try Self.model()
+        let engine = EngineTestSupport.engineExecutable
+        let decoded = try await EngineTestSupport.run(
+            engine, ["tokenize", "--tokenizer", Self.modelDirectory.appendingPathComponent("vocab.json").path,
+                     "--family", "smollm2", "--ids", "1,504,3575,2,198"])
+        #expect(decoded.status == 0)
+        #expect(decoded.standardOutput == "\"The capital\\n\"\n")
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("smollm2-bad-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for name in ["vocab.json", "merges.txt"] {
+            try FileManager.default.copyItem(at: Self.modelDirectory.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+        try Data(#"{"eos_token": "<|no such token|>"}"#.utf8).write(to: folder.appendingPathComponent("tokenizer_config.json"))
+        let refused = try await EngineTestSupport.run(
+            engine, ["tokenize", "--tokenizer", folder.appendingPathComponent("vocab.json").path, "--family", "smollm2", "--text", "Hi"])
+        #expect(refused.status == 3)
+        #expect(refused.standardError.contains("eos_token '<|no such token|>'"), "\(refused.standardError)")
+    }
 }

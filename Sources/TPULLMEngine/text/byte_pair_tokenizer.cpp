@@ -127,34 +127,28 @@ class BytePairTokenizer final : public Tokenizer {
      * tokens (<|im_start|>, …), which decode to nothing, as with skip_special_tokens; `eos_token` is the token
      * generation stops on (SmolLM2: <|im_end|>, the end of a ChatML turn). */
     void read_config(const std::string &path) {
-        nlohmann::json config;
+        std::string eos_text;
         try {
-            config = nlohmann::json::parse(read_file(path, "configuration"));
-        } catch (const nlohmann::json::exception &error) {
-            throw EngineError(EngineError::Kind::load, "tokenizer configuration " + path + " is not JSON: " + error.what());
-        }
-        if (config.contains("added_tokens_decoder") && config["added_tokens_decoder"].is_object()) {
-            for (auto it = config["added_tokens_decoder"].begin(); it != config["added_tokens_decoder"].end(); ++it) {
-                const nlohmann::json &token = it.value();
-                if (!token.is_object() || !token.value("special", false) || !token.contains("content")) continue;
-                const std::string content = token["content"].get<std::string>();
-                int id = -1;
-                try {
-                    id = std::stoi(it.key());
-                } catch (const std::exception &) {
-                    throw EngineError(EngineError::Kind::load, "tokenizer configuration " + path + ": added token id '" +
-                                                                   it.key() + "' is not a number");
+            const nlohmann::json config = nlohmann::json::parse(read_file(path, "configuration"));
+            if (config.contains("added_tokens_decoder") && config["added_tokens_decoder"].is_object()) {
+                for (auto it = config["added_tokens_decoder"].begin(); it != config["added_tokens_decoder"].end(); ++it) {
+                    const nlohmann::json &token = it.value();
+                    if (!token.is_object() || !token.value("special", false) || !token.contains("content")) continue;
+                    const std::string content = token["content"].get<std::string>();
+                    const int id = parse_id(it.key(), path);
+                    if (id >= int(pieces_.size())) pieces_.resize(size_t(id) + 1);
+                    pieces_[size_t(id)] = content;
+                    ids_[content] = id;
+                    control_ids_.insert(id);
                 }
-                if (id < 0) continue;
-                if (id >= int(pieces_.size())) pieces_.resize(size_t(id) + 1);
-                pieces_[size_t(id)] = content;
-                ids_[content] = id;
-                control_ids_.insert(id);
             }
+            if (config.contains("eos_token")) {
+                const nlohmann::json &eos = config["eos_token"];
+                eos_text = eos.is_object() ? eos.value("content", std::string()) : eos.is_null() ? std::string() : eos.get<std::string>();
+            }
+        } catch (const nlohmann::json::exception &error) {
+            throw EngineError(EngineError::Kind::load, "tokenizer configuration " + path + " is not what Hugging Face writes: " + error.what());
         }
-        const nlohmann::json *eos = config.contains("eos_token") ? &config["eos_token"] : nullptr;
-        std::string eos_text = eos && eos->is_string() ? eos->get<std::string>()
-                               : eos && eos->is_object() ? eos->value("content", std::string()) : std::string();
         if (!eos_text.empty()) {
             auto it = ids_.find(eos_text);
             if (it == ids_.end())
@@ -162,6 +156,18 @@ class BytePairTokenizer final : public Tokenizer {
                                                                eos_text + "', which is not in the vocabulary");
             eos_ = it->second;
         }
+    }
+
+    static int parse_id(const std::string &key, const std::string &path) {
+        size_t used = 0;
+        int id = -1;
+        try {
+            id = std::stoi(key, &used);
+        } catch (const std::exception &) {
+        }
+        if (id < 0 || used != key.size())
+            throw EngineError(EngineError::Kind::load, "tokenizer configuration " + path + ": added token id '" + key + "' is not a number");
+        return id;
     }
 
     /* The BPE symbols of one pre-tokenized piece. */
