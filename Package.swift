@@ -53,6 +53,9 @@ let package = Package(
         .target(
             name: "TPUSimRuntime",
             dependencies: ["TPURuntimeAPI"],
+            // Optimised in debug builds too: the trained model (SmolLM2-135M, docs/smollm2.md) is 135M
+            // multiply-adds per token, which unoptimised loops run ten times slower.
+            cxxSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
         // The engine: nets, tokenizers, prompt formats, decode loop, sampler, HTTP server (C++17).

@@ -57,6 +57,12 @@ class SplitNetModel final : public LanguageModel {
         if (catalog_.family == ModelFamily::wizardcoder && tokenizer_->eos_id() < 0)
             throw EngineError(EngineError::Kind::load, "tokenizer " + options.tokenizer_path +
                                                            " has no <|endoftext|> token: WizardCoder stops on it");
+        if (catalog_.family == ModelFamily::smollm2 &&
+            (tokenizer_->token_id("<|im_start|>") < 0 || tokenizer_->eos_id() != tokenizer_->token_id("<|im_end|>")))
+            throw EngineError(EngineError::Kind::load,
+                              "tokenizer " + options.tokenizer_path +
+                                  " is not SmolLM2's: the ChatML format needs <|im_start|> and an eos_token of <|im_end|> "
+                                  "(vocab.json, merges.txt and tokenizer_config.json from convert_smollm2.py)");
         runner_ = make_runner(*session_, catalog_);
         description_ = describe(options, catalog_);
     }

@@ -25,7 +25,7 @@ const char *const serve_help =
     "\n"
     "  --model FILE          the bmodel\n"
     "  --tokenizer PATH      tokenizer.model (chatglm2, llama2), or vocab.json / its folder (wizardcoder)\n"
-    "  --family NAME         chatglm2|llama2|wizardcoder expected by the deployment (default: inferred)\n"
+    "  --family NAME         chatglm2|llama2|wizardcoder|smollm2 expected by the deployment (default: inferred)\n"
     "  --layers N            number of layers expected (default: inferred)\n"
     "  --runtime-dir DIR     where libbmlib.so and libbmrt.so are\n"
     "  --device N            device id (0)\n"

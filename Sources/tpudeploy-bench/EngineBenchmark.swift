@@ -116,7 +116,7 @@ func benchmarkEngine(runs: Int, scratch: URL) async throws -> (result: any Encod
 }
 
 /// Runs a program and returns its stdout; throws with stderr when it fails.
-private func runCapturing(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> String {
+func runCapturing(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments

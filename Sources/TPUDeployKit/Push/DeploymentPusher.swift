@@ -104,7 +104,12 @@ public struct DeploymentPusher: Sendable {
         let arch0 = report.arch ?? EngineSource.hostArch
         var sources: [PayloadManifest.Source] = []
         if let path = request.bmodel { sources.append(.init(path: path, role: .bmodel, coefficients: coefficientPlan)) }
-        if let path = request.tokenizer { sources.append(.init(path: path, role: .tokenizer)) }
+        if let path = request.tokenizer {
+            sources.append(.init(path: path, role: .tokenizer))
+            // A byte-level BPE vocab.json needs its merges (and Hugging Face's tokenizer_config.json, when there is
+            // one) beside it on the board: the engine reads them from the same folder.
+            for companion in BytePairVocabulary.companionFiles(of: path) { sources.append(.init(path: companion, role: .support)) }
+        }
         if let engine = try request.engine.path(forArch: arch0) {
             // An engine that cannot run there would crash-loop under the service: refuse it before the lock or a byte.
             let header: [UInt8]

@@ -43,19 +43,36 @@ public enum SentencePieceModel {
 }
 
 /// The ids a tokenizer file can produce: a sentencepiece `tokenizer.model` (ChatGLM2, Llama2) or a GPT-2
-/// byte-level BPE `vocab.json` (WizardCoder). Anything else, or an empty file, is not a tokenizer.
+/// byte-level BPE `vocab.json` (WizardCoder, SmolLM2). Anything else, or an empty file, is not a tokenizer.
 public enum TokenizerVocabulary {
     /// (ids, kind): the vocabulary size and "sentencepiece" or "vocab.json"; throws `tokenizerUnreadable`.
     public static func read(_ bytes: [UInt8], path: String) throws -> (ids: Int, kind: String) {
         guard !bytes.isEmpty else { throw PushError.tokenizerUnreadable(path: path, reason: "the file is empty") }
         if let pieces = SentencePieceModel.pieceCount(bytes) { return (pieces, "sentencepiece") }
-        if bytes.first == UInt8(ascii: "{"), let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-           !object.isEmpty {
-            let ids = object.values.compactMap { ($0 as? NSNumber)?.intValue }
-            if ids.count == object.count, let highest = ids.max(), ids.min() ?? -1 >= 0 { return (highest + 1, "vocab.json") }
-        }
+        if let ids = BytePairVocabulary.pieceCount(bytes) { return (ids, "vocab.json") }
         throw PushError.tokenizerUnreadable(
             path: path, reason: "it is neither a sentencepiece model (a ModelProto of pieces) nor a GPT-2 vocab.json (piece → id)")
+    }
+}
+
+/// A GPT-2 byte-level BPE tokenizer's `vocab.json` (WizardCoder, SmolLM2): a JSON object of piece → id.
+public enum BytePairVocabulary {
+    /// The number of ids the vocabulary holds (highest id + 1), or nil when `bytes` is not such a JSON object.
+    public static func pieceCount(_ bytes: [UInt8]) -> Int? {
+        guard bytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "{"),
+              let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], !object.isEmpty
+        else { return nil }
+        let ids = object.values.compactMap { ($0 as? NSNumber)?.intValue }
+        guard ids.count == object.count, let highest = ids.max(), ids.min() ?? -1 >= 0 else { return nil }
+        return highest + 1
+    }
+
+    /// The files the engine reads beside a `vocab.json`: `merges.txt`, and `tokenizer_config.json` when present.
+    public static func companionFiles(of vocabulary: String) -> [String] {
+        guard (vocabulary as NSString).lastPathComponent == "vocab.json" else { return [] }
+        let folder = (vocabulary as NSString).deletingLastPathComponent
+        return ["merges.txt", "tokenizer_config.json"].map { (folder as NSString).appendingPathComponent($0) }
+            .filter { FileManager.default.fileExists(atPath: $0) }
     }
 }
 

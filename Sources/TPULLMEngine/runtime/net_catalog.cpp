@@ -124,8 +124,17 @@ const char *family_name(ModelFamily family) {
     case ModelFamily::chatglm2: return "chatglm2";
     case ModelFamily::llama2: return "llama2";
     case ModelFamily::wizardcoder: return "wizardcoder";
+    case ModelFamily::smollm2: return "smollm2";
     }
     return "unknown";
+}
+
+ModelFamily net_layout_family(ModelFamily family) {
+    return family == ModelFamily::smollm2 ? ModelFamily::llama2 : family;
+}
+
+bool uses_byte_pair_tokenizer(ModelFamily family) {
+    return family == ModelFamily::wizardcoder || family == ModelFamily::smollm2;
 }
 
 const char *layout_name(NetLayout layout) {
@@ -142,7 +151,9 @@ ModelFamily parse_family(const std::string &name) {
     if (name == "chatglm2") return ModelFamily::chatglm2;
     if (name == "llama2") return ModelFamily::llama2;
     if (name == "wizardcoder") return ModelFamily::wizardcoder;
-    throw EngineError(EngineError::Kind::input, "unknown family '" + name + "': use chatglm2, llama2 or wizardcoder");
+    if (name == "smollm2") return ModelFamily::smollm2;
+    throw EngineError(EngineError::Kind::input,
+                      "unknown family '" + name + "': use chatglm2, llama2, wizardcoder or smollm2");
 }
 
 size_t dtype_size(bm_data_type_t dtype) {
@@ -215,11 +226,13 @@ NetCatalog discover_nets(const RuntimeSession &session, const std::string &expec
                          std::string(family_name(family)));
     if (!expected_family.empty()) {
         ModelFamily expected = parse_family(expected_family);
-        if (expected != family)
+        if (net_layout_family(expected) != family)
             throw load_error(std::string("the model's nets are laid out like ") + family_name(family) +
                              " but the profile says " + family_name(expected));
+        catalog.family = expected;
+    } else {
+        catalog.family = family;
     }
-    catalog.family = family;
     if (family == ModelFamily::wizardcoder) {
         describe_wizardcoder_nets(session, block_names, block0, catalog);
         catalog.layout = catalog.one_dimensional_ids ? NetLayout::wizardcoder_tpu_2023 : NetLayout::llm_tpu;
@@ -246,7 +259,7 @@ namespace {
 /* ChatGLM2 (sequence first, KV cache [S,1,KVH,D] returned whole by the cache block) and Llama2 (batch first, the
  * cache block returns the new row [1,1,KVH,D]); the same tensors in LLM-TPU and in the 2023 repositories. */
 void describe_blocks(const RuntimeSession &session, const BlockNames &names, const NetSpec &block0, NetCatalog &catalog) {
-    const ModelFamily family = catalog.family;
+    const ModelFamily family = net_layout_family(catalog.family);
     const int layers = catalog.layers, S = catalog.seq_len;
     const int H = block0.inputs[0].shape.dims[2];
     const std::string mask = "[1,1," + std::to_string(S) + "," + std::to_string(S) + "]";

@@ -1,6 +1,7 @@
-/* GPT-2 byte-level BPE (WizardCoder / StarCoder): vocab.json + merges.txt. Text is pre-tokenized, each piece's
- * bytes are mapped to printable characters (GPT-2's byte-to-unicode table), then adjacent symbols are merged,
- * lowest merge rank first, until no ranked pair remains. */
+/* GPT-2 byte-level BPE (WizardCoder / StarCoder, SmolLM2): vocab.json + merges.txt, and Hugging Face's
+ * tokenizer_config.json when it is there (its control tokens and end-of-turn token). Text is pre-tokenized, each
+ * piece's bytes are mapped to printable characters (GPT-2's byte-to-unicode table), then adjacent symbols are
+ * merged, lowest merge rank first, until no ranked pair remains. */
 #include <nlohmann/json.hpp>
 
 #include <climits>
@@ -9,6 +10,7 @@
 #include <sstream>
 #include <sys/stat.h>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "gpt2_pretokenizer.h"
 #include "tokenizer.h"
@@ -49,7 +51,9 @@ std::string read_file(const std::string &path, const char *what) {
 
 class BytePairTokenizer final : public Tokenizer {
   public:
-    BytePairTokenizer(const std::string &vocab_path, const std::string &merges_path) : byte_symbols_(byte_to_unicode_table()) {
+    BytePairTokenizer(const std::string &vocab_path, const std::string &merges_path, const std::string &config_path,
+                      PreTokenizer pre_tokenizer)
+        : byte_symbols_(byte_to_unicode_table()), pre_tokenizer_(pre_tokenizer) {
         for (int b = 0; b < 256; ++b) symbol_bytes_[byte_symbols_[b]] = char(b);
         nlohmann::json vocab;
         try {
@@ -79,11 +83,13 @@ class BytePairTokenizer final : public Tokenizer {
         }
         auto eos = ids_.find("<|endoftext|>");
         eos_ = eos == ids_.end() ? -1 : eos->second;
+        if (!config_path.empty()) read_config(config_path);
     }
 
     std::vector<int> encode(const std::string &text) const override {
         std::vector<int> ids;
-        for (const std::string &piece : gpt2_pretokenize(text)) {
+        const auto pieces = pre_tokenizer_ == PreTokenizer::starcoder ? starcoder_pretokenize(text) : gpt2_pretokenize(text);
+        for (const std::string &piece : pieces) {
             for (const std::string &symbol : merge(piece)) {
                 auto it = ids_.find(symbol);
                 if (it == ids_.end())
@@ -95,7 +101,7 @@ class BytePairTokenizer final : public Tokenizer {
     }
 
     std::string token_bytes(int id, bool) const override {
-        if (id < 0 || id >= int(pieces_.size()) || id == eos_) return {};
+        if (id < 0 || id >= int(pieces_.size()) || id == eos_ || control_ids_.count(id)) return {};
         const std::string &piece = pieces_[size_t(id)];
         std::string bytes;
         for (size_t i = 0; i < piece.size();) {
@@ -111,8 +117,59 @@ class BytePairTokenizer final : public Tokenizer {
     int bos_id() const override { return -1; }
     int eos_id() const override { return eos_; }
     int piece_count() const override { return int(pieces_.size()); }
+    int token_id(const std::string &piece) const override {
+        auto it = ids_.find(piece);
+        return it == ids_.end() ? -1 : it->second;
+    }
 
   private:
+    /* Hugging Face's tokenizer_config.json: `added_tokens_decoder` {"id": {"content", "special"}} names the control
+     * tokens (<|im_start|>, …), which decode to nothing, as with skip_special_tokens; `eos_token` is the token
+     * generation stops on (SmolLM2: <|im_end|>, the end of a ChatML turn). */
+    void read_config(const std::string &path) {
+        std::string eos_text;
+        try {
+            const nlohmann::json config = nlohmann::json::parse(read_file(path, "configuration"));
+            if (config.contains("added_tokens_decoder") && config["added_tokens_decoder"].is_object()) {
+                for (auto it = config["added_tokens_decoder"].begin(); it != config["added_tokens_decoder"].end(); ++it) {
+                    const nlohmann::json &token = it.value();
+                    if (!token.is_object() || !token.value("special", false) || !token.contains("content")) continue;
+                    const std::string content = token["content"].get<std::string>();
+                    const int id = parse_id(it.key(), path);
+                    if (id >= int(pieces_.size())) pieces_.resize(size_t(id) + 1);
+                    pieces_[size_t(id)] = content;
+                    ids_[content] = id;
+                    control_ids_.insert(id);
+                }
+            }
+            if (config.contains("eos_token")) {
+                const nlohmann::json &eos = config["eos_token"];
+                eos_text = eos.is_object() ? eos.value("content", std::string()) : eos.is_null() ? std::string() : eos.get<std::string>();
+            }
+        } catch (const nlohmann::json::exception &error) {
+            throw EngineError(EngineError::Kind::load, "tokenizer configuration " + path + " is not what Hugging Face writes: " + error.what());
+        }
+        if (!eos_text.empty()) {
+            auto it = ids_.find(eos_text);
+            if (it == ids_.end())
+                throw EngineError(EngineError::Kind::load, "tokenizer configuration " + path + " names eos_token '" +
+                                                               eos_text + "', which is not in the vocabulary");
+            eos_ = it->second;
+        }
+    }
+
+    static int parse_id(const std::string &key, const std::string &path) {
+        size_t used = 0;
+        int id = -1;
+        try {
+            id = std::stoi(key, &used);
+        } catch (const std::exception &) {
+        }
+        if (id < 0 || used != key.size())
+            throw EngineError(EngineError::Kind::load, "tokenizer configuration " + path + ": added token id '" + key + "' is not a number");
+        return id;
+    }
+
     /* The BPE symbols of one pre-tokenized piece. */
     std::vector<std::string> merge(const std::string &piece) const {
         std::vector<std::string> symbols;
@@ -149,6 +206,8 @@ class BytePairTokenizer final : public Tokenizer {
     std::unordered_map<std::string, int> ids_;
     std::vector<std::string> pieces_;
     std::unordered_map<std::string, int> ranks_;
+    std::unordered_set<int> control_ids_;
+    PreTokenizer pre_tokenizer_;
     int eos_ = -1;
 };
 
@@ -159,7 +218,7 @@ bool is_directory(const std::string &path) {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_byte_pair_tokenizer(const std::string &path) {
+std::unique_ptr<Tokenizer> load_byte_pair_tokenizer(const std::string &path, PreTokenizer pre_tokenizer) {
     struct stat info {};
     if (stat(path.c_str(), &info) != 0)
         throw EngineError(EngineError::Kind::load, "tokenizer " + path + " does not exist (--tokenizer)");
@@ -171,7 +230,9 @@ std::unique_ptr<Tokenizer> load_byte_pair_tokenizer(const std::string &path) {
         throw EngineError(EngineError::Kind::load, "tokenizer " + path + " has no vocab.json");
     if (stat(merges.c_str(), &info) != 0)
         throw EngineError(EngineError::Kind::load, "tokenizer " + path + " has no merges.txt beside vocab.json");
-    return std::unique_ptr<Tokenizer>(new BytePairTokenizer(vocab, merges));
+    std::string config = directory + "/tokenizer_config.json";
+    if (stat(config.c_str(), &info) != 0) config.clear();
+    return std::unique_ptr<Tokenizer>(new BytePairTokenizer(vocab, merges, config, pre_tokenizer));
 }
 
 }  // namespace tpu

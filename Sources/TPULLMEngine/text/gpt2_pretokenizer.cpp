@@ -119,4 +119,23 @@ std::vector<std::string> gpt2_pretokenize(const std::string &text) {
     return pieces;
 }
 
+std::vector<std::string> starcoder_pretokenize(const std::string &text) {
+    Decoded d = decode_utf8(text);
+    std::vector<std::string> pieces;
+    size_t run_start = 0;
+    auto flush = [&](size_t end) {
+        if (end == run_start) return;
+        for (std::string &piece : gpt2_pretokenize(text.substr(d.offsets[run_start], d.offsets[end] - d.offsets[run_start])))
+            pieces.push_back(std::move(piece));
+    };
+    for (size_t i = 0; i < d.codes.size(); ++i) {
+        if (!is_number(d.codes[i])) continue;
+        flush(i);
+        pieces.push_back(text.substr(d.offsets[i], d.offsets[i + 1] - d.offsets[i]));
+        run_start = i + 1;
+    }
+    flush(d.codes.size());
+    return pieces;
+}
+
 }  // namespace tpu

@@ -11,3 +11,12 @@ namespace tpu {
 std::vector<std::string> gpt2_pretokenize(const std::string &text);
 
 }  // namespace tpu
+
+namespace tpu {
+
+/* StarCoder's pre-tokenization (Hugging Face: Sequence[Digits(individual_digits=true), ByteLevel(use_regex)],
+ * llama.cpp's "starcoder"/"smollm" pre-tokenizer): every \p{N} character is a piece of its own, and each run of
+ * other characters between them is split by gpt2_pretokenize on its own (so " 42" is " ", "4", "2"). */
+std::vector<std::string> starcoder_pretokenize(const std::string &text);
+
+}  // namespace tpu

@@ -49,6 +49,33 @@ std::vector<int> wizardcoder_prompt(const Tokenizer &tokenizer, const Conversati
     return tokenizer.encode(text);
 }
 
+/* ChatML (SmolLM2's tokenizer.chat_template, also Qwen's): every message is
+ *   <|im_start|> role "\n" content <|im_end|> "\n"
+ * and the prompt ends with the generation prompt <|im_start|> "assistant\n". The two markers are control tokens,
+ * put in by id: the text between them is encoded on its own, as Hugging Face's tokenizer does when it meets added
+ * tokens in a text. Without a system message the template puts in the model's default one. */
+std::vector<int> chatml_prompt(const Tokenizer &tokenizer, const Conversation &conversation, const std::string &default_system) {
+    const int start = tokenizer.token_id("<|im_start|>"), end = tokenizer.token_id("<|im_end|>");
+    if (start < 0 || end < 0)
+        throw EngineError(EngineError::Kind::load, "the tokenizer has no <|im_start|>/<|im_end|> tokens: not a ChatML model");
+    std::vector<int> ids;
+    auto message = [&](const std::string &role, const std::string &content) {
+        ids.push_back(start);
+        append(ids, tokenizer.encode(role + "\n" + content));
+        ids.push_back(end);
+        append(ids, tokenizer.encode("\n"));
+    };
+    message("system", conversation.system.empty() ? default_system : conversation.system);
+    for (const auto &[question, answer] : conversation.rounds) {
+        message("user", question);
+        message("assistant", answer);
+    }
+    message("user", conversation.question);
+    ids.push_back(start);
+    append(ids, tokenizer.encode("assistant\n"));
+    return ids;
+}
+
 }  // namespace
 
 Conversation split_conversation(const std::vector<ChatMessage> &messages) {
@@ -76,6 +103,8 @@ std::vector<int> build_prompt(ModelFamily family, const Tokenizer &tokenizer, co
     case ModelFamily::chatglm2: return chatglm2_prompt(tokenizer, conversation);
     case ModelFamily::llama2: return llama2_prompt(tokenizer, conversation);
     case ModelFamily::wizardcoder: return wizardcoder_prompt(tokenizer, conversation);
+    case ModelFamily::smollm2:
+        return chatml_prompt(tokenizer, conversation, "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
     }
     return {};
 }

@@ -22,7 +22,9 @@ Conversation split_conversation(const std::vector<ChatMessage> &messages);
 /* The prompt ids for the family, exactly as fed to the model:
  *   chatglm2: [gMASK] sop + "[Round 1]\n\n问：q\n\n答：a\n\n[Round 2]\n\n问：q\n\n答：" (sop/gMASK = SP vocab + 3 / + 1)
  *   llama2:   per round BOS "[INST] (<<SYS>>\n s \n<</SYS>>\n\n) q [/INST] a " EOS, then BOS "[INST] q [/INST]"
- *   wizardcoder: the Alpaca instruction format. */
+ *   wizardcoder: the Alpaca instruction format;
+ *   smollm2:  ChatML, "<|im_start|>role\ncontent<|im_end|>\n" per message, then "<|im_start|>assistant\n";
+ *             stops on <|im_end|> (the tokenizer's eos_token). */
 std::vector<int> build_prompt(ModelFamily family, const Tokenizer &tokenizer, const Conversation &conversation);
 
 }  // namespace tpu

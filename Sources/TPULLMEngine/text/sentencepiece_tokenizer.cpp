@@ -57,6 +57,10 @@ class SentencePieceTokenizer final : public Tokenizer {
     int bos_id() const override { return processor_.bos_id(); }
     int eos_id() const override { return processor_.eos_id(); }
     int piece_count() const override { return processor_.GetPieceSize(); }
+    int token_id(const std::string &piece) const override {
+        int id = processor_.PieceToId(piece);
+        return processor_.IdToPiece(id) == piece ? id : -1; /* PieceToId answers unk for what it does not know */
+    }
 
   private:
     sentencepiece::SentencePieceProcessor processor_;
@@ -76,6 +80,7 @@ std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string &path)
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string &path, const std::string &family) {
     if (path.empty()) throw EngineError(EngineError::Kind::load, "no tokenizer given (--tokenizer)");
+    if (family == "smollm2") return load_byte_pair_tokenizer(path, PreTokenizer::starcoder);
     bool byte_pair = family == "wizardcoder";
     if (family.empty()) { /* inferred from the path: BPE comes as a directory or vocab.json */
         struct stat info {};
