@@ -227,7 +227,11 @@ enum MountTable {
     /// Mount points at or below `path`.
     static func mountPoints(under path: String) -> [String] {
         let prefix = path.hasSuffix("/") ? String(path.dropLast()) : path
-        guard let table = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return [] }
+        // Read to the end: procfs reports a size of 0, and String(contentsOfFile:) then stops after its first
+        // 4 KiB read, which missed the newest mounts once many boards were up (sim down then left them mounted).
+        guard let file = FileHandle(forReadingAtPath: "/proc/self/mounts") else { return [] }
+        defer { try? file.close() }
+        let table = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
         return table.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 1 else { return nil }
