@@ -159,6 +159,7 @@ struct FleetCommandLineTests {
         #expect(object["schema"] as? String == "tpudeploy.fleet-plan/1")
         let batches = try #require(object["batches"] as? [[String: Any]])
         #expect(batches.map { ($0["boards"] as? [Any])?.count } == [1, 2, 5, 2])
+        #expect(batches.map { $0["size"] as? String } == [nil, "2", "50%", "50%"])
         #expect((object["failure_budget"] as? [String: Any])?["allowed_failures"] as? Int == 2)
 
         let badBatch = try tpudeploy(["fleet", "plan", "-i", "lab.ini", "--batch", "0"], in: directory)

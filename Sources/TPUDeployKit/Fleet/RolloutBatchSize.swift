@@ -20,6 +20,20 @@ public enum RolloutBatchSize: Sendable, Equatable, Codable, CustomStringConverti
         }
     }
 
+    /// In JSON as on the command line: `"5"` or `"20%"`.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let size = try Self.list(parsing: text).first, !text.contains(",") else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a batch size: \(text)"))
+        }
+        self = size
+    }
+
     /// `--batch`: `5`, `20%`, or a list `1,5,20%` whose last value repeats.
     public static func list(parsing text: String) throws -> [RolloutBatchSize] {
         let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
