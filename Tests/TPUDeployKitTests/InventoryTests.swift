@@ -171,10 +171,18 @@ struct InventoryTests {
         let error = try #require(throws: InventoryError.self) { try inventory.boards(["evb01"], defaults: FleetDefaults()) }
         #expect(error.code == .badVariable)
         #expect(error.key == "evb01.ansible_host")
+        #expect(error.line == 2)
         #expect(error.description.contains("Jinja"))
-        let ports = try InventoryLoader.parse("evb01 ansible_port=ssh\n", file: "p.ini")
+        let ports = try InventoryLoader.parse("[lab]\nevb01 ansible_port=ssh\n", file: "p.ini")
         let portError = try #require(throws: InventoryError.self) { try ports.boards(["evb01"], defaults: FleetDefaults()) }
-        #expect(portError.key == "evb01.ansible_port")
+        #expect(portError.description == "p.ini:2: evb01.ansible_port: 'ssh' is not a TCP port (1-65535)")
+        let yaml = try InventoryLoader.parse("all:\n  hosts:\n    evb01:\n      ansible_port: 70000\n", file: "p.yml")
+        let yamlError = try #require(throws: InventoryError.self) { try yaml.boards(["evb01"], defaults: FleetDefaults()) }
+        #expect(yamlError.description == "p.yml:4: evb01.ansible_port: '70000' is not a TCP port (1-65535)")
+        // A group's bad value: the line of the group variable that wins for this host.
+        let group = try InventoryLoader.parse("[lab]\nevb01\n[all:vars]\nansible_port=22\n[lab:vars]\nansible_port=x\n", file: "g.ini")
+        let groupError = try #require(throws: InventoryError.self) { try group.boards(["evb01"], defaults: FleetDefaults()) }
+        #expect(groupError.description == "g.ini:6: evb01.ansible_port: 'x' is not a TCP port (1-65535)")
     }
 
     @Test func aChildCycleIsRefused() throws {

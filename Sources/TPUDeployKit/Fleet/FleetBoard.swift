@@ -55,15 +55,15 @@ extension Inventory {
     public func boards(_ hosts: [String], defaults: FleetDefaults) throws -> [FleetBoard] {
         try hosts.map { name in
             let variables = variables(of: name)
+            func problem(_ key: String, _ text: String) -> InventoryError {
+                InventoryError(.badVariable, file: source, line: line(of: key, for: name), key: "\(name).\(key)", text)
+            }
             func text(_ keys: String...) throws -> String? {
                 for key in keys {
                     guard let value = variables[key] else { continue }
-                    guard let text = value.text, !text.isEmpty else {
-                        throw InventoryError(.badVariable, file: source, key: "\(name).\(key)", "expected text, got \(value)")
-                    }
+                    guard let text = value.text, !text.isEmpty else { throw problem(key, "expected text, got \(value)") }
                     if text.contains("{{") {
-                        throw InventoryError(.badVariable, file: source, key: "\(name).\(key)",
-                                             "'\(text)' is a Jinja template; tpudeploy reads inventories without evaluating templates: write the value itself")
+                        throw problem(key, "'\(text)' is a Jinja template; tpudeploy reads inventories without evaluating templates: write the value itself")
                     }
                     return text
                 }
@@ -72,7 +72,7 @@ extension Inventory {
             var port: Int?
             if let portText = try text("ansible_port", "ansible_ssh_port") {
                 guard let number = Int(portText), (1...65535).contains(number) else {
-                    throw InventoryError(.badVariable, file: source, key: "\(name).ansible_port", "'\(portText)' is not a TCP port (1-65535)")
+                    throw problem(variables["ansible_port"] != nil ? "ansible_port" : "ansible_ssh_port", "'\(portText)' is not a TCP port (1-65535)")
                 }
                 port = number
             }

@@ -57,8 +57,8 @@ enum INIInventoryParser {
                 }
                 for name in pattern.names {
                     inventory.addHost(name, to: group)
-                    if let port = pattern.port { inventory.setVariable("ansible_port", .int(port), host: name) }
-                    for (key, value) in variables { inventory.setVariable(key, value, host: name) }
+                    if let port = pattern.port { inventory.setVariable("ansible_port", .int(port), host: name, line: lineNumber) }
+                    for (key, value) in variables { inventory.setVariable(key, value, host: name, line: lineNumber) }
                 }
             case .vars:
                 guard let equals = line.firstIndex(of: "="), equals != line.startIndex else {
@@ -66,7 +66,7 @@ enum INIInventoryParser {
                 }
                 let key = line[..<equals].trimmingCharacters(in: .whitespaces)
                 let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-                inventory.setVariable(key, .string(unquoted(value)), group: group)
+                inventory.setVariable(key, .string(unquoted(value)), group: group, line: lineNumber)
             case .children:
                 let words = try shellWords(line, problem: { fail(.syntax, $0) })
                 guard words.count == 1, let child = words.first, !child.contains(":") else {

@@ -16,6 +16,9 @@ public struct Inventory: Sendable, Equatable {
     public private(set) var hostNames: [String] = []
     public private(set) var groups: [String: InventoryGroup] = ["all": InventoryGroup(name: "all"), "ungrouped": InventoryGroup(name: "ungrouped")]
     private var hostVariables: [String: [String: InventoryValue]] = [:]
+    /// Where each variable was written (INI and YAML; an executable's JSON has no lines), for errors about it.
+    private var hostVariableLines: [String: [String: Int]] = [:]
+    private var groupVariableLines: [String: [String: Int]] = [:]
     /// Things Ansible would warn about (an unexpected key in a YAML group, …).
     public var warnings: [String] = []
 
@@ -57,14 +60,16 @@ public struct Inventory: Sendable, Equatable {
         if !(groups[parent]?.children.contains(child) ?? true) { groups[parent]?.children.append(child) }
     }
 
-    mutating func setVariable(_ key: String, _ value: InventoryValue, host: String) {
+    mutating func setVariable(_ key: String, _ value: InventoryValue, host: String, line: Int? = nil) {
         addHost(host)
         hostVariables[host]?[key] = value
+        hostVariableLines[host, default: [:]][key] = line
     }
 
-    mutating func setVariable(_ key: String, _ value: InventoryValue, group: String) {
+    mutating func setVariable(_ key: String, _ value: InventoryValue, group: String, line: Int? = nil) {
         addGroup(group)
         groups[group]?.variables[key] = value
+        groupVariableLines[group, default: [:]][key] = line
     }
 
     // MARK: Reading
@@ -123,18 +128,28 @@ public struct Inventory: Sendable, Equatable {
     /// shallowest to the deepest (a child group over its parent; at equal depth by `ansible_group_priority`,
     /// then by name), then the host's own.
     public func variables(of host: String) -> [String: InventoryValue] {
-        func priority(_ group: String) -> Int {
-            if case .int(let number)? = groups[group]?.variables["ansible_group_priority"] { return number }
-            if let text = groups[group]?.variables["ansible_group_priority"]?.text, let number = Int(text) { return number }
-            return 1
-        }
-        let ordered = groupsContaining(host).map { (name: $0, depth: depth(of: $0), priority: priority($0)) }
-            .sorted { ($0.depth, $0.priority, $0.name) < ($1.depth, $1.priority, $1.name) }
         var merged: [String: InventoryValue] = [:]
-        for group in ordered {
-            merged.merge(groups[group.name]?.variables ?? [:]) { _, new in new }
+        for group in mergeOrder(of: host) {
+            merged.merge(groups[group]?.variables ?? [:]) { _, new in new }
         }
         merged.merge(ownVariables(of: host)) { _, new in new }
         return merged
+    }
+
+    /// The line of the definition of `key` that wins for `host`, when the inventory's format has lines.
+    public func line(of key: String, for host: String) -> Int? {
+        if ownVariables(of: host)[key] != nil { return hostVariableLines[host]?[key] }
+        let winner = mergeOrder(of: host).last { groups[$0]?.variables[key] != nil }
+        return winner.flatMap { groupVariableLines[$0]?[key] }
+    }
+
+    /// The host's groups in the order their variables are merged (the last wins).
+    private func mergeOrder(of host: String) -> [String] {
+        func priority(_ group: String) -> Int {
+            groups[group]?.variables["ansible_group_priority"]?.text.flatMap { Int($0) } ?? 1
+        }
+        return groupsContaining(host).map { (name: $0, depth: depth(of: $0), priority: priority($0)) }
+            .sorted { ($0.depth, $0.priority, $0.name) < ($1.depth, $1.priority, $1.name) }
+            .map(\.name)
     }
 }

@@ -66,12 +66,12 @@ enum YAMLInventoryParser {
                         let variables = try self.variables(hostNode, key: "\(path).\(entry)")
                         for host in pattern.names {
                             inventory.addHost(host, to: name)
-                            if let port = pattern.port { inventory.setVariable("ansible_port", .int(port), host: host) }
-                            for (key, value) in variables { inventory.setVariable(key, value, host: host) }
+                            if let port = pattern.port { inventory.setVariable("ansible_port", .int(port), host: host, line: hostKey.mark?.line) }
+                            for (key, value, line) in variables { inventory.setVariable(key, value, host: host, line: line) }
                         }
                     }
                 case "vars":
-                    for (key, value) in try variables(section, key: path) { inventory.setVariable(key, value, group: name) }
+                    for (key, value, line) in try variables(section, key: path) { inventory.setVariable(key, value, group: name, line: line) }
                 case "children":
                     if section.isNull { continue }
                     guard case .mapping(let children) = section else {
@@ -84,12 +84,13 @@ enum YAMLInventoryParser {
             }
         }
 
-        func variables(_ node: Node, key: String) throws -> [(String, InventoryValue)] {
+        /// Each variable with the line it is written on.
+        func variables(_ node: Node, key: String) throws -> [(String, InventoryValue, Int?)] {
             if node.isNull { return [] }
             guard case .mapping(let mapping) = node else {
                 throw fail(.syntax, node, key: key, "expected a mapping of variables (name: value)")
             }
-            return try mapping.map { (try name($0.key, key: key), try value($0.value, key: key)) }
+            return try mapping.map { (try name($0.key, key: key), try value($0.value, key: key), $0.key.mark?.line) }
         }
 
         func value(_ node: Node, key: String) throws -> InventoryValue {
