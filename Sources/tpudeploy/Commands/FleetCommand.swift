@@ -48,11 +48,8 @@ struct FleetCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Trust and record the host key of boards seen for the first time. A changed key always fails that board.")
         var acceptNewHostKey = false
 
-        @Option(name: .long, help: "Deployment name for hosts without tpudeploy_deployment (default: tpudeploy.yaml's).")
-        var deployment: String?
-
         /// The selected boards, in inventory order, with warnings printed to stderr.
-        func boards() async throws -> [FleetBoard] {
+        func boards(deployment: String? = nil) async throws -> [FleetBoard] {
             let inventory = try await InventoryLoader().load(self.inventory)
             let (hosts, limitWarnings) = try limit.map { try HostLimit($0).select(from: inventory) } ?? (inventory.hostNames, [])
             for warning in inventory.warnings + limitWarnings {
@@ -76,6 +73,10 @@ struct FleetCommand: AsyncParsableCommand {
                 --json prints JSON lines as they happen: tpudeploy.fleet-event/1 events (each board's connect, inspect and done, the full inspect report in done), then one tpudeploy.fleet-summary/1 line (docs/json-schemas.md).
 
                 Exit status: 0 every board inspected, 2 some failed (host key, login, probe), 3 some unreachable and none failed, 1 the run could not start (inventory, --limit).
+
+                  tpudeploy fleet inspect -i boards.ini
+                  tpudeploy fleet inspect -i lab.yml --limit 'se7:&rack2' --parallel 64 --connect-timeout 5
+                  tpudeploy fleet inspect -i ./inventory.py --limit @failed.txt --json | jq -c 'select(.error)'
                 """)
 
         @OptionGroup var selection: SelectionOptions
@@ -92,7 +93,8 @@ struct FleetCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Profiles directory (default: found beside the project or the executable).")
         var profiles: String?
 
-        @OptionGroup var output: OutputOptions
+        @Flag(name: .long, help: "Print JSON lines as boards progress (tpudeploy.fleet-event/1), then a tpudeploy.fleet-summary/1 line, instead of a table.")
+        var json = false
 
         func validate() throws {
             guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
@@ -100,7 +102,7 @@ struct FleetCommand: AsyncParsableCommand {
 
         func run() async throws {
             var result: FleetSummary?
-            try await reportingFailures(json: output.json) {
+            try await reportingFailures(json: json) {
                 let boards = try await selection.boards()
                 // Read once, here: a board asking later gets this or nothing, never a prompt.
                 var password: String?
@@ -112,7 +114,7 @@ struct FleetCommand: AsyncParsableCommand {
                 var inspector = BoardInspector(profiles: try? ProfileStore.locate(explicit: profiles), passwordProvider: provider)
                 inspector.checksBootImage = checkBootImage
                 let fleet = FleetInspector(inspector: inspector, parallel: parallel, passwordProvider: provider)
-                let json = output.json
+                let json = self.json
                 let progress = !json && standardErrorIsTerminal
                 let total = boards.count
                 let finished = Counter()
@@ -130,7 +132,7 @@ struct FleetCommand: AsyncParsableCommand {
                 if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             }
             guard let summary = result else { return }
-            if output.json {
+            if json {
                 FileHandle.standardOutput.write(Data((try FleetJSONLines.line(summary) + "\n").utf8))
             } else {
                 print(FleetText.inspection(summary))
@@ -162,6 +164,9 @@ struct FleetCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Boards worked on at once within a batch.")
         var parallel = 16
 
+        @Option(name: .long, help: "Deployment name for hosts without tpudeploy_deployment (default: tpudeploy.yaml's).")
+        var deployment: String?
+
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
@@ -169,7 +174,7 @@ struct FleetCommand: AsyncParsableCommand {
                 let settings = RolloutSettings(
                     canary: canary, batches: try batch.map(RolloutBatchSize.list(parsing:)) ?? [],
                     maxFailPercent: try maxFail.map(FailureBudget.percent(parsing:)), parallel: parallel)
-                let plan = try RolloutPlan(boards: try await selection.boards(), settings: settings)
+                let plan = try RolloutPlan(boards: try await selection.boards(deployment: deployment), settings: settings)
                 if output.json { try printJSON(plan) } else { print(FleetText.plan(plan)) }
             }
         }
