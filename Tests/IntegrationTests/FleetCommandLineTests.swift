@@ -68,6 +68,24 @@ struct FleetCommandLineTests {
         #expect(inventory.hosts(in: "sim") == names)
         #expect(try inventory.boards(names, defaults: FleetDefaults()).map(\.target.host) == hosts)
 
+        // A deployment for every board; the first holds a pushed model (its manifest, as push records it).
+        let inventoryFile = directory.appendingPathComponent("boards.ini")
+        try (String(contentsOf: inventoryFile, encoding: .utf8) + "[sim:vars]\ntpudeploy_deployment=chatglm2\n")
+            .write(to: inventoryFile, atomically: true, encoding: .utf8)
+        let identity = try #require(started.first?["identity_file"] as? String)
+        let knownHosts = try #require(started.first?["known_hosts_file"] as? String)
+        func ssh(_ host: String, _ command: String) throws {
+            let ssh = Process()
+            ssh.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
+            ssh.arguments = ["-i", identity, "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+                             "-F", "/dev/null", "root@\(host)", command]
+            ssh.standardInput = FileHandle.nullDevice
+            try ssh.run()
+            ssh.waitUntilExit()
+        }
+        let manifest = #"{"files":{"chatglm2-6b.bmodel":{"role":"bmodel","sha256":"00","size":1},"tokenizer.model":{"role":"tokenizer","sha256":"11","size":1}},"schema":"tpudeploy.board-manifest/1"}"#
+        try ssh(hosts[0], "mkdir -p /data/tpudeploy/chatglm2 && echo '\(manifest)' > /data/tpudeploy/chatglm2/.tpudeploy-manifest.json")
+
         // Every board, with the logins of the tpudeploy.yaml sim up wrote.
         let all = try tpudeploy(["fleet", "inspect", "--inventory", "boards.ini", "--json"], in: directory)
         #expect(all.status == 0, "\(all.stderr)")
@@ -85,6 +103,11 @@ struct FleetCommandLineTests {
             #expect(facts["hostname"] as? String == board["name"] as? String)
             let npu = try #require((facts["heaps"] as? [[String: Any]])?.first { $0["name"] as? String == "npu" })
             #expect(npu["live_bytes"] as? Int == 0xF6E0_0000)
+            let deployed = try #require(facts["deployed"] as? [String: Any])
+            #expect(deployed["directory"] as? String == "/data/tpudeploy/chatglm2")
+            let isFirst = board["name"] as? String == names[0]
+            #expect(deployed["bmodel"] as? String == (isFirst ? "chatglm2-6b.bmodel" : nil))
+            #expect(deployed["files"] as? Int == (isFirst ? 2 : 0))
         }
         // Events came before the summary, each board connected, was inspected and is done with its full report.
         let events = lines.dropLast()
@@ -104,15 +127,7 @@ struct FleetCommandLineTests {
 
         // One board powered off (its own poweroff: sshd stops, the address stays): that board is unreachable,
         // the others are reported, exit 3.
-        let identity = try #require(started.first?["identity_file"] as? String)
-        let knownHosts = try #require(started.first?["known_hosts_file"] as? String)
-        let ssh = Process()
-        ssh.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
-        ssh.arguments = ["-i", identity, "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-                         "-F", "/dev/null", "root@\(hosts[2])", "poweroff"]
-        ssh.standardInput = FileHandle.nullDevice
-        try ssh.run()
-        ssh.waitUntilExit()
+        try ssh(hosts[2], "poweroff")
         // poweroff only asks the board's init; wait (bounded) until the board says it is off.
         let simulator = Simulator(stateDirectory: URL(fileURLWithPath: state))
         var polls = 0
@@ -142,7 +157,7 @@ struct FleetCommandLineTests {
         #expect(changed.status == 2, "\(changed.stderr)")
         let rows = changed.stdout.split(separator: "\n").map(String.init)
         #expect(rows.first?.hasPrefix("BOARD") == true)
-        #expect(rows.contains { $0.hasPrefix(names[0]) && $0.contains(" ok ") && $0.contains("1684x_evb") })
+        #expect(rows.contains { $0.hasPrefix(names[0]) && $0.contains(" ok ") && $0.contains("1684x_evb") && $0.contains("chatglm2-6b.bmodel") })
         #expect(rows.contains { $0.hasPrefix(names[1]) && $0.contains("failed") && $0.contains("host_key_changed") })
         #expect(rows.contains { $0.hasPrefix(names[2]) && $0.contains("unreachable") })
         #expect(rows.last?.hasPrefix("3 boards: 1 failed, 1 ok, 1 unreachable") == true)

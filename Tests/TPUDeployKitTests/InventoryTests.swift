@@ -70,7 +70,7 @@ struct InventoryTests {
         let inventory = try InventoryLoader.parse("[sim]\nevb1 ansible_host=198.18.0.11\nevb2 ansible_host=198.18.0.12 ansible_user=linaro\n", file: "sim.ini")
         let config = ProjectConfig(
             target: TargetSettings(host: "198.18.0.11", port: 2022, user: "root", identity: "/sim/key", knownHosts: "/sim/known_hosts", sshConfig: "none"),
-            deployment: DeploymentSettings(name: "chatglm2", bmodel: "m.bmodel", tokenizer: "t.model"), file: "tpudeploy.yaml")
+            deployment: DeploymentSettings(name: "chatglm2", bmodel: "m.bmodel", tokenizer: "t.model", remoteDir: "/data/llm/chatglm2"), file: "tpudeploy.yaml")
         let defaults = FleetDefaults(config: config, user: nil, identity: nil, knownHosts: nil, sshConfig: nil, connectTimeout: 10,
                                      acceptNewHostKey: false, deployment: nil)
         let boards = try inventory.boards(inventory.hostNames, defaults: defaults)
@@ -80,12 +80,15 @@ struct InventoryTests {
         #expect(boards.map(\.target.port) == [nil, nil])
         #expect(boards.map(\.target.host) == ["198.18.0.11", "198.18.0.12"])
         #expect(boards.map(\.deployment) == ["chatglm2", "chatglm2"])
+        #expect(boards.map(\.deploymentDirectory) == ["/data/llm/chatglm2", "/data/llm/chatglm2"])
         // A flag wins over the file; the inventory wins over both.
         let flagged = FleetDefaults(config: config, user: "ops", identity: nil, knownHosts: nil, sshConfig: nil, connectTimeout: 10,
                                     acceptNewHostKey: true, deployment: "qwen")
         let again = try inventory.boards(inventory.hostNames, defaults: flagged)
         #expect(again.map(\.target.user) == ["ops", "linaro"])
         #expect(again.map(\.deployment) == ["qwen", "qwen"])
+        // Another deployment than the project's lives where push puts it by default.
+        #expect(again.map(\.deploymentDirectory) == ["/data/tpudeploy/qwen", "/data/tpudeploy/qwen"])
         #expect(again.allSatisfy { $0.target.acceptNewHostKey })
     }
 

@@ -7,12 +7,16 @@ public struct FleetBoard: Sendable, Equatable, Codable {
     public var boardProfile: String?
     /// `tpudeploy_deployment`, else tpudeploy.yaml's deployment name.
     public var deployment: String?
+    /// Where that deployment lives on the board: tpudeploy.yaml's `remote_dir` for its own deployment, else
+    /// the default `/data/tpudeploy/<name>`.
+    public var deploymentDirectory: String?
 
-    public init(name: String, target: SSHTarget, boardProfile: String? = nil, deployment: String? = nil) {
+    public init(name: String, target: SSHTarget, boardProfile: String? = nil, deployment: String? = nil, deploymentDirectory: String? = nil) {
         self.name = name
         self.target = target
         self.boardProfile = boardProfile
         self.deployment = deployment
+        self.deploymentDirectory = deploymentDirectory ?? deployment.map(DeploymentSettings.defaultRemoteDir(name:))
     }
 }
 
@@ -26,6 +30,8 @@ public struct FleetDefaults: Sendable, Equatable {
     public var connectTimeout: Int
     public var acceptNewHostKey: Bool
     public var deployment: String?
+    /// The project's deployment directories by name (tpudeploy.yaml's `remote_dir`).
+    public var deploymentDirectories: [String: String] = [:]
 
     public init(user: String? = nil, identity: String? = nil, knownHosts: String? = nil, sshConfig: String? = nil,
                 connectTimeout: Int = 10, acceptNewHostKey: Bool = false, deployment: String? = nil) {
@@ -45,6 +51,7 @@ public struct FleetDefaults: Sendable, Equatable {
             user: user ?? config?.target?.user, identity: identity ?? config?.target?.identity,
             knownHosts: knownHosts ?? config?.target?.knownHosts, sshConfig: sshConfig ?? config?.target?.sshConfig,
             connectTimeout: connectTimeout, acceptNewHostKey: acceptNewHostKey, deployment: deployment ?? config?.deployment?.name)
+        if let project = config?.deployment { deploymentDirectories[project.name] = project.remoteDir }
     }
 }
 
@@ -82,8 +89,9 @@ extension Inventory {
                 identityFile: try text("ansible_ssh_private_key_file", "ansible_private_key_file") ?? defaults.identity,
                 knownHostsFile: defaults.knownHosts, sshConfigFile: defaults.sshConfig,
                 connectTimeout: defaults.connectTimeout, acceptNewHostKey: defaults.acceptNewHostKey)
-            return FleetBoard(name: name, target: target, boardProfile: try text("tpudeploy_board"),
-                              deployment: try text("tpudeploy_deployment") ?? defaults.deployment)
+            let deployment = try text("tpudeploy_deployment") ?? defaults.deployment
+            return FleetBoard(name: name, target: target, boardProfile: try text("tpudeploy_board"), deployment: deployment,
+                              deploymentDirectory: deployment.flatMap { defaults.deploymentDirectories[$0] })
         }
     }
 }

@@ -52,13 +52,18 @@ public struct FleetInspector: Sendable {
             phase = .inspect
             event("started")
             let report: BoardReport
-            do { report = try await inspector.inspect(session) } catch {
+            var deployed: FleetBoardFacts.DeployedFiles?
+            do {
+                report = try await inspector.inspect(session)
+                deployed = try await Self.deployedFiles(board, session: session)
+            } catch {
                 await session.close()
                 throw error
             }
             await session.close()
             phase = .done
-            let facts = FleetBoardFacts(report)
+            var facts = FleetBoardFacts(report)
+            facts.deployed = deployed
             var mismatch: String?
             if let wanted = board.boardProfile, let actual = report.board, wanted != actual {
                 mismatch = "the inventory says tpudeploy_board=\(wanted), but the board boots \(report.dtb ?? "?"), a dtb of \(actual)"
@@ -75,6 +80,14 @@ public struct FleetInspector: Sendable {
             return FleetBoardResult(name: board.name, host: board.target.host, outcome: outcome, phase: failedPhase, error: info,
                                     seconds: Self.seconds(since: started), facts: nil)
         }
+    }
+
+    /// The board's deployment manifest: one more short round trip, only for a board with a deployment named.
+    static func deployedFiles(_ board: FleetBoard, session: SSHSession) async throws -> FleetBoardFacts.DeployedFiles? {
+        guard let deployment = board.deployment, let directory = board.deploymentDirectory else { return nil }
+        let manifest = try await session.run(
+            "head -c 4194304 \(shellQuoted(directory + "/" + BoardManifest.fileName)) 2>/dev/null; true", timeout: 30)
+        return FleetBoardFacts.DeployedFiles(deployment: deployment, directory: directory, manifest: BoardManifest(text: manifest.stdoutText))
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

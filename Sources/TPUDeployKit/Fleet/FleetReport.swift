@@ -69,6 +69,25 @@ public struct FleetBoardFacts: Sendable, Codable, Equatable {
     public var libsophon: String?
     public var engineRunning: Bool
     public var warnings: Int
+    /// What the board's deployment directory holds, by its manifest; nil when the board has no deployment named.
+    public var deployed: DeployedFiles?
+
+    /// The files a push recorded in a deployment directory.
+    public struct DeployedFiles: Sendable, Codable, Equatable {
+        public var deployment: String
+        public var directory: String
+        /// The bmodel's file name; nil when nothing was pushed there (or the manifest is damaged).
+        public var bmodel: String?
+        /// Every file the manifest records (bmodel, tokenizer, engine, support files).
+        public var files: Int
+
+        public init(deployment: String, directory: String, manifest: BoardManifest) {
+            self.deployment = deployment
+            self.directory = directory
+            bmodel = manifest.files.filter { $0.value.role == .bmodel }.keys.sorted().first
+            files = manifest.files.count
+        }
+    }
 
     public init(_ report: BoardReport) {
         hostname = report.hostname

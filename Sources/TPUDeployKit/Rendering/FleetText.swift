@@ -6,7 +6,7 @@ public enum FleetText {
         func gib(_ bytes: UInt64?) -> String { bytes.map { "\(($0 + ByteCount.gibibyte / 2) / ByteCount.gibibyte)G" } ?? "?" }
         let rows = summary.boards.map { board -> [String] in
             guard let facts = board.facts else {
-                return [board.name, board.host, board.outcome.rawValue, "", "", "", "", "", "", "", board.error.map { "\($0.code): \($0.message)" } ?? ""]
+                return [board.name, board.host, board.outcome.rawValue, "", "", "", "", "", "", "", "", board.error.map { "\($0.code): \($0.message)" } ?? ""]
             }
             func heap(_ name: String) -> String {
                 guard let heap = facts.heaps.first(where: { $0.name == name }) else { return "?" }
@@ -18,9 +18,10 @@ public enum FleetText {
             if facts.rebootPending == true { notes.append("reboot pending") }
             if facts.warnings > 0 { notes.append("\(facts.warnings) warning\(facts.warnings == 1 ? "" : "s")") }
             return [board.name, board.host, board.outcome.rawValue, facts.board ?? "?", facts.dtb ?? "?", gib(facts.ddrBytes),
-                    heap("npu"), heap("vpu"), heap("vpp"), facts.engineRunning ? "running" : "stopped", notes.joined(separator: ", ")]
+                    heap("npu"), heap("vpu"), heap("vpp"), facts.deployed.map { $0.bmodel ?? "(none)" } ?? "-",
+                    facts.engineRunning ? "running" : "stopped", notes.joined(separator: ", ")]
         }
-        let table = TextTable(header: ["BOARD", "HOST", "STATE", "PROFILE", "DTB", "DDR", "NPU MiB", "VPU MiB", "VPP MiB", "ENGINE", "NOTES"], rows: rows)
+        let table = TextTable(header: ["BOARD", "HOST", "STATE", "PROFILE", "DTB", "DDR", "NPU MiB", "VPU MiB", "VPP MiB", "BMODEL", "ENGINE", "NOTES"], rows: rows)
         let counts = summary.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         return table.render() + "\n\(summary.boards.count) boards: \(counts) in \(summary.seconds) s (heaps: live, or live/configured when a reboot is pending)"
     }
