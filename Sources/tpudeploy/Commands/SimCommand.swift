@@ -60,6 +60,9 @@ struct SimCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Project file to write.")
         var config: String = ProjectConfig.defaultFileName
 
+        @Option(name: .long, help: "Also write an Ansible INI inventory of the boards started, for `tpudeploy fleet` (with the tpudeploy.yaml written beside it).")
+        var inventory: String?
+
         @OptionGroup var state: StateOptions
         @OptionGroup var output: OutputOptions
 
@@ -91,6 +94,14 @@ struct SimCommand: AsyncParsableCommand {
                     try ProjectConfig(target: settings, file: config).write(
                         header: "Written by `tpudeploy sim up` for the simulated board \(first.name).\nThe linaro user's password is '\(first.linaroPassword)'.")
                 }
+                if let inventory {
+                    let hosts = started.map {
+                        INIInventoryWriter.Host(name: $0.name, variables: [
+                            ("ansible_host", $0.host), ("ansible_port", String($0.port)), ("tpudeploy_board", board)])
+                    }
+                    let comment = "Written by `tpudeploy sim up` for the simulated boards it started. Logins (root, the simulator's key\nand known_hosts) come from \(noConfig ? "your tpudeploy.yaml" : config)."
+                    try INIInventoryWriter.text(group: "sim", hosts: hosts, comment: comment).write(toFile: inventory, atomically: true, encoding: .utf8)
+                }
                 if output.json {
                     try printJSON(started)
                 } else {
@@ -100,6 +111,7 @@ struct SimCommand: AsyncParsableCommand {
                     if !noConfig, let first = started.first {
                         print("wrote \(config) for \(first.name) (root, key \(first.identityFile)); try: tpudeploy inspect")
                     }
+                    if let inventory { print("wrote \(inventory) for \(started.count) board\(started.count == 1 ? "" : "s"); try: tpudeploy fleet inspect --inventory \(inventory)") }
                 }
             }
         }

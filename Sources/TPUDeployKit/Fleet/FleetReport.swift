@@ -1,0 +1,190 @@
+import Foundation
+
+/// Where a board's work stands, in events and in the summary.
+public enum FleetPhase: String, Sendable, Codable {
+    case connect
+    case inspect
+    case done
+}
+
+/// How one board's part of a run ended.
+public enum FleetBoardOutcome: String, Sendable, Codable {
+    case ok
+    case skipped
+    case failed
+    case unreachable
+    case notBack = "not_back"
+    case notStarted = "not_started"
+}
+
+/// A board's error in a fleet run: a stable `code` for scripts and the one-line message for people.
+public struct FleetBoardError: Sendable, Codable, Equatable {
+    public var code: String
+    public var message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// Sorts an error into the board's outcome: a board that cannot be reached (no route, no answer in time,
+    /// the link lost) is `unreachable`; everything else — a host key that changed or is unknown, a refused
+    /// login, a failed probe — is `failed`. Either way it is this board's outcome, never the run's.
+    public static func classify(_ error: Error) -> (FleetBoardOutcome, FleetBoardError) {
+        let message = String(describing: error)
+        guard let ssh = error as? SSHError else { return (.failed, FleetBoardError(code: "inspect_failed", message: message)) }
+        let (outcome, code): (FleetBoardOutcome, String)
+        switch ssh {
+        case .cannotResolveOrConnect: (outcome, code) = (.unreachable, "unreachable")
+        case .connectTimedOut: (outcome, code) = (.unreachable, "connect_timeout")
+        case .connectionLost: (outcome, code) = (.unreachable, "connection_lost")
+        case .hostKeyChanged, .hostKeyOfOtherType: (outcome, code) = (.failed, "host_key_changed")
+        case .hostKeyUnknown: (outcome, code) = (.failed, "host_key_unknown")
+        case .authenticationFailed: (outcome, code) = (.failed, "auth_failed")
+        case .passwordNeeded: (outcome, code) = (.failed, "password_needed")
+        case .knownHostsUnusable, .identityUnreadable: (outcome, code) = (.failed, "ssh_setup")
+        case .commandTimedOut: (outcome, code) = (.failed, "command_timeout")
+        case .channelFailed, .sftpFailed, .libssh: (outcome, code) = (.failed, "ssh_failed")
+        }
+        return (outcome, FleetBoardError(code: code, message: message))
+    }
+}
+
+/// The facts of one board that fit a row of the fleet table; the full report rides in the board's `done` event.
+public struct FleetBoardFacts: Sendable, Codable, Equatable {
+    public struct Heap: Sendable, Codable, Equatable {
+        public var name: String
+        public var configuredBytes: UInt64?
+        public var liveBytes: UInt64?
+        public var usedBytes: UInt64?
+    }
+
+    public var hostname: String?
+    public var board: String?
+    public var dtb: String?
+    public var ddrBytes: UInt64?
+    public var memTotalBytes: UInt64?
+    public var heaps: [Heap]
+    public var rebootPending: Bool?
+    public var libsophon: String?
+    public var engineRunning: Bool
+    public var warnings: Int
+    /// What the board's deployment directory holds, by its manifest; nil when the board has no deployment named.
+    public var deployed: DeployedFiles?
+
+    /// The files a push recorded in a deployment directory.
+    public struct DeployedFiles: Sendable, Codable, Equatable {
+        public var deployment: String
+        public var directory: String
+        /// The bmodel's file name; nil when nothing was pushed there (or the manifest is damaged).
+        public var bmodel: String?
+        /// Every file the manifest records (bmodel, tokenizer, engine, support files).
+        public var files: Int
+
+        public init(deployment: String, directory: String, manifest: BoardManifest) {
+            self.deployment = deployment
+            self.directory = directory
+            bmodel = manifest.files.filter { $0.value.role == .bmodel }.keys.sorted().first
+            files = manifest.files.count
+        }
+    }
+
+    public init(_ report: BoardReport) {
+        hostname = report.hostname
+        board = report.board
+        dtb = report.dtb
+        ddrBytes = report.ddr?.totalBytes
+        memTotalBytes = report.linux.memTotalBytes
+        heaps = report.heaps.map { Heap(name: $0.name, configuredBytes: $0.configuredBytes, liveBytes: $0.liveBytes, usedBytes: $0.liveUsedBytes) }
+        rebootPending = report.rebootPending
+        libsophon = report.libsophonVersion
+        engineRunning = report.engine.running
+        warnings = report.warnings.count
+    }
+}
+
+/// One line of `--json` output while a fleet command runs, printed as it happens.
+public struct FleetEvent: Sendable, Codable, Equatable {
+    public static let schemaName = "tpudeploy.fleet-event/1"
+    public var schema = FleetEvent.schemaName
+    public var run: String
+    /// ISO 8601, UTC, milliseconds.
+    public var time: String
+    public var board: String
+    public var host: String
+    public var phase: FleetPhase
+    /// `started` when the phase begins; at `done`, the board's outcome.
+    public var status: String
+    public var error: FleetBoardError?
+    public var seconds: Double?
+    public var facts: FleetBoardFacts?
+    public var report: BoardReport?
+    /// The board profile the inventory asks for when it differs from the one whose dtb the board boots.
+    public var profileMismatch: String?
+}
+
+/// One board in a fleet summary.
+public struct FleetBoardResult: Sendable, Codable, Equatable {
+    public var name: String
+    public var host: String
+    public var outcome: FleetBoardOutcome
+    /// The phase it ended in (where it failed, or `done`).
+    public var phase: FleetPhase
+    public var error: FleetBoardError?
+    public var seconds: Double
+    public var facts: FleetBoardFacts?
+}
+
+/// The last line of a fleet command's `--json` output, and the source of its table and exit code.
+public struct FleetSummary: Sendable, Codable, Equatable {
+    public static let schemaName = "tpudeploy.fleet-summary/1"
+    public var schema = FleetSummary.schemaName
+    public var run: String
+    public var command: String
+    /// `ok` when every board is ok or skipped, else `failed`.
+    public var outcome: String
+    public var boards: [FleetBoardResult]
+    public var counts: [String: Int]
+    public var seconds: Double
+
+    public init(run: String, command: String, boards: [FleetBoardResult], seconds: Double) {
+        self.run = run
+        self.command = command
+        self.boards = boards
+        self.seconds = seconds
+        outcome = boards.allSatisfy { $0.outcome == .ok || $0.outcome == .skipped } ? "ok" : "failed"
+        counts = Dictionary(grouping: boards, by: \.outcome.rawValue).mapValues(\.count)
+    }
+
+    /// 0 all ok or skipped, 2 some failed, 3 some unreachable (none failed) — the codes `fleet rollout` keeps.
+    public var exitCode: Int32 {
+        if boards.contains(where: { $0.outcome == .failed || $0.outcome == .notBack }) { return 2 }
+        if boards.contains(where: { $0.outcome == .unreachable }) { return 3 }
+        return 0
+    }
+}
+
+/// JSON lines: one compact object a line, the project's key style (snake_case, sorted).
+public enum FleetJSONLines {
+    public static func line<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// A run's name: the command, the UTC time and a random suffix, e.g. `inspect-20261206T172400Z-3f9a`.
+    public static func runID(command: String, at date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return "\(command)-\(formatter.string(from: date))-\(String(UInt16.random(in: .min ... .max), radix: 16))"
+    }
+
+    static func timestamp(_ date: Date = Date()) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}

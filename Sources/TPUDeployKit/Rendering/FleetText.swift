@@ -1,0 +1,44 @@
+/// Tables for the fleet commands: one row a board.
+public enum FleetText {
+    /// `fleet inspect`'s table and a summary line.
+    public static func inspection(_ summary: FleetSummary) -> String {
+        func mib(_ bytes: UInt64?) -> String { bytes.map { String(ByteCount.mebibytes($0)) } ?? "?" }
+        func gib(_ bytes: UInt64?) -> String { bytes.map { "\(($0 + ByteCount.gibibyte / 2) / ByteCount.gibibyte)G" } ?? "?" }
+        let rows = summary.boards.map { board -> [String] in
+            guard let facts = board.facts else {
+                return [board.name, board.host, board.outcome.rawValue, "", "", "", "", "", "", "", "", board.error.map { "\($0.code): \($0.message)" } ?? ""]
+            }
+            func heap(_ name: String) -> String {
+                guard let heap = facts.heaps.first(where: { $0.name == name }) else { return "?" }
+                let live = mib(heap.liveBytes)
+                let configured = mib(heap.configuredBytes)
+                return live == configured ? live : "\(live)/\(configured)"
+            }
+            var notes: [String] = []
+            if facts.rebootPending == true { notes.append("reboot pending") }
+            if facts.warnings > 0 { notes.append("\(facts.warnings) warning\(facts.warnings == 1 ? "" : "s")") }
+            return [board.name, board.host, board.outcome.rawValue, facts.board ?? "?", facts.dtb ?? "?", gib(facts.ddrBytes),
+                    heap("npu"), heap("vpu"), heap("vpp"), facts.deployed.map { $0.bmodel ?? "(none)" } ?? "-",
+                    facts.engineRunning ? "running" : "stopped", notes.joined(separator: ", ")]
+        }
+        let table = TextTable(header: ["BOARD", "HOST", "STATE", "PROFILE", "DTB", "DDR", "NPU MiB", "VPU MiB", "VPP MiB", "BMODEL", "ENGINE", "NOTES"], rows: rows)
+        let counts = summary.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        return table.render() + "\n\(summary.boards.count) boards: \(counts) in \(summary.seconds) s (heaps: live, or live/configured when a reboot is pending)"
+    }
+
+    /// A rollout plan: one row a board, in the order the rollout takes them.
+    public static func plan(_ plan: RolloutPlan) -> String {
+        var rows: [[String]] = []
+        for batch in plan.batches {
+            let label = batch.isCanary ? "canary" : "batch \(batch.number)" + (batch.size.map { " (\($0))" } ?? "")
+            for (index, board) in batch.boards.enumerated() {
+                rows.append([index == 0 ? label : "", board.name, board.target.displayName, board.boardProfile ?? "(from its dtb)", board.deployment ?? "-"])
+            }
+        }
+        let table = TextTable(header: ["BATCH", "BOARD", "TARGET", "PROFILE", "DEPLOYMENT"], rows: rows)
+        let budget = plan.failureBudget.map { "at most \($0.allowedFailures) failed board\($0.allowedFailures == 1 ? "" : "s") (--max-fail \($0.percent == $0.percent.rounded() ? String(Int($0.percent)) : String($0.percent))%)" }
+            ?? "no failure budget (a failed canary still stops the run)"
+        let batchCount = plan.batches.filter { !$0.isCanary }.count
+        return table.render() + "\n\(plan.boardCount) boards in \(plan.batches.count) step\(plan.batches.count == 1 ? "" : "s") (\(plan.batches.first?.isCanary == true ? "a canary, then " : "")\(batchCount) batch\(batchCount == 1 ? "" : "es")), \(plan.parallel) at once, \(budget)"
+    }
+}
