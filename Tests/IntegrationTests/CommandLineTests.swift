@@ -76,7 +76,7 @@ struct CommandLineTests {
         let relative = try tpudeploy(["init", "--host", "127.0.0.1", "--deployment", "chat", "--bmodel", "m.bmodel",
                                       "--tokenizer", "tokenizer.model", "--remote-dir", "data/chat"], in: directory)
         #expect(relative.status == 1)
-        #expect(relative.stderr.contains("--remote-dir 'data/chat' must be an absolute path"))
+        #expect(relative.stderr.contains("--remote-dir 'data/chat' cannot be the deployment's directory on the board: it must be an absolute path"))
         let missing = try tpudeploy(["init", "--host", "127.0.0.1", "--deployment", "chat", "--bmodel", "m.bmodel",
                                      "--tokenizer", "tokenizer.model"], in: directory)
         #expect(missing.status == 1)
