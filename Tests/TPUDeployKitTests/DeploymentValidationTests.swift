@@ -17,14 +17,14 @@ import Testing
         let config = dir.appendingPathComponent("tpudeploy.yaml").path
         let settings = DeploymentSettings(name: "chat", bmodel: "m.bmodel", tokenizer: "tokenizer.model", remoteDir: "data/chat")
         #expect(throws: DeploymentSettingsError.invalidValue(
-            key: "remote_dir", flag: "--remote-dir", problem: "'data/chat' must be an absolute path on the board (e.g. /data/tpudeploy/chat)")) {
+            key: "remote_dir", flag: "--remote-dir", problem: "'data/chat' cannot be the deployment's directory on the board: it must be an absolute path on the board (start with /). Use a path such as /data/tpudeploy/chat")) {
             try settings.validateForInit(configFile: config)
         }
         // The reader refuses the same file with the same words, naming the key.
         try ProjectConfig(target: nil, deployment: settings, file: config).write(header: "test")
         #expect(throws: YAMLFileError.self) { try ProjectConfig.load(from: config) }
         do { _ = try ProjectConfig.load(from: config) } catch {
-            #expect("\(error)".contains("remote_dir: 'data/chat' must be an absolute path on the board"))
+            #expect("\(error)".contains("remote_dir: 'data/chat' cannot be the deployment's directory on the board: it must be an absolute path"))
         }
         var fixed = settings
         fixed.remoteDir = "/data/chat"
