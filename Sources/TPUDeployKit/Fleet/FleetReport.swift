@@ -38,6 +38,7 @@ public struct FleetBoardError: Sendable, Codable, Equatable {
         case .cannotResolveOrConnect: (outcome, code) = (.unreachable, "unreachable")
         case .connectTimedOut: (outcome, code) = (.unreachable, "connect_timeout")
         case .connectionLost: (outcome, code) = (.unreachable, "connection_lost")
+        case .linkStalled: (outcome, code) = (.unreachable, "link_stalled")
         case .hostKeyChanged, .hostKeyOfOtherType: (outcome, code) = (.failed, "host_key_changed")
         case .hostKeyUnknown: (outcome, code) = (.failed, "host_key_unknown")
         case .authenticationFailed: (outcome, code) = (.failed, "auth_failed")
