@@ -26,6 +26,10 @@ extension Simulator {
         guard getuid() == 0 else { throw SimulatorError.notRoot }
         let record = try layout.record(name)
         try CommandRunner.run("ip", ["link", "set", "dev", record.network.hostVeth(slot: record.slot), up ? "up" : "down"])
+        // Connection attempts during the cut leave the host's neighbour entry for the board FAILED, and the kernel
+        // answers "No route to host" from it for a while after the cable is back; a re-plugged cable on a real
+        // switch is found again at once, so the entry is forgotten with the cut.
+        if up { _ = try? CommandRunner.run("ip", ["neigh", "flush", "to", record.board.host]) }
     }
 
     /// Cuts every SSH connection to the board at once, as a pulled cable or a crashed switch would, while the

@@ -185,8 +185,8 @@ struct BoardSecurityTests {
             let dryRun = try tpudeploy(["push", "--dry-run", "--json"], in: directory)
             #expect(dryRun.status == 0, "\(dryRun.stderr)")
             #expect(!dryRun.stdout.contains("\\/"), "\(dryRun.stdout)")
-            // A push refused by its checks (the profile's NPU need is more than the factory heap).
-            let refused = try tpudeploy(["push", "--profile", "llama2-sim"], in: directory)
+            // A push refused by its checks (llama2-13b's need is more than the factory heaps hold together).
+            let refused = try tpudeploy(["push", "--profile", "llama2-13b"], in: directory)
             #expect(refused.status == 1)
             #expect(try SimulatedBoardHarness.openSSH(board, "ls -A /data").isEmpty, "a dry run or a refused push created directories")
         }
@@ -200,13 +200,14 @@ struct BoardSecurityTests {
         let ranAs = "/tmp/tpd-ran-as-\(UUID().uuidString.prefix(8))"
         let swappedRanAs = ranAs + "-swapped"
         defer { try? FileManager.default.removeItem(atPath: ranAs); try? FileManager.default.removeItem(atPath: swappedRanAs) }
-        // An engine that records who runs it and stays up.
-        try LocalFile.write(Array("#!/bin/sh\nid -u >> \(ranAs)\nexec sleep 600\n".utf8), to: payload.engine)
         try await SimulatedBoardHarness.withBoards { harness, boards in
             let board = boards[0]
             let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
             let pusher = DeploymentPusher(profiles: nil, passwordProvider: nil, events: nil)
             _ = try await pusher.push(payload.request(remoteDir: "/data/tpudeploy/fake"), session: session)
+            // An engine that records who runs it and stays up, put in place of the pushed one by root (push itself
+            // refuses anything but an ELF executable for the board's machine).
+            _ = try SimulatedBoardHarness.openSSH(board, "printf '#!/bin/sh\\nid -u >> \(ranAs)\\nexec sleep 600\\n' > /data/tpudeploy/fake/tpu-llm-engine")
             let engine = DeployedEngine(deployment: DeploymentReference(name: "fake", remoteDir: "/data/tpudeploy/fake", port: 8080, profile: nil),
                                         target: SimulatedBoardHarness.rootTarget(board), passwordProvider: nil)
             let manager = EngineServiceManager(root: try await RootShell.open(session, passwordProvider: nil),

@@ -49,6 +49,11 @@ elif ! setpriv --reuid="$uid" --regid="$gid" --init-groups -- mkdir -p "$dir/log
 	fi
 fi
 
+# The API key file (written by launch before this script) is read by the engine, so it is the engine user's: that
+# user is known only now (root may hand the engine to the user who owns a directory above it).
+key="$dir/service/api-key"
+if [ -f "$key" ] && [ ! -L "$key" ]; then chown -h "$uid:$gid" "$key" && chmod 0600 "$key" || fail "cannot give $key to $as"; fi
+
 # A supervisor of an older tpudeploy ran from the deployment directory: stop it. Its pid file is another
 # user's, so the pid is believed only when /proc shows that supervisor.
 old=$(head -c 20 "$dir/run/supervisor.pid" 2>/dev/null)
