@@ -25,7 +25,9 @@ struct CommandRunner: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
+        // The simulated runtime's and the engine's settings are the board's own: a board started from a process
+        // that happens to hold TPU_SIM_* or TPU_ENGINE_* (a test of the runtime, a user's shell) must not inherit them.
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TPU_SIM_") && !$0.key.hasPrefix("TPU_ENGINE_") }
         environment["PATH"] = searchPath.joined(separator: ":")
         environment["LC_ALL"] = "C"
         process.environment = environment

@@ -202,7 +202,8 @@ struct EngineServerTests {
         #expect(second.terminationStatus == 1)
         #expect(message.contains("cannot listen on 127.0.0.1:\(first.port): the port is already in use"), "\(message)")
         #expect(message.contains("--port"))
-        // The first engine still answers alone.
+        // The first engine still answers alone (once loaded: /v1/models is a 503 while the model loads).
+        _ = try first.waitUntilReady()
         let models = try HTTP.get(first.port, "/v1/models").json()["data"] as? [[String: Any]]
         #expect(models?.first?["id"] as? String == "llama2-sim")
     }
@@ -376,7 +377,7 @@ final class ServedEngine {
         process.arguments = ["serve", "--model", modelFile ?? directory.appendingPathComponent("\(model).bmodel").path,
                              "--tokenizer", directory.appendingPathComponent("tokenizer.model").path,
                              "--runtime-dir", runtime.path, "--port", "0"] + arguments
-        var variables = ProcessInfo.processInfo.environment
+        var variables = EngineTestSupport.childEnvironment()
         variables["TPU_ENGINE_API_KEY"] = nil
         process.environment = variables.merging(environment) { $1 }
         errorLog = FileManager.default.temporaryDirectory.appendingPathComponent("tpu-engine-serve-\(UUID()).log")

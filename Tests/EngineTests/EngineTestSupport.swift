@@ -50,13 +50,21 @@ enum EngineTestSupport {
         let standardError: String
     }
 
+    /// The environment of a child process: this process's, less the simulated runtime's TPU_SIM_* variables, then
+    /// `extra`. The in-process runtime suites set TPU_SIM_* with setenv while they run; a child started meanwhile
+    /// by a test running beside them would inherit their heaps and state directory, and both would count each
+    /// other's device memory (seen as a spurious BM_ERR_NOMEM).
+    static func childEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TPU_SIM_") }.merging(extra) { $1 }
+    }
+
     /// Runs a program to completion, capturing both streams.
     static func run(_ executable: URL, _ arguments: [String], environment extra: [String: String] = [:],
                     input: Data? = nil) async throws -> ProcessOutcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        process.environment = childEnvironment(extra)
         let output = Pipe(), error = Pipe(), standardInput = Pipe()
         process.standardOutput = output
         process.standardError = error

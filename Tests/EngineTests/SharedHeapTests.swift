@@ -35,8 +35,8 @@ struct SharedHeapTests {
             process.arguments = ["serve", "--model", model.appendingPathComponent("llama2-sim.bmodel").path,
                                  "--tokenizer", model.appendingPathComponent("tokenizer.model").path,
                                  "--runtime-dir", try EngineTestSupport.simRuntimeDirectory().path, "--port", "0", "--exit-on-failure"]
-            process.environment = ProcessInfo.processInfo.environment.merging(
-                ["TPU_SIM_STATE_DIR": board.directory.path, "TPU_SIM_NPU_HEAP_BYTES": "\(npuHeapBytes)"]) { $1 }
+            process.environment = EngineTestSupport.childEnvironment(
+                ["TPU_SIM_STATE_DIR": board.directory.path, "TPU_SIM_NPU_HEAP_BYTES": "\(npuHeapBytes)"])
             log = board.directory.appendingPathComponent("serve-\(UUID().uuidString).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             process.standardError = try FileHandle(forWritingTo: log)

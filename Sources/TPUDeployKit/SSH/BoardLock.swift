@@ -8,7 +8,8 @@ import Foundation
 /// that runs in its own channel of the session and waits for its input to end. Closing the session, a crash
 /// of tpudeploy, or the board's sshd dropping the connection ends that command, and the kernel frees the lock
 /// with it: no stale lock file to clean up. The one case it outlives its run is a link that died silently,
-/// until the board's sshd notices; the busy message names the board-side pid to end it by hand.
+/// until the board's sshd notices: a later run of this machine takes it over (StaleLockHolder), any other run
+/// is told the board-side pid to end it by hand.
 public struct BoardLock: Sendable, Equatable {
     /// What the lock protects, in the file name (`tpudeploy-NAME.lock`): letters, digits and dashes.
     public var name: String
@@ -109,9 +110,12 @@ public struct HeldBoardLock: Sendable {
     public let outcome: BoardLock.Outcome
     let session: SSHSession
     let token: Int?
+    /// This process's record that it holds the lock (StaleLockHolder), dropped on release.
+    var key: String? = nil
 
     /// Frees the lock now; safe after the session closed or the board rebooted (the lock went with them).
     public func release() async {
+        if let key { StaleLockHolder.released(key) }
         guard let token else { return }
         _ = try? await session.withConnection { $0.release(token) }
     }
@@ -133,6 +137,19 @@ extension SSHSession {
     /// Takes `lock` on the board until released or until this session closes, or throws `BoardBusyError`
     /// naming who holds it. `.unavailable` (the board cannot lock) is returned for the caller to report.
     public func take(_ lock: BoardLock, protecting what: String) async throws -> HeldBoardLock {
+        let key = StaleLockHolder.key(target: target.displayName, lock: lock.name)
+        do {
+            return try await takeOnce(lock, protecting: what, key: key)
+        } catch let busy as BoardBusyError {
+            // A run of this machine that is gone (its link died silently) cannot hold it: end its board-side
+            // command, as the busy message would tell a person to, and take the lock once more.
+            guard let holder = busy.holder, let pid = StaleLockHolder.boardPIDToEnd(holder: holder, key: key) else { throw busy }
+            _ = try? await run("kill \(pid) 2>/dev/null; sleep 0.2", timeout: 10)
+            return try await takeOnce(lock, protecting: what, key: key)
+        }
+    }
+
+    private func takeOnce(_ lock: BoardLock, protecting what: String, key: String) async throws -> HeldBoardLock {
         let command = try lock.script
         let (outcome, token) = try await withConnection { connection -> (BoardLock.Outcome, Int?) in
             let running = try connection.start(command, keepInputOpen: true)
@@ -152,6 +169,8 @@ extension SSHSession {
         if case .busy(let holder) = outcome {
             throw BoardBusyError(target: target.displayName, what: what, holder: holder)
         }
-        return HeldBoardLock(outcome: outcome, session: self, token: token)
+        guard token != nil else { return HeldBoardLock(outcome: outcome, session: self, token: token) }
+        StaleLockHolder.taken(key)
+        return HeldBoardLock(outcome: outcome, session: self, token: token, key: key)
     }
 }
