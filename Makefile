@@ -111,7 +111,7 @@ bench: setup sim-models
 # The installable binary; its own `tpudeploy version` must report libssh linked in.
 release: setup
 	Packaging/static-link.sh $(STATIC_LINK)
-	$(SWIFT) build -c release --product tpudeploy --static-swift-stdlib -Xlinker -L$(CURDIR)/$(STATIC_LINK)
+	PKG_CONFIG_PATH=$(CURDIR)/$(STATIC_LINK)/pkgconfig $(SWIFT) build -c release --product tpudeploy --static-swift-stdlib
 
 deb: release cross
 	Packaging/make-deb.sh $(RELEASE_BIN) build

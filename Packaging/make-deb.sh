@@ -6,6 +6,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$(readlink -f "$1") OUT=$(readlink -f "$2")
+MAINTAINER=${MAINTAINER:-tpudeploy maintainers <tpudeploy@users.noreply.github.com>}
 VERSION=$("$BIN" --version)
 ARCH=$(dpkg --print-architecture)
 WORK=$OUT/deb
@@ -13,7 +14,8 @@ PKG=$WORK/root
 rm -rf "$WORK"; mkdir -p "$PKG/DEBIAN"
 
 # Nothing from the Swift toolchain may be needed at run time: a user's PC has no /opt/swift.
-if readelf -d "$BIN" | grep -E 'NEEDED.*libswift|NEEDED.*libFoundation|NEEDED.*libdispatch|RUNPATH|RPATH'; then
+# (swiftc leaves a RUNPATH of $ORIGIN alone: /usr/bin holds no libraries, so it finds nothing there.)
+if readelf -d "$BIN" | grep -E 'NEEDED.*libswift|NEEDED.*libFoundation|NEEDED.*libdispatch|PATH.*/opt/swift'; then
   echo "make-deb: $BIN still needs the Swift runtime (build with --static-swift-stdlib, no rpath)" >&2; exit 1
 fi
 if readelf -d "$BIN" | grep -E 'NEEDED.*(libssh|libcrypto|libfdt)'; then
@@ -29,10 +31,11 @@ install -m 0644 "$REPO/Packaging/lintian-overrides" "$PKG/usr/share/lintian/over
   echo
   echo "  * Release $VERSION, built from commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)."
   echo
-  echo " -- tpudeploy authors <tpudeploy@localhost>  $(date -R -d @"${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || date +%s)}")"
-} | gzip -9n > "$PKG/usr/share/doc/tpudeploy/changelog.Debian.gz"
-chmod 0644 "$PKG/usr/share/doc/tpudeploy/changelog.Debian.gz"
+  echo " -- $MAINTAINER  $(date -R -d @"${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || date +%s)}")"
+} | gzip -9n > "$PKG/usr/share/doc/tpudeploy/changelog.gz"
+chmod 0644 "$PKG/usr/share/doc/tpudeploy/changelog.gz"
 
+# A native package (no Debian revision) keeps its changelog as changelog.gz.
 # dpkg-shlibdeps reads a debian/control; give it a minimal one in a scratch tree.
 mkdir -p "$WORK/src/debian"
 printf 'Source: tpudeploy\n\nPackage: tpudeploy\nArchitecture: any\n' > "$WORK/src/debian/control"
@@ -43,7 +46,7 @@ cat > "$PKG/DEBIAN/control" <<CONTROL
 Package: tpudeploy
 Version: $VERSION
 Architecture: $ARCH
-Maintainer: tpudeploy authors <tpudeploy@localhost>
+Maintainer: $MAINTAINER
 Installed-Size: $SIZE
 Depends: $DEPENDS
 Recommends: openssh-client

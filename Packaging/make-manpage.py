@@ -81,7 +81,7 @@ def main():
     command_section(root, ["tpudeploy"], out)
     out += [".SH FILES",
             ".TP", "/usr/share/tpudeploy", "Profiles, the boards' payloads and the board scripts of the .deb.",
-            ".TP", "./tpudeploy.yaml", "The board and deployment of a project (\\fBtpudeploy init\\fR writes it).",
+            ".TP", "\\&./tpudeploy.yaml", "The board and deployment of a project (\\fBtpudeploy init\\fR writes it).",
             ".SH SEE ALSO",
             "/usr/share/doc/tpudeploy/README.md"]
     print("\n".join(out))

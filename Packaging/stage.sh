@@ -26,7 +26,8 @@ chmod -R u=rwX,go=rX "$SHARE/Payloads"
 # Completions where each shell looks for packaged ones (Debian's vendor paths under /usr, site paths elsewhere).
 if [ "$PREFIX" = /usr ]; then ZSH_DIR=share/zsh/vendor-completions; else ZSH_DIR=share/zsh/site-functions; fi
 install -d "$ROOT/share/bash-completion/completions" "$ROOT/$ZSH_DIR" "$ROOT/share/fish/vendor_completions.d"
-"$BIN" --generate-completion-script bash > "$ROOT/share/bash-completion/completions/tpudeploy"
+# bash sources the file: no #! line.
+"$BIN" --generate-completion-script bash | sed '1{/^#!/d}' > "$ROOT/share/bash-completion/completions/tpudeploy"
 "$BIN" --generate-completion-script zsh > "$ROOT/$ZSH_DIR/_tpudeploy"
 "$BIN" --generate-completion-script fish > "$ROOT/share/fish/vendor_completions.d/tpudeploy.fish"
 chmod 0644 "$ROOT/share/bash-completion/completions/tpudeploy" "$ROOT/$ZSH_DIR/_tpudeploy" "$ROOT/share/fish/vendor_completions.d/tpudeploy.fish"

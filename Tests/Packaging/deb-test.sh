@@ -43,8 +43,9 @@ want = {"profiles": "/usr/share/tpudeploy/Profiles", "payloads": "/usr/share/tpu
         "board-scripts": "/usr/share/tpudeploy/board-scripts"}
 found = {x["kind"]: x.get("path") for x in r["resources"]}
 assert found == want, f"resources {found}, expected {want}"
-assert r["libssh"].startswith("0.10."), f"libssh {r[\"libssh\"]}: the static 0.10 is not the one running"
-assert [b["architecture"] for b in r["payloadBuilds"]] == ["aarch64"], r["payloadBuilds"]
+assert r["libssh"].startswith("0.10."), ("not the static libssh 0.10", r["libssh"])
+assert r["libfdt"] and r["linkage"] == "static", (r["libfdt"], r["linkage"])
+assert [b["architecture"] for b in r["payload_builds"]] == ["aarch64"], r["payload_builds"]
 assert r["commit"] and len(r["commit"]) == 40, r["commit"]
 ' || fail "version --json: $json"
   in_root tpudeploy --help | grep -q 'TPUDEPLOY_HOME' || fail "--help does not state where resources are looked for"
