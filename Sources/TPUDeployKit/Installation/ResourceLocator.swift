@@ -126,12 +126,15 @@ public struct ResourceLocator: Sendable {
             let bundle = executable.deletingLastPathComponent().appendingPathComponent(BoardScriptResources.bundleName)
             list.append(Candidate(path: bundle.appendingPathComponent("board-scripts").path, origin: .build))
             list.append(Candidate(path: bundle.appendingPathComponent("Resources/board-scripts").path, origin: .build))
-            // The checkout this library was compiled from, for a test bundle run from elsewhere.
-            let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            list.append(Candidate(path: sources.appendingPathComponent("Resources/board-scripts").path, origin: .build))
         }
         for root in installedRoots {
             list.append(Candidate(path: root + "/" + kind.folderName, origin: .installed))
+        }
+        if kind == .boardScripts {
+            // Last: the checkout this library was compiled from (a test bundle run from elsewhere). An installed
+            // copy comes first even on the machine that built it.
+            let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            list.append(Candidate(path: sources.appendingPathComponent("Resources/board-scripts").path, origin: .build))
         }
         return list
     }
