@@ -33,7 +33,7 @@ RELEASE_BIN = .build/release/tpudeploy
 # them warm (Tests/Packaging/chroot.sh).
 CHROOT_CACHE ?= /var/cache/tpudeploy/chroots
 
-.PHONY: setup build test demo bench clean help venv sim-models cross release deb install uninstall deb-test
+.PHONY: setup build test demo bench clean help venv sim-models cross release deb install install-files uninstall deb-test
 
 help:
 	@echo "make setup   install the Debian packages tpudeploy needs (idempotent)"
@@ -118,6 +118,9 @@ deb: release cross
 	@if command -v lintian >/dev/null; then lintian --fail-on error,warning $(DEB); else echo "(lintian not installed: not checked)"; fi
 
 install: release cross
+	@$(MAKE) --no-print-directory install-files
+# The copy alone, from the release binary and payloads already built (what the tests run: no build inside them).
+install-files:
 	Packaging/stage.sh $(RELEASE_BIN) "$(DESTDIR)" $(PREFIX) static
 
 uninstall:

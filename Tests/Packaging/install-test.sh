@@ -1,5 +1,6 @@
 #!/bin/bash
-# `make install DESTDIR=… PREFIX=/usr/local` then `make uninstall` with the same: the installed binary, run from
+# `make install-files DESTDIR=… PREFIX=/usr/local` (make install's copy, from the release binary `make deb` or
+# `make release` built: no build here, a test holds SwiftPM's lock) then `make uninstall` with the same: the installed binary, run from
 # a folder that is no checkout, must find its resources in DESTDIR/usr/local/share/tpudeploy (beside its bin/),
 # and uninstall must leave no file behind.
 #   Tests/Packaging/install-test.sh
@@ -7,7 +8,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 T=$(mktemp -d /tmp/tpd-install-XXXXXX); trap 'rm -rf "$T"' EXIT
 fail() { echo "install-test: $*" >&2; exit 1; }
-make -s -C "$REPO" install DESTDIR="$T/dest" PREFIX=/usr/local >"$T/make.log" 2>&1 || { cat "$T/make.log" >&2; fail "make install failed"; }
+make -s -C "$REPO" install-files DESTDIR="$T/dest" PREFIX=/usr/local >"$T/make.log" 2>&1 || { cat "$T/make.log" >&2; fail "make install failed"; }
 P=$T/dest/usr/local
 for f in bin/tpudeploy share/man/man1/tpudeploy.1.gz share/bash-completion/completions/tpudeploy \
          share/zsh/site-functions/_tpudeploy share/fish/vendor_completions.d/tpudeploy.fish \
