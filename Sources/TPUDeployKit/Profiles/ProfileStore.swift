@@ -11,7 +11,7 @@ public enum ProfileError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         switch self {
         case .directoryNotFound(let searched):
-            return "cannot find the Profiles directory (looked in \(searched.joined(separator: ", "))). Set TPUDEPLOY_PROFILES or pass --profiles DIR."
+            return "cannot find the Profiles directory (looked in \(searched.joined(separator: ", "))). Set TPUDEPLOY_HOME or TPUDEPLOY_PROFILES, or pass --profiles DIR."
         case .unknownBoard(let name, let known):
             return "unknown board '\(name)'. Known boards: \(known.joined(separator: ", ")). A new board is a new file in Profiles/boards/."
         case .unknownModel(let name, let known):
@@ -30,26 +30,13 @@ public struct ProfileStore: Sendable {
 
     public init(directory: URL) { self.directory = directory }
 
-    /// Finds `Profiles/`: the explicit path, then $TPUDEPLOY_PROFILES, then beside the working directory,
-    /// then above the executable (a checkout's `.build/debug/tpudeploy`), then the installed share directory.
-    public static func locate(explicit: String? = nil, executable: String = CommandLine.arguments.first ?? "") throws -> ProfileStore {
-        var candidates: [String] = []
-        if let explicit { candidates.append(explicit) }
-        if let fromEnvironment = ProcessInfo.processInfo.environment["TPUDEPLOY_PROFILES"] { candidates.append(fromEnvironment) }
-        candidates.append(FileManager.default.currentDirectoryPath + "/Profiles")
-        var directory = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            candidates.append(directory.appendingPathComponent("Profiles").path)
-            directory.deleteLastPathComponent()
+    /// Finds `Profiles/` through the one `ResourceLocator` order: flag, $TPUDEPLOY_PROFILES, $TPUDEPLOY_HOME, a
+    /// checkout, the installed layout.
+    public static func locate(explicit: String? = nil, locator: ResourceLocator = ResourceLocator()) throws -> ProfileStore {
+        switch locator.locate(.profiles, explicit: explicit) {
+        case .success(let found): return ProfileStore(directory: URL(fileURLWithPath: found.path))
+        case .failure(let missing): throw ProfileError.directoryNotFound(searched: missing.searched)
         }
-        candidates.append("/usr/local/share/tpudeploy/Profiles")
-        for candidate in candidates {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate + "/boards", isDirectory: &isDirectory), isDirectory.boolValue {
-                return ProfileStore(directory: URL(fileURLWithPath: candidate))
-            }
-        }
-        throw ProfileError.directoryNotFound(searched: candidates)
     }
 
     private func names(in folder: String) -> [String] {

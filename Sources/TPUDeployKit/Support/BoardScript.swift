@@ -29,36 +29,16 @@ public struct BoardScript: Sendable, Equatable {
     }
 }
 
-/// Where the board scripts are: the kit's resource bundle beside the executable (or test bundle), a system-wide
-/// copy, or the source checkout the executable was built from.
+/// Where the board scripts are: found through the one `ResourceLocator` order ($TPUDEPLOY_HOME, a checkout or the
+/// resource bundle `swift build` puts beside the executable, the installed layout).
 enum BoardScriptResources {
     static let bundleName = "tpudeploy_TPUDeployKit.resources"
 
-    static func candidates() -> [URL] {
-        var folders: [URL] = []
-        if let main = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent() { folders.append(main) }
-        if let first = CommandLine.arguments.first, !first.isEmpty {
-            folders.append(URL(fileURLWithPath: first).resolvingSymlinksInPath().deletingLastPathComponent())
+    static func directory(locator: ResourceLocator = ResourceLocator()) throws -> URL {
+        switch locator.locate(.boardScripts) {
+        case .success(let found): return URL(fileURLWithPath: found.path)
+        case .failure(let missing): throw BoardScriptError.missing(searched: missing.searched)
         }
-        var found: [URL] = []
-        for folder in folders {
-            let bundle = folder.appendingPathComponent(bundleName)
-            found.append(bundle.appendingPathComponent("board-scripts"))
-            found.append(bundle.appendingPathComponent("Resources/board-scripts"))
-        }
-        found.append(URL(fileURLWithPath: "/usr/local/share/tpudeploy/board-scripts"))
-        // A build run from its checkout (swift run, or a symlink into .build) still has its sources.
-        found.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Resources/board-scripts"))
-        return found
-    }
-
-    static func directory() throws -> URL {
-        let all = candidates()
-        guard let found = all.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("service-status.sh").path) }) else {
-            throw BoardScriptError.missing(searched: all.map(\.path))
-        }
-        return found
     }
 }
 
@@ -68,7 +48,7 @@ public enum BoardScriptError: Error, CustomStringConvertible, Sendable, Equatabl
     public var description: String {
         switch self {
         case .missing(let searched):
-            return "tpudeploy's board scripts are missing (looked in \(searched.joined(separator: ", "))): install tpudeploy with the \(BoardScriptResources.bundleName) folder that `swift build` puts beside it, or copy Sources/TPUDeployKit/Resources/board-scripts to /usr/local/share/tpudeploy/board-scripts"
+            return "tpudeploy's board scripts are missing (looked in \(searched.joined(separator: ", "))): reinstall tpudeploy (the .deb or `make install`), or set TPUDEPLOY_HOME to a folder holding board-scripts/ (a copy of Sources/TPUDeployKit/Resources/board-scripts)"
         }
     }
 }

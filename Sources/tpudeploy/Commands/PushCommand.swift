@@ -74,7 +74,7 @@ struct PushCommand: AsyncParsableCommand {
                 engineSource = .file(path)
             } else {
                 let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-                let payloads = store.map { $0.directory.deletingLastPathComponent().appendingPathComponent("Payloads").path } ?? "Payloads"
+                let payloads = (try? PayloadDirectory.locate())?.directory.path ?? "Payloads"
                 engineSource = .builds(payloadsDirectory: payloads,
                                        nativeBuild: executable.deletingLastPathComponent().appendingPathComponent("tpu-llm-engine").path,
                                        hostArch: EngineSource.hostArch)
