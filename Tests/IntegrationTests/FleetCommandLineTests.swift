@@ -3,43 +3,10 @@ import Testing
 import TPUDeployKit
 import TPUDeploySimulator
 
-/// The built `tpudeploy` executable, beside the test bundle.
-private let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tpudeploy").path
-private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private typealias Outcome = CommandRunOutcome
 
-private struct Outcome {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-
-    /// The JSON lines of stdout, each an object.
-    func jsonLines() throws -> [[String: Any]] {
-        try stdout.split(separator: "\n").map { line in
-            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
-        }
-    }
-}
-
-/// Runs tpudeploy in `directory` with no terminal on stdin, as CI and scripts do.
-private func tpudeploy(_ arguments: [String], in directory: URL) throws -> Outcome {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = directory
-    var environment = ProcessInfo.processInfo.environment
-    environment["TPUDEPLOY_PROFILES"] = repositoryRoot.appendingPathComponent("Profiles").path
-    environment.removeValue(forKey: "TPUDEPLOY_PASSWORD")
-    process.environment = environment
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+private func tpudeploy(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> Outcome {
+    try runTPUDeploy(arguments, in: directory, environment: environment)
 }
 
 @Suite("fleet commands on simulated boards")
