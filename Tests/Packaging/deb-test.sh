@@ -48,7 +48,8 @@ assert r["libfdt"] and r["linkage"] == "static", (r["libfdt"], r["linkage"])
 assert [b["architecture"] for b in r["payload_builds"]] == ["aarch64"], r["payload_builds"]
 assert r["commit"] and len(r["commit"]) == 40, r["commit"]
 ' || fail "version --json: $json"
-  in_root tpudeploy --help | grep -q 'TPUDEPLOY_HOME' || fail "--help does not state where resources are looked for"
+  help=$(in_root tpudeploy --help)  # captured: `| grep -q` under pipefail fails on the writer's SIGPIPE
+  grep -q 'TPUDEPLOY_HOME' <<<"$help" || fail "--help does not state where resources are looked for"
 
   F=/tmp/tpudeploy-test/fixtures
   layout=$(in_root tpudeploy layout show --image $F/fit-16g/emmcboot.itb --its $F/fit-16g/multi.its) \

@@ -26,7 +26,9 @@ for x in r["resources"]:
     assert x["path"] == share + {"profiles": "Profiles", "payloads": "Payloads", "board-scripts": "board-scripts"}[x["kind"]], x
     assert x["origin"] == "installed", x
 ' "$P" || fail "the installed binary does not use its own share/tpudeploy: $json"
-zcat "$P/share/man/man1/tpudeploy.1.gz" | grep -q '^\.SS tpudeploy fix\\-memory' || fail "the man page has no fix-memory section"
+# Captured first: with pipefail, `zcat | grep -q` fails when grep stops reading early and zcat gets SIGPIPE.
+man=$(zcat "$P/share/man/man1/tpudeploy.1.gz")
+grep -q '^\.SS tpudeploy fix\\-memory' <<<"$man" || fail "the man page has no fix-memory section"
 make -s -C "$REPO" uninstall DESTDIR="$T/dest" PREFIX=/usr/local >"$T/make.log" 2>&1 || { cat "$T/make.log" >&2; fail "make uninstall failed"; }
 left=$(find "$T/dest" -type f -o -type l)
 [ -z "$left" ] || fail "make uninstall left: $left"
