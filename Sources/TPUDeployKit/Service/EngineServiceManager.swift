@@ -32,7 +32,7 @@ public struct ServiceStatus: Sendable, Equatable, Codable {
     }
 }
 
-public enum ServiceError: Error, CustomStringConvertible, Equatable {
+public enum ServiceError: Error, CustomStringConvertible, Sendable, Equatable {
     case scriptFailed(String)
     case malformedStatus(String)
     case notReady(reason: String, logTail: String)
@@ -41,6 +41,8 @@ public enum ServiceError: Error, CustomStringConvertible, Equatable {
     case crashLoop(restarts: Int, seconds: Double, logTail: String)
     /// A launch that failed (`reason`), after which the service was stopped and taken out of the boot sequence.
     case launchAbandoned(reason: String, service: String, stopped: Bool)
+    /// The engine answered, but not with text the tokenizer round-trips (`ReplyTextCheck`).
+    case answerRejected(problem: String)
 
     public var description: String {
         switch self {
@@ -60,6 +62,8 @@ public enum ServiceError: Error, CustomStringConvertible, Equatable {
             return reason + (stopped
                 ? "\nThe service \(service) was stopped and will not start at boot; fix the cause (`tpudeploy logs` has the engine's output), then run `tpudeploy launch` again."
                 : "\nStopping the service \(service) failed too: run `tpudeploy stop` so it does not restart at boot.")
+        case .answerRejected(let problem):
+            return "the engine's answer is not acceptable: \(problem)"
         case .timedOut(let seconds, let lastState, let logTail):
             return "the engine was not ready after \(seconds) s (last state: \(lastState)); see `tpudeploy logs`"
                 + (logTail.isEmpty ? "" : "; last log lines:\n\(logTail)")
@@ -115,5 +119,28 @@ public struct EngineServiceManager: Sendable {
             throw ServiceError.scriptFailed(String(error.dropFirst(8)))
         }
         return output
+    }
+}
+
+extension ServiceError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .scriptFailed: return "service_failed"
+        case .malformedStatus: return "service_status_malformed"
+        case .notReady: return "engine_not_ready"
+        case .failedToLoad: return "engine_load_failed"
+        case .timedOut: return "engine_timeout"
+        case .crashLoop: return "engine_crash_loop"
+        case .launchAbandoned: return "launch_failed"
+        case .answerRejected: return "bad_answer"
+        }
+    }
+
+    /// An engine still loading may be ready next time; one that crashed or failed to load will not be.
+    public var isRetryable: Bool {
+        switch self {
+        case .notReady, .timedOut: return true
+        default: return false
+        }
     }
 }
