@@ -46,6 +46,19 @@ public struct BoardContext: Sendable {
         events?(BoardEvent(board: name, phase: phase, detail: detail))
     }
 
+    /// A push's events as this board's (`DeploymentPusher(events:)`), in the `push` phase.
+    public var pushEvents: PushEvents {
+        let context = self
+        return { context.report(.push, .push($0)) }
+    }
+
+    /// fix-memory's events as this board's (`BoardMemoryFixer(events:)`), in `phase` (`fixMemory`, or `reboot`
+    /// while the board restarts).
+    public func memoryFixEvents(in phase: FleetPhase = .fixMemory) -> MemoryFixEvents {
+        let context = self
+        return { context.report(phase, .memoryFix($0)) }
+    }
+
     /// The way to the engine's HTTP API on this board (a port forward per call).
     public var engine: DeployedEngine {
         DeployedEngine(deployment: deployment, target: target, passwordProvider: passwordProvider)

@@ -39,8 +39,9 @@ public enum ServiceError: Error, CustomStringConvertible, Sendable, Equatable {
     case failedToLoad(reason: String, fixMemoryCommand: String?)
     case timedOut(seconds: Int, lastState: String, logTail: String)
     case crashLoop(restarts: Int, seconds: Double, logTail: String)
-    /// A launch that failed (`reason`), after which the service was stopped and taken out of the boot sequence.
-    case launchAbandoned(reason: String, service: String, stopped: Bool)
+    /// A launch that failed (`reason`, whose code was `causeCode`), after which the service was stopped and taken
+    /// out of the boot sequence.
+    case launchAbandoned(reason: String, service: String, stopped: Bool, causeCode: String?)
     /// The engine answered, but not with text the tokenizer round-trips (`ReplyTextCheck`).
     case answerRejected(problem: String)
 
@@ -58,7 +59,7 @@ public enum ServiceError: Error, CustomStringConvertible, Sendable, Equatable {
         case .crashLoop(let restarts, let seconds, let logTail):
             return String(format: "the engine exited before it answered (%d restart%@ in %.1f s): it cannot start on this board", restarts, restarts == 1 ? "" : "s", seconds)
                 + (logTail.isEmpty ? "" : "; its last log lines:\n\(logTail)")
-        case .launchAbandoned(let reason, let service, let stopped):
+        case .launchAbandoned(let reason, let service, let stopped, _):
             return reason + (stopped
                 ? "\nThe service \(service) was stopped and will not start at boot; fix the cause (`tpudeploy logs` has the engine's output), then run `tpudeploy launch` again."
                 : "\nStopping the service \(service) failed too: run `tpudeploy stop` so it does not restart at boot.")
@@ -102,7 +103,8 @@ public struct EngineServiceManager: Sendable {
     /// failing engine does not restart forever or at every boot, and returns the error that says so.
     public func abandon(_ spec: EngineLaunchSpec, after error: Error) async -> ServiceError {
         let stopped = (try? await stop(spec)).map { $0.state == .stopped } ?? false
-        return .launchAbandoned(reason: "\(error)", service: spec.serviceName, stopped: stopped)
+        return .launchAbandoned(reason: "\(error)", service: spec.serviceName, stopped: stopped,
+                                causeCode: (error as? CodedError)?.errorCode)
     }
 
     public func stop(_ spec: EngineLaunchSpec) async throws -> ServiceStatus {
@@ -131,7 +133,9 @@ extension ServiceError: CodedError {
         case .failedToLoad: return "engine_load_failed"
         case .timedOut: return "engine_timeout"
         case .crashLoop: return "engine_crash_loop"
-        case .launchAbandoned: return "launch_failed"
+        // What made the launch fail (a crash loop, a load failure, a timeout) is what a script acts on; the
+        // message says the service was stopped.
+        case .launchAbandoned(_, _, _, let cause): return cause ?? "launch_failed"
         case .answerRejected: return "bad_answer"
         }
     }
