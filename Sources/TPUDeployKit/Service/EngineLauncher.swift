@@ -30,7 +30,7 @@ public struct EngineLauncher: Sendable {
         guard let payloads = board.payloads else { throw PayloadError.notGiven(step: "launch") }
         let root = try await RootShell.open(board.session, passwordProvider: board.passwordProvider)
         let manager = EngineServiceManager(root: root, payloads: payloads)
-        let engine = board.engine
+        let engine = await board.engineAccess()
         let spec = try await engine.launchSpec(session: board.session, withAPIKey: board.apiKey != nil)
         try await manager.requirePortFree(spec)
         try await manager.installAPIKey(board.apiKey, for: spec)
