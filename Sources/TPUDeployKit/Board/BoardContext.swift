@@ -13,7 +13,7 @@ public struct BoardContext: Sendable {
     public var deployment: DeploymentReference
     /// The service files and engine builds; needed by launch (status, stop and logs do without).
     public var payloads: PayloadDirectory?
-    /// Asked only for a sudo password the login did not give; a fleet passes one that never prompts.
+    /// Asked for a login or sudo password no key or earlier answer gave; a fleet passes one that never prompts.
     public var passwordProvider: PasswordProvider?
     /// The engine's API key: launch installs it, verify and status send it.
     public var apiKey: EngineAPIKey?
