@@ -22,8 +22,7 @@ public struct DeploymentReference: Sendable, Equatable {
         if let name { _ = try BoardNames.validatedName(name, source: "--name") }
         let flagDirectory = try remoteDir.map { try BoardNames.validatedDirectory($0, source: "--remote-dir") }
         guard let chosenName = name ?? settings?.name else {
-            throw ServiceError.scriptFailed(
-                "no deployment named: add a `deployment:` section to \(configPath) (tpudeploy init --model … writes one) or pass --name")
+            throw ServiceError.noDeploymentNamed(configPath: configPath)
         }
         let modelName = profileName ?? settings?.model
         var profile: ModelProfile?
@@ -61,8 +60,7 @@ public struct DeployedFiles: Sendable, Equatable {
         let manifest = BoardManifest(text: lines.count > 1 ? String(lines[1]) : "")
         func file(_ role: PayloadRole) throws -> String {
             guard let name = manifest.files.filter({ $0.value.role == role }).map(\.key).sorted().first else {
-                throw ServiceError.scriptFailed(
-                    "no \(role.rawValue) was pushed to \(deployment.remoteDir) on the board: run `tpudeploy push` first")
+                throw ServiceError.notPushed(what: role.rawValue, directory: deployment.remoteDir)
             }
             _ = try BoardNames.validatedFileName(name, source: "\(path) on the board names a file")
             return deployment.remoteDir + "/" + name
@@ -106,10 +104,13 @@ public struct DeployedEngine: Sendable {
     public func withAPI<T: Sendable>(apiKey: String? = nil, timeout: Double = 120,
                                      _ body: @Sendable (EngineAPI, PortForward) async throws -> T) async throws -> T {
         let forward = try await PortForward.start(target: target, passwordProvider: passwordProvider, remotePort: deployment.port)
-        defer { forward.stop() }
+        // Stopping waits for the forward's thread to end: done on a thread of its own, off the cooperative pool.
         do {
-            return try await body(EngineAPI(port: forward.localPort, apiKey: apiKey, timeout: timeout), forward)
+            let result = try await body(EngineAPI(port: forward.localPort, apiKey: apiKey, timeout: timeout), forward)
+            await DedicatedThread.run("tpudeploy.forward-stop") { forward.stop() }
+            return result
         } catch {
+            await DedicatedThread.run("tpudeploy.forward-stop") { forward.stop() }
             throw explained(error, forward: forward)
         }
     }
@@ -134,12 +135,14 @@ public struct DeployedEngine: Sendable {
                 let api = EngineAPI(port: open.port, apiKey: key?.value, timeout: timeout)
                 // An endpoint behind the key, cheap and side-effect free.
                 let headers = key.map { ["Authorization": "Bearer \($0.value)"] } ?? [:]
-                let status = try await Task.detached {
+                let status = try await DedicatedThread.run("tpudeploy.key-check") {
                     try HTTPConnection.exchange(port: api.port, method: "GET", path: "/v1/models", headers: headers, timeout: 30).head.status
-                }.value
+                }
                 if status != 401 { return try await body(api, forward) }
                 if let key { throw EngineAccessError.keyRefused(deployment: name, source: key.source) }
-                guard let asked = try askForKey?() else { throw EngineAccessError.keyNeeded(deployment: name) }
+                // A prompt on a terminal waits for a person: on a thread of its own.
+                let ask = askForKey
+                guard let asked = try await DedicatedThread.run("tpudeploy.key-prompt", { try ask?() }) else { throw EngineAccessError.keyNeeded(deployment: name) }
                 key = asked
             }
         }
