@@ -57,6 +57,14 @@ void project_qkv(const SimStage &stage, const float *x, int32_t position, float 
     matvec(ws.h.data(), stage.weight(Weight::wq), H, HD, q);
     matvec(ws.h.data(), stage.weight(Weight::wk), H, KD, k);
     matvec(ws.h.data(), stage.weight(Weight::wv), H, KD, v);
+    if (p.attention_bias) { // Qwen: q_proj, k_proj and v_proj have biases, added before RoPE
+        const float *bq = stage.weight(Weight::bq), *bk = stage.weight(Weight::bk), *bv = stage.weight(Weight::bv);
+        for (size_t i = 0; i < HD; i++) q[i] += bq[i];
+        for (size_t i = 0; i < KD; i++) {
+            k[i] += bk[i];
+            v[i] += bv[i];
+        }
+    }
     rope(q, p.heads, p.head_dim, position, p.theta, ws);
     rope(k, p.kv_heads, p.head_dim, position, p.theta, ws);
 }

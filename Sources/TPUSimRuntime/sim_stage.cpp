@@ -14,7 +14,7 @@ constexpr uint32_t kParamWords = 16;
 const char *const kWeightNames[] = {"embed",  "attn_norm", "wq",        "wk",             "wv",
                                     "wo",     "mlp_norm",  "w_gate",    "w_up",           "w_down",
                                     "final_norm", "lm",    "pos_embed", "attn_norm_bias", "mlp_norm_bias",
-                                    "final_norm_bias"};
+                                    "final_norm_bias", "bq", "bk", "bv"};
 static_assert(sizeof kWeightNames / sizeof kWeightNames[0] == size_t(Weight::count), "a name per weight");
 
 std::string dims_text(const std::vector<uint64_t> &dims) {
@@ -125,11 +125,14 @@ bool decode_params(const std::string &net, const CpuParamDescription &param, con
     } else if (!std::isfinite(params.theta) || params.theta <= 1) {
         return bad(14, "rope theta must be a finite float > 1");
     }
-    if ((w[15] & ~uint32_t(SimVariant::seed_ranks | SimVariant::mask_is_flag)) != 0)
-        return bad(15, "variant bits must be 1 (2023 tensor ranks) and/or 2 (mask 1.0 = masked)");
+    if ((w[15] & ~uint32_t(SimVariant::seed_ranks | SimVariant::mask_is_flag | SimVariant::attention_bias)) != 0)
+        return bad(15, "variant bits must be 1 (2023 tensor ranks), 2 (mask 1.0 = masked) and/or 4 (attention biases)");
     params.seed_ranks = (w[15] & SimVariant::seed_ranks) != 0;
     params.mask_is_flag = (w[15] & SimVariant::mask_is_flag) != 0;
+    params.attention_bias = (w[15] & SimVariant::attention_bias) != 0;
     if (params.mask_is_flag && wizard) return bad(15, "the wizardcoder layout's mask is additive (bit 2 must be 0)");
+    if (params.attention_bias && params.layout != SimLayout::llama2)
+        return bad(15, "attention biases (bit 4) exist in the llama2 layout only (Qwen's nets)");
     return true;
 }
 
@@ -242,6 +245,7 @@ bool check_weights(const std::string &net, const StageDescription &stage, const 
         expected = {{Weight::attn_norm, H}, {Weight::wq, H * HD},    {Weight::wk, H * KD},
                     {Weight::wv, H * KD},   {Weight::wo, HD * H},    {Weight::mlp_norm, H},
                     {Weight::w_gate, H * F}, {Weight::w_up, H * F}, {Weight::w_down, F * H}};
+        if (p.attention_bias) expected.insert(expected.end(), {{Weight::bq, HD}, {Weight::bk, KD}, {Weight::bv, KD}});
         break;
     case SimOp::lm_head: expected = {{Weight::final_norm, H}, {Weight::lm, H * VT}}; break;
     }

@@ -123,9 +123,10 @@ def write_bmodel_after_hole(path: str, nets: list, chip: str, schema: str, hole:
         handle.write(blob.data)
 
 
-def param_words(op: int, spec, table_rows: int, layer: int = 0, rope_theta: float = 10000.0) -> list:
+def param_words(op: int, spec, table_rows: int, layer: int = 0, rope_theta: float = 10000.0,
+                rms_eps: float = 1e-5) -> list:
     """binary_param of a net: the 16 words of docs/sim-models.md (rope_theta 0: the model has no RoPE)."""
-    eps = struct.unpack("<I", struct.pack("<f", 1e-5))[0]
+    eps = struct.unpack("<I", struct.pack("<f", rms_eps))[0]
     theta = struct.unpack("<I", struct.pack("<f", rope_theta))[0]
     return [SIM_MAGIC, SIM_VERSION, op, spec.layout, spec.hidden, spec.heads, spec.kv_heads, spec.head_dim,
             spec.ffn, spec.seq_len, table_rows, layer, 1 if spec.lm_head_token else 0, eps, theta, spec.variant]

@@ -27,14 +27,17 @@ import bmodel_writer as bw  # noqa: E402
 from sim_weights import (BOS, EOS, ROPE_THETA, RMS_EPS, SPECS, UNK, block_weight_names,  # noqa: E402
                          make_weights)
 import wizardcoder_weights as wizard  # noqa: E402
+import qwen_sim  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(HERE))
 CORPUS = os.path.join(HERE, "corpus.txt")
 SCHEMA = os.path.join(REPOSITORY, "Tests", "Fixtures", "bmodel", "bmodel.fbs")
 INPUTS = [os.path.abspath(__file__), os.path.join(HERE, "sim_weights.py"), os.path.join(HERE, "bmodel_writer.py"),
-          os.path.join(HERE, "wizardcoder_weights.py"), CORPUS, SCHEMA]
+          os.path.join(HERE, "wizardcoder_weights.py"), os.path.join(HERE, "qwen_sim.py"), CORPUS, SCHEMA]
 OUTPUT_FILES = ["{name}.bmodel", "tokenizer.model", "weights.npz", "model.json"]
 WIZARD_OUTPUT_FILES = ["{name}.bmodel", "vocab.json", "merges.txt", "weights.npz", "model.json"]
+QWEN_OUTPUT_FILES = ["{name}.bmodel", "tokenizer.json", "vocab.json", "tokenizer_config.json", "weights.npz",
+                     "model.json"]
 CHIP = "BM1684X"
 WIZARD_SPECS = [wizard.SPEC, wizard.SEED_SPEC]
 
@@ -59,6 +62,7 @@ def up_to_date(output: str) -> bool:
     newest_input = max(os.path.getmtime(path) for path in INPUTS)
     expected = [(spec.name, pattern) for spec in SPECS for pattern in OUTPUT_FILES]
     expected += [(spec.name, pattern) for spec in WIZARD_SPECS for pattern in WIZARD_OUTPUT_FILES]
+    expected += [(qwen_sim.SPEC.name, pattern) for pattern in QWEN_OUTPUT_FILES]
     for name, pattern in expected:
         path = os.path.join(output, name, pattern.format(name=name))
         if not os.path.exists(path) or os.path.getmtime(path) <= newest_input:
@@ -125,9 +129,11 @@ def npz_bytes(weights: dict) -> bytes:
     return buffer.getvalue()
 
 
-def nets(spec, vocab: int, weights: dict) -> list:
-    """The nets of docs/sim-models.md, in file order: embedding, embedding_cache, block_i/block_cache_i, lm_head."""
-    S, H, KVH, D, rows = spec.seq_len, spec.hidden, spec.kv_heads, spec.head_dim, spec.table_rows(vocab)
+def nets(spec, vocab: int, weights: dict, rows: int = 0, block_names=block_weight_names, words=None) -> list:
+    """The nets of docs/sim-models.md, in file order: embedding, embedding_cache, block_i/block_cache_i, lm_head.
+    `rows`, `block_names` and `words` default to the Llama/ChatGLM2 sim models' (qwen2-sim passes its own)."""
+    S, H, KVH, D = spec.seq_len, spec.hidden, spec.kv_heads, spec.head_dim
+    rows = rows or spec.table_rows(vocab)
     T, F32, I32 = bw.Tensor, bw.FP32, bw.INT32
     sequence_first = spec.family == "chatglm2"
 
@@ -137,8 +143,9 @@ def nets(spec, vocab: int, weights: dict) -> list:
     def kv(length):
         return [length, 1, KVH, D] if sequence_first else [1, length, KVH, D]
 
-    def words(op, layer=0):
-        return bw.param_words(op, spec, rows, layer)
+    if words is None:
+        def words(op, layer=0):
+            return bw.param_words(op, spec, rows, layer)
 
     embed = [("embed", weights["embed"])]
     result = [
@@ -148,7 +155,7 @@ def nets(spec, vocab: int, weights: dict) -> list:
                bw.OP_EMBEDDING, words(bw.OP_EMBEDDING), embed),
     ]
     for layer in range(spec.layers):
-        block = [(name, weights[f"block_{layer}.{name}"]) for name in block_weight_names()]
+        block = [(name, weights[f"block_{layer}.{name}"]) for name in block_names()]
         result.append(bw.Net(
             f"block_{layer}",
             [T("input_states", F32, states(S)), T("position_ids", I32, [1, S]),
@@ -270,6 +277,40 @@ def write_wizardcoder(output: str, spec, vocab_bytes: bytes, merges_bytes: bytes
     print(f"{directory}: {len(model_nets)} nets, vocabulary {vocab}")
 
 
+def write_qwen(output: str) -> None:
+    """qwen2-sim (Tests/Reference/qwen_sim.py): Qwen's tokenizer files, the Llama-layout nets with q/k/v biases."""
+    spec = qwen_sim.SPEC
+    tokenizer = qwen_sim.train_tokenizer()
+    files = qwen_sim.tokenizer_files(tokenizer)
+    weights, rows, controls = qwen_sim.make_weights(tokenizer)
+    vocab = len(tokenizer.get_vocab(with_added_tokens=False))
+
+    def words(op, layer=0):
+        return bw.param_words(op, spec, rows, layer, rope_theta=qwen_sim.ROPE_THETA, rms_eps=qwen_sim.RMS_EPS)
+
+    model_nets = nets(spec, vocab, weights, rows=rows, block_names=qwen_sim.block_weight_names, words=words)
+    directory = os.path.join(output, spec.name)
+    os.makedirs(directory, exist_ok=True)
+    description = {
+        "name": spec.name, "family": spec.family, "layers": spec.layers, "heads": spec.heads,
+        "kv_heads": spec.kv_heads, "hidden": spec.hidden, "head_dim": spec.head_dim, "ffn": spec.ffn,
+        "seq_len": spec.seq_len, "vocab_size": vocab + len(controls), "table_rows": rows,
+        "special_tokens": controls, "eos_id": controls["<|im_end|>"],
+        "stop_ids": [controls["<|im_end|>"], controls["<|endoftext|>"]],
+        "rms_eps": qwen_sim.RMS_EPS, "rope_theta": qwen_sim.ROPE_THETA, "attention_bias": True,
+        "default_system": qwen_sim.DEFAULT_SYSTEM, "lm_head_output": "logits",
+        "nets": [net.name for net in model_nets],
+    }
+    for name, data in files.items():
+        write_atomically(os.path.join(directory, name), data)
+    write_atomically(os.path.join(directory, "weights.npz"), npz_bytes(weights))
+    write_atomically(os.path.join(directory, "model.json"),
+                     (json.dumps(description, indent=2, ensure_ascii=False) + "\n").encode())
+    write_atomically(os.path.join(directory, f"{spec.name}.bmodel"), bw.encode_bmodel(model_nets, CHIP, SCHEMA))
+    print(f"{directory}: {len(model_nets)} nets, {vocab} BPE pieces + {len(controls)} control tokens, "
+          f"table rows {rows}")
+
+
 def model_description(spec, vocab: int, net_names: list) -> dict:
     description = {
         "name": spec.name, "family": spec.family, "layers": spec.layers, "heads": spec.heads,
@@ -311,6 +352,7 @@ def main() -> int:
     vocab_bytes, merges_bytes = train_byte_pair_tokenizer()
     for spec in WIZARD_SPECS:
         write_wizardcoder(output, spec, vocab_bytes, merges_bytes)
+    write_qwen(output)
     return 0
 
 
