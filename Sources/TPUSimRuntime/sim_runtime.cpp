@@ -267,7 +267,9 @@ bool SimRuntime::execute(const SimStage &stage, const NetInfo &info, size_t stag
             results[0] = ws.out_hidden.data();
             results[1] = ws.out_k.data();
             break;
-        case SimOp::lm_head: break;
+        case SimOp::lm_head:
+        case SimOp::greedy_head:
+        case SimOp::penalty_sample_head: break; /* llama2 layout only (sim_stage.cpp) */
         }
         for (size_t i = 0; i < out.size() && i < 2; i++) std::memcpy(out[i], results[i], out_bytes[i]);
         return true;
@@ -300,6 +302,22 @@ bool SimRuntime::execute(const SimStage &stage, const NetInfo &info, size_t stag
         }
         results[0] = ws.logits.data();
         break;
+    case SimOp::greedy_head: {
+        const int32_t token = run_greedy_head(stage, static_cast<const float *>(in[0]));
+        std::memcpy(out[0], &token, sizeof token);
+        return true;
+    }
+    case SimOp::penalty_sample_head: {
+        float scalars[3];
+        for (size_t i = 0; i < 3; i++) std::memcpy(&scalars[i], in[2 + i], sizeof(float));
+        std::vector<float> probs(kPenaltySampleTopK);
+        std::vector<int32_t> tokens(kPenaltySampleTopK);
+        run_penalty_sample_head(stage, static_cast<const float *>(in[0]), static_cast<const int32_t *>(in[1]), scalars[0],
+                                scalars[1], scalars[2], probs.data(), tokens.data(), ws);
+        std::memcpy(out[0], probs.data(), out_bytes[0]);
+        std::memcpy(out[1], tokens.data(), out_bytes[1]);
+        return true;
+    }
     }
     for (size_t i = 0; i < out.size() && i < 3; i++) std::memcpy(out[i], results[i], out_bytes[i]);
     return true;

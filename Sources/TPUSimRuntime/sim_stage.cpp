@@ -90,6 +90,8 @@ bool decode_params(const std::string &net, const CpuParamDescription &param, con
     if (int32_t(w[2]) != param.op_type) return bad(2, "op differs from cpu_param.op_type");
     if (w[3] > 2) return bad(3, "layout must be 0 (chatglm2), 1 (llama2) or 2 (wizardcoder)");
     params.op = SimOp(param.op_type);
+    if ((params.op == SimOp::greedy_head || params.op == SimOp::penalty_sample_head) && w[3] != 1)
+        return bad(3, "the sampling heads exist in the llama2 layout only (LLM-TPU's Qwen nets)");
     params.layout = SimLayout(w[3]);
     params.hidden = w[4];
     params.heads = w[5];
@@ -179,6 +181,8 @@ bool check_wizardcoder_tensors(const StageDescription &stage, SimStage &sim, Ten
                check.tensor("input", 0, in[0], BM_FLOAT32, seed ? std::vector<uint64_t>{H} : std::vector<uint64_t>{1, H}) &&
                (p.argmax_output ? check.tensor("output", 0, out[0], BM_INT32, seed ? std::vector<uint64_t>{1} : std::vector<uint64_t>{1, 1})
                                 : check.tensor("output", 0, out[0], BM_FLOAT32, {1, uint64_t(p.table_rows)}));
+    case SimOp::greedy_head:
+    case SimOp::penalty_sample_head: break; /* refused in decode_params */
     }
     return false;
 }
@@ -228,6 +232,18 @@ bool check_tensors(const std::string &net, const StageDescription &stage, SimSta
                check.tensor("input", 0, in[0], BM_FLOAT32, {1, H}) &&
                (p.argmax_output ? check.tensor("output", 0, out[0], BM_INT32, {1, 1})
                                 : check.tensor("output", 0, out[0], BM_FLOAT32, {1, uint64_t(p.table_rows)}));
+    case SimOp::greedy_head:
+        return check.count("input", in.size(), 1) && check.count("output", out.size(), 1) &&
+               check.tensor("input", 0, in[0], BM_FLOAT32, {1, uint64_t(p.table_rows)}) &&
+               check.tensor("output", 0, out[0], BM_INT32, {1, 1});
+    case SimOp::penalty_sample_head:
+        return check.count("input", in.size(), 5) && check.count("output", out.size(), 2) &&
+               check.tensor("input", 0, in[0], BM_FLOAT32, {1, uint64_t(p.table_rows)}) &&
+               check.tensor("input", 1, in[1], BM_INT32, {1, S}) &&
+               check.tensor("input", 2, in[2], BM_FLOAT32, {1}) && check.tensor("input", 3, in[3], BM_FLOAT32, {1}) &&
+               check.tensor("input", 4, in[4], BM_FLOAT32, {1}) &&
+               check.tensor("output", 0, out[0], BM_FLOAT32, {1, kPenaltySampleTopK}) &&
+               check.tensor("output", 1, out[1], BM_INT32, {1, kPenaltySampleTopK});
     }
     return false;
 }
@@ -248,6 +264,8 @@ bool check_weights(const std::string &net, const StageDescription &stage, const 
         if (p.attention_bias) expected.insert(expected.end(), {{Weight::bq, HD}, {Weight::bk, KD}, {Weight::bv, KD}});
         break;
     case SimOp::lm_head: expected = {{Weight::final_norm, H}, {Weight::lm, H * VT}}; break;
+    case SimOp::greedy_head:
+    case SimOp::penalty_sample_head: break; /* no weights */
     }
     if (p.layout == SimLayout::wizardcoder) {
         const uint64_t S = p.seq_len;
@@ -263,6 +281,8 @@ bool check_weights(const std::string &net, const StageDescription &stage, const 
         case SimOp::lm_head:
             expected = {{Weight::final_norm, H}, {Weight::final_norm_bias, H}, {Weight::lm, H * VT}};
             break;
+        case SimOp::greedy_head:
+        case SimOp::penalty_sample_head: break; /* refused in decode_params */
         }
     }
     std::string where = "net " + net + ": coeff_mem";
@@ -327,10 +347,10 @@ bool stage_is_sim(const std::string &net, const StageDescription &stage, std::st
         return false;
     }
     int32_t op = stage.subnets[0].cpu_params[0].op_type;
-    if (op < int32_t(SimOp::embedding) || op > int32_t(SimOp::lm_head)) {
+    if (op < int32_t(SimOp::embedding) || op > int32_t(SimOp::penalty_sample_head)) {
         char text[32];
         std::snprintf(text, sizeof text, "0x%X", unsigned(op));
-        error = "net " + net + ": cpu_param.op_type " + text + " is not a sim op (0x7E01..0x7E04)";
+        error = "net " + net + ": cpu_param.op_type " + text + " is not a sim op (0x7E01..0x7E06)";
         return false;
     }
     return true;

@@ -11,7 +11,14 @@
 
 namespace tpusim {
 
-enum class SimOp : int32_t { embedding = 0x7E01, prompt_block = 0x7E02, cache_block = 0x7E03, lm_head = 0x7E04 };
+/// greedy_head and penalty_sample_head: the two sampling heads LLM-TPU's Qwen1.5/Qwen2 bmodels carry beside
+/// lm_head (compile/export_onnx.py GreedyHead, PenaltySampleHead); no weights; llama2 layout only.
+enum class SimOp : int32_t {
+    embedding = 0x7E01, prompt_block = 0x7E02, cache_block = 0x7E03, lm_head = 0x7E04,
+    greedy_head = 0x7E05, penalty_sample_head = 0x7E06
+};
+/// PenaltySampleHead's top_k (its default in the export; the outputs are [1, top_k]).
+constexpr uint32_t kPenaltySampleTopK = 50;
 /// Word 3. wizardcoder: learned positions in the embedding, LayerNorm, multi-query attention with one combined
 /// past [1,S,2D] per layer, GELU MLP, no RoPE (docs/sim-models.md "wizardcoder-sim").
 enum class SimLayout : uint32_t { chatglm2 = 0, llama2 = 1, wizardcoder = 2 };

@@ -148,7 +148,10 @@ import TPUDeployKit
         #expect(prompt == EngineReferenceTests.ints(reference["prompt_ids"]), "prefill prompt ids")
         let closed = Self.ids(try await Self.tokenize(["--tokenizer", try Self.directory().path, "--chat",
                                                        String(chat.dropLast()) + #",{"role":"user","content":"Go on"}]"#]))
-        #expect(Array(closed.prefix(prompt.count)) != prompt, "a prefill must not be closed with <|im_end|>")
+        // The same assistant message followed by another turn is closed with <|im_end|>; as the last message it is not.
+        let imEnd = 1026
+        #expect(Array(closed.prefix(prompt.count)) == prompt && closed.count > prompt.count && closed[prompt.count] == imEnd)
+        #expect(prompt.last != imEnd, "a prefill must not be closed with <|im_end|>")
 
         let engine = try ServedEngine(model: "qwen2-sim", tokenizer: ".", arguments: ["--family", "qwen2"])
         try engine.waitUntilReady()

@@ -20,6 +20,7 @@ NEURON_SIZE = 4608 << 20
 CREATE_TIME = "Mon Jan  1 00:00:00 2024\n"  # ctime format; fixed so the file is the same on every build
 
 OP_EMBEDDING, OP_PROMPT_BLOCK, OP_CACHE_BLOCK, OP_LM_HEAD = 0x7E01, 0x7E02, 0x7E03, 0x7E04
+OP_GREEDY_HEAD, OP_PENALTY_SAMPLE_HEAD = 0x7E05, 0x7E06  # LLM-TPU Qwen's sampling heads (no weights)
 FP32, INT32 = 0, 6  # bm_data_type_t
 
 

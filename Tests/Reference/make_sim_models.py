@@ -288,7 +288,20 @@ def write_qwen(output: str) -> None:
     def words(op, layer=0):
         return bw.param_words(op, spec, rows, layer, rope_theta=qwen_sim.ROPE_THETA, rms_eps=qwen_sim.RMS_EPS)
 
-    model_nets = nets(spec, vocab, weights, rows=rows, block_names=qwen_sim.block_weight_names, words=words)
+    llama_nets = nets(spec, vocab, weights, rows=rows, block_names=qwen_sim.block_weight_names, words=words)
+    # LLM-TPU's Qwen compile.sh hands model_tool --combine the embeddings, lm_head, greedy_head and
+    # penalty_sample_head, then block_i/block_cache_i; the two heads have no weights.
+    T, F32, I32, S = bw.Tensor, bw.FP32, bw.INT32, spec.seq_len
+    heads = [
+        bw.Net("greedy_head", [T("m_logits", F32, [1, rows])], [T("token", I32, [1, 1])], bw.OP_GREEDY_HEAD,
+               words(bw.OP_GREEDY_HEAD), []),
+        bw.Net("penalty_sample_head",
+               [T("m_logits", F32, [1, rows]), T("input_ids", I32, [1, S]), T("top_p", F32, [1]),
+                T("temperature", F32, [1]), T("penalty", F32, [1])],
+               [T("probs", F32, [1, qwen_sim.SAMPLE_TOP_K]), T("token", I32, [1, qwen_sim.SAMPLE_TOP_K])],
+               bw.OP_PENALTY_SAMPLE_HEAD, words(bw.OP_PENALTY_SAMPLE_HEAD), []),
+    ]
+    model_nets = llama_nets[:2] + [llama_nets[-1]] + heads + llama_nets[2:-1]
     directory = os.path.join(output, spec.name)
     os.makedirs(directory, exist_ok=True)
     description = {

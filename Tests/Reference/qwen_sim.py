@@ -41,6 +41,7 @@ RECENCY_PAIR = 3
 # The window's width goes with qk²·ω²: sim_weights' 3.5 at 0.01 rad per token becomes 3.5 · 0.01 / 0.0056.
 RECENCY_QK = 6.2
 BIAS_SCALE = 0.3
+SAMPLE_TOP_K = 50  # penalty_sample_head's top_k (PenaltySampleHead's default in the export)
 
 
 @dataclass(frozen=True)
