@@ -205,5 +205,11 @@ import TPUDeployKit
         let profile = try store.model(named: "qwen2-sim")
         #expect(profile.npuMemoryBytes == (need.totalBytes + mebibyte - 1) / mebibyte * mebibyte, "\(profile.sourceFile)")
         #expect(profile.layers == 3 && profile.sequenceLength == 256)
+        // Push pairs vocab.json's 1024 pieces with lm_head's 1032 rows (the control tokens and Qwen-like padding).
+        let vocab = try Data(contentsOf: try Self.directory().appendingPathComponent("vocab.json"))
+        let pieces = try #require(BytePairVocabulary.pieceCount(Array(vocab)))
+        let pairing = try TokenizerPairing.check(pieces: pieces, family: "qwen2", model: bmodel, tokenizerName: "vocab.json",
+                                                 modelName: "qwen2-sim")
+        #expect(pairing.verdict == .matches && pairing.modelRows == 1032, "\(pairing)")
     }
 }
