@@ -92,15 +92,19 @@ import TPUDeployKit
     }
 
     /// The engine's byte-level BPE with Qwen2's pre-tokenizer gives the ids of Hugging Face's `tokenizers` with
-    /// the model's tokenizer.json, on digits, runs of spaces and line breaks, CJK, emoji, contractions and
-    /// punctuation; read from the folder (vocab.json + tokenizer.json) and from a tokenizer.json alone whose merges
-    /// are "a b" strings, the format of Qwen's own file (tokenizers < 0.20), rather than pairs.
+    /// the model's tokenizer.json, on digits, runs of spaces and line breaks, CJK, emoji, contractions,
+    /// punctuation and text that is not NFC; read from the folder (vocab.json + tokenizer.json) and from a
+    /// tokenizer.json alone whose merges are "a b" strings, the format of Qwen's own file (tokenizers < 0.20),
+    /// rather than pairs.
     @Test func tokenizerMatchesHuggingFace() async throws {
         let texts = [
             "The year 2024 had 366 days; 3.14159 is π.", "  two  spaces,\tand a tab\n\nnewlines   ",
             "line one.\r\n\r\n  line two!\n", "中文分词测试：你好，世界！", "emoji 🙂👍🏽 and ZWJ 👩‍💻 family",
             "It's, we'll, I'd've — DON'T 12abc34 'Sup", "x=1+2*3; y = [10, 200, 3000]", "Ünïcödé ½ ² ٣ 五 ſ 'ſ",
             "«Quoted» …end.\n\n\n", "tab\tthen\t\tmore\t", "a\n b\n  c", "$100.50 (approx.)",
+            // Not NFC: the NFC normaliser composes these first (e + acute, A + ring, Hangul jamo, marks out of
+            // canonical order, the Ångström sign, an excluded composite).
+            "cafe\u{301} A\u{30A}ngstro\u{308}m \u{1100}\u{1161}\u{11A8} q\u{307}\u{323} \u{212B} \u{344}x",
         ]
         let file = try Self.temporaryJSON(texts)
         defer { try? FileManager.default.removeItem(at: file) }

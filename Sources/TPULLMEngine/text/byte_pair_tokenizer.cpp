@@ -2,8 +2,7 @@
  * tokenizer.json (Qwen ships that and vocab.json, no merges.txt), and tokenizer_config.json when it is there (its
  * control tokens and end-of-turn token). Text is pre-tokenized, each piece's bytes are mapped to printable
  * characters (GPT-2's byte-to-unicode table), then adjacent symbols are merged, lowest merge rank first, until no
- * ranked pair remains. Qwen's tokenizer.json also NFC-normalises the text first; this tokenizer does not (text
- * typed or pasted is nearly always NFC already; a decomposed accent gets other, still valid, pieces). */
+ * ranked pair remains. A tokenizer.json whose normaliser is NFC (Qwen's) has the text normalised first (text/nfc.h). */
 #include <nlohmann/json.hpp>
 
 #include <climits>
@@ -15,6 +14,7 @@
 #include <unordered_set>
 
 #include "gpt2_pretokenizer.h"
+#include "nfc.h"
 #include "tokenizer.h"
 #include "tpu_llm_engine.h"
 
@@ -93,6 +93,7 @@ class BytePairTokenizer final : public Tokenizer {
         if (!model.contains("vocab") || !model.contains("merges") || !model["merges"].is_array())
             throw bad("the BPE model has no vocab or merges");
         read_vocabulary(model["vocab"], path);
+        nfc_ = normaliser_is_nfc(whole.contains("normalizer") ? whole["normalizer"] : nlohmann::json());
         for (const nlohmann::json &merge : model["merges"]) {
             if (merge.is_string()) {
                 add_merge(merge.get<std::string>(), path);
@@ -115,9 +116,10 @@ class BytePairTokenizer final : public Tokenizer {
 
     std::vector<int> encode(const std::string &text) const override {
         std::vector<int> ids;
-        const auto pieces = pre_tokenizer_ == PreTokenizer::starcoder ? starcoder_pretokenize(text)
-                            : pre_tokenizer_ == PreTokenizer::qwen2   ? qwen2_pretokenize(text)
-                                                                      : gpt2_pretokenize(text);
+        const std::string normalised = nfc_ ? nfc_normalize(text) : text;
+        const auto pieces = pre_tokenizer_ == PreTokenizer::starcoder ? starcoder_pretokenize(normalised)
+                            : pre_tokenizer_ == PreTokenizer::qwen2   ? qwen2_pretokenize(normalised)
+                                                                      : gpt2_pretokenize(normalised);
         for (const std::string &piece : pieces) {
             for (const std::string &symbol : merge(piece)) {
                 auto it = ids_.find(symbol);
@@ -152,6 +154,20 @@ class BytePairTokenizer final : public Tokenizer {
     }
 
   private:
+    /* Hugging Face's normalizer: {"type": "NFC"} (Qwen), possibly inside a Sequence; any other is refused rather
+     * than silently skipped, since it would change the ids. */
+    static bool normaliser_is_nfc(const nlohmann::json &normaliser) {
+        if (normaliser.is_null()) return false;
+        const std::string type = normaliser.is_object() ? normaliser.value("type", std::string()) : std::string();
+        if (type == "NFC") return true;
+        if (type == "Sequence" && normaliser.contains("normalizers") && normaliser["normalizers"].is_array()) {
+            bool nfc = false;
+            for (const nlohmann::json &part : normaliser["normalizers"]) nfc = normaliser_is_nfc(part) || nfc;
+            return nfc;
+        }
+        throw EngineError(EngineError::Kind::load, "tokenizer normalizer '" + type + "' is not supported (only NFC)");
+    }
+
     void read_vocabulary(const nlohmann::json &vocab, const std::string &path) {
         if (!vocab.is_object()) throw EngineError(EngineError::Kind::load, "tokenizer vocabulary " + path + " is not a JSON object");
         for (auto it = vocab.begin(); it != vocab.end(); ++it) {
@@ -261,6 +277,7 @@ class BytePairTokenizer final : public Tokenizer {
     std::unordered_map<std::string, int> ranks_;
     std::unordered_set<int> control_ids_;
     PreTokenizer pre_tokenizer_;
+    bool nfc_ = false; /* tokenizer.json's normalizer is NFC */
     int eos_ = -1;
 };
 
