@@ -274,6 +274,19 @@ bool SimRuntime::execute(const SimStage &stage, const NetInfo &info, size_t stag
         for (size_t i = 0; i < out.size() && i < 2; i++) std::memcpy(out[i], results[i], out_bytes[i]);
         return true;
     }
+    /* A bfloat16 mask (Qwen2) is widened to fp32: its upper 16 bits. */
+    std::vector<float> widened_mask;
+    const bool block = stage.params.op == SimOp::prompt_block || stage.params.op == SimOp::cache_block;
+    if (block && stage.params.bf16_mask) {
+        const size_t count = size_t(shape_count(inputs[2].shape));
+        const uint16_t *bits = static_cast<const uint16_t *>(in[2]);
+        widened_mask.resize(count);
+        for (size_t i = 0; i < count; i++) {
+            const uint32_t wide = uint32_t(bits[i]) << 16;
+            std::memcpy(&widened_mask[i], &wide, sizeof wide);
+        }
+        in[2] = widened_mask.data();
+    }
     switch (stage.params.op) {
     case SimOp::embedding:
         if (!run_embedding(stage, static_cast<const int32_t *>(in[0]), ws, error)) return false;

@@ -127,11 +127,16 @@ bool decode_params(const std::string &net, const CpuParamDescription &param, con
     } else if (!std::isfinite(params.theta) || params.theta <= 1) {
         return bad(14, "rope theta must be a finite float > 1");
     }
-    if ((w[15] & ~uint32_t(SimVariant::seed_ranks | SimVariant::mask_is_flag | SimVariant::attention_bias)) != 0)
-        return bad(15, "variant bits must be 1 (2023 tensor ranks), 2 (mask 1.0 = masked) and/or 4 (attention biases)");
+    if ((w[15] & ~uint32_t(SimVariant::seed_ranks | SimVariant::mask_is_flag | SimVariant::attention_bias |
+                           SimVariant::bf16_mask)) != 0)
+        return bad(15, "variant bits must be 1 (2023 tensor ranks), 2 (mask 1.0 = masked), 4 (attention biases) "
+                       "and/or 8 (bfloat16 mask)");
     params.seed_ranks = (w[15] & SimVariant::seed_ranks) != 0;
     params.mask_is_flag = (w[15] & SimVariant::mask_is_flag) != 0;
     params.attention_bias = (w[15] & SimVariant::attention_bias) != 0;
+    params.bf16_mask = (w[15] & SimVariant::bf16_mask) != 0;
+    if (params.bf16_mask && params.layout != SimLayout::llama2)
+        return bad(15, "a bfloat16 mask (bit 8) exists in the llama2 layout only (Qwen2's nets)");
     if (params.mask_is_flag && wizard) return bad(15, "the wizardcoder layout's mask is additive (bit 2 must be 0)");
     if (params.attention_bias && params.layout != SimLayout::llama2)
         return bad(15, "attention biases (bit 4) exist in the llama2 layout only (Qwen's nets)");
@@ -197,6 +202,7 @@ bool check_tensors(const std::string &net, const StageDescription &stage, SimSta
     const auto &in = stage.inputs;
     const auto &out = stage.outputs;
     if (p.layout == SimLayout::wizardcoder) return check_wizardcoder_tensors(stage, sim, check);
+    const uint32_t mask_type = p.bf16_mask ? BM_BFLOAT16 : BM_FLOAT32;
     switch (p.op) {
     case SimOp::embedding: {
         if (!check.count("input", in.size(), 1) || !check.count("output", out.size(), 1)) return false;
@@ -213,7 +219,7 @@ bool check_tensors(const std::string &net, const StageDescription &stage, SimSta
         return check.count("input", in.size(), 3) && check.count("output", out.size(), 3) &&
                check.tensor("input", 0, in[0], BM_FLOAT32, states(S)) &&
                check.tensor("input", 1, in[1], BM_INT32, {1, S}) &&
-               check.tensor("input", 2, in[2], BM_FLOAT32, {1, 1, S, S}) &&
+               check.tensor("input", 2, in[2], mask_type, {1, 1, S, S}) &&
                check.tensor("output", 0, out[0], BM_FLOAT32, states(S)) &&
                check.tensor("output", 1, out[1], BM_FLOAT32, kv(S)) &&
                check.tensor("output", 2, out[2], BM_FLOAT32, kv(S));
@@ -221,7 +227,7 @@ bool check_tensors(const std::string &net, const StageDescription &stage, SimSta
         return check.count("input", in.size(), 5) && check.count("output", out.size(), 3) &&
                check.tensor("input", 0, in[0], BM_FLOAT32, {1, 1, H}) &&
                check.tensor("input", 1, in[1], BM_INT32, {1, 1}) &&
-               check.tensor("input", 2, in[2], BM_FLOAT32, {1, 1, 1, S + 1}) &&
+               check.tensor("input", 2, in[2], mask_type, {1, 1, 1, S + 1}) &&
                check.tensor("input", 3, in[3], BM_FLOAT32, kv(S)) &&
                check.tensor("input", 4, in[4], BM_FLOAT32, kv(S)) &&
                check.tensor("output", 0, out[0], BM_FLOAT32, {1, 1, H}) &&

@@ -29,7 +29,9 @@ enum class SimLayout : uint32_t { chatglm2 = 0, llama2 = 1, wizardcoder = 2 };
 /// mask_is_flag: ChatGLM2-TPU's blocks compute scores + mask·(−10000), so its fp32 mask is 1.0 where masked.
 /// attention_bias: q, k and v projections add a bias (Qwen1.5/Qwen2, whose q_proj/k_proj/v_proj have one; Llama's
 /// do not); the blocks then hold the locations bq [heads·D], bk and bv [KVH·D]. llama2 layout only.
-enum SimVariant : uint32_t { seed_ranks = 1, mask_is_flag = 2, attention_bias = 4 };
+/// bf16_mask: the blocks' attention_mask is bfloat16, as in LLM-TPU's Qwen2 export (compile/export_onnx.py traces
+/// in bfloat16; its demo writes 0xC61C, −9984); llama2 layout only.
+enum SimVariant : uint32_t { seed_ranks = 1, mask_is_flag = 2, attention_bias = 4, bf16_mask = 8 };
 
 /// The binary_param words.
 struct SimParams {
@@ -38,7 +40,7 @@ struct SimParams {
     uint32_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, ffn = 0, seq_len = 0, table_rows = 0, layer = 0;
     bool argmax_output = false;
     float eps = 0, theta = 0;
-    bool seed_ranks = false, mask_is_flag = false, attention_bias = false; // word 15
+    bool seed_ranks = false, mask_is_flag = false, attention_bias = false, bf16_mask = false; // word 15
 };
 
 enum class Weight {

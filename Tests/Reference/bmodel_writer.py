@@ -21,7 +21,7 @@ CREATE_TIME = "Mon Jan  1 00:00:00 2024\n"  # ctime format; fixed so the file is
 
 OP_EMBEDDING, OP_PROMPT_BLOCK, OP_CACHE_BLOCK, OP_LM_HEAD = 0x7E01, 0x7E02, 0x7E03, 0x7E04
 OP_GREEDY_HEAD, OP_PENALTY_SAMPLE_HEAD = 0x7E05, 0x7E06  # LLM-TPU Qwen's sampling heads (no weights)
-FP32, INT32 = 0, 6  # bm_data_type_t
+FP32, INT32, BF16 = 0, 6, 8  # bm_data_type_t
 
 
 @dataclass
@@ -34,7 +34,8 @@ class Tensor:
         count = 1
         for dim in self.shape:
             count *= dim
-        return {"name": self.name, "data_type": self.data_type, "size": count * 4, "shape": [{"dim": self.shape}],
+        width = 2 if self.data_type == BF16 else 4
+        return {"name": self.name, "data_type": self.data_type, "size": count * width, "shape": [{"dim": self.shape}],
                 "mem_type": 0, "scale": 1.0}
 
 

@@ -129,9 +129,11 @@ def npz_bytes(weights: dict) -> bytes:
     return buffer.getvalue()
 
 
-def nets(spec, vocab: int, weights: dict, rows: int = 0, block_names=block_weight_names, words=None) -> list:
+def nets(spec, vocab: int, weights: dict, rows: int = 0, block_names=block_weight_names, words=None,
+         mask_type: int = bw.FP32) -> list:
     """The nets of docs/sim-models.md, in file order: embedding, embedding_cache, block_i/block_cache_i, lm_head.
-    `rows`, `block_names` and `words` default to the Llama/ChatGLM2 sim models' (qwen2-sim passes its own)."""
+    `rows`, `block_names`, `words` and `mask_type` default to the Llama/ChatGLM2 sim models' (qwen2-sim passes
+    its own)."""
     S, H, KVH, D = spec.seq_len, spec.hidden, spec.kv_heads, spec.head_dim
     rows = rows or spec.table_rows(vocab)
     T, F32, I32 = bw.Tensor, bw.FP32, bw.INT32
@@ -159,14 +161,15 @@ def nets(spec, vocab: int, weights: dict, rows: int = 0, block_names=block_weigh
         result.append(bw.Net(
             f"block_{layer}",
             [T("input_states", F32, states(S)), T("position_ids", I32, [1, S]),
-             T("attention_mask", F32, [1, 1, S, S])],
+             T("attention_mask", mask_type, [1, 1, S, S])],
             [T("hidden_states", F32, states(S)), T("past_k", F32, kv(S)), T("past_v", F32, kv(S))],
             bw.OP_PROMPT_BLOCK, words(bw.OP_PROMPT_BLOCK, layer), block))
         new_rows = S if sequence_first else 1
         result.append(bw.Net(
             f"block_cache_{layer}",
             [T("input_states", F32, [1, 1, H]), T("position_ids", I32, [1, 1]),
-             T("attention_mask", F32, [1, 1, 1, S + 1]), T("history_k", F32, kv(S)), T("history_v", F32, kv(S))],
+             T("attention_mask", mask_type, [1, 1, 1, S + 1]), T("history_k", F32, kv(S)),
+             T("history_v", F32, kv(S))],
             [T("hidden_states", F32, [1, 1, H]), T("past_k", F32, kv(new_rows)), T("past_v", F32, kv(new_rows))],
             bw.OP_CACHE_BLOCK, words(bw.OP_CACHE_BLOCK, layer), block))
     head_output = T("token", I32, [1, 1]) if spec.lm_head_token else T("m_logits", F32, [1, rows])
@@ -288,7 +291,8 @@ def write_qwen(output: str) -> None:
     def words(op, layer=0):
         return bw.param_words(op, spec, rows, layer, rope_theta=qwen_sim.ROPE_THETA, rms_eps=qwen_sim.RMS_EPS)
 
-    llama_nets = nets(spec, vocab, weights, rows=rows, block_names=qwen_sim.block_weight_names, words=words)
+    llama_nets = nets(spec, vocab, weights, rows=rows, block_names=qwen_sim.block_weight_names, words=words,
+                      mask_type=bw.BF16)
     # LLM-TPU's Qwen compile.sh hands model_tool --combine the embeddings, lm_head, greedy_head and
     # penalty_sample_head, then block_i/block_cache_i; the two heads have no weights.
     T, F32, I32, S = bw.Tensor, bw.FP32, bw.INT32, spec.seq_len

@@ -8,8 +8,9 @@ bmodels (docs/qwen.md, docs/sim-models.md "qwen2-sim").
   LLM-TPU's token_config/: tokenizer.json, vocab.json (the BPE vocabulary only) and tokenizer_config.json
   (eos_token <|im_end|>, the chat template); no merges.txt.
 - Nets: LLM-TPU's Llama layout (Qwen's export_onnx.py uses the same tensor names and shapes), lm_head returning
-  logits over a table padded past the tokenizer's ids (Qwen pads 151646 ids to 151936 rows), and q/k/v biases
-  (binary_param word 15 bit 4).
+  logits over a table padded past the tokenizer's ids (Qwen pads 151646 ids to 151936 rows), q/k/v biases
+  (binary_param word 15 bit 4) and a bfloat16 attention mask as Qwen2's (bit 8; the other tensors stay fp32),
+  plus the sampling heads greedy_head and penalty_sample_head.
 - Weights: sim_weights' recipe (markers: the control tokens and the pieces holding a newline; EOS <|im_end|>)
   plus small random biases, zero where layer 0's recency head reads its query, key and value.
 """
@@ -57,7 +58,7 @@ class QwenSimSpec:
     seed: int = 8_000_004
     vendor_layout: str = "LLM-TPU"
     layout: int = 1          # word 3: llama2 (batch first, the cache block returns the new row)
-    variant: int = 4         # word 15: attention biases
+    variant: int = 4 | 8     # word 15: attention biases, a bfloat16 attention mask (Qwen2's)
     lm_head_token: bool = False
 
     @property
