@@ -57,7 +57,8 @@ std::vector<int> wizardcoder_prompt(const Tokenizer &tokenizer, const Conversati
  * put in by id: the text between them is encoded on its own, as Hugging Face's tokenizer does when it meets added
  * tokens in a text. Without a system message the template puts in the model's default one. A prefill follows the
  * generation prompt, left open (no <|im_end|>): what Hugging Face's apply_chat_template(continue_final_message=True)
- * and Qwen1.5's own template (no <|im_end|> after the last message) write, and what llama-server sends. */
+ * and Qwen1.5's own template (no <|im_end|> after the last message) write, and what llama-server feeds the model
+ * for such a conversation. */
 std::vector<int> chatml_prompt(const Tokenizer &tokenizer, const Conversation &conversation, const std::string &default_system) {
     const int start = tokenizer.token_id("<|im_start|>"), end = tokenizer.token_id("<|im_end|>");
     if (start < 0 || end < 0)
