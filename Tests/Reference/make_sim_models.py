@@ -2,7 +2,8 @@
 """Writes the sim models of docs/sim-models.md: `make_sim_models.py --output build/sim-models`.
 
 For each model, <output>/<name>/ gets <name>.bmodel, its tokenizer (tokenizer.model, or vocab.json and merges.txt
-for wizardcoder-sim), weights.npz and model.json. The same
+for wizardcoder-sim, or Qwen's tokenizer.json, vocab.json and tokenizer_config.json for qwen2-sim), weights.npz
+and model.json. The same
 inputs give the same bytes. Nothing is rewritten when every output is newer than every input (this script,
 its modules, the corpus and the bmodel schema); every file is written to a temporary name and renamed.
 """
