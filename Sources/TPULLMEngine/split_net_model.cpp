@@ -63,6 +63,19 @@ class SplitNetModel final : public LanguageModel {
                               "tokenizer " + options.tokenizer_path +
                                   " is not SmolLM2's: the ChatML format needs <|im_start|> and an eos_token of <|im_end|> "
                                   "(vocab.json, merges.txt and tokenizer_config.json from convert_smollm2.py)");
+        if (catalog_.family == ModelFamily::qwen2) {
+            if (tokenizer_->token_id("<|im_start|>") < 0 || tokenizer_->token_id("<|im_end|>") < 0 ||
+                tokenizer_->eos_id() < 0)
+                throw EngineError(EngineError::Kind::load,
+                                  "tokenizer " + options.tokenizer_path +
+                                      " is not Qwen's: the ChatML format needs the control tokens <|im_start|> and "
+                                      "<|im_end|> (LLM-TPU's token_config/: tokenizer.json, tokenizer_config.json)");
+            /* LLM-TPU's Qwen pipeline.py stops on the tokenizer's eos_token_id (<|im_end|>, tokenizer_config.json)
+             * and on <|endoftext|> (Qwen2's EOT); a base model's answer ends with the latter. */
+            stop_ids_ = {tokenizer_->eos_id()};
+            const int end_of_text = tokenizer_->token_id("<|endoftext|>");
+            if (end_of_text >= 0 && end_of_text != tokenizer_->eos_id()) stop_ids_.push_back(end_of_text);
+        }
         runner_ = make_runner(*session_, catalog_);
         description_ = describe(options, catalog_);
     }
@@ -98,7 +111,8 @@ class SplitNetModel final : public LanguageModel {
 
     GenerationResult generate_ids(const std::vector<int> &prompt_ids, const SamplingOptions &options,
                                   const TextCallback &on_text) override {
-        DecodeContext context{*runner_, *tokenizer_, catalog_.seq_len, catalog_.vocab_rows, warned_device_sampling_};
+        DecodeContext context{*runner_,           *tokenizer_, catalog_.seq_len, catalog_.vocab_rows,
+                              warned_device_sampling_, stop_ids_};
         return run_decode_loop(context, prompt_ids, options, on_text);
     }
 
@@ -111,6 +125,7 @@ class SplitNetModel final : public LanguageModel {
     std::unique_ptr<TransformerRunner> runner_;
     ModelDescription description_;
     bool warned_device_sampling_ = false;
+    std::vector<int> stop_ids_; /* empty: the tokenizer's eos */
 };
 
 }  // namespace

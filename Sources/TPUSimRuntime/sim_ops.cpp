@@ -1,5 +1,6 @@
 #include "sim_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -57,6 +58,14 @@ void project_qkv(const SimStage &stage, const float *x, int32_t position, float 
     matvec(ws.h.data(), stage.weight(Weight::wq), H, HD, q);
     matvec(ws.h.data(), stage.weight(Weight::wk), H, KD, k);
     matvec(ws.h.data(), stage.weight(Weight::wv), H, KD, v);
+    if (p.attention_bias) { // Qwen: q_proj, k_proj and v_proj have biases, added before RoPE
+        const float *bq = stage.weight(Weight::bq), *bk = stage.weight(Weight::bk), *bv = stage.weight(Weight::bv);
+        for (size_t i = 0; i < HD; i++) q[i] += bq[i];
+        for (size_t i = 0; i < KD; i++) {
+            k[i] += bk[i];
+            v[i] += bv[i];
+        }
+    }
     rope(q, p.heads, p.head_dim, position, p.theta, ws);
     rope(k, p.kv_heads, p.head_dim, position, p.theta, ws);
 }
@@ -300,6 +309,52 @@ void run_lm_head(const SimStage &stage, const float *state, Workspace &ws) {
     for (size_t i = 1; i < VT; i++)
         if (ws.logits[i] > ws.logits[best]) best = i;
     ws.token = int32_t(best);
+}
+
+int32_t run_greedy_head(const SimStage &stage, const float *logits) {
+    size_t best = 0;
+    for (size_t i = 1; i < stage.params.table_rows; i++)
+        if (logits[i] > logits[best]) best = i;
+    return int32_t(best);
+}
+
+void run_penalty_sample_head(const SimStage &stage, const float *logits, const int32_t *ids, float top_p,
+                             float temperature, float penalty, float *probs, int32_t *tokens, Workspace &ws) {
+    const SimParams &p = stage.params;
+    const size_t VT = p.table_rows, K = kPenaltySampleTopK, keep = 5;
+    grow(ws.logits, VT);
+    std::memcpy(ws.logits.data(), logits, VT * sizeof(float));
+    // gather then scatter: every listed id is penalised once, from its original logit, however often it occurs.
+    for (size_t i = 0; i < p.seq_len; i++) {
+        if (ids[i] < 0 || uint32_t(ids[i]) >= VT) continue;
+        const float original = logits[ids[i]];
+        ws.logits[size_t(ids[i])] = original < 0 ? original * penalty : original / penalty;
+    }
+    std::vector<int32_t> order(VT);
+    for (size_t i = 0; i < VT; i++) order[i] = int32_t(i);
+    std::partial_sort(order.begin(), order.begin() + long(std::min(K, VT)), order.end(), [&](int32_t a, int32_t b) {
+        return ws.logits[size_t(a)] > ws.logits[size_t(b)] || (ws.logits[size_t(a)] == ws.logits[size_t(b)] && a < b);
+    });
+    std::vector<double> scaled(K), softmax(K);
+    for (size_t k = 0; k < K; k++) {
+        tokens[k] = order[std::min(k, VT - 1)];
+        scaled[k] = double(ws.logits[size_t(tokens[k])]) / double(temperature);
+    }
+    auto normalise = [&](const std::vector<double> &values, std::vector<double> &out) {
+        double best = values[0], total = 0;
+        for (double v : values) best = std::max(best, v);
+        for (size_t k = 0; k < K; k++) total += out[k] = std::exp(values[k] - best);
+        for (double &v : out) v /= total;
+    };
+    normalise(scaled, softmax);
+    double cumulative = 0;
+    std::vector<double> filtered(K), result(K);
+    for (size_t k = 0; k < K; k++) {
+        cumulative += softmax[k];
+        filtered[k] = cumulative < double(top_p) || k < keep ? scaled[k] : -1000.0;
+    }
+    normalise(filtered, result);
+    for (size_t k = 0; k < K; k++) probs[k] = float(result[k]);
 }
 
 } // namespace tpusim

@@ -31,6 +31,15 @@ void run_cache_block(const SimStage &stage, const float *state, const int32_t *p
 /// lm_head: ws.logits [VT] and ws.token (argmax, lowest index on ties).
 void run_lm_head(const SimStage &stage, const float *state, Workspace &ws);
 
+/// greedy_head (LLM-TPU's Qwen export: topk(m_logits, 1)): the index of the largest logit, the lowest on ties.
+int32_t run_greedy_head(const SimStage &stage, const float *logits);
+
+/// penalty_sample_head (LLM-TPU's Qwen export, PenaltySampleHead): logits of the ids in `ids` [S] divided by
+/// `penalty` (multiplied when negative), the top 50 (largest first, lowest index on ties) divided by
+/// `temperature`, those past cumulative probability `top_p` (except the first 5) set to −1000, softmax.
+void run_penalty_sample_head(const SimStage &stage, const float *logits, const int32_t *ids, float top_p,
+                             float temperature, float penalty, float *probs, int32_t *tokens, Workspace &ws);
+
 // The wizardcoder layout (docs/sim-models.md "wizardcoder-sim"): a past row is [k (D) | v (D)].
 
 /// Embedding E[id] + P[position] into ws.out_hidden. False on an id or position outside its table.

@@ -267,10 +267,25 @@ bool SimRuntime::execute(const SimStage &stage, const NetInfo &info, size_t stag
             results[0] = ws.out_hidden.data();
             results[1] = ws.out_k.data();
             break;
-        case SimOp::lm_head: break;
+        case SimOp::lm_head:
+        case SimOp::greedy_head:
+        case SimOp::penalty_sample_head: break; /* llama2 layout only (sim_stage.cpp) */
         }
         for (size_t i = 0; i < out.size() && i < 2; i++) std::memcpy(out[i], results[i], out_bytes[i]);
         return true;
+    }
+    /* A bfloat16 mask (Qwen2) is widened to fp32: its upper 16 bits. */
+    std::vector<float> widened_mask;
+    const bool block = stage.params.op == SimOp::prompt_block || stage.params.op == SimOp::cache_block;
+    if (block && stage.params.bf16_mask) {
+        const size_t count = size_t(shape_count(inputs[2].shape));
+        const uint16_t *bits = static_cast<const uint16_t *>(in[2]);
+        widened_mask.resize(count);
+        for (size_t i = 0; i < count; i++) {
+            const uint32_t wide = uint32_t(bits[i]) << 16;
+            std::memcpy(&widened_mask[i], &wide, sizeof wide);
+        }
+        in[2] = widened_mask.data();
     }
     switch (stage.params.op) {
     case SimOp::embedding:
@@ -300,6 +315,22 @@ bool SimRuntime::execute(const SimStage &stage, const NetInfo &info, size_t stag
         }
         results[0] = ws.logits.data();
         break;
+    case SimOp::greedy_head: {
+        const int32_t token = run_greedy_head(stage, static_cast<const float *>(in[0]));
+        std::memcpy(out[0], &token, sizeof token);
+        return true;
+    }
+    case SimOp::penalty_sample_head: {
+        float scalars[3];
+        for (size_t i = 0; i < 3; i++) std::memcpy(&scalars[i], in[2 + i], sizeof(float));
+        std::vector<float> probs(kPenaltySampleTopK);
+        std::vector<int32_t> tokens(kPenaltySampleTopK);
+        run_penalty_sample_head(stage, static_cast<const float *>(in[0]), static_cast<const int32_t *>(in[1]), scalars[0],
+                                scalars[1], scalars[2], probs.data(), tokens.data(), ws);
+        std::memcpy(out[0], probs.data(), out_bytes[0]);
+        std::memcpy(out[1], tokens.data(), out_bytes[1]);
+        return true;
+    }
     }
     for (size_t i = 0; i < out.size() && i < 3; i++) std::memcpy(out[i], results[i], out_bytes[i]);
     return true;

@@ -14,7 +14,7 @@ constexpr uint32_t kParamWords = 16;
 const char *const kWeightNames[] = {"embed",  "attn_norm", "wq",        "wk",             "wv",
                                     "wo",     "mlp_norm",  "w_gate",    "w_up",           "w_down",
                                     "final_norm", "lm",    "pos_embed", "attn_norm_bias", "mlp_norm_bias",
-                                    "final_norm_bias"};
+                                    "final_norm_bias", "bq", "bk", "bv"};
 static_assert(sizeof kWeightNames / sizeof kWeightNames[0] == size_t(Weight::count), "a name per weight");
 
 std::string dims_text(const std::vector<uint64_t> &dims) {
@@ -90,6 +90,8 @@ bool decode_params(const std::string &net, const CpuParamDescription &param, con
     if (int32_t(w[2]) != param.op_type) return bad(2, "op differs from cpu_param.op_type");
     if (w[3] > 2) return bad(3, "layout must be 0 (chatglm2), 1 (llama2) or 2 (wizardcoder)");
     params.op = SimOp(param.op_type);
+    if ((params.op == SimOp::greedy_head || params.op == SimOp::penalty_sample_head) && w[3] != 1)
+        return bad(3, "the sampling heads exist in the llama2 layout only (LLM-TPU's Qwen nets)");
     params.layout = SimLayout(w[3]);
     params.hidden = w[4];
     params.heads = w[5];
@@ -125,11 +127,19 @@ bool decode_params(const std::string &net, const CpuParamDescription &param, con
     } else if (!std::isfinite(params.theta) || params.theta <= 1) {
         return bad(14, "rope theta must be a finite float > 1");
     }
-    if ((w[15] & ~uint32_t(SimVariant::seed_ranks | SimVariant::mask_is_flag)) != 0)
-        return bad(15, "variant bits must be 1 (2023 tensor ranks) and/or 2 (mask 1.0 = masked)");
+    if ((w[15] & ~uint32_t(SimVariant::seed_ranks | SimVariant::mask_is_flag | SimVariant::attention_bias |
+                           SimVariant::bf16_mask)) != 0)
+        return bad(15, "variant bits must be 1 (2023 tensor ranks), 2 (mask 1.0 = masked), 4 (attention biases) "
+                       "and/or 8 (bfloat16 mask)");
     params.seed_ranks = (w[15] & SimVariant::seed_ranks) != 0;
     params.mask_is_flag = (w[15] & SimVariant::mask_is_flag) != 0;
+    params.attention_bias = (w[15] & SimVariant::attention_bias) != 0;
+    params.bf16_mask = (w[15] & SimVariant::bf16_mask) != 0;
+    if (params.bf16_mask && params.layout != SimLayout::llama2)
+        return bad(15, "a bfloat16 mask (bit 8) exists in the llama2 layout only (Qwen2's nets)");
     if (params.mask_is_flag && wizard) return bad(15, "the wizardcoder layout's mask is additive (bit 2 must be 0)");
+    if (params.attention_bias && params.layout != SimLayout::llama2)
+        return bad(15, "attention biases (bit 4) exist in the llama2 layout only (Qwen's nets)");
     return true;
 }
 
@@ -176,6 +186,8 @@ bool check_wizardcoder_tensors(const StageDescription &stage, SimStage &sim, Ten
                check.tensor("input", 0, in[0], BM_FLOAT32, seed ? std::vector<uint64_t>{H} : std::vector<uint64_t>{1, H}) &&
                (p.argmax_output ? check.tensor("output", 0, out[0], BM_INT32, seed ? std::vector<uint64_t>{1} : std::vector<uint64_t>{1, 1})
                                 : check.tensor("output", 0, out[0], BM_FLOAT32, {1, uint64_t(p.table_rows)}));
+    case SimOp::greedy_head:
+    case SimOp::penalty_sample_head: break; /* refused in decode_params */
     }
     return false;
 }
@@ -190,6 +202,7 @@ bool check_tensors(const std::string &net, const StageDescription &stage, SimSta
     const auto &in = stage.inputs;
     const auto &out = stage.outputs;
     if (p.layout == SimLayout::wizardcoder) return check_wizardcoder_tensors(stage, sim, check);
+    const uint32_t mask_type = p.bf16_mask ? BM_BFLOAT16 : BM_FLOAT32;
     switch (p.op) {
     case SimOp::embedding: {
         if (!check.count("input", in.size(), 1) || !check.count("output", out.size(), 1)) return false;
@@ -206,7 +219,7 @@ bool check_tensors(const std::string &net, const StageDescription &stage, SimSta
         return check.count("input", in.size(), 3) && check.count("output", out.size(), 3) &&
                check.tensor("input", 0, in[0], BM_FLOAT32, states(S)) &&
                check.tensor("input", 1, in[1], BM_INT32, {1, S}) &&
-               check.tensor("input", 2, in[2], BM_FLOAT32, {1, 1, S, S}) &&
+               check.tensor("input", 2, in[2], mask_type, {1, 1, S, S}) &&
                check.tensor("output", 0, out[0], BM_FLOAT32, states(S)) &&
                check.tensor("output", 1, out[1], BM_FLOAT32, kv(S)) &&
                check.tensor("output", 2, out[2], BM_FLOAT32, kv(S));
@@ -214,7 +227,7 @@ bool check_tensors(const std::string &net, const StageDescription &stage, SimSta
         return check.count("input", in.size(), 5) && check.count("output", out.size(), 3) &&
                check.tensor("input", 0, in[0], BM_FLOAT32, {1, 1, H}) &&
                check.tensor("input", 1, in[1], BM_INT32, {1, 1}) &&
-               check.tensor("input", 2, in[2], BM_FLOAT32, {1, 1, 1, S + 1}) &&
+               check.tensor("input", 2, in[2], mask_type, {1, 1, 1, S + 1}) &&
                check.tensor("input", 3, in[3], BM_FLOAT32, kv(S)) &&
                check.tensor("input", 4, in[4], BM_FLOAT32, kv(S)) &&
                check.tensor("output", 0, out[0], BM_FLOAT32, {1, 1, H}) &&
@@ -225,6 +238,18 @@ bool check_tensors(const std::string &net, const StageDescription &stage, SimSta
                check.tensor("input", 0, in[0], BM_FLOAT32, {1, H}) &&
                (p.argmax_output ? check.tensor("output", 0, out[0], BM_INT32, {1, 1})
                                 : check.tensor("output", 0, out[0], BM_FLOAT32, {1, uint64_t(p.table_rows)}));
+    case SimOp::greedy_head:
+        return check.count("input", in.size(), 1) && check.count("output", out.size(), 1) &&
+               check.tensor("input", 0, in[0], BM_FLOAT32, {1, uint64_t(p.table_rows)}) &&
+               check.tensor("output", 0, out[0], BM_INT32, {1, 1});
+    case SimOp::penalty_sample_head:
+        return check.count("input", in.size(), 5) && check.count("output", out.size(), 2) &&
+               check.tensor("input", 0, in[0], BM_FLOAT32, {1, uint64_t(p.table_rows)}) &&
+               check.tensor("input", 1, in[1], BM_INT32, {1, S}) &&
+               check.tensor("input", 2, in[2], BM_FLOAT32, {1}) && check.tensor("input", 3, in[3], BM_FLOAT32, {1}) &&
+               check.tensor("input", 4, in[4], BM_FLOAT32, {1}) &&
+               check.tensor("output", 0, out[0], BM_FLOAT32, {1, kPenaltySampleTopK}) &&
+               check.tensor("output", 1, out[1], BM_INT32, {1, kPenaltySampleTopK});
     }
     return false;
 }
@@ -242,8 +267,11 @@ bool check_weights(const std::string &net, const StageDescription &stage, const 
         expected = {{Weight::attn_norm, H}, {Weight::wq, H * HD},    {Weight::wk, H * KD},
                     {Weight::wv, H * KD},   {Weight::wo, HD * H},    {Weight::mlp_norm, H},
                     {Weight::w_gate, H * F}, {Weight::w_up, H * F}, {Weight::w_down, F * H}};
+        if (p.attention_bias) expected.insert(expected.end(), {{Weight::bq, HD}, {Weight::bk, KD}, {Weight::bv, KD}});
         break;
     case SimOp::lm_head: expected = {{Weight::final_norm, H}, {Weight::lm, H * VT}}; break;
+    case SimOp::greedy_head:
+    case SimOp::penalty_sample_head: break; /* no weights */
     }
     if (p.layout == SimLayout::wizardcoder) {
         const uint64_t S = p.seq_len;
@@ -259,6 +287,8 @@ bool check_weights(const std::string &net, const StageDescription &stage, const 
         case SimOp::lm_head:
             expected = {{Weight::final_norm, H}, {Weight::final_norm_bias, H}, {Weight::lm, H * VT}};
             break;
+        case SimOp::greedy_head:
+        case SimOp::penalty_sample_head: break; /* refused in decode_params */
         }
     }
     std::string where = "net " + net + ": coeff_mem";
@@ -323,10 +353,10 @@ bool stage_is_sim(const std::string &net, const StageDescription &stage, std::st
         return false;
     }
     int32_t op = stage.subnets[0].cpu_params[0].op_type;
-    if (op < int32_t(SimOp::embedding) || op > int32_t(SimOp::lm_head)) {
+    if (op < int32_t(SimOp::embedding) || op > int32_t(SimOp::penalty_sample_head)) {
         char text[32];
         std::snprintf(text, sizeof text, "0x%X", unsigned(op));
-        error = "net " + net + ": cpu_param.op_type " + text + " is not a sim op (0x7E01..0x7E04)";
+        error = "net " + net + ": cpu_param.op_type " + text + " is not a sim op (0x7E01..0x7E06)";
         return false;
     }
     return true;

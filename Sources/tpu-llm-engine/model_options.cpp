@@ -15,10 +15,11 @@ const std::vector<std::string> &model_option_names() {
 const char *model_options_help() {
     return "  --model M.bmodel       the LLM-TPU split bmodel (embedding, block_N, block_cache_N, lm_head nets)\n"
            "  --tokenizer T          sentencepiece tokenizer.model (chatglm2, llama2), or a directory / vocab.json\n"
-           "                         with merges.txt (and tokenizer_config.json) beside it (wizardcoder, smollm2)\n"
+           "                         with merges.txt (and tokenizer_config.json) beside it (wizardcoder, smollm2),\n"
+           "                         or Qwen's token_config/ folder (tokenizer.json, tokenizer_config.json) (qwen2)\n"
            "  --runtime-dir DIR      where libbmlib.so and libbmrt.so are (default /opt/sophon/libsophon-current/lib)\n"
-           "  --family F             chatglm2 | llama2 | wizardcoder | smollm2: what the deployment expects (default:\n"
-           "                         inferred from the nets; smollm2 must be named)\n"
+           "  --family F             chatglm2 | llama2 | wizardcoder | smollm2 | qwen2: what the deployment expects\n"
+           "                         (default: inferred from the nets; smollm2 and qwen2 must be named)\n"
            "  --layers N             layer count the deployment expects (default: inferred from block_N)\n"
            "  --device N             TPU device id (default 0)\n"
            "  --model-name NAME      model id shown to clients (default: the bmodel's file stem)\n";
@@ -31,8 +32,10 @@ tpu::EngineOptions engine_options(const CommandLine &line, bool need_tokenizer) 
     options.runtime_dir = line.text("runtime-dir");
     options.expected_family = line.text("family");
     if (!options.expected_family.empty() && options.expected_family != "chatglm2" && options.expected_family != "llama2" &&
-        options.expected_family != "wizardcoder" && options.expected_family != "smollm2")
-        throw UsageError("--family must be chatglm2, llama2, wizardcoder or smollm2, not '" + options.expected_family + "'");
+        options.expected_family != "wizardcoder" && options.expected_family != "smollm2" &&
+        options.expected_family != "qwen2")
+        throw UsageError("--family must be chatglm2, llama2, wizardcoder, smollm2 or qwen2, not '" +
+                         options.expected_family + "'");
     options.expected_layers = line.integer("layers", 0);
     if (options.expected_layers < 0) throw UsageError("--layers must be positive");
     options.device = line.integer("device", 0);

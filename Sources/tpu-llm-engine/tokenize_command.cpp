@@ -18,7 +18,7 @@ const char *kHelp =
     "\n"
     "  --tokenizer T      sentencepiece tokenizer.model (chatglm2, llama2) or a directory / vocab.json with\n"
     "                     merges.txt beside it (wizardcoder)\n"
-    "  --family F         chatglm2 | llama2 | wizardcoder | smollm2\n"
+    "  --family F         chatglm2 | llama2 | wizardcoder | smollm2 | qwen2\n"
     "  --text TEXT        prints the ids of the plain text (no BOS, no chat format) as a JSON array\n"
     "  --text-file FILE   the same for a file's text; with --summary prints {\"bytes\",\"ids\",\"seconds\"} (encoding only)\n"
     "  --chat JSON        prints the prompt ids the family's chat format gives for the messages\n"
@@ -60,8 +60,9 @@ int run_tokenize(int argc, char **argv) {
         std::string family = line.required("family");
         int inputs = int(line.has("text")) + int(line.has("text-file")) + int(line.has("chat")) + int(line.has("ids"));
         if (inputs != 1) throw UsageError("tokenize: give exactly one of --text, --text-file, --chat, --ids");
-        if (family != "chatglm2" && family != "llama2" && family != "wizardcoder" && family != "smollm2")
-            throw UsageError("--family must be chatglm2, llama2, wizardcoder or smollm2, not '" + family + "'");
+        if (family != "chatglm2" && family != "llama2" && family != "wizardcoder" && family != "smollm2" &&
+            family != "qwen2")
+            throw UsageError("--family must be chatglm2, llama2, wizardcoder, smollm2 or qwen2, not '" + family + "'");
         try {
             if (line.has("ids")) {
                 std::printf("%s\n", json_string(tpu::detokenize(tokenizer, family, parse_id_list(line.text("ids"), "ids"))).c_str());

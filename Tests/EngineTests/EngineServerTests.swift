@@ -369,13 +369,14 @@ final class ServedEngine {
     private let errorLog: URL
     let port: Int
 
-    init(model: String = "llama2-sim", modelFile: String? = nil, arguments: [String] = [],
-         environment: [String: String] = [:]) throws {
+    /// `tokenizer`: the file or folder in the model's directory passed as --tokenizer.
+    init(model: String = "llama2-sim", modelFile: String? = nil, tokenizer: String = "tokenizer.model",
+         arguments: [String] = [], environment: [String: String] = [:]) throws {
         let directory = try EngineTestSupport.simModel(model)
         let runtime = try EngineTestSupport.simRuntimeDirectory()
         process.executableURL = EngineTestSupport.engineExecutable
         process.arguments = ["serve", "--model", modelFile ?? directory.appendingPathComponent("\(model).bmodel").path,
-                             "--tokenizer", directory.appendingPathComponent("tokenizer.model").path,
+                             "--tokenizer", directory.appendingPathComponent(tokenizer).path,
                              "--runtime-dir", runtime.path, "--port", "0"] + arguments
         var variables = EngineTestSupport.childEnvironment()
         variables["TPU_ENGINE_API_KEY"] = nil

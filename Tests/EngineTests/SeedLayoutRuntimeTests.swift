@@ -124,7 +124,14 @@ extension InProcessRuntimeSuites {
         }
 
         @Test(arguments: [
-            ("chatglm2-2023-sim", UInt32(4), "variant bits must be 1 (2023 tensor ranks) and/or 2 (mask 1.0 = masked)"),
+            ("chatglm2-2023-sim", UInt32(16), "variant bits must be 1 (2023 tensor ranks), 2 (mask 1.0 = masked), "
+                + "4 (attention biases) and/or 8 (bfloat16 mask)"),
+            // Qwen's q/k/v biases (bit 4) and Qwen2's bfloat16 mask (bit 8): the llama2 layout only; the blocks must
+            // then hold the biases, and the mask tensors must be bfloat16.
+            ("chatglm2-2023-sim", UInt32(4), "attention biases (bit 4) exist in the llama2 layout only"),
+            ("chatglm2-2023-sim", UInt32(8), "a bfloat16 mask (bit 8) exists in the llama2 layout only"),
+            ("llama2-2023-sim", UInt32(9), "(attention_mask): data_type float32, expected bfloat16"),
+            ("llama2-2023-sim", UInt32(5), "net block_0: coeff_mem: no location named bq"),
             ("wizardcoder-2023-sim", UInt32(3), "the wizardcoder layout's mask is additive"),
             // The LLM-TPU ranks declared for nets that have the 2023 ones.
             ("llama2-2023-sim", UInt32(0), "net embedding_cache: input 0 (input_ids): shape [1], expected [1, "),

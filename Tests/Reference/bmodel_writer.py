@@ -20,7 +20,8 @@ NEURON_SIZE = 4608 << 20
 CREATE_TIME = "Mon Jan  1 00:00:00 2024\n"  # ctime format; fixed so the file is the same on every build
 
 OP_EMBEDDING, OP_PROMPT_BLOCK, OP_CACHE_BLOCK, OP_LM_HEAD = 0x7E01, 0x7E02, 0x7E03, 0x7E04
-FP32, INT32 = 0, 6  # bm_data_type_t
+OP_GREEDY_HEAD, OP_PENALTY_SAMPLE_HEAD = 0x7E05, 0x7E06  # LLM-TPU Qwen's sampling heads (no weights)
+FP32, INT32, BF16 = 0, 6, 8  # bm_data_type_t
 
 
 @dataclass
@@ -33,7 +34,8 @@ class Tensor:
         count = 1
         for dim in self.shape:
             count *= dim
-        return {"name": self.name, "data_type": self.data_type, "size": count * 4, "shape": [{"dim": self.shape}],
+        width = 2 if self.data_type == BF16 else 4
+        return {"name": self.name, "data_type": self.data_type, "size": count * width, "shape": [{"dim": self.shape}],
                 "mem_type": 0, "scale": 1.0}
 
 
@@ -123,9 +125,10 @@ def write_bmodel_after_hole(path: str, nets: list, chip: str, schema: str, hole:
         handle.write(blob.data)
 
 
-def param_words(op: int, spec, table_rows: int, layer: int = 0, rope_theta: float = 10000.0) -> list:
+def param_words(op: int, spec, table_rows: int, layer: int = 0, rope_theta: float = 10000.0,
+                rms_eps: float = 1e-5) -> list:
     """binary_param of a net: the 16 words of docs/sim-models.md (rope_theta 0: the model has no RoPE)."""
-    eps = struct.unpack("<I", struct.pack("<f", 1e-5))[0]
+    eps = struct.unpack("<I", struct.pack("<f", rms_eps))[0]
     theta = struct.unpack("<I", struct.pack("<f", rope_theta))[0]
     return [SIM_MAGIC, SIM_VERSION, op, spec.layout, spec.hidden, spec.heads, spec.kv_heads, spec.head_dim,
             spec.ffn, spec.seq_len, table_rows, layer, 1 if spec.lm_head_token else 0, eps, theta, spec.variant]

@@ -2,7 +2,8 @@
 """Writes the sim models of docs/sim-models.md: `make_sim_models.py --output build/sim-models`.
 
 For each model, <output>/<name>/ gets <name>.bmodel, its tokenizer (tokenizer.model, or vocab.json and merges.txt
-for wizardcoder-sim), weights.npz and model.json. The same
+for wizardcoder-sim, or Qwen's tokenizer.json, vocab.json and tokenizer_config.json for qwen2-sim), weights.npz
+and model.json. The same
 inputs give the same bytes. Nothing is rewritten when every output is newer than every input (this script,
 its modules, the corpus and the bmodel schema); every file is written to a temporary name and renamed.
 """
@@ -27,14 +28,17 @@ import bmodel_writer as bw  # noqa: E402
 from sim_weights import (BOS, EOS, ROPE_THETA, RMS_EPS, SPECS, UNK, block_weight_names,  # noqa: E402
                          make_weights)
 import wizardcoder_weights as wizard  # noqa: E402
+import qwen_sim  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(HERE))
 CORPUS = os.path.join(HERE, "corpus.txt")
 SCHEMA = os.path.join(REPOSITORY, "Tests", "Fixtures", "bmodel", "bmodel.fbs")
 INPUTS = [os.path.abspath(__file__), os.path.join(HERE, "sim_weights.py"), os.path.join(HERE, "bmodel_writer.py"),
-          os.path.join(HERE, "wizardcoder_weights.py"), CORPUS, SCHEMA]
+          os.path.join(HERE, "wizardcoder_weights.py"), os.path.join(HERE, "qwen_sim.py"), CORPUS, SCHEMA]
 OUTPUT_FILES = ["{name}.bmodel", "tokenizer.model", "weights.npz", "model.json"]
 WIZARD_OUTPUT_FILES = ["{name}.bmodel", "vocab.json", "merges.txt", "weights.npz", "model.json"]
+QWEN_OUTPUT_FILES = ["{name}.bmodel", "tokenizer.json", "vocab.json", "tokenizer_config.json", "weights.npz",
+                     "model.json"]
 CHIP = "BM1684X"
 WIZARD_SPECS = [wizard.SPEC, wizard.SEED_SPEC]
 
@@ -59,6 +63,7 @@ def up_to_date(output: str) -> bool:
     newest_input = max(os.path.getmtime(path) for path in INPUTS)
     expected = [(spec.name, pattern) for spec in SPECS for pattern in OUTPUT_FILES]
     expected += [(spec.name, pattern) for spec in WIZARD_SPECS for pattern in WIZARD_OUTPUT_FILES]
+    expected += [(qwen_sim.SPEC.name, pattern) for pattern in QWEN_OUTPUT_FILES]
     for name, pattern in expected:
         path = os.path.join(output, name, pattern.format(name=name))
         if not os.path.exists(path) or os.path.getmtime(path) <= newest_input:
@@ -125,9 +130,13 @@ def npz_bytes(weights: dict) -> bytes:
     return buffer.getvalue()
 
 
-def nets(spec, vocab: int, weights: dict) -> list:
-    """The nets of docs/sim-models.md, in file order: embedding, embedding_cache, block_i/block_cache_i, lm_head."""
-    S, H, KVH, D, rows = spec.seq_len, spec.hidden, spec.kv_heads, spec.head_dim, spec.table_rows(vocab)
+def nets(spec, vocab: int, weights: dict, rows: int = 0, block_names=block_weight_names, words=None,
+         mask_type: int = bw.FP32) -> list:
+    """The nets of docs/sim-models.md, in file order: embedding, embedding_cache, block_i/block_cache_i, lm_head.
+    `rows`, `block_names`, `words` and `mask_type` default to the Llama/ChatGLM2 sim models' (qwen2-sim passes
+    its own)."""
+    S, H, KVH, D = spec.seq_len, spec.hidden, spec.kv_heads, spec.head_dim
+    rows = rows or spec.table_rows(vocab)
     T, F32, I32 = bw.Tensor, bw.FP32, bw.INT32
     sequence_first = spec.family == "chatglm2"
 
@@ -137,8 +146,9 @@ def nets(spec, vocab: int, weights: dict) -> list:
     def kv(length):
         return [length, 1, KVH, D] if sequence_first else [1, length, KVH, D]
 
-    def words(op, layer=0):
-        return bw.param_words(op, spec, rows, layer)
+    if words is None:
+        def words(op, layer=0):
+            return bw.param_words(op, spec, rows, layer)
 
     embed = [("embed", weights["embed"])]
     result = [
@@ -148,18 +158,19 @@ def nets(spec, vocab: int, weights: dict) -> list:
                bw.OP_EMBEDDING, words(bw.OP_EMBEDDING), embed),
     ]
     for layer in range(spec.layers):
-        block = [(name, weights[f"block_{layer}.{name}"]) for name in block_weight_names()]
+        block = [(name, weights[f"block_{layer}.{name}"]) for name in block_names()]
         result.append(bw.Net(
             f"block_{layer}",
             [T("input_states", F32, states(S)), T("position_ids", I32, [1, S]),
-             T("attention_mask", F32, [1, 1, S, S])],
+             T("attention_mask", mask_type, [1, 1, S, S])],
             [T("hidden_states", F32, states(S)), T("past_k", F32, kv(S)), T("past_v", F32, kv(S))],
             bw.OP_PROMPT_BLOCK, words(bw.OP_PROMPT_BLOCK, layer), block))
         new_rows = S if sequence_first else 1
         result.append(bw.Net(
             f"block_cache_{layer}",
             [T("input_states", F32, [1, 1, H]), T("position_ids", I32, [1, 1]),
-             T("attention_mask", F32, [1, 1, 1, S + 1]), T("history_k", F32, kv(S)), T("history_v", F32, kv(S))],
+             T("attention_mask", mask_type, [1, 1, 1, S + 1]), T("history_k", F32, kv(S)),
+             T("history_v", F32, kv(S))],
             [T("hidden_states", F32, [1, 1, H]), T("past_k", F32, kv(new_rows)), T("past_v", F32, kv(new_rows))],
             bw.OP_CACHE_BLOCK, words(bw.OP_CACHE_BLOCK, layer), block))
     head_output = T("token", I32, [1, 1]) if spec.lm_head_token else T("m_logits", F32, [1, rows])
@@ -270,6 +281,54 @@ def write_wizardcoder(output: str, spec, vocab_bytes: bytes, merges_bytes: bytes
     print(f"{directory}: {len(model_nets)} nets, vocabulary {vocab}")
 
 
+def write_qwen(output: str) -> None:
+    """qwen2-sim (Tests/Reference/qwen_sim.py): Qwen's tokenizer files, the Llama-layout nets with q/k/v biases."""
+    spec = qwen_sim.SPEC
+    tokenizer = qwen_sim.train_tokenizer()
+    files = qwen_sim.tokenizer_files(tokenizer)
+    weights, rows, controls = qwen_sim.make_weights(tokenizer)
+    vocab = len(tokenizer.get_vocab(with_added_tokens=False))
+
+    def words(op, layer=0):
+        return bw.param_words(op, spec, rows, layer, rope_theta=qwen_sim.ROPE_THETA, rms_eps=qwen_sim.RMS_EPS)
+
+    llama_nets = nets(spec, vocab, weights, rows=rows, block_names=qwen_sim.block_weight_names, words=words,
+                      mask_type=bw.BF16)
+    # LLM-TPU's Qwen compile.sh hands model_tool --combine the embeddings, lm_head, greedy_head and
+    # penalty_sample_head, then block_i/block_cache_i; the two heads have no weights.
+    T, F32, I32, S = bw.Tensor, bw.FP32, bw.INT32, spec.seq_len
+    heads = [
+        bw.Net("greedy_head", [T("m_logits", F32, [1, rows])], [T("token", I32, [1, 1])], bw.OP_GREEDY_HEAD,
+               words(bw.OP_GREEDY_HEAD), []),
+        bw.Net("penalty_sample_head",
+               [T("m_logits", F32, [1, rows]), T("input_ids", I32, [1, S]), T("top_p", F32, [1]),
+                T("temperature", F32, [1]), T("penalty", F32, [1])],
+               [T("probs", F32, [1, qwen_sim.SAMPLE_TOP_K]), T("token", I32, [1, qwen_sim.SAMPLE_TOP_K])],
+               bw.OP_PENALTY_SAMPLE_HEAD, words(bw.OP_PENALTY_SAMPLE_HEAD), []),
+    ]
+    model_nets = llama_nets[:2] + [llama_nets[-1]] + heads + llama_nets[2:-1]
+    directory = os.path.join(output, spec.name)
+    os.makedirs(directory, exist_ok=True)
+    description = {
+        "name": spec.name, "family": spec.family, "layers": spec.layers, "heads": spec.heads,
+        "kv_heads": spec.kv_heads, "hidden": spec.hidden, "head_dim": spec.head_dim, "ffn": spec.ffn,
+        "seq_len": spec.seq_len, "vocab_size": vocab + len(controls), "table_rows": rows,
+        "special_tokens": controls, "eos_id": controls["<|im_end|>"],
+        "stop_ids": [controls["<|im_end|>"], controls["<|endoftext|>"]],
+        "rms_eps": qwen_sim.RMS_EPS, "rope_theta": qwen_sim.ROPE_THETA, "attention_bias": True,
+        "default_system": qwen_sim.DEFAULT_SYSTEM, "lm_head_output": "logits",
+        "nets": [net.name for net in model_nets],
+    }
+    for name, data in files.items():
+        write_atomically(os.path.join(directory, name), data)
+    write_atomically(os.path.join(directory, "weights.npz"), npz_bytes(weights))
+    write_atomically(os.path.join(directory, "model.json"),
+                     (json.dumps(description, indent=2, ensure_ascii=False) + "\n").encode())
+    write_atomically(os.path.join(directory, f"{spec.name}.bmodel"), bw.encode_bmodel(model_nets, CHIP, SCHEMA))
+    print(f"{directory}: {len(model_nets)} nets, {vocab} BPE pieces + {len(controls)} control tokens, "
+          f"table rows {rows}")
+
+
 def model_description(spec, vocab: int, net_names: list) -> dict:
     description = {
         "name": spec.name, "family": spec.family, "layers": spec.layers, "heads": spec.heads,
@@ -311,6 +370,7 @@ def main() -> int:
     vocab_bytes, merges_bytes = train_byte_pair_tokenizer()
     for spec in WIZARD_SPECS:
         write_wizardcoder(output, spec, vocab_bytes, merges_bytes)
+    write_qwen(output)
     return 0
 
 

@@ -6,8 +6,11 @@ over the whole sequence, positions 0..n-1, at every step: no KV cache, no masks,
 
   reference.py generate --model-dir D --ids 1,2,3 --max-tokens N
       {"tokens": [...], "stop_reason": "eos|length", "min_margin": x}
-  reference.py chat --model-dir D --family chatglm2|llama2|wizardcoder --rounds rounds.json --max-tokens N
-                    [--system TEXT]
+  reference.py chat --model-dir D --family chatglm2|llama2|wizardcoder|qwen2 --rounds rounds.json --max-tokens N
+                    [--system TEXT] [--prefill TEXT (qwen2)]
+  reference.py tokenize --model-dir D --texts texts.json
+      qwen2-sim: the ids Hugging Face's `tokenizers` gives each text with the model's tokenizer.json
+      {"ids": [[...], ...]}
       rounds.json is a JSON array of user messages, one per round;
       {"rounds": [{"prompt_ids": [...], "tokens": [...], "text": "...", "stop_reason": ..., "min_margin": x}],
        "min_margin": x}
@@ -95,9 +98,12 @@ class Model:
         for layer in range(self.config["layers"]):
             p = f"block_{layer}."
             h = self.rmsnorm(x, w[p + "attn_norm"])
-            q = self.rope((h @ w[p + "wq"]).reshape(n, self.heads, D))
-            k = self.rope((h @ w[p + "wk"]).reshape(n, self.kv_heads, D))
-            v = (h @ w[p + "wv"]).reshape(n, self.kv_heads, D)
+            q, k, v = h @ w[p + "wq"], h @ w[p + "wk"], h @ w[p + "wv"]
+            if p + "bq" in w:  # Qwen's q/k/v projections have biases, added before RoPE
+                q, k, v = q + w[p + "bq"], k + w[p + "bk"], v + w[p + "bv"]
+            q = self.rope(q.reshape(n, self.heads, D))
+            k = self.rope(k.reshape(n, self.kv_heads, D))
+            v = v.reshape(n, self.kv_heads, D)
             heads = []
             for head in range(self.heads):
                 kv = head // group
@@ -114,7 +120,7 @@ class Model:
         return self.rmsnorm(x[-1], w["final_norm"]) @ w["lm"]
 
     def generate(self, prompt, max_tokens):
-        eos, seq_len = self.config["eos_id"], self.config["seq_len"]
+        stops, seq_len = self.config.get("stop_ids", [self.config["eos_id"]]), self.config["seq_len"]
         if not prompt or len(prompt) >= seq_len:
             raise SystemExit(f"the prompt has {len(prompt)} tokens; it needs 1 to {seq_len - 1}")
         ids, tokens, margin, reason = list(prompt), [], float("inf"), "length"
@@ -123,7 +129,7 @@ class Model:
             top = int(np.argmax(scores))  # the lowest index on ties, like the device's argmax
             second = np.partition(scores, -2)[-2]
             margin = min(margin, float(scores[top] - second))
-            if top == eos:
+            if top in stops:
                 reason = "eos"
                 break
             tokens.append(top)
@@ -176,11 +182,44 @@ def wizardcoder_chat(model, queries, max_tokens, system):
     return rounds
 
 
-def chat(model, family, queries, max_tokens, system):
+def chatml_text(history, query, system, prefill=None):
+    """ChatML as Qwen's chat template writes it; with `prefill`, the last message is the assistant's partial
+    answer, left open (no <|im_end|>) so that the model continues it."""
+    text = f"<|im_start|>system\n{system}<|im_end|>\n"
+    for user, answer in history:
+        text += f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n{answer}<|im_end|>\n"
+    text += f"<|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n"
+    return text + (prefill or "")
+
+
+def qwen_chat(model, queries, max_tokens, system, prefill):
+    """Hugging Face's tokenizer on the whole ChatML text: it matches the control tokens in the text itself."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(os.path.join(model.directory, "tokenizer.json"))
+    history, rounds = [], []
+    for index, query in enumerate(queries):
+        last = index == len(queries) - 1
+        text = chatml_text(history, query, system or model.config["default_system"], prefill if last else None)
+        prompt = tokenizer.encode(text, add_special_tokens=False).ids
+        result = model.generate(prompt, max_tokens)
+        answer = tokenizer.decode(result["tokens"], skip_special_tokens=True)
+        rounds.append({"prompt_ids": prompt, "text": answer, **result})
+        history.append((query, answer))
+    return rounds
+
+
+def chat(model, family, queries, max_tokens, system, prefill=None):
     import sentencepiece
 
     if family != model.config["family"]:
         raise SystemExit(f"{model.config['name']} is a {model.config['family']} model, not {family}")
+    if prefill is not None and family != "qwen2":
+        raise SystemExit("--prefill is implemented for the qwen2 (ChatML) family only")
+    if family == "qwen2":
+        rounds = qwen_chat(model, queries, max_tokens, system, prefill)
+        margins = [r["min_margin"] for r in rounds if r["min_margin"] is not None]
+        return {"rounds": rounds, "min_margin": min(margins) if margins else None}
     if family == "wizardcoder":
         rounds = wizardcoder_chat(model, queries, max_tokens, system)
         margins = [r["min_margin"] for r in rounds if r["min_margin"] is not None]
@@ -212,11 +251,25 @@ def main():
     generate.add_argument("--max-tokens", type=int, required=True)
     talk = commands.add_parser("chat", help="multi-round chat with the family's prompt format")
     talk.add_argument("--model-dir", required=True)
-    talk.add_argument("--family", required=True, choices=["chatglm2", "llama2", "wizardcoder"])
+    talk.add_argument("--family", required=True, choices=["chatglm2", "llama2", "wizardcoder", "qwen2"])
     talk.add_argument("--rounds", required=True, help="JSON file: an array of user messages")
     talk.add_argument("--max-tokens", type=int, required=True)
     talk.add_argument("--system", default="")
+    talk.add_argument("--prefill", default=None,
+                      help="qwen2: the last round's answer begins with this text (an assistant prefill)")
+    tokenize = commands.add_parser("tokenize", help="ids of texts with the model's tokenizer.json (qwen2-sim)")
+    tokenize.add_argument("--model-dir", required=True)
+    tokenize.add_argument("--texts", required=True, help="JSON file: an array of strings")
     options = parser.parse_args()
+    if options.command == "tokenize":
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(os.path.join(options.model_dir, "tokenizer.json"))
+        with open(options.texts, encoding="utf-8") as handle:
+            texts = json.load(handle)
+        json.dump({"ids": [tokenizer.encode(text, add_special_tokens=False).ids for text in texts]}, sys.stdout)
+        sys.stdout.write("\n")
+        return
     model = Model(options.model_dir)
     if options.command == "generate":
         result = model.generate([int(part) for part in options.ids.split(",") if part.strip()], options.max_tokens)
@@ -225,7 +278,7 @@ def main():
             queries = json.load(handle)
         if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
             raise SystemExit(f"{options.rounds}: expected a JSON array of strings")
-        result = chat(model, options.family, queries, options.max_tokens, options.system)
+        result = chat(model, options.family, queries, options.max_tokens, options.system, options.prefill)
     json.dump(result, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
 

@@ -122,9 +122,19 @@ def make_weights(spec: SimModelSpec, pieces: list) -> dict:
     `pieces` is the tokenizer's piece list."""
     vocab = len(pieces)
     markers = spec.prompt_tokens(vocab) + marker_pieces(pieces)
+    rows = spec.table_rows(vocab)
+    banned = [UNK, BOS, *BYTE_PIECES, *markers, *range(vocab, rows)]
+    return structured_weights(spec, rows, markers, banned, EOS)
+
+
+def structured_weights(spec, rows: int, markers: list, banned: list, eos: int,
+                       recency_pair: int = RECENCY_PAIR, recency_qk: float = RECENCY_QK) -> dict:
+    """The recipe of this module's docstring for any vocabulary: `markers` are the prompt-structure ids, `banned`
+    the ids an answer must not contain, `eos` the id the lm_head raises as marker density falls;
+    `recency_pair` the RoPE pair of layer 0's recency head and `recency_qk` its query/key weight (together they
+    set the window's width)."""
     rng = np.random.RandomState(spec.seed)  # legacy generator: its streams never change between numpy versions
     H, F, D = spec.hidden, spec.ffn, spec.head_dim
-    rows = spec.table_rows(vocab)
 
     def normal(*shape):
         return rng.standard_normal(shape)
@@ -156,9 +166,9 @@ def make_weights(spec: SimModelSpec, pieces: list) -> dict:
             # highest for the nearest tokens. It reads MARKER through column 0 of kv head 0 and writes the
             # windowed marker density into DENSITY.
             wq[:, 0:D] = 0.0
-            wq[CONST, RECENCY_PAIR] = RECENCY_QK
+            wq[CONST, recency_pair] = recency_qk
             wk[:, 0:D] = 0.0
-            wk[CONST, RECENCY_PAIR] = RECENCY_QK
+            wk[CONST, recency_pair] = recency_qk
             wv[:, 0] = 0.0
             wv[MARKER, 0] = 1.0
             wo[0, :] = 0.0
@@ -176,11 +186,10 @@ def make_weights(spec: SimModelSpec, pieces: list) -> dict:
     lm[:RESERVED, :] = 0.0
     directions = embed[:, RESERVED:] / np.linalg.norm(embed[:, RESERVED:], axis=1, keepdims=True)
     lm[RESERVED:, :] -= SELF_PENALTY * directions.T
-    banned = [UNK, BOS, *BYTE_PIECES, *markers, *range(vocab, rows)]
     lm[CONST, banned] = BANNED_BIAS
-    lm[:, EOS] = 0.0
-    lm[CONST, EOS] = EOS_BIAS
-    lm[DENSITY, EOS] = -EOS_DENSITY_WEIGHT
+    lm[:, eos] = 0.0
+    lm[CONST, eos] = EOS_BIAS
+    lm[DENSITY, eos] = -EOS_DENSITY_WEIGHT
     weights["final_norm"] = norm_vector()
     weights["lm"] = lm
     return {name: np.ascontiguousarray(value, dtype="<f4") for name, value in weights.items()}

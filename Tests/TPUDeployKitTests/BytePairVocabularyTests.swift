@@ -29,4 +29,19 @@ struct BytePairVocabularyTests {
         #expect(BytePairVocabulary.companionFiles(of: vocab).map { ($0 as NSString).lastPathComponent } == ["merges.txt", "tokenizer_config.json"])
         #expect(BytePairVocabulary.companionFiles(of: folder.appendingPathComponent("tokenizer.model").path).isEmpty)
     }
+
+    /// Qwen's token_config/ (sophgo/LLM-TPU): vocab.json, tokenizer.json and tokenizer_config.json, no merges.txt;
+    /// the engine then reads the merges from tokenizer.json, so push sends it.
+    @Test func tokenizerJSONTravelsWhenThereIsNoMergesFile() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("qwen-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for name in ["vocab.json", "tokenizer.json", "tokenizer_config.json"] {
+            try Data("{}".utf8).write(to: folder.appendingPathComponent(name))
+        }
+        let vocab = folder.appendingPathComponent("vocab.json").path
+        #expect(BytePairVocabulary.companionFiles(of: vocab).map { ($0 as NSString).lastPathComponent } == ["tokenizer.json", "tokenizer_config.json"])
+        try Data("{}".utf8).write(to: folder.appendingPathComponent("merges.txt"))
+        #expect(BytePairVocabulary.companionFiles(of: vocab).map { ($0 as NSString).lastPathComponent } == ["merges.txt", "tokenizer_config.json"])
+    }
 }

@@ -183,13 +183,15 @@ def check_messages(args):
             expect(got == want, f"{name} (stream={stream}): {got!r} != {want!r}")
         checked.append(name)
 
-    # A prefill cannot be continued by these prompt formats: refused, naming the message.
+    # An assistant message at the end is a prefill (as llama-server takes it): accepted, and the answer continues
+    # it, so it differs from the answer to the question alone. The exact continuation is checked against the
+    # reference in QwenSimTests.
     prefill = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Sure"}]
-    for stream in (False, True):
-        error = error_of(lambda: answer(api, prefill, stream))
-        fields = error_object(error)
-        expect(error.status_code == 400, f"prefill: {error.status_code}")
-        expect(fields["param"] == "messages[1]", f"prefill names {fields['param']}")
+    plain = answer(api, prefill[:1])
+    continued = [answer(api, prefill, stream) for stream in (False, True)]
+    expect(continued[0] == continued[1], f"prefill: streamed {continued[1]!r} != {continued[0]!r}")
+    expect(continued[0] != plain, f"prefill: the answer {continued[0]!r} ignores the prefill")
+    checked.append("an assistant prefill")
     return {"equivalent": checked}
 
 

@@ -3,7 +3,7 @@
 public struct ModelProfile: Sendable, Codable, Equatable {
     public var name: String
     public var description: String
-    /// Prompt format and tokenizer family: chatglm2, llama2, wizardcoder, smollm2 (Llama2 nets, ChatML, BPE).
+    /// Prompt format and tokenizer family: chatglm2, llama2, wizardcoder, smollm2 and qwen2 (Llama2 nets, ChatML, BPE).
     public var family: String
     public var chip: String
     /// Transformer blocks in the bmodel (NUM_LAYERS in the vendor runners).
@@ -14,7 +14,7 @@ public struct ModelProfile: Sendable, Codable, Equatable {
     public var npuMemoryBytes: UInt64
     public var sourceFile: String
 
-    static let families = ["chatglm2", "llama2", "wizardcoder", "smollm2"]
+    static let families = ["chatglm2", "llama2", "wizardcoder", "smollm2", "qwen2"]
 
     init(mapping: YAMLMapping) throws {
         try mapping.onlyKeys(["name", "description", "family", "chip", "layers", "seq_len", "npu_memory_mib"])

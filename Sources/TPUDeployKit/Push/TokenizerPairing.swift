@@ -67,12 +67,14 @@ public enum BytePairVocabulary {
         return highest + 1
     }
 
-    /// The files the engine reads beside a `vocab.json`: `merges.txt`, and `tokenizer_config.json` when present.
+    /// The files the engine reads beside a `vocab.json`: `merges.txt`, or, without it, Hugging Face's
+    /// `tokenizer.json` (Qwen's token_config/ holds the merges only there), and `tokenizer_config.json` when present.
     public static func companionFiles(of vocabulary: String) -> [String] {
         guard (vocabulary as NSString).lastPathComponent == "vocab.json" else { return [] }
-        let folder = (vocabulary as NSString).deletingLastPathComponent
-        return ["merges.txt", "tokenizer_config.json"].map { (folder as NSString).appendingPathComponent($0) }
-            .filter { FileManager.default.fileExists(atPath: $0) }
+        let folder = vocabulary as NSString
+        let inFolder = { (name: String) in (folder.deletingLastPathComponent as NSString).appendingPathComponent(name) }
+        let merges = FileManager.default.fileExists(atPath: inFolder("merges.txt")) ? "merges.txt" : "tokenizer.json"
+        return [merges, "tokenizer_config.json"].map(inFolder).filter { FileManager.default.fileExists(atPath: $0) }
     }
 }
 

@@ -1,5 +1,6 @@
 #include "decode_loop.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -37,7 +38,7 @@ GenerationResult run_decode_loop(DecodeContext &context, const std::vector<int> 
     Sampler sampler(options.temperature, options.top_p, options.seed);
     Utf8TextStream stream(context.tokenizer);
     StopStringFilter stops(options.stop);
-    const int eos = context.tokenizer.eos_id();
+    const std::vector<int> stop_ids = context.stop_ids.empty() ? std::vector<int>{context.tokenizer.eos_id()} : context.stop_ids;
 
     auto deliver = [&](const std::string &text) {
         if (text.empty()) return true;
@@ -62,7 +63,7 @@ GenerationResult run_decode_loop(DecodeContext &context, const std::vector<int> 
             token = sampler.sample(output.logits);
         }
         if (result.tokens.empty()) first_token_time = Clock::now();
-        if (token == eos) {
+        if (std::find(stop_ids.begin(), stop_ids.end(), token) != stop_ids.end()) {
             result.stop_reason = StopReason::eos;
             finished_cleanly = true;
             break;

@@ -14,6 +14,7 @@ struct DecodeContext {
     int seq_len;
     int vocab_rows;                      /* ids must be below this when known (> 0) */
     bool &warned_device_sampling;        /* said once per model: lm_head picks tokens itself */
+    std::vector<int> stop_ids;           /* ids that end the answer (not part of it); empty: the tokenizer's eos */
 };
 
 GenerationResult run_decode_loop(DecodeContext &context, const std::vector<int> &prompt_ids,

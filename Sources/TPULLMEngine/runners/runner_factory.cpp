@@ -9,7 +9,8 @@ std::unique_ptr<TransformerRunner> make_runner(RuntimeSession &session, const Ne
     case ModelFamily::chatglm2: return make_chatglm2_runner(session, catalog);
     case ModelFamily::llama2: return make_llama2_runner(session, catalog);
     case ModelFamily::wizardcoder: return make_wizardcoder_runner(session, catalog);
-    case ModelFamily::smollm2: break; /* net_layout_family never returns it */
+    case ModelFamily::smollm2:
+    case ModelFamily::qwen2: break; /* net_layout_family never returns it */
     }
     throw EngineError(EngineError::Kind::load, "no runner for this model family");
 }

@@ -125,16 +125,17 @@ const char *family_name(ModelFamily family) {
     case ModelFamily::llama2: return "llama2";
     case ModelFamily::wizardcoder: return "wizardcoder";
     case ModelFamily::smollm2: return "smollm2";
+    case ModelFamily::qwen2: return "qwen2";
     }
     return "unknown";
 }
 
 ModelFamily net_layout_family(ModelFamily family) {
-    return family == ModelFamily::smollm2 ? ModelFamily::llama2 : family;
+    return family == ModelFamily::smollm2 || family == ModelFamily::qwen2 ? ModelFamily::llama2 : family;
 }
 
 bool uses_byte_pair_tokenizer(ModelFamily family) {
-    return family == ModelFamily::wizardcoder || family == ModelFamily::smollm2;
+    return family == ModelFamily::wizardcoder || family == ModelFamily::smollm2 || family == ModelFamily::qwen2;
 }
 
 const char *layout_name(NetLayout layout) {
@@ -152,8 +153,9 @@ ModelFamily parse_family(const std::string &name) {
     if (name == "llama2") return ModelFamily::llama2;
     if (name == "wizardcoder") return ModelFamily::wizardcoder;
     if (name == "smollm2") return ModelFamily::smollm2;
+    if (name == "qwen2") return ModelFamily::qwen2;
     throw EngineError(EngineError::Kind::input,
-                      "unknown family '" + name + "': use chatglm2, llama2, wizardcoder or smollm2");
+                      "unknown family '" + name + "': use chatglm2, llama2, wizardcoder, smollm2 or qwen2");
 }
 
 size_t dtype_size(bm_data_type_t dtype) {

@@ -8,14 +8,14 @@
 
 namespace tpu {
 
-/* The model's family: its nets' layout, tokenizer and chat format. smollm2 runs Llama2-layout nets with a GPT-2
- * byte-level BPE tokenizer and the ChatML format; the nets alone cannot tell it from llama2, so it is only ever
- * named by the deployment (--family). */
-enum class ModelFamily { chatglm2, llama2, wizardcoder, smollm2 };
+/* The model's family: its nets' layout, tokenizer and chat format. smollm2 and qwen2 (Qwen1.5 and Qwen2, both
+ * Qwen2ForCausalLM) run Llama2-layout nets with a GPT-2 byte-level BPE tokenizer and the ChatML format; the nets
+ * alone cannot tell them from llama2, so they are only ever named by the deployment (--family). */
+enum class ModelFamily { chatglm2, llama2, wizardcoder, smollm2, qwen2 };
 const char *family_name(ModelFamily family);
-/* Parses "chatglm2", "llama2", "wizardcoder", "smollm2"; throws EngineError(input) on anything else. */
+/* Parses "chatglm2", "llama2", "wizardcoder", "smollm2", "qwen2"; throws EngineError(input) on anything else. */
 ModelFamily parse_family(const std::string &name);
-/* The family whose net layout the family's bmodels use (smollm2 → llama2). */
+/* The family whose net layout the family's bmodels use (smollm2, qwen2 → llama2). */
 ModelFamily net_layout_family(ModelFamily family);
 /* Families whose tokenizer is GPT-2 byte-level BPE (vocab.json + merges.txt) rather than sentencepiece. */
 bool uses_byte_pair_tokenizer(ModelFamily family);

@@ -41,7 +41,9 @@ std::string context_message(const std::string &engine_message, int seq_len, cons
                        engine_message;
     if (legacy || sent.empty()) return text;
     size_t last_assistant = sent.size();
-    for (size_t i = 0; i < sent.size(); ++i)
+    /* A closing assistant message is a prefill: it stays with the last user turn. */
+    const size_t answered = sent.back().role == "assistant" ? sent.size() - 1 : sent.size();
+    for (size_t i = 0; i < answered; ++i)
         if (sent[i].role == "assistant") last_assistant = i;
     size_t longest = sent.size();
     for (size_t i = 0; i < sent.size(); ++i) {

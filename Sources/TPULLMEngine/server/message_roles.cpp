@@ -25,12 +25,6 @@ std::vector<ChatMessage> fold_messages(const std::vector<ChatMessage> &messages)
         }
     }
     if (!has_user) throw BadRequest("'messages' must contain at least one \"user\" message", "messages");
-    if (turns.back().role == "assistant") {
-        std::string field = "messages[" + std::to_string(messages.size() - 1) + "]";
-        throw BadRequest("'" + field + "' is an assistant message at the end (a prefill to continue); this model's "
-                         "prompt format cannot continue a partial answer: end the conversation with a user message",
-                         field, "unsupported_value");
-    }
     std::vector<ChatMessage> folded;
     if (!system.empty()) folded.push_back({"system", system});
     folded.insert(folded.end(), turns.begin(), turns.end());

@@ -15,8 +15,8 @@ namespace tpu::server {
  *     the formats have a single system slot at the start;
  *   - consecutive messages of one role are joined with a blank line, as one turn;
  *   - an assistant message with no user message before it answers an empty user turn;
- *   - a conversation ending with an assistant message (a prefill) is refused: the formats end with the
- *     assistant's cue and cannot continue a partial answer. */
+ *   - a conversation ending with an assistant message is a prefill, kept as the last turn: the prompt ends with
+ *     that text after the assistant's cue and the answer continues it (as llama-server does; text/prompt_format.h). */
 std::vector<ChatMessage> fold_messages(const std::vector<ChatMessage> &messages);
 
 }  // namespace tpu::server

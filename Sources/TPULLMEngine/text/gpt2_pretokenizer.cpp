@@ -119,6 +119,65 @@ std::vector<std::string> gpt2_pretokenize(const std::string &text) {
     return pieces;
 }
 
+std::vector<std::string> qwen2_pretokenize(const std::string &text) {
+    Decoded d = decode_utf8(text);
+    const auto &c = d.codes;
+    const size_t n = c.size();
+    auto line_break = [](uint32_t code) { return code == '\r' || code == '\n'; };
+    /* Case-insensitive letters of the contractions: Oniguruma's case folding also maps ſ (U+017F) to s. */
+    auto is_char = [](uint32_t code, char lower) {
+        return code == uint32_t(lower) || code == uint32_t(lower - 'a' + 'A') || (lower == 's' && code == 0x17F);
+    };
+    auto run = [&](size_t from, auto cls) {
+        size_t end = from;
+        while (end < n && cls(c[end])) ++end;
+        return end;
+    };
+    std::vector<std::string> pieces;
+    size_t i = 0;
+    while (i < n) {
+        size_t end = i;
+        /* (?i:'s|'t|'re|'ve|'m|'ll|'d) */
+        if (c[i] == '\'' && i + 1 < n) {
+            if (is_char(c[i + 1], 's') || is_char(c[i + 1], 't') || is_char(c[i + 1], 'm') || is_char(c[i + 1], 'd'))
+                end = i + 2;
+            else if (i + 2 < n && ((is_char(c[i + 1], 'r') && is_char(c[i + 2], 'e')) ||
+                                   (is_char(c[i + 1], 'v') && is_char(c[i + 2], 'e')) ||
+                                   (is_char(c[i + 1], 'l') && is_char(c[i + 2], 'l'))))
+                end = i + 3;
+        }
+        /* [^\r\n\p{L}\p{N}]?\p{L}+ */
+        if (end == i) {
+            if (!line_break(c[i]) && !is_letter(c[i]) && !is_number(c[i]) && i + 1 < n && is_letter(c[i + 1]))
+                end = run(i + 1, is_letter);
+            else if (is_letter(c[i]))
+                end = run(i, is_letter);
+        }
+        /* \p{N} */
+        if (end == i && is_number(c[i])) end = i + 1;
+        /*  ?[^\s\p{L}\p{N}]+[\r\n]* */
+        if (end == i) {
+            size_t start = c[i] == ' ' && i + 1 < n && is_other(c[i + 1]) ? i + 1 : i;
+            if (is_other(c[start])) end = run(run(start, is_other), line_break);
+        }
+        if (end == i && is_space(c[i])) {
+            const size_t spaces = run(i, is_space);
+            /* \s*[\r\n]+: up to the last line break of the whitespace run */
+            for (size_t k = spaces; k > i; --k)
+                if (line_break(c[k - 1])) {
+                    end = k;
+                    break;
+                }
+            /* \s+(?!\S), else \s+ */
+            if (end == i) end = spaces < n && spaces - i >= 2 ? spaces - 1 : spaces;
+        }
+        if (end == i) end = i + 1; /* cannot happen: every character is space, letter, number or other */
+        pieces.push_back(text.substr(d.offsets[i], d.offsets[end] - d.offsets[i]));
+        i = end;
+    }
+    return pieces;
+}
+
 std::vector<std::string> starcoder_pretokenize(const std::string &text) {
     Decoded d = decode_utf8(text);
     std::vector<std::string> pieces;

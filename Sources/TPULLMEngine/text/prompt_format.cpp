@@ -13,7 +13,7 @@ std::vector<int> chatglm2_prompt(const Tokenizer &tokenizer, const Conversation 
     int round = 1;
     for (const auto &[question, answer] : conversation.rounds)
         text += "[Round " + std::to_string(round++) + "]\n\n问：" + question + "\n\n答：" + answer + "\n\n";
-    text += "[Round " + std::to_string(round) + "]\n\n问：" + conversation.question + "\n\n答：";
+    text += "[Round " + std::to_string(round) + "]\n\n问：" + conversation.question + "\n\n答：" + conversation.prefill;
     std::vector<int> ids{gmask, sop};
     append(ids, tokenizer.encode(text));
     return ids;
@@ -34,7 +34,9 @@ std::vector<int> llama2_prompt(const Tokenizer &tokenizer, const Conversation &c
         ids.push_back(tokenizer.eos_id());
     }
     ids.push_back(tokenizer.bos_id());
-    append(ids, tokenizer.encode("[INST] " + user_text(conversation.question) + " [/INST]"));
+    /* A finished round's answer follows "[/INST] " (with its space); a prefill is put where that answer would be. */
+    const std::string cue = conversation.prefill.empty() ? " [/INST]" : " [/INST] " + conversation.prefill;
+    append(ids, tokenizer.encode("[INST] " + user_text(conversation.question) + cue));
     return ids;
 }
 
@@ -45,7 +47,7 @@ std::vector<int> wizardcoder_prompt(const Tokenizer &tokenizer, const Conversati
                            : conversation.system;
     for (const auto &[question, answer] : conversation.rounds)
         text += "\n\n### Instruction:\n" + question + "\n\n### Response:" + answer;
-    text += "\n\n### Instruction:\n" + conversation.question + "\n\n### Response:";
+    text += "\n\n### Instruction:\n" + conversation.question + "\n\n### Response:" + conversation.prefill;
     return tokenizer.encode(text);
 }
 
@@ -53,7 +55,10 @@ std::vector<int> wizardcoder_prompt(const Tokenizer &tokenizer, const Conversati
  *   <|im_start|> role "\n" content <|im_end|> "\n"
  * and the prompt ends with the generation prompt <|im_start|> "assistant\n". The two markers are control tokens,
  * put in by id: the text between them is encoded on its own, as Hugging Face's tokenizer does when it meets added
- * tokens in a text. Without a system message the template puts in the model's default one. */
+ * tokens in a text. Without a system message the template puts in the model's default one. A prefill follows the
+ * generation prompt, left open (no <|im_end|>): what Hugging Face's apply_chat_template(continue_final_message=True)
+ * and Qwen1.5's own template (no <|im_end|> after the last message) write, and what llama-server feeds the model
+ * for such a conversation. */
 std::vector<int> chatml_prompt(const Tokenizer &tokenizer, const Conversation &conversation, const std::string &default_system) {
     const int start = tokenizer.token_id("<|im_start|>"), end = tokenizer.token_id("<|im_end|>");
     if (start < 0 || end < 0)
@@ -72,7 +77,7 @@ std::vector<int> chatml_prompt(const Tokenizer &tokenizer, const Conversation &c
     }
     message("user", conversation.question);
     ids.push_back(start);
-    append(ids, tokenizer.encode("assistant\n"));
+    append(ids, tokenizer.encode("assistant\n" + conversation.prefill));
     return ids;
 }
 
@@ -87,14 +92,21 @@ Conversation split_conversation(const std::vector<ChatMessage> &messages) {
         conversation.system = messages[0].content;
         i = 1;
     }
-    if (i == messages.size() || messages.back().role != "user") throw bad("the last message must be a user message");
-    for (; i + 1 < messages.size(); i += 2) {
+    /* A last assistant message after a user message is the start of the answer (a prefill). */
+    size_t end = messages.size();
+    if (end - i >= 2 && messages.back().role == "assistant" && messages[end - 2].role == "user") {
+        conversation.prefill = messages.back().content;
+        --end;
+    }
+    if (i == end || messages[end - 1].role != "user")
+        throw bad("the last message must be a user message, or an assistant message (a prefill) after one");
+    for (; i + 1 < end; i += 2) {
         if (messages[i].role != "user" || messages[i + 1].role != "assistant")
             throw bad("messages must alternate user and assistant after the optional system message (message " +
                       std::to_string(i + 1) + " is '" + messages[i].role + "')");
         conversation.rounds.emplace_back(messages[i].content, messages[i + 1].content);
     }
-    conversation.question = messages.back().content;
+    conversation.question = messages[end - 1].content;
     return conversation;
 }
 
@@ -105,6 +117,8 @@ std::vector<int> build_prompt(ModelFamily family, const Tokenizer &tokenizer, co
     case ModelFamily::wizardcoder: return wizardcoder_prompt(tokenizer, conversation);
     case ModelFamily::smollm2:
         return chatml_prompt(tokenizer, conversation, "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
+    /* The system message of LLM-TPU's Qwen1.5 and Qwen2 demos (python_demo/pipeline.py) and of Qwen2's template. */
+    case ModelFamily::qwen2: return chatml_prompt(tokenizer, conversation, "You are a helpful assistant.");
     }
     return {};
 }

@@ -81,6 +81,7 @@ std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string &path)
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string &path, const std::string &family) {
     if (path.empty()) throw EngineError(EngineError::Kind::load, "no tokenizer given (--tokenizer)");
     if (family == "smollm2") return load_byte_pair_tokenizer(path, PreTokenizer::starcoder);
+    if (family == "qwen2") return load_byte_pair_tokenizer(path, PreTokenizer::qwen2);
     bool byte_pair = family == "wizardcoder";
     if (family.empty()) { /* inferred from the path: BPE comes as a directory or vocab.json */
         struct stat info {};

@@ -25,9 +25,9 @@ class Tokenizer {
     virtual int token_id(const std::string &piece) const = 0;
 };
 
-/* How byte-level BPE splits text before merging: GPT-2's regex (WizardCoder), or StarCoder's, which first
- * isolates every digit (SmolLM2; text/gpt2_pretokenizer.h). */
-enum class PreTokenizer { gpt2, starcoder };
+/* How byte-level BPE splits text before merging: GPT-2's regex (WizardCoder), StarCoder's, which first
+ * isolates every digit (SmolLM2), or Qwen2's regex (Qwen1.5, Qwen2; text/gpt2_pretokenizer.h). */
+enum class PreTokenizer { gpt2, starcoder, qwen2 };
 
 /* `path`: a sentencepiece .model file. Throws EngineError(load) with the reason. */
 std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string &path);
