@@ -1,7 +1,8 @@
 /// What a distribution reports as it goes, per board (by the name it was given) or for the whole run.
 public enum DistributionEvent: Sendable, Equatable {
-    /// The board's agent listens on `port` at `address` (the address the board's SSH connection came in on).
-    case agentStarted(board: String, address: String, port: Int)
+    /// The board's agent listens on `port` at `address` (the address the board's SSH connection came in on);
+    /// `pid` is its process on the board.
+    case agentStarted(board: String, address: String, port: Int, pid: Int)
     /// The agent resumes `bytes` of `file` kept from an earlier, interrupted transfer.
     case kept(board: String, file: String, bytes: UInt64)
     /// A reachability check between two boards failed.

@@ -77,7 +77,8 @@ public struct PayloadDistributor: Sendable {
         var hostBytes: UInt64 = 0
         for relay in relays {
             hostBytes += relay.bytesFromHost
-            finish(relay.name, relay.outcome ?? .failed(.agentExited(board: relay.name, output: relay.strayOutput)))
+            // `run` reported each board's end as it happened.
+            outcomes[relay.name] = relay.outcome ?? .failed(.agentExited(board: relay.name, output: relay.strayOutput))
         }
         return DistributionReport(outcomes: outcomes, hostBytesSent: hostBytes, plan: plan, seconds: Date().timeIntervalSince(started))
     }

@@ -50,7 +50,7 @@ extension PayloadDistributor {
             }
             do {
                 try await relay.channel.start(script.commandLine(arguments))
-                guard case .ready(let port, _) = try await relay.await(seconds: 60, until: { if case .ready = $0 { return true }; return false }) else {
+                guard case .ready(let port, let pid) = try await relay.await(seconds: 60, until: { if case .ready = $0 { return true }; return false }) else {
                     throw DistributionError.agentDidNotStart(board: name, output: relay.strayOutput)
                 }
                 relay.port = port
@@ -62,7 +62,7 @@ extension PayloadDistributor {
                 }
                 relay.backlog.removeAll { if case .address = RelayAgentLine($0) { return true }; if case .kept = RelayAgentLine($0) { return true }; return false }
                 try await relay.channel.send(line: "K \(secret.token)")
-                onEvent(.agentStarted(board: name, address: relay.address, port: port))
+                onEvent(.agentStarted(board: name, address: relay.address, port: port, pid: pid))
                 return .success(relay)
             } catch {
                 await relay.finish()

@@ -3,7 +3,7 @@ import Foundation
 /// The token that board-to-board transfers of one rollout must prove they know. Random per rollout, given to
 /// each relay agent on its standard input (never its command line), and never printed: its description is
 /// redacted so that no log or event can show it.
-public struct RolloutSecret: Sendable, Equatable, CustomStringConvertible {
+public struct RolloutSecret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The token as the agents use it: 64 hex digits.
     let token: String
 
@@ -21,4 +21,6 @@ public struct RolloutSecret: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "RolloutSecret(redacted)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: []) }
 }
