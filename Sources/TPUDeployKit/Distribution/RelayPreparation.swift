@@ -37,9 +37,13 @@ extension PayloadDistributor {
             do { agentBytes = Array(try Data(contentsOf: URL(fileURLWithPath: agentPath))) } catch {
                 throw DistributionError.agentMissing(board: name, arch: probe.arch, searched: [agentPath])
             }
-            let installed = try await session.run(script.commandLine(["install", directory]), input: agentBytes, timeout: 120)
-            guard installed.stdoutText.contains("@@ok") else {
-                throw DistributionError.agentDidNotStart(board: name, output: installed.stdoutText + installed.stderrText)
+            // The agent stays in the directory between runs: sent again only when it changed.
+            let have = try await session.run(script.commandLine(["have", directory, Digest.hex(Digest.sha256(agentBytes))]), timeout: 60)
+            if !have.stdoutText.contains("@@have") {
+                let installed = try await session.run(script.commandLine(["install", directory]), input: agentBytes, timeout: 120)
+                guard installed.stdoutText.contains("@@ok") else {
+                    throw DistributionError.agentDidNotStart(board: name, output: installed.stdoutText + installed.stderrText)
+                }
             }
 
             let relay = RelayBoard(board: board, scripts: scripts, lock: lock, manifest: probe.manifest, alreadyThere: present)
