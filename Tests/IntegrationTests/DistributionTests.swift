@@ -188,7 +188,8 @@ struct DistributionTests {
             let fixture = try await DistributionFixture.make(harness, boards, bigMiB: 1)
             let secret = RolloutSecret.random()
             let answers = AgentAnswers()
-            let report = await fixture.distribute(secret: secret, log: DistributionEventLog()) { event in
+            let log = DistributionEventLog()
+            let report = await fixture.distribute(secret: secret, log: log) { event in
                 // Blocking here holds this board's preparation; its agent runs on the board and answers by itself.
                 guard case .agentStarted(boards[1].name, let address, let port, _) = event else { return }
                 answers.wrong = RelayRequest.ask(address: address, port: port, secret: "not-the-rollout-secret-at-all")
@@ -197,6 +198,9 @@ struct DistributionTests {
             #expect(answers.wrong?.hasPrefix("ERR") == true, "\(answers.wrong ?? "no answer")")
             #expect(answers.right == "OK \(fixture.files[0].size)", "\(answers.right ?? "no answer")")
             for board in boards { #expect(outcomeCode(report, board.name) == "ok") }
+            // The host heard of the refusal, from the board that refused.
+            let refusals = log.all.compactMap { event -> String? in if case .refused(boards[1].name, _, let reason) = event { return reason }; return nil }
+            #expect(refusals == ["wrong secret"])
             await fixture.close()
         }
     }
@@ -245,7 +249,7 @@ final class AgentAnswers: @unchecked Sendable {
 
 /// A downstream's first request to a relay agent, spoken from the host: banner, `GET 0 0 MAC`, the answer's line.
 enum RelayRequest {
-    static func ask(address: String, port: Int, secret: String) -> String? {
+    static func ask(address: String, port: Int, secret: String, file: Int = 0) -> String? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -258,8 +262,8 @@ enum RelayRequest {
         let connected = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard connected == 0, let banner = readLine(fd), banner.hasPrefix("TPUR1 ") else { return nil }
         let nonce = String(banner.dropFirst(6))
-        let mac = Digest.hex(hmacSHA256(key: Array(secret.utf8), message: Array("tpu-relay/1 \(nonce) GET 0 0".utf8)))
-        let request = Array("GET 0 0 \(mac)\n".utf8)
+        let mac = Digest.hex(hmacSHA256(key: Array(secret.utf8), message: Array("tpu-relay/1 \(nonce) GET \(file) 0".utf8)))
+        let request = Array("GET \(file) 0 \(mac)\n".utf8)
         guard write(fd, request, request.count) == request.count else { return nil }
         return readLine(fd)
     }
