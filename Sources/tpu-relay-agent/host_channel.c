@@ -1,5 +1,5 @@
 /* The host's channel: the agent's standard input, fed by tpudeploy over the board's SSH session. Lines:
- *   K SECRET                       the rollout's secret (first; never on the command line)
+ *   K SECRET                       the rollout's secret (first; never on the command line); @@keyed once set
  *   S [ADDRESS:PORT ...]           where to pull from, nearest first; empty: from the host
  *   P [ADDRESS:PORT ...]           check which of these this board reaches (@@reach lines)
  *   F INDEX OFFSET LENGTH          followed by LENGTH bytes of file INDEX from OFFSET (after @@need)
@@ -18,6 +18,7 @@ static void host_line(agent *a, char *line) {
         if (size == 0 || size >= sizeof a->secret) { report("@@error the secret must be 1 to 255 bytes"); return; }
         memcpy(a->secret, line + 2, size);
         a->secret_size = size;
+        report("@@keyed");
         return;
     }
     if (line[0] == 'S' && (line[1] == ' ' || line[1] == 0)) {

@@ -138,6 +138,7 @@ struct RelayAgentTests {
             Issue.record("not ready: \(agent.reports)"); return
         }
         agent.send(line: "K \(secret)")
+        #expect(agent.wait { $0 == .keyed } != nil)
         #expect(agent.wait { $0 == .done } != nil, "a file the host says is there is not received again")
         #expect(RelayRequest.ask(address: "127.0.0.1", port: port, secret: secret, file: 0) == "OK 1000")
         #expect(RelayRequest.ask(address: "127.0.0.1", port: port, secret: secret, file: 1)?.hasPrefix("ERR") == true)

@@ -77,6 +77,7 @@ struct RelayAgentLineTests {
         #expect(RelayAgentLine("@@refused 198.18.0.1 wrong secret") == .refused(peer: "198.18.0.1", reason: "wrong secret"))
         #expect(RelayAgentLine("@@exit host_closed 123") == .exit(reason: "host_closed", servedBytes: 123))
         #expect(RelayAgentLine("@@done") == .done)
+        #expect(RelayAgentLine("@@keyed") == .keyed)
     }
 
     @Test func aLineThatIsNoReportIsKeptAsItIs() {

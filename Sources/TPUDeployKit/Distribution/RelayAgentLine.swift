@@ -5,6 +5,8 @@ public enum RelayAgentLine: Sendable, Equatable {
     case address(String)
     case ready(port: Int, pid: Int)
     case kept(file: Int, bytes: UInt64)
+    /// The agent has the rollout's secret: from now on it serves the boards that prove it.
+    case keyed
     case reach(peer: String, ok: Bool, reason: String)
     case probed
     /// No board left to pull from: the host must send `file` from `offset`.
@@ -35,6 +37,7 @@ public enum RelayAgentLine: Sendable, Equatable {
         case "@@kept": if let f = int(1), let b = u64(2) { self = .kept(file: f, bytes: b); return }
         case "@@reach" where words.count >= 3: self = .reach(peer: words[1], ok: words[2] == "ok", reason: rest(3)); return
         case "@@probed": self = .probed; return
+        case "@@keyed": self = .keyed; return
         case "@@need": if let f = int(1), let o = u64(2) { self = .need(file: f, offset: o); return }
         case "@@source": if let f = int(1), let o = u64(3) { self = .source(file: f, peer: words[2], offset: o); return }
         case "@@lost": if let f = int(1), let o = u64(3) { self = .lost(file: f, peer: words[2], offset: o, reason: rest(4)); return }

@@ -66,6 +66,9 @@ extension PayloadDistributor {
                 }
                 relay.backlog.removeAll { if case .address = RelayAgentLine($0) { return true }; if case .kept = RelayAgentLine($0) { return true }; return false }
                 try await relay.channel.send(line: "K \(secret.token)")
+                guard try await relay.await(seconds: 30, until: { $0 == .keyed }) != nil else {
+                    throw DistributionError.agentDidNotStart(board: name, output: relay.strayOutput)
+                }
                 onEvent(.agentStarted(board: name, address: relay.address, port: port, pid: pid))
                 return .success(relay)
             } catch {
