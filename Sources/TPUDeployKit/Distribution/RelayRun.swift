@@ -65,7 +65,8 @@ extension PayloadDistributor {
                     break
                 }
                 if relay.outcome != nil, await finished.all { break }
-                if lines.isEmpty && feed == nil { try? await Task.sleep(nanoseconds: 50_000_000) }
+                // Idle boards are looked at ten times a second: their agents report at most four times a second.
+                if lines.isEmpty && feed == nil { try? await Task.sleep(nanoseconds: 100_000_000) }
             }
         } catch {
             await conclude(.failed(Self.distributionError(error, board: name)))
