@@ -49,7 +49,7 @@ help:
 	@echo "make test    run every test: unit tests and simulated-board integration tests (needs root)"
 	@echo "make demo    on a simulated BM1684X EVB: push refused, fix-memory, push, launch, chat, verify"
 	@echo "make bench   benchmarks; results in bench-results/"
-	@echo "make cross   the boards' engine: Payloads/aarch64/ (tpu-llm-engine, sim-runtime/) for glibc 2.31"
+	@echo "make cross   the boards' engine and relay agent: Payloads/aarch64/ (tpu-llm-engine, sim-runtime/, tpu-relay-agent) for glibc 2.31"
 	@echo "make deb     $(DEB): binary (Swift runtime, libssh, OpenSSL, libfdt inside), profiles, payloads, man, completions"
 	@echo "make install PREFIX=/usr/local (DESTDIR=…)   install from source; make uninstall removes it"
 	@echo "make deb-test  install the .deb into Debian 11/12/13 chroots ($(CHROOT_CACHE)) and run it there"
@@ -87,8 +87,8 @@ sim-models: venv
 build: setup
 	$(SWIFT) build -c $(CONFIG)
 
-# The boards' build (Ubuntu 20.04 aarch64, glibc 2.31): Payloads/aarch64/tpu-llm-engine and the aarch64
-# simulated runtime, against a Debian 11 arm64 sysroot cached in build/aarch64-sysroot/ (docs/engine-design.md).
+# The boards' build (Ubuntu 20.04 aarch64, glibc 2.31): Payloads/aarch64/tpu-llm-engine, the aarch64
+# simulated runtime and the relay agent of fleet distribution (tpu-relay-agent), against a Debian 11 arm64 sysroot cached in build/aarch64-sysroot/ (docs/engine-design.md).
 cross: setup
 	Payloads/build/build-aarch64.sh
 

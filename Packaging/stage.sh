@@ -9,7 +9,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$1 DESTDIR=$2 PREFIX=$3 LINKAGE=${4:-dynamic}
 ROOT=$DESTDIR$PREFIX
 SHARE=$ROOT/share/tpudeploy
-for f in "$REPO/Payloads/aarch64/tpu-llm-engine" "$REPO/Payloads/aarch64/sim-runtime/libbmrt.so"; do
+for f in "$REPO/Payloads/aarch64/tpu-llm-engine" "$REPO/Payloads/aarch64/sim-runtime/libbmrt.so" "$REPO/Payloads/aarch64/tpu-relay-agent"; do
   [ -f "$f" ] || { echo "stage: $f missing: run make cross first" >&2; exit 1; }
 done
 VERSION=$("$BIN" --version)
