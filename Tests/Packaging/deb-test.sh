@@ -115,8 +115,12 @@ assert r["schema"] == "tpudeploy.inspect/2" and r["board"] == "1684x_evb" and r[
 heaps = {h["name"]: h for h in r["heaps"]}
 assert heaps["npu"]["live_bytes"] == 3950 << 20, heaps["npu"]   # the EVB factory layout
 ' "$report" || fail "inspect --json: $report"
-    # The sim board runs this host's architecture and the package holds only the boards' aarch64 engine: the
-    # model files are pushed, no engine. Its 4608 MiB neuron block fits none of the factory heaps: refused
+    # The sim board runs this host's architecture (x86_64): push looks for that engine beside the installed
+    # binary, then in the installed payloads, which hold only the boards' aarch64 one.
+    if out=$(on_board tpudeploy push --dry-run 2>&1); then fail "push --dry-run found an x86_64 engine: $out"; fi
+    grep -qF "looked at /usr/bin/tpu-llm-engine, /usr/share/tpudeploy/Payloads/$(uname -m)/tpu-llm-engine" <<<"$out" \
+      || fail "push looked for the engine elsewhere: $out"
+    # So the model files are pushed, no engine. Its 4608 MiB neuron block fits none of the factory heaps: refused
     # before a byte moves.
     if out=$(on_board tpudeploy push --no-engine 2>&1); then fail "push on the factory layout was not refused: $out"; fi
     grep -q 'tpudeploy fix-memory --board 1684x_evb --for-model llama2-sim' <<<"$out" || fail "push's refusal names no fix: $out"
