@@ -107,7 +107,7 @@ print(b["host"], b["identity_file"], b["known_hosts_file"])' "$up") || fail "sim
       --board 1684x_evb 2>&1) || fail "init --host failed: $out"
     out=$(on_board tpudeploy init --deployment llama2-sim --profile llama2-sim --bmodel $P/model/llama2-sim.bmodel \
       --tokenizer $P/model/tokenizer.model 2>&1) || fail "init --deployment failed: $out"
-    report=$(on_board tpudeploy inspect --json 2>&1) || fail "inspect failed: $report"
+    report=$(on_board tpudeploy inspect --json 2>"$SIM/stderr") || fail "inspect failed: $(cat "$SIM/stderr")"
     python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
@@ -125,7 +125,7 @@ assert heaps["npu"]["live_bytes"] == 3950 << 20, heaps["npu"]   # the EVB factor
     if out=$(on_board tpudeploy push --no-engine 2>&1); then fail "push on the factory layout was not refused: $out"; fi
     grep -q 'tpudeploy fix-memory --board 1684x_evb --for-model llama2-sim' <<<"$out" || fail "push's refusal names no fix: $out"
     out=$(on_board tpudeploy fix-memory --board 1684x_evb --for-model llama2-sim --yes 2>&1) || fail "fix-memory on the board failed: $out"
-    pushed=$(on_board tpudeploy push --no-engine --json 2>/dev/null) || fail "push failed: $pushed"
+    pushed=$(on_board tpudeploy push --no-engine --json 2>"$SIM/stderr") || fail "push failed: $(cat "$SIM/stderr")"
     python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
