@@ -55,9 +55,9 @@ help:
 	@echo "make demo    on a simulated BM1684X EVB: push refused, fix-memory, push, launch, chat, verify"
 	@echo "make bench   benchmarks; results in bench-results/"
 	@echo "make cross   the boards' engine: Payloads/aarch64/ (tpu-llm-engine, sim-runtime/) for glibc 2.31"
-	@echo "make deb     $(DEB): binary (Swift runtime, libssh, OpenSSL, libfdt inside), profiles, payloads, man, completions"
+	@echo "make deb     $(DEB): binary for glibc 2.31+ (Swift runtime, libssh, OpenSSL, libfdt inside), profiles, payloads, man, completions"
 	@echo "make install PREFIX=/usr/local (DESTDIR=…)   install from source; make uninstall removes it"
-	@echo "make deb-test  install the .deb into Debian 11/12/13 chroots ($(CHROOT_CACHE)) and run it there"
+	@echo "make deb-test  install the .deb into Debian 11/12/13 chroots ($(CHROOT_CACHE)) and run it there (from 11, on a simulated board)"
 
 setup:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -52,9 +52,11 @@ for SUITE in "$@"; do
   in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 
   # apt resolves Depends from the release's own archive: a dependency the release lacks fails here.
-  in_root apt-get -qq update >/dev/null
+  # Its messages are shown only on failure (without /dev/pts it says it cannot write its log, which is harmless).
+  A=$ROOT/tmp/tpudeploy-test/apt.log
+  in_root apt-get -qq update >"$A" 2>&1 || fail "apt-get update failed: $(cat "$A")"
   in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "/tmp/tpudeploy-test/$(basename "$DEB")" >/dev/null || fail "apt-get install of $(basename "$DEB") failed"
+    "/tmp/tpudeploy-test/$(basename "$DEB")" >"$A" 2>&1 || fail "apt-get install of $(basename "$DEB") failed: $(cat "$A")"
 
   got=$(in_root tpudeploy --version) || fail "tpudeploy --version failed"
   [ "$got" = "$VERSION" ] || fail "tpudeploy --version printed '$got', the package is $VERSION"
