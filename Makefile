@@ -35,8 +35,13 @@ DESTDIR ?=
 DEB = build/tpudeploy_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null || echo amd64).deb
 # The release binary for installing: Swift runtime linked in (-static-stdlib); libssh, libcrypto and libfdt too,
 # through the linker scripts of Packaging/static-link.sh (Debian 11 / Ubuntu 20.04 lack libssh 0.10 and OpenSSL 3).
+# Linked against a Debian 11 amd64 sysroot (glibc 2.31, GCC 10's libstdc++; Packaging/make-sysroot.sh, cached
+# outside the clone like the chroots), so that it needs glibc 2.31 at most whatever this host's glibc is.
 STATIC_LINK = build/static-link
 RELEASE_BIN = .build/release/tpudeploy
+AMD64_SYSROOT ?= /var/cache/tpudeploy/sysroots/bullseye-amd64
+RELEASE_FLAGS = --static-swift-stdlib -Xswiftc -Xclang-linker -Xswiftc --sysroot=$(AMD64_SYSROOT) \
+	-Xlinker $(CURDIR)/$(STATIC_LINK)/libstdcxx-compat.o
 # debootstrap chroots of Debian 11/12/13 for the .deb's tests, outside the clone so that a fresh CI clone finds
 # them warm (Tests/Packaging/chroot.sh).
 CHROOT_CACHE ?= /var/cache/tpudeploy/chroots
@@ -50,9 +55,9 @@ help:
 	@echo "make demo    on a simulated BM1684X EVB: push refused, fix-memory, push, launch, chat, verify"
 	@echo "make bench   benchmarks; results in bench-results/"
 	@echo "make cross   the boards' engine and relay agent: Payloads/aarch64/ (tpu-llm-engine, sim-runtime/, tpu-relay-agent) for glibc 2.31"
-	@echo "make deb     $(DEB): binary (Swift runtime, libssh, OpenSSL, libfdt inside), profiles, payloads, man, completions"
+	@echo "make deb     $(DEB): binary for glibc 2.31+ (Swift runtime, libssh, OpenSSL, libfdt inside), profiles, payloads, man, completions"
 	@echo "make install PREFIX=/usr/local (DESTDIR=…)   install from source; make uninstall removes it"
-	@echo "make deb-test  install the .deb into Debian 11/12/13 chroots ($(CHROOT_CACHE)) and run it there"
+	@echo "make deb-test  install the .deb into Debian 11/12/13 chroots ($(CHROOT_CACHE)) and run it there (from 11, on a simulated board)"
 
 setup:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -129,11 +134,12 @@ bench: setup sim-models smollm
 
 # The installable binary; its own `tpudeploy version` must report libssh linked in.
 release: setup
-	Packaging/static-link.sh $(STATIC_LINK)
-	PKG_CONFIG_PATH=$(CURDIR)/$(STATIC_LINK)/pkgconfig $(SWIFT) build -c release --product tpudeploy --static-swift-stdlib
+	Packaging/make-sysroot.sh $(AMD64_SYSROOT) >/dev/null
+	Packaging/static-link.sh $(STATIC_LINK) $(AMD64_SYSROOT)
+	PKG_CONFIG_PATH=$(CURDIR)/$(STATIC_LINK)/pkgconfig $(SWIFT) build -c release --product tpudeploy $(RELEASE_FLAGS)
 
 deb: release cross
-	Packaging/make-deb.sh $(RELEASE_BIN) build
+	Packaging/make-deb.sh $(RELEASE_BIN) build $(AMD64_SYSROOT)
 	@if command -v lintian >/dev/null; then lintian --fail-on error,warning $(DEB); else echo "(lintian not installed: not checked)"; fi
 
 install: release cross
@@ -149,8 +155,10 @@ uninstall:
 		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/tpudeploy.fish"
 	rm -rf "$(DESTDIR)$(PREFIX)/share/tpudeploy" "$(DESTDIR)$(PREFIX)/share/doc/tpudeploy"
 
-deb-test: deb
-	CHROOT_CACHE=$(CHROOT_CACHE) Tests/Packaging/deb-test.sh $(DEB)
+# The release binary on this host starts the simulated board the Debian 11 chroot's tpudeploy works on.
+deb-test: deb sim-models
+	CHROOT_CACHE=$(CHROOT_CACHE) Tests/Packaging/deb-test.sh --sim $(RELEASE_BIN) $(DEB) bullseye
+	CHROOT_CACHE=$(CHROOT_CACHE) Tests/Packaging/deb-test.sh $(DEB) bookworm trixie
 
 clean:
 	rm -rf .build bench-results Tests/Fixtures/build build Payloads/aarch64

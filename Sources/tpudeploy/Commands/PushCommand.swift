@@ -73,7 +73,8 @@ struct PushCommand: AsyncParsableCommand {
             } else if let path = engine ?? local(deployment?.engine) {
                 engineSource = .file(path)
             } else {
-                let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+                // The running file, not argv[0]: run from PATH, argv[0] is a bare name that would resolve in the working directory.
+                let executable = URL(fileURLWithPath: ResourceLocator.runningExecutable()).resolvingSymlinksInPath()
                 let payloads = (try? PayloadDirectory.locate())?.directory.path ?? "Payloads"
                 engineSource = .builds(payloadsDirectory: payloads,
                                        nativeBuild: executable.deletingLastPathComponent().appendingPathComponent("tpu-llm-engine").path,
