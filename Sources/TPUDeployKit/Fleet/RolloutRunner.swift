@@ -124,7 +124,7 @@ public struct RolloutRunner: Sendable {
             sink.send(board, .inspect, "done", detail: inspection.reason)
             if inspection.isAtTarget { return await finish(.skipped, phase: .done, detail: inspection.reason) }
             var ranAgain = false
-            var details: [String] = []
+            var done: [String] = []
             for next in inspection.needs {
                 phase = next
                 if !ranAgain, [.launch, .verify].contains(next), before.finished.contains(next) {
@@ -140,11 +140,11 @@ public struct RolloutRunner: Sendable {
                     sink.send(board, next, "progress", detail: progress.detail, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal)
                 }
                 ranAgain = true
-                if let detail { details.append(detail) }
+                done.append(next.rawValue)
                 sink.send(board, next, "done", seconds: FleetInspector.seconds(since: phaseStarted), detail: detail)
                 journal?.record(.init(time: FleetJSONLines.timestamp(), board: board.name, phase: next, status: "done"))
             }
-            return await finish(.ok, phase: .done, detail: details.isEmpty ? nil : details.joined(separator: "; "))
+            return await finish(.ok, phase: .done, detail: done.isEmpty ? nil : done.joined(separator: ", "))
         } catch {
             let (outcome, info) = RolloutStepError.classify(error, phase: phase)
             return await finish(outcome, phase: phase, error: info)
