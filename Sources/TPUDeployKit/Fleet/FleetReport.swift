@@ -1,12 +1,14 @@
 import Foundation
 
-/// Where a board's work stands, in events and in the summary.
+/// Where a board's work stands, in events and in the summary: the steps of a rollout, in their order.
+/// The raw values are the JSON's and stay stable.
 public enum FleetPhase: String, Sendable, Codable, CaseIterable {
     case connect
     case inspect
     /// The rollout's hook for peer-to-peer distribution of the payload to a batch, before its boards push.
     case distribute
     case fixMemory = "fix_memory"
+    /// Waiting for the board to come back after fix-memory rebooted it.
     case reboot
     case push
     case launch
@@ -35,26 +37,21 @@ public struct FleetBoardError: Sendable, Codable, Equatable {
     }
 
     /// Sorts an error into the board's outcome: a board that cannot be reached (no route, no answer in time,
-    /// the link lost) is `unreachable`; everything else — a host key that changed or is unknown, a refused
-    /// login, a failed probe — is `failed`. Either way it is this board's outcome, never the run's.
-    public static func classify(_ error: Error) -> (FleetBoardOutcome, FleetBoardError) {
-        let message = String(describing: error)
-        guard let ssh = error as? SSHError else { return (.failed, FleetBoardError(code: "inspect_failed", message: message)) }
-        let (outcome, code): (FleetBoardOutcome, String)
-        switch ssh {
-        case .cannotResolveOrConnect: (outcome, code) = (.unreachable, "unreachable")
-        case .connectTimedOut: (outcome, code) = (.unreachable, "connect_timeout")
-        case .connectionLost: (outcome, code) = (.unreachable, "connection_lost")
-        case .linkStalled: (outcome, code) = (.unreachable, "link_stalled")
-        case .hostKeyChanged, .hostKeyOfOtherType: (outcome, code) = (.failed, "host_key_changed")
-        case .hostKeyUnknown: (outcome, code) = (.failed, "host_key_unknown")
-        case .authenticationFailed: (outcome, code) = (.failed, "auth_failed")
-        case .passwordNeeded: (outcome, code) = (.failed, "password_needed")
-        case .knownHostsUnusable, .identityUnreadable: (outcome, code) = (.failed, "ssh_setup")
-        case .commandTimedOut: (outcome, code) = (.failed, "command_timeout")
-        case .channelFailed, .sftpFailed, .libssh: (outcome, code) = (.failed, "ssh_failed")
+    /// the link lost) is `unreachable`; a board that did not come back from its reboot is `not_back`;
+    /// everything else — a host key that changed or is unknown, a refused login, a failed step — is `failed`.
+    /// Either way it is this board's outcome, never the run's. The code is the error's own (`CodedError`);
+    /// an error without one gets `<phase>_failed`.
+    public static func classify(_ error: Error, in phase: FleetPhase = .inspect) -> (FleetBoardOutcome, FleetBoardError) {
+        let code = ErrorCode.of(error, fallback: "\(phase.rawValue)_failed")
+        let outcome: FleetBoardOutcome
+        if let ssh = error as? SSHError, ssh.meansUnreachable {
+            outcome = .unreachable
+        } else if let fix = error as? MemoryFixError, fix.meansBoardNotBack {
+            outcome = .notBack
+        } else {
+            outcome = .failed
         }
-        return (outcome, FleetBoardError(code: code, message: message))
+        return (outcome, FleetBoardError(code: code, message: String(describing: error)))
     }
 }
 

@@ -15,6 +15,8 @@ public struct LiveRolloutSteps: RolloutSteps {
     /// The smoke question of the verify phase, and the tokens to generate at most.
     public var verifyPrompt = "Hello! Who are you?"
     public var verifyMaxTokens = 16
+    /// The engine's API key: launch installs it (or removes an old key file when nil), verify sends it.
+    public var apiKey: EngineAPIKey?
 
     public init(deployment: RolloutDeployment, profiles: ProfileStore, passwordProvider: PasswordProvider?, payloads: PayloadDirectory,
                 deadlines: RolloutDeadlines) {
@@ -127,7 +129,7 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
             reasons.append(state.engines.isEmpty ? "no engine serves \(directory)" : "the engine was started before the files last changed")
         } else {
             let engine = DeployedEngine(deployment: deployment.reference, target: session.target, passwordProvider: steps.passwordProvider)
-            let health = try? await engine.withAPI(timeout: 10) { api, _ in try await Task.detached { try api.health() }.value }
+            let health = try? await engine.withAPI(apiKey: steps.apiKey?.value, timeout: 10) { api, _ in try await DedicatedThread.run("tpudeploy.health") { try api.health() } }
             if health?.status != .ready {
                 needs += [.launch, .verify]
                 reasons.append("the engine's /health says \(health?.status.rawValue ?? "nothing")")
@@ -146,17 +148,16 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
         case .reboot: return try await reboot(progress)
         case .push: return try await push(progress)
         case .launch: return try await launch(progress)
-        case .verify: return try await verify()
+        case .verify: return try await verify(progress)
         case .connect, .inspect, .distribute, .done: return nil
         }
     }
 
     func close() async { await session.close() }
 
-    private func fixer(_ progress: @escaping @Sendable (RolloutProgress) -> Void) -> BoardMemoryFixer {
-        var fixer = BoardMemoryFixer(profiles: steps.profiles, passwordProvider: steps.passwordProvider, events: { event in
-            if case .waiting(let what, let seconds, let limit) = event { progress(RolloutProgress(detail: "\(what) (\(seconds)/\(limit) s)")) }
-        })
+    private func fixer(_ phase: FleetPhase, _ progress: @escaping @Sendable (RolloutProgress) -> Void) -> BoardMemoryFixer {
+        var fixer = BoardMemoryFixer(profiles: steps.profiles, passwordProvider: steps.passwordProvider,
+                                     events: context(phase, progress).memoryFixEvents(in: phase))
         fixer.rebootTimeout = steps.deadlines.rebootSeconds
         return fixer
     }
@@ -164,7 +165,7 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
     /// Plans the layout for the model on this board (its own DDR and dtb) and writes it to /boot with checked
     /// backups; the reboot is the next phase. Once the new image is being installed it is never cut short.
     private func fixMemory(_ progress: @escaping @Sendable (RolloutProgress) -> Void) async throws -> String {
-        let fixer = fixer(progress)
+        let fixer = fixer(.fixMemory, progress)
         let prepared = try await fixer.prepare(session, board: board.boardProfile, choice: deployment.layoutChoice)
         let (result, _) = try await fixer.apply(prepared, session: session, reboot: false)
         let planned = heapSizes(of: prepared.edit.plan.after)
@@ -180,7 +181,7 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
     private func reboot(_ progress: @escaping @Sendable (RolloutProgress) -> Void) async throws -> String {
         let expected = lock.withLock { plannedHeaps } ?? configuredHeaps()
         let shell = try await RootShell.open(session, passwordProvider: steps.passwordProvider)
-        let (live, fresh) = try await fixer(progress).rebootAndVerify(shell, expected: expected, backups: lock.withLock { backups })
+        let (live, fresh) = try await fixer(.reboot, progress).rebootAndVerify(shell, expected: expected, backups: lock.withLock { backups })
         lock.withLock { currentSession = fresh }
         return "back with live heaps \(MemoryLayoutText.heaps(live))"
     }
@@ -194,12 +195,7 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
     /// What the board lacks of the payload, checked and resumable; the second Ctrl-C stops the transfer (the
     /// board keeps what it acknowledged).
     private func push(_ progress: @escaping @Sendable (RolloutProgress) -> Void) async throws -> String {
-        let throttle = ProgressThrottle()
-        var pusher = DeploymentPusher(profiles: steps.profiles, passwordProvider: steps.passwordProvider, events: { event in
-            if case .progress(_, _, _, let done, let total) = event, throttle.due(done == total) {
-                progress(RolloutProgress(bytesDone: done, bytesTotal: total))
-            }
-        })
+        var pusher = DeploymentPusher(profiles: steps.profiles, passwordProvider: steps.passwordProvider, events: context(.push, progress).pushEvents)
         let control = self.control
         pusher.cancelled = { control.cancelsTransfers }
         pusher.hashCache = LocalHashCache.forCurrentUser
@@ -210,55 +206,36 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
         return "sent \(sent) of \(result.files.count) files (\(ByteCount.human(result.bytesSent)))"
     }
 
-    /// Installs the engine's service and waits (at most the engine-health deadline) for /health ready; a launch
-    /// that fails stops the service so it does not restart forever.
-    private func launch(_ progress: @escaping @Sendable (RolloutProgress) -> Void) async throws -> String {
-        let session = self.session
-        let root = try await RootShell.open(session, passwordProvider: steps.passwordProvider)
-        let manager = EngineServiceManager(root: root, payloads: steps.payloads)
-        let engine = DeployedEngine(deployment: deployment.reference, target: session.target, passwordProvider: steps.passwordProvider)
-        let spec = try await engine.launchSpec(session: session)
-        try await manager.requirePortFree(spec)
-        try await manager.installAPIKey(nil, for: spec)
-        let managerName = try await manager.install(spec)
-        let timeout = Double(steps.deadlines.engineHealthSeconds)
-        do {
-            let health = try await engine.withAPI { api, _ in
-                try await EngineReadiness(api: api, timeoutSeconds: timeout).wait(
-                    fixMemoryCommand: nil,
-                    logTail: { (try? await manager.logs(spec, lines: 15)) ?? "" },
-                    serviceRestarts: { try? await manager.status(spec).restarts },
-                    onProgress: { state in
-                        switch state {
-                        case .waitingForPort(let elapsed): progress(RolloutProgress(detail: "starting (\(Int(elapsed)) s)"))
-                        case .loading(let elapsed): progress(RolloutProgress(detail: "loading the model (\(Int(elapsed)) s)"))
-                        }
-                    })
+    /// The board as the library's single-board steps see it, with their events turned into `progress`.
+    private func context(_ phase: FleetPhase, _ progress: @escaping @Sendable (RolloutProgress) -> Void) -> BoardContext {
+        let throttle = ProgressThrottle()
+        return BoardContext(name: board.name, session: session, boardProfile: board.boardProfile, deployment: deployment.reference,
+                            payloads: steps.payloads, passwordProvider: steps.passwordProvider, apiKey: steps.apiKey, events: { event in
+            switch event.detail {
+            case .serviceStarted(let manager): progress(RolloutProgress(detail: "the engine runs under \(manager)"))
+            case .engineWaiting(.waitingForPort(let elapsed)): progress(RolloutProgress(detail: "starting (\(Int(elapsed)) s)"))
+            case .engineWaiting(.loading(let elapsed)): progress(RolloutProgress(detail: "loading the model (\(Int(elapsed)) s)"))
+            case .push(.progress(_, _, _, let done, let total)) where throttle.due(done == total):
+                progress(RolloutProgress(bytesDone: done, bytesTotal: total))
+            case .memoryFix(.waiting(let what, let seconds, let limit)): progress(RolloutProgress(detail: "\(what) (\(seconds)/\(limit) s)"))
+            default: break
             }
-            return "serving under \(managerName)" + (health.loadSeconds.map { String(format: ", model loaded in %.1f s", $0) } ?? "")
-        } catch {
-            throw await manager.abandon(spec, after: error)
-        }
+        })
     }
 
-    /// One short conversation: the answer must be text the tokenizer round-trips.
-    private func verify() async throws -> String {
-        let engine = DeployedEngine(deployment: deployment.reference, target: session.target, passwordProvider: steps.passwordProvider)
-        let prompt = steps.verifyPrompt, maxTokens = steps.verifyMaxTokens
-        let reply = try await engine.withAPI { api, _ in
-            try await Task.detached {
-                let health = try api.health()
-                guard health.status == .ready else {
-                    throw ServiceError.notReady(reason: "/health says \(health.status.rawValue)" + (health.reason.map { ": \($0)" } ?? ""), logTail: "")
-                }
-                return try api.chat([ChatMessage(role: "user", content: prompt)], options: ChatOptions(temperature: 0, maxTokens: maxTokens)) { _ in }
-            }.value
-        }
-        if let problem = ReplyTextCheck.problem(in: reply.text) {
-            throw RolloutStepError(code: "verify_failed", message: "the engine's answer is not accepted: \(problem)")
-        }
-        return "answered \(reply.completionTokens.map { "\($0) tokens" } ?? "")"
-            + (reply.tokensPerSecond.map { String(format: ", %.1f tokens/s", $0) } ?? "")
+    /// The library's launch step: the engine's service installed and started, /health ready within the
+    /// engine-health deadline; a launch that fails stops the service so it does not restart forever.
+    private func launch(_ progress: @escaping @Sendable (RolloutProgress) -> Void) async throws -> String {
+        let result = try await EngineLauncher(timeoutSeconds: Double(steps.deadlines.engineHealthSeconds)).launch(context(.launch, progress))
+        return "serving under \(result.manager)" + (result.health.loadSeconds.map { String(format: ", model loaded in %.1f s", $0) } ?? "")
+    }
+
+    /// The library's verify step: one short conversation; the answer must be text the tokenizer round-trips.
+    private func verify(_ progress: @escaping @Sendable (RolloutProgress) -> Void) async throws -> String {
+        let result = try await EngineVerifier(prompt: steps.verifyPrompt, maxTokens: steps.verifyMaxTokens).verify(context(.verify, progress))
+        try result.requireOK()
+        return "answered \(result.reply.completionTokens.map { "\($0) tokens" } ?? "")"
+            + (result.reply.tokensPerSecond.map { String(format: ", %.1f tokens/s", $0) } ?? "")
     }
 }
 

@@ -83,18 +83,19 @@ public struct RolloutStepError: Error, CustomStringConvertible, Sendable, Equata
 
     public var description: String { message }
 
-    /// Sorts any error of a phase into the board's outcome and the error's stable code: SSH errors as
-    /// `FleetBoardError.classify` does; a board that did not come back after its reboot is `not_back` (the message
-    /// says where its backups are); anything else is `failed` with `<phase>_failed`.
+    /// Sorts any error of a phase into the board's outcome and the error's stable code, as
+    /// `FleetBoardError.classify` does (unreachable, not back, the error's own code, else `<phase>_failed`); a
+    /// transfer stopped by the second Ctrl-C is `interrupted`.
     public static func classify(_ error: Error, phase: FleetPhase) -> (FleetBoardOutcome, FleetBoardError) {
         if let step = error as? RolloutStepError { return (step.outcome, FleetBoardError(code: step.code, message: step.message)) }
-        if case MemoryFixError.boardDidNotReturn = error {
-            return (.notBack, FleetBoardError(code: "not_back", message: String(describing: error)))
-        }
-        if error is SSHError { return FleetBoardError.classify(error) }
         if case UploadError.cancelled = error {
             return (.failed, FleetBoardError(code: "interrupted", message: String(describing: error)))
         }
-        return (.failed, FleetBoardError(code: "\(phase.rawValue)_failed", message: String(describing: error)))
+        return FleetBoardError.classify(error, in: phase)
     }
+}
+
+extension RolloutStepError: CodedError {
+    public var errorCode: String { code }
+    public var isRetryable: Bool { retryable }
 }

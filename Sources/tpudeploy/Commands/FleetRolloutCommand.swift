@@ -7,7 +7,7 @@ extension FleetCommand {
         static let configuration = CommandConfiguration(
             abstract: "Bring every board to the deployment, serving and verified: inspect, fix-memory, reboot, push, launch, verify.",
             discussion: """
-                The deployment is tpudeploy.yaml's (bmodel, tokenizer, model profile, remote_dir, port). Each board is inspected once; a board already at the target (the model fits its live heaps, the files match by sha256, the engine serves them and /health is ready) is skipped. Otherwise, in order: fix-memory --for-model when the model cannot load on its live heaps (each board's own layout: 12 and 16 GB boards differ), a reboot (waiting for a new boot id, at most --reboot-timeout), push (only what the board lacks, resumable), launch (waiting for /health at most --engine-timeout) and a short verify conversation.
+                The deployment is tpudeploy.yaml's (an engine API key from TPUDEPLOY_API_KEY or --api-key-file is installed by launch and sent by verify) (bmodel, tokenizer, model profile, remote_dir, port). Each board is inspected once; a board already at the target (the model fits its live heaps, the files match by sha256, the engine serves them and /health is ready) is skipped. Otherwise, in order: fix-memory --for-model when the model cannot load on its live heaps (each board's own layout: 12 and 16 GB boards differ), a reboot (waiting for a new boot id, at most --reboot-timeout), push (only what the board lacks, resumable), launch (waiting for /health at most --engine-timeout) and a short verify conversation.
 
                 Order: the canary (--canary, default 1) alone; then, unless --yes, the run stops and asks to go on (without a terminal it refuses to start: pass --yes or --canary 0); then the batches (--batch as Ansible's serial), --parallel boards at once. --max-fail PCT is a failure budget over the whole run (failed, unreachable and not-back boards count); once exceeded no new board starts and the run ends "aborted". A failed canary stops the run too. A changed host key fails that board only.
 
@@ -70,6 +70,8 @@ extension FleetCommand {
 
         @Option(name: .long, help: "Payloads directory (engine builds, service files; default: found beside the project or the executable).")
         var payloads: String?
+
+        @OptionGroup var apiKey: APIKeyOptions
 
         @Flag(name: .long, help: "Print JSON lines as boards progress (tpudeploy.fleet-event/1), then a tpudeploy.fleet-summary/1 line.")
         var json = false
@@ -137,10 +139,11 @@ extension FleetCommand {
             }
             let fixedPassword = password
             let provider: PasswordProvider = { _ in fixedPassword }
-            let steps = LiveRolloutSteps(
+            var steps = LiveRolloutSteps(
                 deployment: target, profiles: store, passwordProvider: provider, payloads: try PayloadDirectory.locate(explicit: payloads),
                 deadlines: RolloutDeadlines(connectSeconds: selection.connectTimeout, transferStallSeconds: stallTimeout,
                                             rebootSeconds: rebootTimeout, engineHealthSeconds: engineTimeout))
+            steps.apiKey = try apiKey.key()
             let control = RolloutControl()
             let display = RolloutDisplay(json: json)
 
