@@ -168,7 +168,7 @@ struct RolloutRunnerTests {
             target: "b3", seconds: 300, bootBackup: "/boot/emmcboot.itb.tpudeploy-bak", dataBackup: "/data/tpudeploy/backups/x.itb"))))
         let notBack = await Self.run(RolloutRunner(plan: try Self.plan(4, maxFail: 50), steps: steps))
         #expect(notBack.boards.map(\.outcome) == [.ok, .unreachable, .notBack, .ok])
-        #expect(notBack.boards[2].error?.code == "not_back")
+        #expect(notBack.boards[2].error?.code == "board_not_back")
         #expect(notBack.boards[2].error?.message.contains("/data/tpudeploy/backups/x.itb") == true)
         #expect(notBack.exitCode == 2)
     }

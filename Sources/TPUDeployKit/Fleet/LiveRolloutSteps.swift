@@ -167,8 +167,18 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
     private func fixMemory(_ progress: @escaping @Sendable (RolloutProgress) -> Void) async throws -> String {
         let fixer = fixer(.fixMemory, progress)
         let prepared = try await fixer.prepare(session, board: board.boardProfile, choice: deployment.layoutChoice)
-        let (result, _) = try await fixer.apply(prepared, session: session, reboot: false)
         let planned = heapSizes(of: prepared.edit.plan.after)
+        // This board's DDR and dtb bound the layout: when even the planned heaps cannot hold the model, writing
+        // them and rebooting would only lose the board's layout for nothing.
+        let model = deployment.needs
+        let fit = HeapFit(need: model.memory, totalBytes: model.totalBytes,
+                          heaps: DeviceHeaps(npu: planned["npu"], vpp: planned["vpp"], vpu: planned["vpu"]))
+        if fit.verdict == .cannotLoad {
+            throw RolloutStepError(
+                code: "no_layout_fits",
+                message: "the layout fix-memory can give \(board.name) (\(prepared.board.name), \(MemoryLayoutText.heaps(planned))) cannot hold \(model.name): \(fit.refusalReason); nothing was changed")
+        }
+        let (result, _) = try await fixer.apply(prepared, session: session, reboot: false)
         lock.withLock {
             plannedHeaps = planned
             if let boot = result.bootBackup, let data = result.dataBackup { backups = (boot, data) }

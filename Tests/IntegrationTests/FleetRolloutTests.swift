@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+import TPUDeployKit
+import TPUDeploySimulator
+
+/// `fleet rollout` end to end on a simulated mixed fleet: two EVBs and an SE7 (16 GB) and an SM7M module with
+/// 12 GB, rolled out with the small llama2-sim model, whose one 4608 MiB block fits no factory heap (so every
+/// board needs its own new layout and a reboot) and no heap a 12 GB SM7M can have.
+@Suite("fleet rollout on simulated boards", .serialized, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+struct FleetRolloutTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let model = root.appendingPathComponent("build/sim-models/llama2-sim")
+
+    @Test func rolloutSkipUnreachableBudgetOnlyFailedAndATwelveGigabyteBoard() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-rollout-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let state = directory.appendingPathComponent("sim").path
+        let environment = ["TPUDEPLOY_PAYLOADS": Self.root.appendingPathComponent("Payloads").path,
+                           "XDG_STATE_HOME": directory.appendingPathComponent("state").path]
+        func tpudeploy(_ arguments: [String]) throws -> CommandRunOutcome {
+            try runTPUDeploy(arguments, in: directory, environment: environment)
+        }
+        defer {
+            // Remove the directory only once the boards are gone: their /boot and /data are mounted inside it.
+            if (try? tpudeploy(["sim", "down", "--state-dir", state]))?.status == 0 {
+                try? FileManager.default.removeItem(at: directory)
+            }
+        }
+
+        // The fleet: three `sim up` into one state directory (one client key and known_hosts), one inventory.
+        var inventory = ""
+        var hosts: [String: String] = [:]
+        for (group, extra) in [("evb", ["--boards", "2"]), ("se7", ["--board", "se7", "--no-config"]), ("sm7", ["--board", "sm7m", "--ram", "12g", "--no-config"])] {
+            let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0", "--inventory", "\(group).ini", "--json"] + extra)
+            try #require(up.status == 0, "\(up.stderr)")
+            for board in try #require(try JSONSerialization.jsonObject(with: Data(up.stdout.utf8)) as? [[String: Any]]) {
+                hosts[try #require(board["name"] as? String)] = board["host"] as? String
+            }
+            let text = try String(contentsOf: directory.appendingPathComponent("\(group).ini"), encoding: .utf8)
+            inventory += text.replacingOccurrences(of: "[sim]", with: "[\(group)]")
+        }
+        try inventory.write(to: directory.appendingPathComponent("lab.ini"), atomically: true, encoding: .utf8)
+        #expect(hosts.keys.sorted() == ["evb1", "evb2", "se71", "sm7m1"])
+        let initialised = try tpudeploy(["init", "--deployment", "llama2-sim", "--profile", "llama2-sim",
+                                         "--bmodel", Self.model.appendingPathComponent("llama2-sim.bmodel").path,
+                                         "--tokenizer", Self.model.appendingPathComponent("tokenizer.model").path])
+        try #require(initialised.status == 0, "\(initialised.stderr)")
+
+        // --dry-run: every board inspected, nothing changed; each would get a layout and the whole payload.
+        let dry = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--dry-run", "--json"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        let plan = try #require(try dry.jsonLines().last)
+        #expect(plan["schema"] as? String == "tpudeploy.fleet-dry-run/1")
+        let planned = try #require(plan["boards"] as? [[String: Any]])
+        #expect(planned.map { $0["name"] as? String } == ["evb1", "evb2", "se71", "sm7m1"])
+        #expect(planned.map { $0["batch"] as? String } == ["canary", "batch 1", "batch 1", "batch 1"])
+        #expect(planned.allSatisfy { $0["action"] as? String == "would_roll_out" })
+        #expect(planned.allSatisfy { ($0["phases"] as? [String]) == ["fix_memory", "reboot", "push", "launch", "verify"] })
+        #expect(planned.map { $0["ddr_bytes"] as? Int } == [16 << 30, 16 << 30, 16 << 30, 12 << 30])
+        let payloadBytes = try FileManager.default.attributesOfItem(atPath: Self.model.appendingPathComponent("llama2-sim.bmodel").path)[.size] as? Int ?? 0
+        #expect(planned.allSatisfy { ($0["bytes_to_send"] as? Int ?? 0) > payloadBytes })
+        #expect(plan["layout_changes"] as? Int == 4)
+
+        // With a canary and no terminal to ask on, nothing starts without --yes.
+        let unconfirmed = try tpudeploy(["fleet", "rollout", "-i", "lab.ini"])
+        #expect(unconfirmed.status == 1)
+        #expect(unconfirmed.stderr.contains("--yes"), "\(unconfirmed.stderr)")
+
+        // The 16 GB boards: the canary, then the other two at once; each gets its layout, reboots, serves.
+        let full = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--limit", "all:!sm7", "--yes", "--json", "--parallel", "2"])
+        #expect(full.status == 0, "\(full.stderr)")
+        let lines = try full.jsonLines()
+        let summary = try #require(lines.last)
+        #expect(summary["schema"] as? String == "tpudeploy.fleet-summary/1")
+        #expect(summary["outcome"] as? String == "ok")
+        let fullRun = try #require(summary["run"] as? String)
+        let boards = try #require(summary["boards"] as? [[String: Any]])
+        #expect(boards.map { $0["name"] as? String } == ["evb1", "evb2", "se71"])
+        #expect(boards.allSatisfy { $0["outcome"] as? String == "ok" })
+        for name in ["evb1", "evb2", "se71"] {
+            let phases = lines.dropLast().filter { $0["board"] as? String == name && $0["status"] as? String != "progress" }
+                .map { "\($0["phase"]!)/\($0["status"]!)" }
+            #expect(phases == ["connect/started", "inspect/started", "inspect/done", "fix_memory/started", "fix_memory/done",
+                               "reboot/started", "reboot/done", "push/started", "push/done", "launch/started", "launch/done",
+                               "verify/started", "verify/done", "done/ok"], "\(name)")
+        }
+        // The canary ended before any other board connected.
+        let canaryDone = try #require(lines.firstIndex { $0["board"] as? String == "evb1" && $0["phase"] as? String == "done" })
+        let othersStart = try #require(lines.firstIndex { $0["board"] as? String != "evb1" && $0["schema"] as? String == "tpudeploy.fleet-event/1" })
+        #expect(canaryDone < othersStart)
+        // What a user checks on a board: the new live heaps and a serving engine.
+        let inspected = try tpudeploy(["fleet", "inspect", "-i", "lab.ini", "--limit", "all:!sm7", "--json"])
+        for board in try #require(try inspected.jsonLines().last?["boards"] as? [[String: Any]]) {
+            let facts = try #require(board["facts"] as? [String: Any])
+            let npu = (facts["heaps"] as? [[String: Any]])?.first { $0["name"] as? String == "npu" }
+            #expect((npu?["live_bytes"] as? Int ?? 0) >= 4608 << 20, "\(board["name"] ?? "?")")
+            #expect(facts["engine_running"] as? Bool == true)
+        }
+
+        // The same rollout again: every board is at the target and skipped after one look.
+        let again = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--limit", "all:!sm7", "--yes", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let skipped = try #require(try again.jsonLines().last?["boards"] as? [[String: Any]])
+        #expect(skipped.map { $0["outcome"] as? String } == ["skipped", "skipped", "skipped"])
+        #expect(!again.stdout.contains("\"phase\":\"push\""))
+
+        // evb2 powered off: unreachable, the others still done, exit 3.
+        let evb2 = try #require(hosts["evb2"])
+        _ = try? SimulatedBoardHarness.run("/usr/bin/ssh", [
+            "-i", directory.appendingPathComponent("sim/client/id_ed25519").path, "-o", "UserKnownHostsFile=\(directory.appendingPathComponent("sim/known_hosts").path)",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null", "root@\(evb2)", "poweroff"])
+        let simulator = Simulator(stateDirectory: URL(fileURLWithPath: state))
+        var polls = 0
+        while try simulator.state(of: "evb2") != .down, polls < 100 {
+            Thread.sleep(forTimeInterval: 0.1)
+            polls += 1
+        }
+        let partial = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--limit", "all:!sm7", "--canary", "0", "--parallel", "1",
+                                     "--connect-timeout", "3", "--json"])
+        #expect(partial.status == 3, "\(partial.stderr)")
+        let partialSummary = try #require(try partial.jsonLines().last)
+        let partialRun = try #require(partialSummary["run"] as? String)
+        let partialBoards = try #require(partialSummary["boards"] as? [[String: Any]])
+        #expect(partialBoards.map { $0["outcome"] as? String } == ["skipped", "unreachable", "skipped"])
+        #expect(partialBoards[1]["phase"] as? String == "connect")
+
+        // A failure budget of 0 %: the first board not reached stops the run; the rest are not started, exit 4.
+        let budget = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--limit", "evb:sm7", "--canary", "0", "--parallel", "1",
+                                    "--max-fail", "0", "--connect-timeout", "3", "--json"])
+        #expect(budget.status == 4, "\(budget.stderr)")
+        let budgetSummary = try #require(try budget.jsonLines().last)
+        #expect(budgetSummary["outcome"] as? String == "aborted")
+        #expect(budgetSummary["stopped_by"] as? String == "failure_budget")
+        #expect((budgetSummary["boards"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["skipped", "unreachable", "not_started"])
+
+        // evb2 back on: --only-failed takes only it from the run it was not reached in.
+        let power = try tpudeploy(["sim", "reboot", "evb2", "--state-dir", state])
+        try #require(power.status == 0, "\(power.stderr)")
+        let retried = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--only-failed", partialRun, "--yes", "--json"])
+        #expect(retried.status == 0, "\(retried.stderr)")
+        let retriedBoards = try #require(try retried.jsonLines().last?["boards"] as? [[String: Any]])
+        #expect(retriedBoards.map { $0["name"] as? String } == ["evb2"])
+        #expect(["ok", "skipped"].contains(retriedBoards.first?["outcome"] as? String ?? ""))
+        // The journal of each run is where the documentation says.
+        let journal = directory.appendingPathComponent("state/tpudeploy/runs/\(fullRun)/journal.jsonl")
+        #expect((try? String(contentsOf: journal, encoding: .utf8))?.contains("\"phase\":\"reboot\",\"status\":\"done\"") == true)
+
+        // The 12 GB SM7M: no layout it can have holds the model's one 4608 MiB block, so it fails in fix_memory
+        // without its boot image being touched.
+        let sm7 = try #require(hosts["sm7m1"])
+        func bootImageHash() throws -> String {
+            try SimulatedBoardHarness.run("/usr/bin/ssh", [
+                "-i", directory.appendingPathComponent("sim/client/id_ed25519").path, "-o", "UserKnownHostsFile=\(directory.appendingPathComponent("sim/known_hosts").path)",
+                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null", "root@\(sm7)", "sha256sum /boot/emmcboot.itb"])
+        }
+        let imageBefore = try bootImageHash()
+        let small = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--limit", "sm7", "--yes"])
+        #expect(small.status == 2, "\(small.stdout) \(small.stderr)")
+        let row = small.stdout.split(separator: "\n").first { $0.hasPrefix("sm7m1") }.map(String.init) ?? ""
+        #expect(row.contains("failed") && row.contains("fix_memory") && row.contains("no_layout_fits"), "\(small.stdout)")
+        #expect(try bootImageHash() == imageBefore)
+    }
+}
