@@ -182,6 +182,18 @@ struct RolloutRunnerTests {
         #expect(steps.calls(of: "b2").isEmpty)
     }
 
+    @Test func aBudgetExceededByTheLastBoardsHoldsNothingBackSoTheRunFailedNotAborted() async throws {
+        let alone = await Self.run(RolloutRunner(plan: try Self.plan(1), steps: FakeRolloutSteps(["b1": .init(failing: (.push, Self.failure))])))
+        #expect(alone.boards.map(\.outcome) == [.failed])
+        #expect(alone.stoppedBy == nil)
+        #expect(alone.outcome == "failed")
+        #expect(alone.exitCode == 2)
+        let last = await Self.run(RolloutRunner(plan: try Self.plan(3, canary: 0, maxFail: 0, parallel: 1),
+                                                steps: FakeRolloutSteps(["b3": .init(failing: (.push, Self.failure))])))
+        #expect(last.boards.map(\.outcome) == [.ok, .ok, .failed])
+        #expect(last.exitCode == 2)
+    }
+
     @Test func theCanaryWaitsForTheGoAhead() async throws {
         let asked = EventLog()
         let declined = await Self.run(RolloutRunner(plan: try Self.plan(3), steps: FakeRolloutSteps(), approveCanary: { results in

@@ -70,6 +70,11 @@ public struct RolloutRunner: Sendable {
             }
         }
         if stoppedBy == nil, control.isStopping { stoppedBy = "interrupt" }
+        // A budget exceeded (or a canary failed) by the run's last boards held nothing back: the run failed, it
+        // was not aborted.
+        if stoppedBy == "failure_budget" || stoppedBy == "canary_failed", plan.batches.flatMap(\.boards).allSatisfy({ results[$0.name] != nil }) {
+            stoppedBy = nil
+        }
         let why: String
         switch stoppedBy {
         case "failure_budget": why = "the failure budget was exceeded before it started"
