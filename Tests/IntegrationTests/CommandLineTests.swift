@@ -29,6 +29,7 @@ struct CommandLineTests {
         #expect(outcome.status == 1)
         let object = try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: String]
         #expect(object?["error"]?.contains("chatglm2-6b") == true)
+        #expect(object?["code"] == "unknown_model_profile")
     }
 
     @Test func initWritesAProjectFileThatInspectReads() throws {

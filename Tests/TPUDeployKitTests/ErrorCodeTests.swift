@@ -93,6 +93,8 @@ struct ErrorCodeTests {
         (ServiceError.crashLoop(restarts: 1, seconds: 1, logTail: ""), "engine_crash_loop"),
         (ServiceError.launchAbandoned(reason: "r", service: "s", stopped: true, causeCode: nil), "launch_failed"),
         (ServiceError.answerRejected(problem: "p"), "bad_answer"),
+        (ServiceError.noDeploymentNamed(configPath: "tpudeploy.yaml"), "no_deployment"),
+        (ServiceError.notPushed(what: "bmodel", directory: "/data/tpudeploy/x"), "not_pushed"),
         (EngineAccessError.keyNeeded(deployment: "d"), "api_key_needed"),
         (EngineAccessError.keyRefused(deployment: "d", source: "s"), "api_key_refused"),
         (EngineAccessError.unusableKey(source: "s", reason: "r"), "api_key_unusable"),

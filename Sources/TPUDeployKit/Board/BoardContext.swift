@@ -13,7 +13,7 @@ public struct BoardContext: Sendable {
     public var deployment: DeploymentReference
     /// The service files and engine builds; needed by launch (status, stop and logs do without).
     public var payloads: PayloadDirectory?
-    /// Asked only for a sudo password the login did not give; a fleet passes one that never prompts.
+    /// Asked for a login or sudo password no key or earlier answer gave; a fleet passes one that never prompts.
     public var passwordProvider: PasswordProvider?
     /// The engine's API key: launch installs it, verify and status send it.
     public var apiKey: EngineAPIKey?
@@ -59,9 +59,19 @@ public struct BoardContext: Sendable {
         return { context.report(phase, .memoryFix($0)) }
     }
 
-    /// The way to the engine's HTTP API on this board (a port forward per call).
+    /// The deployment on this board, for its service spec; `engineAccess()` for its HTTP API.
     public var engine: DeployedEngine {
         DeployedEngine(deployment: deployment, target: target, passwordProvider: passwordProvider)
+    }
+
+    /// The way to the engine's HTTP API on this board (a port forward per call, on an SSH login of its own). That
+    /// login reuses the password this session logged in with, if it used one, so nobody is asked twice.
+    public func engineAccess() async -> DeployedEngine {
+        var access = engine
+        if let password = await session.loginPassword {
+            access = DeployedEngine(deployment: deployment, target: target, passwordProvider: { _ in password })
+        }
+        return access
     }
 
     /// The command that makes room for this deployment's model, for messages; nil without a model profile.

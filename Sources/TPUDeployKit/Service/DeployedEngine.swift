@@ -22,8 +22,7 @@ public struct DeploymentReference: Sendable, Equatable {
         if let name { _ = try BoardNames.validatedName(name, source: "--name") }
         let flagDirectory = try remoteDir.map { try BoardNames.validatedDirectory($0, source: "--remote-dir") }
         guard let chosenName = name ?? settings?.name else {
-            throw ServiceError.scriptFailed(
-                "no deployment named: add a `deployment:` section to \(configPath) (tpudeploy init --model … writes one) or pass --name")
+            throw ServiceError.noDeploymentNamed(configPath: configPath)
         }
         let modelName = profileName ?? settings?.model
         var profile: ModelProfile?
@@ -61,8 +60,7 @@ public struct DeployedFiles: Sendable, Equatable {
         let manifest = BoardManifest(text: lines.count > 1 ? String(lines[1]) : "")
         func file(_ role: PayloadRole) throws -> String {
             guard let name = manifest.files.filter({ $0.value.role == role }).map(\.key).sorted().first else {
-                throw ServiceError.scriptFailed(
-                    "no \(role.rawValue) was pushed to \(deployment.remoteDir) on the board: run `tpudeploy push` first")
+                throw ServiceError.notPushed(what: role.rawValue, directory: deployment.remoteDir)
             }
             _ = try BoardNames.validatedFileName(name, source: "\(path) on the board names a file")
             return deployment.remoteDir + "/" + name

@@ -24,13 +24,13 @@ public struct EngineLauncher: Sendable {
     }
 
     /// Launches `board.deployment` on `board.session`, installing `board.apiKey` (or removing an old key file).
-    /// Events: `launch` started, `serviceStarted`, `engineWaiting` while it loads, finished.
-    public func launch(_ board: BoardContext) async throws -> LaunchResult {
+    /// Events: `launch` started, `serviceStarted`, `engineWaiting` while it loads, finished. `readySeconds`
+    /// counts from `started` (a command passes its own start, so the connection is counted too).
+    public func launch(_ board: BoardContext, started: Date = Date()) async throws -> LaunchResult {
         guard let payloads = board.payloads else { throw PayloadError.notGiven(step: "launch") }
-        let started = Date()
         let root = try await RootShell.open(board.session, passwordProvider: board.passwordProvider)
         let manager = EngineServiceManager(root: root, payloads: payloads)
-        let engine = board.engine
+        let engine = await board.engineAccess()
         let spec = try await engine.launchSpec(session: board.session, withAPIKey: board.apiKey != nil)
         try await manager.requirePortFree(spec)
         try await manager.installAPIKey(board.apiKey, for: spec)

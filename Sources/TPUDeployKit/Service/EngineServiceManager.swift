@@ -44,6 +44,10 @@ public enum ServiceError: Error, CustomStringConvertible, Sendable, Equatable {
     case launchAbandoned(reason: String, service: String, stopped: Bool, causeCode: String?)
     /// The engine answered, but not with text the tokenizer round-trips (`ReplyTextCheck`).
     case answerRejected(problem: String)
+    /// Neither tpudeploy.yaml nor a flag names the deployment to act on.
+    case noDeploymentNamed(configPath: String)
+    /// The board's deployment directory holds no `what` (engine, bmodel, tokenizer): nothing was pushed there.
+    case notPushed(what: String, directory: String)
 
     public var description: String {
         switch self {
@@ -65,6 +69,10 @@ public enum ServiceError: Error, CustomStringConvertible, Sendable, Equatable {
                 : "\nStopping the service \(service) failed too: run `tpudeploy stop` so it does not restart at boot.")
         case .answerRejected(let problem):
             return "the engine's answer is not acceptable: \(problem)"
+        case .noDeploymentNamed(let configPath):
+            return "no deployment named: add a `deployment:` section to \(configPath) (tpudeploy init --model … writes one) or pass --name"
+        case .notPushed(let what, let directory):
+            return "no \(what) was pushed to \(directory) on the board: run `tpudeploy push` first"
         case .timedOut(let seconds, let lastState, let logTail):
             return "the engine was not ready after \(seconds) s (last state: \(lastState)); see `tpudeploy logs`"
                 + (logTail.isEmpty ? "" : "; last log lines:\n\(logTail)")
@@ -137,6 +145,8 @@ extension ServiceError: CodedError {
         // message says the service was stopped.
         case .launchAbandoned(_, _, _, let cause): return cause ?? "launch_failed"
         case .answerRejected: return "bad_answer"
+        case .noDeploymentNamed: return "no_deployment"
+        case .notPushed: return "not_pushed"
         }
     }
 

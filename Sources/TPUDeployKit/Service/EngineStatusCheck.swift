@@ -21,7 +21,7 @@ public struct EngineStatusCheck: Sendable {
     }
 
     public func check(_ board: BoardContext) async throws -> EngineStatusReport {
-        let engine = board.engine
+        let engine = await board.engineAccess()
         let service = try await board.serviceManager().status(engine.bareSpec)
         var report = EngineStatusReport(deployment: board.deployment.name, service: service)
         guard service.state == .running else { return report }

@@ -41,7 +41,7 @@ public struct EngineVerifier: Sendable {
         board.report(.verify, .started)
         let prompt = self.prompt, maxTokens = self.maxTokens
         let fixMemoryCommand = board.fixMemoryCommand, deployment = board.deployment.name
-        let result = try await board.engine.withAuthorizedAPI(apiKey: board.apiKey, askForKey: askForKey) { api, forward in
+        let result = try await board.engineAccess().withAuthorizedAPI(apiKey: board.apiKey, askForKey: askForKey) { api, forward in
             // The whole conversation is blocking socket I/O: on a thread of its own, off the cooperative pool.
             try await DedicatedThread.run("tpudeploy.verify") {
                 let health = try api.health()

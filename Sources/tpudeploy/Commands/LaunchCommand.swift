@@ -48,6 +48,7 @@ struct LaunchCommand: AsyncParsableCommand {
             let context = try EngineCommandContext(target: target, deployment: deployment)
             let key = try apiKey.key()
             let payloadDirectory = try PayloadDirectory.locate(explicit: payloads)
+            let started = Date()
             let progress = StatusLine(quiet: output.json)
             let launcher = EngineLauncher(timeoutSeconds: timeout)
             let result: LaunchResult
@@ -55,7 +56,7 @@ struct LaunchCommand: AsyncParsableCommand {
                 result = try await context.withBoard(payloads: payloadDirectory, apiKey: key, events: { event in
                     Self.render(event, on: progress, deployment: context.deployment.name, board: context.target.displayName)
                 }) { board in
-                    try await launcher.launch(board)
+                    try await launcher.launch(board, started: started)
                 }
             } catch {
                 progress.finish()
