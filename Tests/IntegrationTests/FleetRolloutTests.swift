@@ -133,19 +133,30 @@ struct FleetRolloutTests {
         #expect(budgetSummary["stopped_by"] as? String == "failure_budget")
         #expect((budgetSummary["boards"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["skipped", "unreachable", "not_started"])
 
-        // evb2 back on: --only-failed takes only it from the run it was not reached in.
+        let budgetRun = try #require(budgetSummary["run"] as? String)
+
+        // evb2 back on: --resume continues the run it was not reached in, under the same name, leaving alone the
+        // boards that ended well in it.
         let power = try tpudeploy(["sim", "reboot", "evb2", "--state-dir", state])
         try #require(power.status == 0, "\(power.stderr)")
-        let retried = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--only-failed", partialRun, "--yes", "--json"])
-        #expect(retried.status == 0, "\(retried.stderr)")
-        let retriedBoards = try #require(try retried.jsonLines().last?["boards"] as? [[String: Any]])
-        #expect(retriedBoards.map { $0["name"] as? String } == ["evb2"])
-        #expect(["ok", "skipped"].contains(retriedBoards.first?["outcome"] as? String ?? ""))
+        let resumed = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--resume", partialRun, "--yes", "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let resumedLines = try resumed.jsonLines()
+        let resumedSummary = try #require(resumedLines.last)
+        #expect(resumedSummary["run"] as? String == partialRun)
+        let resumedBoards = try #require(resumedSummary["boards"] as? [[String: Any]])
+        #expect(resumedBoards.map { $0["name"] as? String } == ["evb1", "evb2", "se71"])
+        #expect(["ok", "skipped"].contains(resumedBoards[1]["outcome"] as? String ?? ""))
+        for name in ["evb1", "se71"] {
+            let events = resumedLines.dropLast().filter { $0["board"] as? String == name }
+            #expect(events.map { "\($0["phase"]!)/\($0["status"]!)" } == ["done/skipped"], "\(name) was contacted again")
+        }
         // The journal of each run is where the documentation says.
         let journal = directory.appendingPathComponent("state/tpudeploy/runs/\(fullRun)/journal.jsonl")
         #expect((try? String(contentsOf: journal, encoding: .utf8))?.contains("\"phase\":\"reboot\",\"status\":\"done\"") == true)
 
-        // The 12 GB SM7M: no layout it can have holds the model's one 4608 MiB block, so it fails in fix_memory
+        // --only-failed takes the boards of the budget run that did not end well: evb2 (now at the target) and the
+        // 12 GB SM7M, which no layout it can have lets hold the model's one 4608 MiB block: it fails in fix_memory
         // without its boot image being touched.
         let sm7 = try #require(hosts["sm7m1"])
         func bootImageHash() throws -> String {
@@ -154,10 +165,79 @@ struct FleetRolloutTests {
                 "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null", "root@\(sm7)", "sha256sum /boot/emmcboot.itb"])
         }
         let imageBefore = try bootImageHash()
-        let small = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--limit", "sm7", "--yes"])
-        #expect(small.status == 2, "\(small.stdout) \(small.stderr)")
-        let row = small.stdout.split(separator: "\n").first { $0.hasPrefix("sm7m1") }.map(String.init) ?? ""
-        #expect(row.contains("failed") && row.contains("fix_memory") && row.contains("no_layout_fits"), "\(small.stdout)")
+        let retried = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--only-failed", budgetRun, "--yes"])
+        #expect(retried.status == 2, "\(retried.stdout) \(retried.stderr)")
+        let rows = retried.stdout.split(separator: "\n").map(String.init)
+        #expect(rows.filter { $0.hasPrefix("evb") || $0.hasPrefix("se7") || $0.hasPrefix("sm7") }.map { String($0.prefix(5)) } == ["evb2 ", "sm7m1"])
+        #expect(rows.contains { $0.hasPrefix("evb2 ") && $0.contains("skipped") }, "\(retried.stdout)")
+        let row = rows.first { $0.hasPrefix("sm7m1") } ?? ""
+        #expect(row.contains("failed") && row.contains("fix_memory") && row.contains("no_layout_fits"), "\(retried.stdout)")
         #expect(try bootImageHash() == imageBefore)
+
+        // Ctrl-C: evb1 lost its bmodel and its link is slowed, so its push takes a while. The first Ctrl-C starts no
+        // new board (evb2 is never started) and lets the transfer go on; the second stops it; exit 130. --resume
+        // then finishes the push from what the board kept.
+        let evb1 = try #require(hosts["evb1"])
+        _ = try SimulatedBoardHarness.run("/usr/bin/ssh", [
+            "-i", directory.appendingPathComponent("sim/client/id_ed25519").path, "-o", "UserKnownHostsFile=\(directory.appendingPathComponent("sim/known_hosts").path)",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null", "root@\(evb1)", "rm /data/tpudeploy/llama2-sim/llama2-sim.bmodel"])
+        let slowed = try tpudeploy(["sim", "link", "evb1", "--rate-mbit", "2", "--state-dir", state])
+        try #require(slowed.status == 0, "\(slowed.stderr)")
+        let rollout = Process()
+        rollout.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tpudeploy")
+        rollout.arguments = ["fleet", "rollout", "-i", "lab.ini", "--limit", "evb", "--canary", "0", "--parallel", "1", "--json"]
+        rollout.currentDirectoryURL = directory
+        var processEnvironment = ProcessInfo.processInfo.environment
+        processEnvironment["TPUDEPLOY_PROFILES"] = Self.root.appendingPathComponent("Profiles").path
+        for (key, value) in environment { processEnvironment[key] = value }
+        rollout.environment = processEnvironment
+        let output = Pipe()
+        rollout.standardOutput = output
+        rollout.standardError = FileHandle.nullDevice
+        rollout.standardInput = FileHandle.nullDevice
+        try rollout.run()
+        var lines: [[String: Any]] = []
+        func nextLine() -> [String: Any]? {
+            var bytes = Data()
+            while true {
+                let byte = output.fileHandleForReading.readData(ofLength: 1)
+                if byte.isEmpty { return nil }
+                if byte.first == 10 { break }
+                bytes.append(byte)
+            }
+            let object = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any]
+            if let object { lines.append(object) }
+            return object
+        }
+        func waitForPushProgress() -> Bool {
+            while let line = nextLine() {
+                if line["board"] as? String == "evb1", line["phase"] as? String == "push", line["status"] as? String == "progress" { return true }
+            }
+            return false
+        }
+        #expect(waitForPushProgress())
+        kill(rollout.processIdentifier, SIGINT)
+        // The transfer goes on after the first Ctrl-C: more of it is reported.
+        #expect(waitForPushProgress())
+        kill(rollout.processIdentifier, SIGINT)
+        while nextLine() != nil {}
+        rollout.waitUntilExit()
+        #expect(rollout.terminationStatus == 130)
+        let interrupted = try #require(lines.last)
+        #expect(interrupted["outcome"] as? String == "interrupted")
+        let interruptedRun = try #require(interrupted["run"] as? String)
+        let stopped = try #require(interrupted["boards"] as? [[String: Any]])
+        #expect(stopped.map { $0["outcome"] as? String } == ["failed", "not_started"])
+        #expect(stopped.first?["phase"] as? String == "push")
+        #expect((stopped.first?["error"] as? [String: Any])?["code"] as? String == "interrupted")
+
+        _ = try tpudeploy(["sim", "link", "evb1", "--unlimited", "--state-dir", state])
+        let finished = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--resume", interruptedRun, "--yes", "--json"])
+        #expect(finished.status == 0, "\(finished.stderr)")
+        let finishedLines = try finished.jsonLines()
+        #expect((finishedLines.last?["boards"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["ok", "skipped"])
+        // Resumed, not sent again: fewer bytes left to send than the bmodel holds.
+        let left = finishedLines.first { $0["board"] as? String == "evb1" && $0["phase"] as? String == "push" && $0["bytes_total"] != nil }?["bytes_total"] as? Int
+        #expect((left ?? Int.max) < payloadBytes)
     }
 }
