@@ -11,7 +11,7 @@ struct FleetRolloutTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let model = root.appendingPathComponent("build/sim-models/llama2-sim")
 
-    @Test func rolloutSkipUnreachableBudgetOnlyFailedAndATwelveGigabyteBoard() throws {
+    @Test func aMixedFleetIsRolledOutSkippedRetriedResumedAndInterrupted() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-rollout-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let state = directory.appendingPathComponent("sim").path
@@ -173,5 +173,73 @@ struct FleetRolloutTests {
         let row = rows.first { $0.hasPrefix("sm7m1") } ?? ""
         #expect(row.contains("failed") && row.contains("fix_memory") && row.contains("no_layout_fits"), "\(retried.stdout)")
         #expect(try bootImageHash() == imageBefore)
+
+        // Ctrl-C: evb1 lost its engine build (17 MiB) and its link is slowed, so its push takes a while. The first Ctrl-C starts no
+        // new board (evb2 is never started) and lets the transfer go on; the second stops it; exit 130. --resume
+        // then finishes the push from what the board kept.
+        let evb1 = try #require(hosts["evb1"])
+        _ = try SimulatedBoardHarness.run("/usr/bin/ssh", [
+            "-i", directory.appendingPathComponent("sim/client/id_ed25519").path, "-o", "UserKnownHostsFile=\(directory.appendingPathComponent("sim/known_hosts").path)",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null", "root@\(evb1)", "rm /data/tpudeploy/llama2-sim/tpu-llm-engine"])
+        let slowed = try tpudeploy(["sim", "link", "evb1", "--rate-mbit", "8", "--state-dir", state])
+        try #require(slowed.status == 0, "\(slowed.stderr)")
+        let rollout = Process()
+        rollout.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tpudeploy")
+        rollout.arguments = ["fleet", "rollout", "-i", "lab.ini", "--limit", "evb", "--canary", "0", "--parallel", "1", "--json"]
+        rollout.currentDirectoryURL = directory
+        var processEnvironment = ProcessInfo.processInfo.environment
+        processEnvironment["TPUDEPLOY_PROFILES"] = Self.root.appendingPathComponent("Profiles").path
+        for (key, value) in environment { processEnvironment[key] = value }
+        rollout.environment = processEnvironment
+        let output = Pipe()
+        rollout.standardOutput = output
+        rollout.standardError = FileHandle.nullDevice
+        rollout.standardInput = FileHandle.nullDevice
+        try rollout.run()
+        var streamed: [[String: Any]] = []
+        func nextLine() -> [String: Any]? {
+            var bytes = Data()
+            while true {
+                let byte = output.fileHandleForReading.readData(ofLength: 1)
+                if byte.isEmpty { return nil }
+                if byte.first == 10 { break }
+                bytes.append(byte)
+            }
+            let object = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any]
+            if let object { streamed.append(object) }
+            return object
+        }
+        func waitForPushProgress() -> Bool {
+            while let line = nextLine() {
+                if line["board"] as? String == "evb1", line["phase"] as? String == "push", line["status"] as? String == "progress" { return true }
+            }
+            return false
+        }
+        #expect(waitForPushProgress())
+        kill(rollout.processIdentifier, SIGINT)
+        // The transfer goes on after the first Ctrl-C: more of it is reported.
+        #expect(waitForPushProgress())
+        kill(rollout.processIdentifier, SIGINT)
+        while nextLine() != nil {}
+        rollout.waitUntilExit()
+        #expect(rollout.terminationStatus == 130)
+        let interrupted = try #require(streamed.last)
+        #expect(interrupted["outcome"] as? String == "interrupted")
+        let interruptedRun = try #require(interrupted["run"] as? String)
+        let stopped = try #require(interrupted["boards"] as? [[String: Any]])
+        #expect(stopped.map { $0["outcome"] as? String } == ["failed", "not_started"])
+        #expect(stopped.first?["phase"] as? String == "push")
+        #expect((stopped.first?["error"] as? [String: Any])?["code"] as? String == "interrupted")
+
+        _ = try tpudeploy(["sim", "link", "evb1", "--unlimited", "--state-dir", state])
+        let finished = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--resume", interruptedRun, "--yes", "--json"])
+        #expect(finished.status == 0, "\(finished.stderr)")
+        let finishedLines = try finished.jsonLines()
+        #expect((finishedLines.last?["boards"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["ok", "skipped"])
+        // Resumed, not sent again: fewer bytes left to send than the engine build holds.
+        let engineBytes = try #require(finishedLines.first { $0["board"] as? String == "evb1" && $0["phase"] as? String == "inspect" && $0["status"] as? String == "done" })
+        let left = finishedLines.first { $0["board"] as? String == "evb1" && $0["phase"] as? String == "push" && $0["bytes_total"] != nil }?["bytes_total"] as? Int
+        let stoppedAt = streamed.last { $0["phase"] as? String == "push" && $0["bytes_total"] != nil }?["bytes_total"] as? Int
+        #expect(left != nil && stoppedAt != nil && left! < stoppedAt!, "\(engineBytes)")
     }
 }
