@@ -10,6 +10,8 @@ final class RolloutDisplay: @unchecked Sendable {
     private var finished = 0
     private var total = 0
     private var failures = 0
+    /// When each board's push began, for its rate.
+    private var transfers: [String: ContinuousClock.Instant] = [:]
     /// Waits (a reboot, a model loading) are shown every 10 s a board, not every second.
     private let waits = WaitThrottle()
 
@@ -37,7 +39,12 @@ final class RolloutDisplay: @unchecked Sendable {
         switch (event.phase, event.status) {
         case (_, "progress"):
             if let done = event.bytesDone, let all = event.bytesTotal, all > 0 {
-                note("\(who): \(event.phase.rawValue) \(ByteCount.human(done)) of \(ByteCount.human(all))")
+                let rate = lock.withLock { () -> String in
+                    guard let started = transfers[event.board] else { return "" }
+                    let seconds = Double((ContinuousClock.now - started).components.seconds) + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+                    return seconds > 0.5 ? " at \(ByteCount.human(UInt64(Double(done) / seconds)))/s" : ""
+                }
+                note("\(who): \(event.phase.rawValue) \(ByteCount.human(done)) of \(ByteCount.human(all))\(rate)")
             } else if let detail = event.detail, waits.due(event.board) {
                 note("\(who): \(event.phase.rawValue): \(detail)")
             }
@@ -47,6 +54,7 @@ final class RolloutDisplay: @unchecked Sendable {
         case (.connect, _), (.inspect, "started"):
             break
         case (_, "started"):
+            if event.phase == .push { lock.withLock { transfers[event.board] = ContinuousClock.now } }
             note("\(who): \(event.phase.rawValue)…" + (event.detail.map { " (\($0))" } ?? ""))
         case (_, "done"), (_, "skipped"):
             if let detail = event.detail { note("\(who): \(event.phase.rawValue) \(event.status): \(detail)") }
