@@ -229,6 +229,6 @@ struct ErrorCodeTests {
     }
 
     @Test func phasesKeepTheirJSONNames() {
-        #expect(FleetPhase.allCases.map(\.rawValue) == ["connect", "inspect", "fix_memory", "reboot", "push", "launch", "verify", "done"])
+        #expect(FleetPhase.allCases.map(\.rawValue) == ["connect", "inspect", "distribute", "fix_memory", "reboot", "push", "launch", "verify", "done"])
     }
 }
