@@ -46,6 +46,38 @@ struct HungSFTPServerTests {
         }
     }
 
+    @Test func aPushToAStoppedServerEndsAtTheStallLimitAndTheNextPushResumes() async throws {
+        let payload = try PushPayload(bigMiB: 64)
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let stopped = StopOnce(board)
+            let stopping = DeploymentPusher(profiles: profiles, passwordProvider: nil) { event in
+                if case .progress(let name, let done, let size, _, _) = event, name == "weights-extra.bin", done * 3 >= size {
+                    stopped.fire()
+                }
+            }
+            let request = payload.request(remoteDir: "/data/tpudeploy/tiny", support: [payload.big])
+            let session = try await SSHSession.connect(to: target(board))
+            await #expect {
+                _ = try await stopping.push(request, session: session)
+            } throws: { error in
+                guard case UploadError.linkStalled(_, _, _, let seconds) = error else { return false }
+                return seconds >= stallSeconds && "\(error)".contains("nothing came back from the board for")
+            }
+            #expect(stopped.answer?.hasPrefix("signalled") == true, "the board's sftp-server was stopped: \(stopped.answer ?? "never")")
+            _ = try signalSFTPServers(board, "CONT")
+            await session.close()
+            #expect(try SimulatedBoardHarness.openSSH(board, "test -e /data/tpudeploy/tiny/weights-extra.bin && echo yes || echo no").hasPrefix("no"))
+
+            let fresh = try await SSHSession.connect(to: target(board))
+            let result = try await DeploymentPusher(profiles: profiles, passwordProvider: nil, events: nil).push(request, session: fresh)
+            await fresh.close()
+            let big = try #require(result.files.first { $0.name == "weights-extra.bin" })
+            #expect(big.action == .resumed)
+        }
+    }
+
     @Test func fixMemoryOnAStoppedServerEndsAtTheStallLimitAndLeavesTheImageAlone() async throws {
         try await SimulatedBoardHarness.withBoards { _, boards in
             let board = boards[0]
