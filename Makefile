@@ -140,7 +140,7 @@ $(BENCH_VENV_STAMP): | $(VENV_STAMP)
 # The Ansible playbook example of docs/fleet.md must parse (ansible-playbook reads it, runs nothing).
 playbook-check: $(BENCH_VENV_STAMP)
 	PYTHONWARNINGS=ignore ANSIBLE_HOME=$(CURDIR)/build/ansible-home $(VENV)/bin/ansible-playbook --syntax-check \
-		-i docs/examples/control-node.ini docs/examples/tpudeploy-rollout.yml
+		-i docs/examples/boards.ini docs/examples/tpudeploy-rollout.yml docs/examples/tpudeploy-per-host.yml
 
 # The installable binary; its own `tpudeploy version` must report libssh linked in.
 release: setup
