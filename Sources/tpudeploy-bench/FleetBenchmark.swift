@@ -28,6 +28,7 @@ func benchmarkFleet(runs: Int, scratch: URL) async throws -> (result: any Encoda
     let version = ansible?.version ?? "not installed"
     let pssh = (try? runProcess("/usr/bin/dpkg-query", ["-W", "-f", "${Version}", "pssh"])) ?? "unknown"
 
+    BenchCleanup.shared.install()
     let control = try benchmarkFleetControl(tpudeploy: tpudeploy, ansible: ansible, boards: controlBoards,
                                             runs: max(2, min(runs, 3)), scratch: scratch)
     let distribution = try benchmarkFleetDistribution(ansibleVenv: ansible?.venv, boards: distributionBoards,

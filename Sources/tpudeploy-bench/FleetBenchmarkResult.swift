@@ -94,6 +94,8 @@ struct FleetBenchmarkResult: Encodable {
         var boards: Int
         var parallelism: Int
         var fit: Fit?
+        /// Whether every run of every tool got every board's facts (see each run's boards_ok).
+        var everyBoardAnswered: Bool
         var inspect: Tool
         var ansibleSetup: [Tool]
         /// Ansible's median (default settings) over tpudeploy's median.

@@ -18,14 +18,18 @@ func processCount() -> Int {
 func benchmarkFleetControl(tpudeploy: String, ansible: AnsibleBaseline?, boards: Int, runs: Int, scratch: URL) throws -> FleetBenchmarkResult.Control {
     let directory = scratch.appendingPathComponent("control")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    let state = directory.appendingPathComponent("sim").path
+    let state = directory.appendingPathComponent("sim")
     let inventory = directory.appendingPathComponent("boards.ini")
-    defer { _ = try? runProcess(tpudeploy, ["sim", "down", "--state-dir", state]) }
+    BenchCleanup.shared.boardsStarted(in: state)
+    defer {
+        try? Simulator(stateDirectory: state).down(names: nil)
+        BenchCleanup.shared.boardsStopped(in: state)
+    }
 
     // Starting the boards is itself a measurement: whether 64 fit this machine.
     let memoryBefore = availableMemoryBytes(), processesBefore = processCount()
     let up = try meteredRun([tpudeploy, "sim", "up", "--boards", String(boards), "--boot-delay", "0", "--inventory", inventory.path,
-                             "--state-dir", state], directory: directory, deadlineSeconds: 900,
+                             "--state-dir", state.path], directory: directory, deadlineSeconds: 900,
                             log: directory.appendingPathComponent("sim-up.log"))
     guard up.exitStatus == 0 else { throw BenchmarkError(description: "sim up --boards \(boards) failed: \(up.output.suffix(2000))") }
     let taken = memoryBefore - availableMemoryBytes(), added = processCount() - processesBefore
@@ -70,16 +74,15 @@ func benchmarkFleetControl(tpudeploy: String, ansible: AnsibleBaseline?, boards:
 
     let rollout = benchmarkRolloutSkip(tpudeploy: tpudeploy, inventory: inventory, boards: boards, runs: runs, directory: directory)
 
+    // A run where some board did not answer stays in the results (boards_ok says so), but no goal is met on it.
     let ours = inspect.medianSeconds, theirs = ansibleTools.first?.medianSeconds
-    let allOK = inspectRuns.allSatisfy { $0.boardsOK == boards }
+    let everyBoardAnswered = inspectRuns.allSatisfy { $0.boardsOK == boards }
         && ansibleTools.allSatisfy { $0.notMeasured != nil || $0.runs.allSatisfy { $0.boardsOK == boards } }
-    guard allOK else {
-        throw BenchmarkError(description: "not every board answered every tool: inspect \(inspectRuns.map(\.boardsOK)), ansible \(ansibleTools.map { $0.runs.map(\.boardsOK) }) of \(boards); logs in \(directory.path)")
-    }
     let speedup = ours.flatMap { ours in theirs.map { $0 / ours } }
     return .init(
-        boards: boards, parallelism: boards, fit: fit, inspect: inspect, ansibleSetup: ansibleTools,
-        speedupOverAnsible: speedup, goalMet: speedup.map { $0 > 1 }, rolloutFirst: rollout.first, rolloutSkip: rollout.skip,
+        boards: boards, parallelism: boards, fit: fit, everyBoardAnswered: everyBoardAnswered, inspect: inspect,
+        ansibleSetup: ansibleTools, speedupOverAnsible: speedup, goalMet: speedup.map { $0 > 1 && everyBoardAnswered },
+        rolloutFirst: rollout.first, rolloutSkip: rollout.skip,
         notes: "Every tool is a process started as a user starts it (tpudeploy's time includes its start, reading the inventory and tpudeploy.yaml). Boards' links are not shaped here. Ansible: ansible-core's defaults (ssh with ControlMaster, fresh control sockets each run, closed after it), /usr/bin/python3 given as the interpreter so no run pays for discovery; `setup` gathers all facts, more than tpudeploy's probe (board, dtb, RAM, heaps, deployed model, engine), which is what a user of Ansible gets. host_memory_per_board_bytes: the peak of the process tree's summed Pss over the runs, divided by the boards in flight (peak_process_rss_per_board_bytes: the largest single process's VmHWM, so for tpudeploy its peak RSS, shared libraries included), sampled every 0.05 s for tpudeploy and 0.25 s for Ansible.")
 }
 

@@ -19,8 +19,10 @@ func benchmarkFleetDistribution(ansibleVenv: URL?, boards count: Int, payloadByt
     options.kernelKiB = 1024
     options.ramdiskKiB = 512
     options.dataPartitionMiB = payloadBytes / (1 << 20) + 256
+    BenchCleanup.shared.boardsStarted(in: simulator.stateDirectory)
     defer {
         try? simulator.down(names: nil)
+        BenchCleanup.shared.boardsStopped(in: simulator.stateDirectory)
         try? FileManager.default.removeItem(atPath: payload)
     }
     try runProcess("/bin/sh", ["-c", "head -c \(payloadBytes) /dev/urandom > \"$1\"", "sh", payload])
@@ -36,9 +38,19 @@ func benchmarkFleetDistribution(ansibleVenv: URL?, boards count: Int, payloadByt
     let bound = Double(count * payloadBytes) / linkBytesPerSecond
     let deadline = Int(2 * bound) + 120
 
-    /// Runs one tool, then checks (untimed) which boards of `targets` hold the payload, and empties them.
+    /// Runs one tool, then checks (untimed) which boards of `targets` hold the payload, and empties them. A tool
+    /// that fails is recorded with why, and the next one still runs.
     func transfer(_ tool: String, command: String, targets: [SimulatedBoard], yardstick: Double?,
-                  _ arguments: [String], environment: [String: String]? = nil) throws -> FleetBenchmarkResult.Transfer {
+                  _ arguments: [String], environment: [String: String]? = nil) -> FleetBenchmarkResult.Transfer {
+        do {
+            return try measure(tool, command: command, targets: targets, yardstick: yardstick, arguments, environment: environment)
+        } catch {
+            _ = try? onBoards(targets, "rm -f \(destination)", sshOptions: sshOptions, directory: directory)
+            return .init(tool: tool, command: command, notMeasured: "not measured: it failed: \(error)")
+        }
+    }
+    func measure(_ tool: String, command: String, targets: [SimulatedBoard], yardstick: Double?,
+                 _ arguments: [String], environment: [String: String]?) throws -> FleetBenchmarkResult.Transfer {
         let sentBefore = try simulator.hostSentBytes()
         let run = try meteredRun(arguments, environment: environment, directory: directory, deadlineSeconds: deadline,
                                  log: directory.appendingPathComponent("\(tool.split(separator: " ")[0]).log"))
@@ -55,14 +67,14 @@ func benchmarkFleetDistribution(ansibleVenv: URL?, boards count: Int, payloadByt
                      ratioToOneBoard: yardstick.map { run.seconds / $0 }, hostBytesPerPayload: Double(sent) / Double(payloadBytes))
     }
 
-    let oneBoard = try transfer("scp (one board)", command: "scp payload.bin root@board1:\(destination)", targets: [first], yardstick: nil,
+    let oneBoard = transfer("scp (one board)", command: "scp payload.bin root@board1:\(destination)", targets: [first], yardstick: nil,
                                 ["/usr/bin/scp", "-q"] + sshOptions + [payload, "root@\(first.host):\(destination)"])
     let yardstick = oneBoard.seconds
 
     var transfers: [FleetBenchmarkResult.Transfer] = []
     let hosts = directory.appendingPathComponent("pssh-hosts")
     try boards.map { "\($0.host):\($0.port) root\n" }.joined().write(to: hosts, atomically: true, encoding: .utf8)
-    transfers.append(try transfer(
+    transfers.append(transfer(
         "parallel-scp", command: "parallel-scp -h hosts -p \(count) -t 0 payload.bin \(destination)", targets: boards, yardstick: yardstick,
         ["/usr/bin/parallel-scp", "-h", hosts.path, "-p", String(count), "-t", "0", "-x", sshOptions.joined(separator: " "), payload, destination]))
 
@@ -74,7 +86,7 @@ func benchmarkFleetDistribution(ansibleVenv: URL?, boards count: Int, payloadByt
                                       knownHostsFile: first.knownHostsFile, scratch: directory.appendingPathComponent("ansible"))
         defer { ansible.closeControlMasters() }
         // Ansible's temporary files on /data, so that its final move is a rename, as for the other tools.
-        transfers.append(try transfer(
+        transfers.append(transfer(
             "ansible copy", command: "ansible all -i boards.ini -m copy -a 'src=payload.bin dest=\(destination)' -f \(count)",
             targets: boards, yardstick: yardstick,
             [ansible.ansible, "all"] + ansible.connectionArguments + ["-m", "copy", "-a", "src=\(payload) dest=\(destination)", "-f", String(count)],

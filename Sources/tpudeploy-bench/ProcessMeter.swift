@@ -35,6 +35,8 @@ func meteredRun(_ arguments: [String], environment: [String: String]? = nil, dir
     process.standardError = logHandle
     let start = DispatchTime.now().uptimeNanoseconds
     try process.run()
+    BenchCleanup.shared.running(group: process.processIdentifier)
+    defer { BenchCleanup.shared.running(group: nil) }
     var peakRSS: UInt64 = 0, peakPSS: UInt64 = 0, peakProcesses = 0
     while process.isRunning {
         let tree = processTree(root: process.processIdentifier).filter { $0 != process.processIdentifier }  // not timeout itself
