@@ -12,6 +12,8 @@ let package = Package(
         // The resident inference engine of the boards and the simulated runtime that stands in for libsophon.
         .executable(name: "tpu-llm-engine", targets: ["tpu-llm-engine"]),
         .library(name: "TPUSimRuntime", type: .dynamic, targets: ["TPUSimRuntime"]),
+        // The boards' relay for fleet distribution: receives a file, forwards it to the next board, verifies it.
+        .executable(name: "tpu-relay-agent", targets: ["tpu-relay-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -72,6 +74,12 @@ let package = Package(
             dependencies: ["TPULLMEngine"],
             // Pure C++: drop the Swift runtime the linker driver adds, so the engine runs where Swift is absent
             // (a simulated board sees no /opt/swift).
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+        ),
+        // The relay agent of fleet distribution (Distribution/), run on the boards: plain C and glibc only, so
+        // that `make cross` builds it beside the engine and a simulated board runs the native build.
+        .executableTarget(
+            name: "tpu-relay-agent",
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
         // All logic: SSH, device trees, FIT images, memory layouts, inspection, profiles.

@@ -4,6 +4,7 @@
 #                                                   and tpu-llm-engine; libstdc++/libgcc and sentencepiece static
 #   Payloads/aarch64/sim-runtime/libbmrt.so         TPUSimRuntime (libstdc++/libgcc static)
 #   Payloads/aarch64/sim-runtime/libbmlib.so        -> libbmrt.so (one library under libsophon's two names)
+#   Payloads/aarch64/tpu-relay-agent                the relay of fleet distribution (plain C, glibc only)
 # against the bullseye arm64 sysroot of make-sysroot.sh (run first, from here), with Swift's clang + lld.
 # Incremental: a generated makefile (build/aarch64/build.mk, dependency files from -MMD) recompiles only what
 # changed; a change of the flags or of the source list rebuilds what depends on it.
@@ -51,7 +52,8 @@ SPM_SRCS=$(cd "$SPM" && ls third_party/protobuf-lite/*.cc src/builtin_pb/sentenc
 list() { find "$@" -type f \( -name '*.c' -o -name '*.cpp' -o -name '*.cc' \) 2>/dev/null | LC_ALL=C sort | tr '\n' ' '; }
 ENGINE_SRCS=$(list Sources/TPURuntimeAPI Sources/TPULLMEngine Sources/tpu-llm-engine)
 SIM_SRCS=$(list Sources/TPUSimRuntime)
-[ -n "$ENGINE_SRCS" ] && [ -n "$SIM_SRCS" ] || { echo "build-aarch64: no sources under Sources/" >&2; exit 1; }
+RELAY_SRCS=$(list Sources/tpu-relay-agent)
+[ -n "$ENGINE_SRCS" ] && [ -n "$SIM_SRCS" ] && [ -n "$RELAY_SRCS" ] || { echo "build-aarch64: no sources under Sources/" >&2; exit 1; }
 # Include paths as SwiftPM gives them: each target's include/ and its dependencies'.
 ENGINE_INC="-ISources/TPURuntimeAPI/include -ISources/TPULLMEngine/include -isystem $B/spm/include -isystem $HTTPLIB"
 SIM_INC="-ISources/TPUSimRuntime/include -ISources/TPURuntimeAPI/include"
@@ -92,8 +94,9 @@ obj = \$(patsubst %,\$(B)/obj/%.o,\$(1))
 SPM_OBJS := \$(patsubst %,\$(B)/spm/obj/%.o,$SPM_SRCS)
 ENGINE_OBJS := \$(call obj,$ENGINE_SRCS)
 SIM_OBJS := \$(call obj,$SIM_SRCS)
+RELAY_OBJS := \$(call obj,$RELAY_SRCS)
 
-all: \$(OUT)/tpu-llm-engine \$(OUT)/sim-runtime/libbmrt.so \$(OUT)/sim-runtime/libbmlib.so
+all: \$(OUT)/tpu-llm-engine \$(OUT)/sim-runtime/libbmrt.so \$(OUT)/sim-runtime/libbmlib.so \$(OUT)/tpu-relay-agent
 
 \$(B)/spm/obj/%.cc.o: \$(SPM)/%.cc \$(B)/flags.spm \$(B)/spm/config.h
 	@mkdir -p \$(@D); echo "  CXX   sentencepiece/\$*.cc"
@@ -127,10 +130,13 @@ all: \$(OUT)/tpu-llm-engine \$(OUT)/sim-runtime/libbmrt.so \$(OUT)/sim-runtime/l
 \$(OUT)/sim-runtime/libbmrt.so: \$(SIM_OBJS) \$(B)/sources.sim \$(B)/flags.ld
 	@mkdir -p \$(@D); echo "  LINK  \$@"
 	\$(Q)\$(CXX) -shared -Wl,-soname,libbmrt.so -Wl,-z,defs \$(LDFLAGS) \$(SIM_OBJS) \$(LIBS) -o \$@.tmp && mv \$@.tmp \$@
+\$(OUT)/tpu-relay-agent: \$(RELAY_OBJS) \$(B)/sources.relay \$(B)/flags.ld
+	@mkdir -p \$(@D); echo "  LINK  \$@"
+	\$(Q)\$(CC) \$(filter-out -static-libstdc++,\$(LDFLAGS)) \$(RELAY_OBJS) -o \$@.tmp && mv \$@.tmp \$@
 \$(OUT)/sim-runtime/libbmlib.so: | \$(OUT)/sim-runtime/libbmrt.so
 	\$(Q)ln -sfn libbmrt.so \$@
 
--include \$(SPM_OBJS:.o=.d) \$(ENGINE_OBJS:.o=.d) \$(SIM_OBJS:.o=.d)
+-include \$(SPM_OBJS:.o=.d) \$(ENGINE_OBJS:.o=.d) \$(SIM_OBJS:.o=.d) \$(RELAY_OBJS:.o=.d)
 .DELETE_ON_ERROR:
 MK
 
@@ -145,6 +151,7 @@ stamp flags.spm "$LLVM $TARGET $SPM_FLAGS"
 stamp flags.ld  "$LDFLAGS $LIBS"
 stamp sources.engine "$ENGINE_SRCS"
 stamp sources.sim "$SIM_SRCS"
+stamp sources.relay "$RELAY_SRCS"
 # A symlink's own time is not what make compares; keep libbmlib.so a symlink whatever happened before.
 [ -L "$OUT/sim-runtime/libbmlib.so" ] || rm -f "$OUT/sim-runtime/libbmlib.so"
 
@@ -154,7 +161,7 @@ make --no-print-directory -f "$B/build.mk" -j"$JOBS" $([ -n "${V:-}" ] && echo V
 "$REPO/Payloads/build/check-glibc.sh" "$OUT" "$MAX_GLIBC" > "$B/check-glibc.log" \
   || { cat "$B/check-glibc.log" >&2; exit 1; }
 needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | paste -sd' '; }
-for f in "$OUT/tpu-llm-engine" "$OUT/sim-runtime/libbmrt.so"; do
+for f in "$OUT/tpu-llm-engine" "$OUT/sim-runtime/libbmrt.so" "$OUT/tpu-relay-agent"; do
   readelf -h "$f" | grep -q 'Machine:.*AArch64' || { echo "build-aarch64: $f is not aarch64" >&2; exit 1; }
   for n in $(needed "$f"); do
     case $n in libc.so.6|libm.so.6|libdl.so.2|libpthread.so.0|ld-linux-aarch64.so.1) ;;
@@ -162,5 +169,6 @@ for f in "$OUT/tpu-llm-engine" "$OUT/sim-runtime/libbmrt.so"; do
   done
 done
 size() { du -h --apparent-size "$1" | cut -f1; }
-echo "Payloads/aarch64: tpu-llm-engine $(size "$OUT/tpu-llm-engine"), sim-runtime/libbmrt.so $(size "$OUT/sim-runtime/libbmrt.so")" \
+echo "Payloads/aarch64: tpu-llm-engine $(size "$OUT/tpu-llm-engine"), sim-runtime/libbmrt.so $(size "$OUT/sim-runtime/libbmrt.so")," \
+  "tpu-relay-agent $(size "$OUT/tpu-relay-agent")" \
   "(libbmlib.so -> libbmrt.so); needs $(needed "$OUT/tpu-llm-engine"); $(tail -1 "$B/check-glibc.log" | sed 's/.*need at most //')"

@@ -139,7 +139,25 @@ final class RunningCommand {
         ssh_channel_free(channel)
     }
 
-    fileprivate func write(_ bytes: [UInt8]) throws {
+    /// What the command printed since the last call, without waiting (a fleet distribution steps many boards'
+    /// relay agents in turn); `ended` once its output has closed.
+    func readAvailable() throws -> (output: [UInt8], errors: [UInt8], ended: Bool) {
+        var output: [UInt8] = [], errors: [UInt8] = []
+        drain(stream: 0, into: &output)
+        drain(stream: 1, into: &errors)
+        let ended = ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0
+        if !ended && !connection.isConnected { throw connection.linkFailure() }
+        return (output, errors, ended)
+    }
+
+    /// Ends the command's input and keeps its output open (the command may still print on its way out).
+    func endInput() {
+        guard !closed, !connection.isClosed, connection.isConnected else { return }
+        ssh_channel_send_eof(channel)
+    }
+
+    /// Sends `bytes` to the command's standard input, waiting while the board's window is shut.
+    func write(_ bytes: [UInt8]) throws {
         var offset = 0
         var clock = StallClock(limitSeconds: connection.stallLimit)
         while offset < bytes.count {
