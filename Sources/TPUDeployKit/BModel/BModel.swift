@@ -176,3 +176,14 @@ public struct BModel: Sendable, Codable, Equatable {
         guard ChipName.runs(model: chip, on: expected) else { throw BModelError.wrongChip(path: path, chip: chip, expected: expected) }
     }
 }
+
+extension BModelError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .notABModel: return "bmodel_invalid"
+        case .truncated: return "bmodel_truncated"
+        case .malformed: return "bmodel_malformed"
+        case .wrongChip: return "model_wrong_chip"
+        }
+    }
+}

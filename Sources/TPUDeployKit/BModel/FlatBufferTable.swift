@@ -110,3 +110,7 @@ struct FlatBufferTable {
         return Array(buffer[vector.start..<(vector.start + vector.count)])
     }
 }
+
+extension FlatBufferError: CodedError {
+    public var errorCode: String { "bmodel_malformed" }
+}

@@ -65,3 +65,23 @@ public enum FITError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 }
+
+extension FITError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .notAFlattenedDeviceTree: return "fit_invalid"
+        case .truncated: return "fit_truncated"
+        case .malformedTree: return "fit_malformed"
+        case .noImages: return "fit_no_images"
+        case .imageNotFound: return "fit_image_not_found"
+        case .imageHasNoData: return "fit_image_without_data"
+        case .deviceTreeNotFound: return "dtb_not_in_image"
+        case .imageIsNotADeviceTree: return "fit_image_not_a_dtb"
+        case .signed: return "fit_signed"
+        case .externalDataOutOfBounds: return "fit_data_out_of_bounds"
+        case .hashMismatch: return "fit_hash_mismatch"
+        case .unsupportedHashAlgorithm: return "fit_unsupported_hash"
+        case .malformedProperty: return "fit_malformed"
+        }
+    }
+}

@@ -44,3 +44,18 @@ public enum FITRewriteError: Error, CustomStringConvertible, Sendable, Equatable
         }
     }
 }
+
+extension FITRewriteError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .notADeviceTreeImage: return "fit_image_not_a_dtb"
+        case .compressedImage: return "fit_compressed_image"
+        case .replacementIsNotADeviceTree: return "fit_replacement_not_a_dtb"
+        case .mixedExternalData: return "fit_mixed_external_data"
+        case .overlappingData: return "fit_overlapping_data"
+        case .valueTooLarge: return "fit_value_too_large"
+        case .treeOverlapsExternalData: return "fit_tree_overlaps_data"
+        case .verificationFailed: return "fit_rewrite_unverified"
+        }
+    }
+}

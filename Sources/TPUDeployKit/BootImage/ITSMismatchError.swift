@@ -60,3 +60,11 @@ public struct ITSSyntaxError: Error, CustomStringConvertible, Sendable, Equatabl
             + "preprocessor, /include/ or expressions)"
     }
 }
+
+extension ITSMismatchError: CodedError {
+    public var errorCode: String { "its_mismatch" }
+}
+
+extension ITSSyntaxError: CodedError {
+    public var errorCode: String { "its_syntax" }
+}

@@ -33,3 +33,7 @@ public struct ByteRangeError: Error, CustomStringConvertible, Sendable, Equatabl
         "cannot read \(count) bytes at offset \(offset): the source has only \(sourceCount) bytes"
     }
 }
+
+extension ByteRangeError: CodedError {
+    public var errorCode: String { "byte_range" }
+}

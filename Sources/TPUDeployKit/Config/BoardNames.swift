@@ -120,3 +120,18 @@ public enum BoardNameError: Error, CustomStringConvertible, Sendable, Equatable 
         return shown + "'"
     }
 }
+
+extension BoardNameError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .invalidName: return "invalid_name"
+        case .invalidDirectory: return "invalid_directory"
+        case .invalidFileName: return "invalid_file_name"
+        case .invalidUser: return "invalid_user"
+        }
+    }
+}
+
+extension BoardNames.DirectoryProblem: CodedError {
+    public var errorCode: String { "invalid_directory" }
+}

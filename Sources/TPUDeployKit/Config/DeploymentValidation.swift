@@ -49,3 +49,12 @@ extension DeploymentSettings {
         }
     }
 }
+
+extension DeploymentSettingsError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .invalidValue: return "invalid_setting"
+        case .missingFile: return "missing_file"
+        }
+    }
+}

@@ -101,3 +101,14 @@ extension SSHTarget {
         return try ProjectSSHConfig(contentsOf: path).warnings(path: path, projectFile: projectFile)
     }
 }
+
+extension TargetError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .noTarget: return "no_target"
+        case .invalidPort: return "invalid_port"
+        case .emptyHost, .invalidHost: return "invalid_host"
+        case .sshConfigUnreadable: return "ssh_config_unreadable"
+        }
+    }
+}

@@ -45,3 +45,14 @@ public enum DeviceTreeError: Error, CustomStringConvertible, Sendable, Equatable
         return .libfdt(operation: operation, code: code, message: message, path: path, property: property)
     }
 }
+
+extension DeviceTreeError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .notADeviceTree: return "dtb_invalid"
+        case .truncated: return "dtb_truncated"
+        case .libfdt: return "dtb_libfdt_failed"
+        case .malformedProperty: return "dtb_malformed_property"
+        }
+    }
+}

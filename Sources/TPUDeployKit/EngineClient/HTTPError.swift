@@ -21,3 +21,24 @@ public enum HTTPError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension HTTPError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .connect: return "http_connect_failed"
+        case .io: return "http_io"
+        case .timedOut: return "http_timeout"
+        case .malformedResponse: return "http_malformed"
+        case .status: return "http_status"
+        case .cancelled: return "cancelled"
+        }
+    }
+
+    public var isRetryable: Bool {
+        switch self {
+        case .connect, .io, .timedOut: return true
+        case .status(let code, _): return code == 503
+        default: return false
+        }
+    }
+}

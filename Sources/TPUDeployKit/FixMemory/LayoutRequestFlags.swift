@@ -70,3 +70,14 @@ public enum LayoutRequestError: Error, CustomStringConvertible, Sendable, Equata
         }
     }
 }
+
+extension LayoutRequestError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .noLayout: return "layout_not_named"
+        case .conflicting: return "layout_flags_conflict"
+        case .incompleteSizes: return "layout_sizes_incomplete"
+        case .rollbackTakesNoLayout: return "rollback_takes_no_layout"
+        }
+    }
+}

@@ -98,3 +98,12 @@ public enum LayoutChoice: Sendable, Equatable {
         }
     }
 }
+
+extension LayoutSizingError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .modelDoesNotFit: return "model_too_large"
+        case .noLayoutFits: return "no_layout_fits"
+        }
+    }
+}

@@ -175,3 +175,15 @@ public struct LocalFixResult: Sendable, Codable, Equatable {
         case outputITS = "outputIts"
     }
 }
+
+extension LocalBootImageError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .unreadable: return "boot_image_unreadable"
+        case .outputIsInput: return "boot_image_output_is_input"
+        case .cannotWrite: return "boot_image_unwritable"
+        case .dtbNotInImage: return "dtb_not_in_image"
+        case .damaged: return "boot_image_damaged"
+        }
+    }
+}

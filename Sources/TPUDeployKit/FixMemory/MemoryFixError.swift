@@ -60,3 +60,38 @@ public enum MemoryFixError: Error, CustomStringConvertible, Sendable, Equatable 
         }
     }
 }
+
+extension MemoryFixError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .unknownDTB: return "dtb_unknown"
+        case .boardMismatch: return "board_profile_mismatch"
+        case .noProfileForDTB: return "no_board_profile"
+        case .bootTooFull: return "boot_full"
+        case .dataTooFull: return "data_full"
+        case .uploadInterrupted: return "boot_image_upload_interrupted"
+        case .uploadRefused: return "boot_image_upload_refused"
+        case .installFailed: return "boot_image_install_failed"
+        case .boardDidNotReturn: return "board_not_back"
+        case .verificationFailed: return "layout_not_applied"
+        case .noBackup: return "no_backup"
+        case .installStateUnknown: return "install_state_unknown"
+        case .liveHeapsUnknown: return "live_heaps_unknown"
+        case .rebootFailed: return "reboot_failed"
+        case .bootImageDamaged: return "boot_image_damaged"
+        case .noIntactBackup: return "no_intact_backup"
+        }
+    }
+
+    /// The board did not come back after its reboot: a fleet's `not_back`, with its backups named.
+    public var meansBoardNotBack: Bool {
+        if case .boardDidNotReturn = self { return true }
+        return false
+    }
+
+    /// Nothing on the board changed and the cause was the link.
+    public var isRetryable: Bool {
+        if case .uploadInterrupted = self { return true }
+        return false
+    }
+}

@@ -100,3 +100,13 @@ public enum RebootError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 }
+
+extension RebootError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .noBootID: return "reboot_unconfirmed"
+        case .didNotGoDown: return "reboot_not_started"
+        case .didNotComeBack: return "board_not_back"
+        }
+    }
+}

@@ -1,9 +1,18 @@
 import Foundation
 
-/// Where a board's work stands, in events and in the summary.
-public enum FleetPhase: String, Sendable, Codable {
+/// Where a board's work stands, in events and in the summary: the steps of a rollout, in their order.
+/// The raw values are the JSON's and stay stable.
+public enum FleetPhase: String, Sendable, Codable, CaseIterable {
     case connect
     case inspect
+    /// The rollout's hook for peer-to-peer distribution of the payload to a batch, before its boards push.
+    case distribute
+    case fixMemory = "fix_memory"
+    /// Waiting for the board to come back after fix-memory rebooted it.
+    case reboot
+    case push
+    case launch
+    case verify
     case done
 }
 
@@ -28,26 +37,21 @@ public struct FleetBoardError: Sendable, Codable, Equatable {
     }
 
     /// Sorts an error into the board's outcome: a board that cannot be reached (no route, no answer in time,
-    /// the link lost) is `unreachable`; everything else — a host key that changed or is unknown, a refused
-    /// login, a failed probe — is `failed`. Either way it is this board's outcome, never the run's.
-    public static func classify(_ error: Error) -> (FleetBoardOutcome, FleetBoardError) {
-        let message = String(describing: error)
-        guard let ssh = error as? SSHError else { return (.failed, FleetBoardError(code: "inspect_failed", message: message)) }
-        let (outcome, code): (FleetBoardOutcome, String)
-        switch ssh {
-        case .cannotResolveOrConnect: (outcome, code) = (.unreachable, "unreachable")
-        case .connectTimedOut: (outcome, code) = (.unreachable, "connect_timeout")
-        case .connectionLost: (outcome, code) = (.unreachable, "connection_lost")
-        case .linkStalled: (outcome, code) = (.unreachable, "link_stalled")
-        case .hostKeyChanged, .hostKeyOfOtherType: (outcome, code) = (.failed, "host_key_changed")
-        case .hostKeyUnknown: (outcome, code) = (.failed, "host_key_unknown")
-        case .authenticationFailed: (outcome, code) = (.failed, "auth_failed")
-        case .passwordNeeded: (outcome, code) = (.failed, "password_needed")
-        case .knownHostsUnusable, .identityUnreadable: (outcome, code) = (.failed, "ssh_setup")
-        case .commandTimedOut: (outcome, code) = (.failed, "command_timeout")
-        case .channelFailed, .sftpFailed, .libssh: (outcome, code) = (.failed, "ssh_failed")
+    /// the link lost) is `unreachable`; a board that did not come back from its reboot is `not_back`;
+    /// everything else — a host key that changed or is unknown, a refused login, a failed step — is `failed`.
+    /// Either way it is this board's outcome, never the run's. The code is the error's own (`CodedError`);
+    /// an error without one gets `<phase>_failed`.
+    public static func classify(_ error: Error, in phase: FleetPhase = .inspect) -> (FleetBoardOutcome, FleetBoardError) {
+        let code = ErrorCode.of(error, fallback: "\(phase.rawValue)_failed")
+        let outcome: FleetBoardOutcome
+        if let ssh = error as? SSHError, ssh.meansUnreachable {
+            outcome = .unreachable
+        } else if let fix = error as? MemoryFixError, fix.meansBoardNotBack {
+            outcome = .notBack
+        } else {
+            outcome = .failed
         }
-        return (outcome, FleetBoardError(code: code, message: message))
+        return (outcome, FleetBoardError(code: code, message: String(describing: error)))
     }
 }
 
@@ -122,6 +126,30 @@ public struct FleetEvent: Sendable, Codable, Equatable {
     public var report: BoardReport?
     /// The board profile the inventory asks for when it differs from the one whose dtb the board boots.
     public var profileMismatch: String?
+    /// A rollout's word on the phase: why a board is skipped, the layout it gets, what was pushed.
+    public var detail: String?
+    /// Bytes moved so far in this phase, and in all (a transfer's progress).
+    public var bytesDone: UInt64?
+    public var bytesTotal: UInt64?
+
+    public init(run: String, time: String, board: String, host: String, phase: FleetPhase, status: String, error: FleetBoardError? = nil,
+                seconds: Double? = nil, facts: FleetBoardFacts? = nil, report: BoardReport? = nil, profileMismatch: String? = nil,
+                detail: String? = nil, bytesDone: UInt64? = nil, bytesTotal: UInt64? = nil) {
+        self.run = run
+        self.time = time
+        self.board = board
+        self.host = host
+        self.phase = phase
+        self.status = status
+        self.error = error
+        self.seconds = seconds
+        self.facts = facts
+        self.report = report
+        self.profileMismatch = profileMismatch
+        self.detail = detail
+        self.bytesDone = bytesDone
+        self.bytesTotal = bytesTotal
+    }
 }
 
 /// One board in a fleet summary.
@@ -134,6 +162,20 @@ public struct FleetBoardResult: Sendable, Codable, Equatable {
     public var error: FleetBoardError?
     public var seconds: Double
     public var facts: FleetBoardFacts?
+    /// A rollout's word on the board: why it was skipped, what it was given.
+    public var detail: String?
+
+    public init(name: String, host: String, outcome: FleetBoardOutcome, phase: FleetPhase, error: FleetBoardError?, seconds: Double,
+                facts: FleetBoardFacts? = nil, detail: String? = nil) {
+        self.name = name
+        self.host = host
+        self.outcome = outcome
+        self.phase = phase
+        self.error = error
+        self.seconds = seconds
+        self.facts = facts
+        self.detail = detail
+    }
 }
 
 /// The last line of a fleet command's `--json` output, and the source of its table and exit code.
@@ -142,23 +184,38 @@ public struct FleetSummary: Sendable, Codable, Equatable {
     public var schema = FleetSummary.schemaName
     public var run: String
     public var command: String
-    /// `ok` when every board is ok or skipped, else `failed`.
+    /// `ok` when every board is ok or skipped, else `failed`; a rollout may also end `aborted` (its failure
+    /// budget was reached, its canary failed, or the go-ahead after the canary was refused) or `interrupted` (Ctrl-C).
     public var outcome: String
+    /// Why a rollout stopped starting boards: `failure_budget`, `canary_failed`, `declined`, `interrupt`; nil otherwise.
+    public var stoppedBy: String?
     public var boards: [FleetBoardResult]
     public var counts: [String: Int]
     public var seconds: Double
 
-    public init(run: String, command: String, boards: [FleetBoardResult], seconds: Double) {
+    public init(run: String, command: String, boards: [FleetBoardResult], seconds: Double, stoppedBy: String? = nil) {
         self.run = run
         self.command = command
         self.boards = boards
         self.seconds = seconds
-        outcome = boards.allSatisfy { $0.outcome == .ok || $0.outcome == .skipped } ? "ok" : "failed"
+        self.stoppedBy = stoppedBy
+        switch stoppedBy {
+        case "interrupt": outcome = "interrupted"
+        case .some: outcome = "aborted"
+        case nil: outcome = boards.allSatisfy { $0.outcome == .ok || $0.outcome == .skipped } ? "ok" : "failed"
+        }
         counts = Dictionary(grouping: boards, by: \.outcome.rawValue).mapValues(\.count)
     }
 
-    /// 0 all ok or skipped, 2 some failed, 3 some unreachable (none failed) — the codes `fleet rollout` keeps.
+    /// 0 all ok or skipped, 2 some failed, 3 some unreachable (none failed), 4 aborted by the failure budget (or
+    /// a failed canary), 130 interrupted, 1 the go-ahead after the canary was refused.
     public var exitCode: Int32 {
+        switch stoppedBy {
+        case "interrupt": return 130
+        case "declined": return 1
+        case .some: return 4
+        case nil: break
+        }
         if boards.contains(where: { $0.outcome == .failed || $0.outcome == .notBack }) { return 2 }
         if boards.contains(where: { $0.outcome == .unreachable }) { return 3 }
         return 0

@@ -43,3 +43,7 @@ public struct InventoryError: Error, CustomStringConvertible, Sendable, Equatabl
         return place + problem
     }
 }
+
+extension InventoryError: CodedError {
+    public var errorCode: String { code.rawValue }
+}

@@ -15,3 +15,7 @@ public struct BoardOutputError: Error, CustomStringConvertible, Sendable, Equata
         return "cannot read the output of \(source): \(problem) (it printed \(shown))"
     }
 }
+
+extension BoardOutputError: CodedError {
+    public var errorCode: String { "board_output_malformed" }
+}

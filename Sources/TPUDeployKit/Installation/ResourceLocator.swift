@@ -154,3 +154,7 @@ public struct ResourceNotFound: Error, Sendable, Equatable {
     public let kind: ResourceKind
     public let searched: [String]
 }
+
+extension ResourceNotFound: CodedError {
+    public var errorCode: String { "resource_not_found" }
+}

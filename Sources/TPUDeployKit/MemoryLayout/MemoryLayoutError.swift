@@ -30,3 +30,10 @@ public enum MemoryLayoutError: Error, CustomStringConvertible, Sendable, Equatab
         }
     }
 }
+
+extension MemoryLayoutError: CodedError {
+    public var errorCode: String {
+        if case .deviceTree(let error) = self { return error.errorCode }
+        return "memory_layout_invalid"
+    }
+}

@@ -57,3 +57,21 @@ public enum MemoryPlanError: Error, CustomStringConvertible, Sendable, Equatable
         }
     }
 }
+
+extension MemoryPlanError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .tooLarge: return "heap_too_large"
+        case .vpuFirmwareDoesNotFit: return "vpu_firmware_does_not_fit"
+        case .overlap: return "plan_overlap"
+        case .outsideBank: return "plan_outside_bank"
+        case .notMiBAligned: return "plan_not_aligned"
+        case .linuxBelowMinimum: return "linux_below_minimum"
+        case .unsupportedLayout: return "unsupported_layout"
+        case .danglingPhandle: return "dangling_phandle"
+        case .planDoesNotMatchTree: return "plan_does_not_match_tree"
+        case .layout(let error): return error.errorCode
+        case .deviceTree(let error): return error.errorCode
+        }
+    }
+}

@@ -71,3 +71,15 @@ public struct ProfileStore: Sendable {
         return profile
     }
 }
+
+extension ProfileError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .directoryNotFound: return "profiles_not_found"
+        case .unknownBoard: return "unknown_board_profile"
+        case .unknownModel: return "unknown_model_profile"
+        case .nameMismatch: return "profile_name_mismatch"
+        case .unknownPreset: return "unknown_preset"
+        }
+    }
+}

@@ -81,3 +81,7 @@ public enum EngineArchitectureCheck {
         return nil
     }
 }
+
+extension ELFHeader.ParseError: CodedError {
+    public var errorCode: String { "engine_not_executable" }
+}

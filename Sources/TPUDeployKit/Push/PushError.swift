@@ -71,3 +71,38 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 }
+
+extension PushError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .localFileUnreadable: return "local_file_unreadable"
+        case .localFileChanged: return "local_file_changed"
+        case .duplicateName: return "payload_duplicate_name"
+        case .notEnoughSpace: return "not_enough_space"
+        case .wrongChip: return "model_wrong_chip"
+        case .modelCannotLoad: return "model_does_not_fit"
+        case .noLayoutFits: return "no_layout_fits"
+        case .fitsOnlyUntilReboot: return "fits_only_until_reboot"
+        case .loadsOnlyAfterReboot: return "loads_only_after_reboot"
+        case .tokenizerMismatch: return "tokenizer_mismatch"
+        case .engineMissing: return "engine_missing"
+        case .engineNotExecutable: return "engine_not_executable"
+        case .engineWrongArchitecture: return "engine_wrong_architecture"
+        case .coefficientsDamaged: return "model_damaged"
+        case .tokenizerUnreadable: return "tokenizer_unreadable"
+        case .modelFamilyMismatch: return "model_family_mismatch"
+        case .remoteDirectoryUnusable: return "remote_dir_unusable"
+        case .hashMismatch: return "hash_mismatch"
+        case .interrupted: return "push_interrupted"
+        case .remoteCommandFailed: return "board_command_failed"
+        }
+    }
+
+    /// An interrupted push resumes; a file that changed while it was read may be complete next time.
+    public var isRetryable: Bool {
+        switch self {
+        case .interrupted, .localFileChanged: return true
+        default: return false
+        }
+    }
+}

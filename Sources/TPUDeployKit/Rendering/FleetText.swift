@@ -42,3 +42,43 @@ public enum FleetText {
         return table.render() + "\n\(plan.boardCount) boards in \(plan.batches.count) step\(plan.batches.count == 1 ? "" : "s") (\(plan.batches.first?.isCanary == true ? "a canary, then " : "")\(batchCount) batch\(batchCount == 1 ? "" : "es")), \(plan.parallel) at once, \(budget)"
     }
 }
+
+extension FleetText {
+    /// `fleet rollout`'s final table: board, outcome, the phase it ended in, seconds, and the error's one line
+    /// (or what was done), then the counts.
+    public static func rollout(_ summary: FleetSummary) -> String {
+        let rows = summary.boards.map { board -> [String] in
+            let note = board.error.map { "\($0.code): \($0.message)" } ?? board.detail ?? ""
+            let phase = board.outcome == .ok || board.outcome == .skipped || board.outcome == .notStarted ? "" : board.phase.rawValue
+            return [board.name, board.host, board.outcome.rawValue, phase, String(format: "%.1f", board.seconds), note]
+        }
+        let table = TextTable(header: ["BOARD", "HOST", "OUTCOME", "FAILED IN", "SECONDS", "NOTES"], rows: rows)
+        let counts = summary.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let stopped: String
+        switch summary.stoppedBy {
+        case "failure_budget": stopped = "; aborted: the failure budget was exceeded"
+        case "canary_failed": stopped = "; aborted: the canary failed"
+        case "declined": stopped = "; stopped after the canary (not confirmed)"
+        case "interrupt": stopped = "; interrupted"
+        default: stopped = ""
+        }
+        return table.render() + "\n\(summary.boards.count) board\(summary.boards.count == 1 ? "" : "s"): \(counts) in \(summary.seconds) s, run \(summary.run)\(stopped)"
+    }
+
+    /// `fleet rollout --dry-run`: each board's batch and what the rollout would do to it, then the totals.
+    public static func dryRun(_ dry: RolloutDryRun) -> String {
+        func gib(_ bytes: UInt64?) -> String { bytes.map { "\(($0 + ByteCount.gibibyte / 2) / ByteCount.gibibyte)G" } ?? "?" }
+        let rows = dry.boards.map { board -> [String] in
+            [board.batch, board.name, board.host, board.boardProfile ?? "?", gib(board.ddrBytes), board.action,
+             board.phases.map(\.rawValue).joined(separator: ","), board.layout ?? "", board.bytesToSend == 0 ? "" : ByteCount.human(board.bytesToSend),
+             board.error.map { "\($0.code): \($0.message)" } ?? board.reason]
+        }
+        let table = TextTable(header: ["BATCH", "BOARD", "HOST", "PROFILE", "DDR", "ACTION", "PHASES", "NEW LAYOUT", "TO SEND", "WHY"], rows: rows)
+        var parts = ["\(dry.rollingOut) to roll out", "\(dry.skipped) skipped"]
+        if dry.unreachable > 0 { parts.append("\(dry.unreachable) unreachable") }
+        if dry.failed > 0 { parts.append("\(dry.failed) failed") }
+        return table.render() + "\n\(dry.boards.count) boards: " + parts.joined(separator: ", ")
+            + "; \(dry.layoutChanges) new layout\(dry.layoutChanges == 1 ? "" : "s") (with a reboot); \(ByteCount.human(dry.bytesToSend)) to send; "
+            + "\(dry.batches) step\(dry.batches == 1 ? "" : "s"), \(dry.parallel) at once. --dry-run: nothing was changed"
+    }
+}

@@ -174,3 +174,9 @@ extension SSHSession {
         return HeldBoardLock(outcome: outcome, session: self, token: token, key: key)
     }
 }
+
+extension BoardBusyError: CodedError {
+    public var errorCode: String { "board_busy" }
+    /// The other command ends; then this one can run.
+    public var isRetryable: Bool { true }
+}

@@ -280,3 +280,7 @@ public final class PortForward: @unchecked Sendable {
         for link in links { drop(link) }
     }
 }
+
+extension PortForwardError: CodedError {
+    public var errorCode: String { "forward_cannot_listen" }
+}

@@ -74,3 +74,12 @@ public struct RootShell: Sendable {
 
     public var isRoot: Bool { mode == .root }
 }
+
+extension RootAccessError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .passwordNeeded: return "sudo_password_needed"
+        case .sudoRefused: return "sudo_refused"
+        }
+    }
+}

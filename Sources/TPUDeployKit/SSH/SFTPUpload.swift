@@ -458,3 +458,25 @@ extension SSHConnection {
         }
     }
 }
+
+extension UploadError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .permissionDenied: return "upload_permission_denied"
+        case .noSpace: return "not_enough_space"
+        case .connectionLost: return "connection_lost"
+        case .linkStalled: return "link_stalled"
+        case .failed: return "upload_failed"
+        case .localFile: return "local_file_unreadable"
+        case .cancelled: return "cancelled"
+        }
+    }
+
+    /// A transfer cut by the link resumes where it stopped when tried again.
+    public var isRetryable: Bool {
+        switch self {
+        case .connectionLost, .linkStalled, .cancelled: return true
+        default: return false
+        }
+    }
+}

@@ -57,3 +57,36 @@ public enum SSHError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 }
+
+extension SSHError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .cannotResolveOrConnect: return "unreachable"
+        case .connectTimedOut: return "connect_timeout"
+        case .connectionLost: return "connection_lost"
+        case .linkStalled: return "link_stalled"
+        case .hostKeyChanged, .hostKeyOfOtherType: return "host_key_changed"
+        case .hostKeyUnknown: return "host_key_unknown"
+        case .authenticationFailed: return "auth_failed"
+        case .passwordNeeded: return "password_needed"
+        case .knownHostsUnusable, .identityUnreadable: return "ssh_setup"
+        case .commandTimedOut: return "command_timeout"
+        case .channelFailed, .sftpFailed, .libssh: return "ssh_failed"
+        }
+    }
+
+    /// The board could not be reached at all (no route, no answer, the link lost): a fleet's `unreachable`.
+    public var meansUnreachable: Bool {
+        switch self {
+        case .cannotResolveOrConnect, .connectTimedOut, .connectionLost, .linkStalled: return true
+        default: return false
+        }
+    }
+
+    public var isRetryable: Bool {
+        switch self {
+        case .cannotResolveOrConnect, .connectTimedOut, .connectionLost, .linkStalled, .commandTimedOut, .channelFailed: return true
+        default: return false
+        }
+    }
+}

@@ -106,10 +106,13 @@ public struct DeployedEngine: Sendable {
     public func withAPI<T: Sendable>(apiKey: String? = nil, timeout: Double = 120,
                                      _ body: @Sendable (EngineAPI, PortForward) async throws -> T) async throws -> T {
         let forward = try await PortForward.start(target: target, passwordProvider: passwordProvider, remotePort: deployment.port)
-        defer { forward.stop() }
+        // Stopping waits for the forward's thread to end: done on a thread of its own, off the cooperative pool.
         do {
-            return try await body(EngineAPI(port: forward.localPort, apiKey: apiKey, timeout: timeout), forward)
+            let result = try await body(EngineAPI(port: forward.localPort, apiKey: apiKey, timeout: timeout), forward)
+            await DedicatedThread.run("tpudeploy.forward-stop") { forward.stop() }
+            return result
         } catch {
+            await DedicatedThread.run("tpudeploy.forward-stop") { forward.stop() }
             throw explained(error, forward: forward)
         }
     }
@@ -134,12 +137,14 @@ public struct DeployedEngine: Sendable {
                 let api = EngineAPI(port: open.port, apiKey: key?.value, timeout: timeout)
                 // An endpoint behind the key, cheap and side-effect free.
                 let headers = key.map { ["Authorization": "Bearer \($0.value)"] } ?? [:]
-                let status = try await Task.detached {
+                let status = try await DedicatedThread.run("tpudeploy.key-check") {
                     try HTTPConnection.exchange(port: api.port, method: "GET", path: "/v1/models", headers: headers, timeout: 30).head.status
-                }.value
+                }
                 if status != 401 { return try await body(api, forward) }
                 if let key { throw EngineAccessError.keyRefused(deployment: name, source: key.source) }
-                guard let asked = try askForKey?() else { throw EngineAccessError.keyNeeded(deployment: name) }
+                // A prompt on a terminal waits for a person: on a thread of its own.
+                let ask = askForKey
+                guard let asked = try await DedicatedThread.run("tpudeploy.key-prompt", { try ask?() }) else { throw EngineAccessError.keyNeeded(deployment: name) }
                 key = asked
             }
         }

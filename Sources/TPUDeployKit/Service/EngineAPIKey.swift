@@ -87,3 +87,14 @@ extension EngineServiceManager {
         }
     }
 }
+
+extension EngineAccessError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .keyNeeded: return "api_key_needed"
+        case .keyRefused: return "api_key_refused"
+        case .unusableKey: return "api_key_unusable"
+        case .notListening: return "engine_not_listening"
+        }
+    }
+}

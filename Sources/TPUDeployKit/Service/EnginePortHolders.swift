@@ -122,3 +122,7 @@ extension EngineServiceManager {
         }
     }
 }
+
+extension EnginePortError: CodedError {
+    public var errorCode: String { "port_held" }
+}

@@ -32,7 +32,7 @@ public struct EngineReadiness: Sendable {
         while true {
             let elapsed = Date().timeIntervalSince(started)
             let api = self.api
-            let answer: Result<EngineHealth, Error> = await Task.detached { Result { try api.health() } }.value
+            let answer: Result<EngineHealth, Error> = await DedicatedThread.run("tpudeploy.readiness") { Result { try api.health() } }
             switch answer {
             case .success(let health):
                 switch health.status {

@@ -24,9 +24,11 @@ public struct PayloadDirectory: Sendable, Equatable {
     }
 }
 
-public enum PayloadError: Error, CustomStringConvertible, Equatable {
+public enum PayloadError: Error, CustomStringConvertible, Sendable, Equatable {
     case directoryNotFound(searched: [String])
     case unreadable(path: String, reason: String)
+    /// A step that needs the Payloads folder was given none (a caller's mistake, not the user's).
+    case notGiven(step: String)
 
     public var description: String {
         switch self {
@@ -34,6 +36,17 @@ public enum PayloadError: Error, CustomStringConvertible, Equatable {
             return "no Payloads folder (service files, engine builds) found; looked in \(searched.joined(separator: ", ")); pass --payloads DIR or set TPUDEPLOY_HOME or TPUDEPLOY_PAYLOADS"
         case .unreadable(let path, let reason):
             return "cannot read \(path): \(reason)"
+        case .notGiven(let step):
+            return "\(step) needs the Payloads folder (service files, engine builds), and none was located: pass --payloads DIR or set TPUDEPLOY_HOME or TPUDEPLOY_PAYLOADS"
+        }
+    }
+}
+
+extension PayloadError: CodedError {
+    public var errorCode: String {
+        switch self {
+        case .directoryNotFound, .notGiven: return "payloads_not_found"
+        case .unreadable: return "payloads_unreadable"
         }
     }
 }

@@ -66,3 +66,7 @@ public struct BoardScriptCall: Sendable, Equatable {
     /// The command line for the board's login shell.
     public var commandLine: String { script.commandLine(arguments) }
 }
+
+extension BoardScriptError: CodedError {
+    public var errorCode: String { "board_scripts_missing" }
+}

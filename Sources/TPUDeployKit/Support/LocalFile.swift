@@ -92,3 +92,7 @@ public enum LocalFile {
         }
     }
 }
+
+extension LocalFile.Failure: CodedError {
+    public var errorCode: String { "local_file_unreadable" }
+}

@@ -130,3 +130,7 @@ public struct YAMLMapping {
     /// Fails with a message about `key` — for checks the caller makes on a value it read.
     public func invalid(_ key: String, _ problem: String) -> YAMLFileError { error(key, problem) }
 }
+
+extension YAMLFileError: CodedError {
+    public var errorCode: String { "yaml_invalid" }
+}

@@ -56,11 +56,11 @@ struct ChatCommand: AsyncParsableCommand {
             let system = self.system
             if let prompt {
                 let reply = try await context.engine.withAuthorizedAPI(apiKey: key, askForKey: apiKey.prompt) { api, _ in
-                    try await Task.detached {
+                    try await DedicatedThread.run("tpudeploy.chat") {
                         try api.chat(ChatTranscript(system: system).messages(asking: prompt), options: options) { piece in
                             if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
                         }
-                    }.value
+                    }
                 }
                 if json { try printJSON(OneShot(prompt: prompt, reply: reply)) } else { print("") }
                 return
@@ -116,7 +116,8 @@ private final class ChatSession: @unchecked Sendable {
         FileHandle.standardError.write(Data("Connected. \(ChatTranscript.help).\n".utf8))
         while true {
             FileHandle.standardOutput.write(Data("> ".utf8))
-            guard let line = readLine() else { print(""); return }
+            // Waiting for a person to type: on a thread of its own, off the cooperative pool.
+            guard let line = await DedicatedThread.run("tpudeploy.chat-input", { readLine() }) else { print(""); return }
             switch ChatTranscript.interpret(line) {
             case .empty: continue
             case .exit: return
@@ -128,10 +129,11 @@ private final class ChatSession: @unchecked Sendable {
             case .message(let question):
                 var answer = ""
                 do {
-                    let reply = try await Task.detached { [self] in
-                        try api.chat(transcript.messages(asking: question), options: options,
+                    let messages = transcript.messages(asking: question)
+                    let reply = try await DedicatedThread.run("tpudeploy.chat") { [self] in
+                        try api.chat(messages, options: options,
                                      onConnection: { connection in self.setCurrent(connection) }) { piece in self.show(piece) }
-                    }.value
+                    }
                     answer = reply.text
                     print("")
                 } catch HTTPError.cancelled {

@@ -13,8 +13,9 @@ struct FleetCommand: AsyncParsableCommand {
               tpudeploy fleet inspect --inventory boards.ini
               tpudeploy fleet inspect -i boards.ini --limit 'lab:!evb02' --json
               tpudeploy fleet plan -i boards.ini --batch 1,5,20% --max-fail 10
+              tpudeploy fleet rollout -i boards.ini --batch 20% --max-fail 10 --yes
             """,
-        subcommands: [Inspect.self, Plan.self]
+        subcommands: [Inspect.self, Plan.self, Rollout.self]
     )
 
     /// Which boards: the inventory and `--limit`.

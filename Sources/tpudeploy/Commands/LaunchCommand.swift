@@ -46,55 +46,48 @@ struct LaunchCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures(json: output.json) {
             let context = try EngineCommandContext(target: target, deployment: deployment)
-            let engine = context.engine
             let key = try apiKey.key()
             let payloadDirectory = try PayloadDirectory.locate(explicit: payloads)
-            let started = Date()
             let progress = StatusLine(quiet: output.json)
-            let session = try await SSHSession.connect(to: engine.target, passwordProvider: target.passwordProvider)
-            let root = try await RootShell.open(session, passwordProvider: target.passwordProvider)
-            let manager = EngineServiceManager(root: root, payloads: payloadDirectory)
-            let spec = try await engine.launchSpec(session: session, withAPIKey: key != nil)
-            try await manager.requirePortFree(spec)
-            try await manager.installAPIKey(key, for: spec)
-            progress.step("starting \(engine.deployment.name) on \(engine.target.displayName)")
-            let managerName = try await manager.install(spec)
-            progress.step("the engine runs under \(managerName); waiting for it to load the model")
-            let health: EngineHealth
+            let launcher = EngineLauncher(timeoutSeconds: timeout)
+            let result: LaunchResult
             do {
-                health = try await engine.withAPI(apiKey: key?.value) { api, _ in
-                    try await EngineReadiness(api: api, timeoutSeconds: timeout).wait(
-                        fixMemoryCommand: context.fixMemoryCommand,
-                        logTail: { (try? await manager.logs(spec, lines: 15)) ?? "" },
-                        serviceRestarts: { try? await manager.status(spec).restarts },
-                        onProgress: { state in
-                            switch state {
-                            case .waitingForPort(let elapsed): progress.waiting("starting", seconds: elapsed)
-                            case .loading(let elapsed): progress.waiting("loading the model", seconds: elapsed)
-                            }
-                        })
+                result = try await context.withBoard(payloads: payloadDirectory, apiKey: key, events: { event in
+                    Self.render(event, on: progress, deployment: context.deployment.name, board: context.target.displayName)
+                }) { board in
+                    try await launcher.launch(board)
                 }
             } catch {
                 progress.finish()
-                let abandoned = await manager.abandon(spec, after: error)
-                await session.close()
-                throw abandoned
+                throw error
             }
             progress.finish()
-            await session.close()
-            let report = Report(deployment: engine.deployment.name, board: engine.target.displayName, manager: managerName,
+            let health = result.health
+            let report = Report(deployment: result.deployment, board: result.board, manager: result.manager,
                                 model: health.model, family: health.family, layers: health.layers, seqLen: health.seqLen,
-                                loadSeconds: health.loadSeconds, readySeconds: Date().timeIntervalSince(started),
-                                apiKeyRequired: spec.requiresAPIKey)
+                                loadSeconds: health.loadSeconds, readySeconds: result.readySeconds,
+                                apiKeyRequired: result.apiKeyRequired)
             if output.json {
                 try printJSON(report)
             } else {
                 let load = health.loadSeconds.map { String(format: "model loaded in %.2f s, ", $0) } ?? ""
-                print("\(engine.deployment.name) is serving on \(engine.target.host) (127.0.0.1:\(engine.deployment.port) on the board): "
+                print("\(result.deployment) is serving on \(context.target.host) (127.0.0.1:\(context.deployment.port) on the board): "
                       + "\(health.family ?? "?") model, \(health.layers.map(String.init) ?? "?") layers, context \(health.seqLen.map(String.init) ?? "?"); "
                       + load + String(format: "ready after %.1f s. Try: tpudeploy chat", report.readySeconds)
-                      + (spec.requiresAPIKey ? " (the API wants the key: TPUDEPLOY_API_KEY or --api-key-file)" : ""))
+                      + (result.apiKeyRequired ? " (the API wants the key: TPUDEPLOY_API_KEY or --api-key-file)" : ""))
             }
+        }
+    }
+
+    /// The launch's events as the status lines people saw before launch moved into the library.
+    private static func render(_ event: BoardEvent, on progress: StatusLine, deployment: String, board: String) {
+        guard event.phase == .launch else { return }
+        switch event.detail {
+        case .started: progress.step("starting \(deployment) on \(board)")
+        case .serviceStarted(let manager): progress.step("the engine runs under \(manager); waiting for it to load the model")
+        case .engineWaiting(.waitingForPort(let elapsed)): progress.waiting("starting", seconds: elapsed)
+        case .engineWaiting(.loading(let elapsed)): progress.waiting("loading the model", seconds: elapsed)
+        default: break
         }
     }
 }

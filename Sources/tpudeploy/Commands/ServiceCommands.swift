@@ -2,23 +2,6 @@ import ArgumentParser
 import Foundation
 import TPUDeployKit
 
-/// Opens a root shell on the board and runs `body` with the deployment's service manager.
-private func withServiceManager<T>(_ target: TargetOptions, _ deployment: DeploymentOptions,
-                                   _ body: (EngineServiceManager, EngineCommandContext) async throws -> T) async throws -> T {
-    let context = try EngineCommandContext(target: target, deployment: deployment)
-    let session = try await SSHSession.connect(to: context.engine.target, passwordProvider: target.passwordProvider)
-    do {
-        let root = try await RootShell.open(session, passwordProvider: target.passwordProvider)
-        let payloads = (try? PayloadDirectory.locate()) ?? PayloadDirectory(directory: URL(fileURLWithPath: "Payloads"))
-        let result = try await body(EngineServiceManager(root: root, payloads: payloads), context)
-        await session.close()
-        return result
-    } catch {
-        await session.close()
-        throw error
-    }
-}
-
 struct StopCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stop",
@@ -31,9 +14,8 @@ struct StopCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures(json: output.json) {
-            let status = try await withServiceManager(target, deployment) { manager, context in
-                try await manager.stop(context.engine.bareSpec)
-            }
+            let context = try EngineCommandContext(target: target, deployment: deployment)
+            let status = try await context.withBoard { board in try await EngineStopper().stop(board) }
             if output.json { try printJSON(status) } else { print("stopped (\(status.manager ?? "no service manager"))") }
         }
     }
@@ -59,20 +41,10 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures(json: output.json) {
-            let (report, fixMemoryCommand) = try await withServiceManager(target, deployment) { manager, context -> (Report, String?) in
-                let service = try await manager.status(context.engine.bareSpec)
-                var health: EngineHealth?
-                var healthError: String?
-                if service.state == .running {
-                    do {
-                        health = try await context.engine.withAPI(timeout: 10) { api, _ in try api.health() }
-                    } catch {
-                        healthError = "\(error)"
-                    }
-                }
-                return (Report(deployment: context.engine.deployment.name, service: service, health: health, healthError: healthError),
-                        context.fixMemoryCommand)
-            }
+            let context = try EngineCommandContext(target: target, deployment: deployment)
+            let status = try await context.withBoard { board in (try await EngineStatusCheck().check(board), board.fixMemoryCommand) }
+            let (result, fixMemoryCommand) = status
+            let report = Report(deployment: result.deployment, service: result.service, health: result.health, healthError: result.healthError)
             if output.json {
                 try printJSON(report)
             } else {
@@ -114,16 +86,12 @@ struct LogsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures(json: output.json) {
-            let (text, spec, board) = try await withServiceManager(target, deployment) { manager, context in
-                let spec = context.engine.bareSpec
-                return (try await manager.logs(spec, lines: lines), spec, context.engine.target.displayName)
-            }
+            let context = try EngineCommandContext(target: target, deployment: deployment)
+            let log = try await context.withBoard { board in try await EngineLogReader(lines: lines).read(board) }
             if output.json {
-                var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                if lines.last == "" { lines.removeLast() }
-                try printJSON(Report(deployment: spec.name, board: board, logFile: spec.logFile, lines: lines))
+                try printJSON(Report(deployment: log.deployment, board: log.board, logFile: log.logFile, lines: log.lines))
             } else {
-                print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+                print(log.text, terminator: log.text.hasSuffix("\n") ? "" : "\n")
             }
         }
     }

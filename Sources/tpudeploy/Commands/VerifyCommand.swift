@@ -41,26 +41,10 @@ struct VerifyCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures(json: output.json) {
             let context = try EngineCommandContext(target: target, deployment: deployment)
-            let prompt = self.prompt, maxTokens = self.maxTokens, fixMemoryCommand = context.fixMemoryCommand
-            let report = try await context.engine.withAuthorizedAPI(apiKey: try apiKey.key(), askForKey: apiKey.prompt) { api, forward -> Report in
-                let key = api.apiKey
-                return try await Task.detached {
-                    let health = try api.health()
-                    if health.status == .failed { throw health.loadFailure(fixMemoryCommand: fixMemoryCommand) }
-                    guard health.status == .ready else {
-                        throw ServiceError.notReady(reason: "/health says \(health.status.rawValue)" + (health.reason.map { ": \($0)" } ?? ""), logTail: "")
-                    }
-                    let reply = try api.chat([ChatMessage(role: "user", content: prompt)],
-                                             options: ChatOptions(temperature: 0, maxTokens: maxTokens)) { _ in }
-                    let metrics = try? HTTPConnection.exchange(
-                        port: forward.localPort, method: "GET", path: "/metrics",
-                        headers: key.map { ["Authorization": "Bearer \($0)"] } ?? [:], timeout: 10)
-                    let used = metrics.flatMap { PrometheusText.value(of: "tpu_engine_npu_memory_used_bytes", in: String(decoding: $0.body, as: UTF8.self)) }
-                    return Report(deployment: context.engine.deployment.name, health: health, prompt: prompt, reply: reply,
-                                  npuMemoryUsedBytes: used.map { Int64($0) }, ok: ReplyTextCheck.problem(in: reply.text) == nil,
-                                  problem: ReplyTextCheck.problem(in: reply.text))
-                }.value
-            }
+            let verifier = EngineVerifier(prompt: prompt, maxTokens: maxTokens, askForKey: apiKey.prompt)
+            let result = try await context.withBoard(apiKey: try apiKey.key()) { board in try await verifier.verify(board) }
+            let report = Report(deployment: result.deployment, health: result.health, prompt: result.prompt, reply: result.reply,
+                                npuMemoryUsedBytes: result.npuMemoryUsedBytes, ok: result.ok, problem: result.problem)
             if output.json {
                 try printJSON(report)
             } else {

@@ -27,21 +27,38 @@ struct DeploymentOptions: ParsableArguments {
     }
 }
 
-/// Both halves of an engine command: the board and the deployment on it.
+/// Both halves of an engine command: the board and the deployment on it, resolved from flags and
+/// tpudeploy.yaml before anything connects.
 struct EngineCommandContext {
-    let engine: DeployedEngine
+    let target: SSHTarget
     let boardProfile: String?
+    let deployment: DeploymentReference
+    let passwordProvider: PasswordProvider
 
     init(target: TargetOptions, deployment: DeploymentOptions) throws {
         let (sshTarget, board) = try target.resolve()
-        engine = DeployedEngine(deployment: try deployment.resolve(configPath: target.config), target: sshTarget,
-                                passwordProvider: target.passwordProvider)
+        self.target = sshTarget
         boardProfile = board
+        self.deployment = try deployment.resolve(configPath: target.config)
+        passwordProvider = target.passwordProvider
     }
 
-    /// The command that makes room for this deployment's model, for messages.
-    var fixMemoryCommand: String? {
-        guard let model = engine.deployment.profile?.name else { return nil }
-        return "tpudeploy fix-memory\(boardProfile.map { " --board \($0)" } ?? "") --for-model \(model)"
+    /// The way to the engine's API without an SSH session of the command's own (chat).
+    var engine: DeployedEngine { DeployedEngine(deployment: deployment, target: target, passwordProvider: passwordProvider) }
+
+    /// Connects to the board and runs `body` with its context; the session is closed however `body` ends.
+    func withBoard<T>(payloads: PayloadDirectory? = nil, apiKey: EngineAPIKey? = nil, events: BoardEvents? = nil,
+                      _ body: (BoardContext) async throws -> T) async throws -> T {
+        let board = try await BoardContext.connect(
+            to: target, boardProfile: boardProfile, deployment: deployment, payloads: payloads,
+            passwordProvider: passwordProvider, apiKey: apiKey, events: events)
+        do {
+            let result = try await body(board)
+            await board.session.close()
+            return result
+        } catch {
+            await board.session.close()
+            throw error
+        }
     }
 }

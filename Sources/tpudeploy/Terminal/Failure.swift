@@ -2,8 +2,8 @@ import ArgumentParser
 import TPUDeployKit
 import Foundation
 
-/// Runs a command body and turns any error into one line on stderr (or a JSON error object with --json)
-/// and a non-zero exit, instead of a stack of framework text.
+/// Runs a command body and turns any error into one line on stderr (or, with --json, `{"code", "error"}`: the
+/// error's stable code and its text) and a non-zero exit, instead of a stack of framework text.
 func reportingFailures(json: Bool, _ body: () async throws -> Void) async throws {
     do {
         try await body()
@@ -14,7 +14,7 @@ func reportingFailures(json: Bool, _ body: () async throws -> Void) async throws
     } catch {
         let message = String(describing: error)
         if json {
-            let object = ["error": message]
+            let object = ["error": message, "code": failureCode(error)]
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
                 print(String(decoding: data, as: UTF8.self))
             }
@@ -24,6 +24,12 @@ func reportingFailures(json: Bool, _ body: () async throws -> Void) async throws
     }
 }
 
+/// The stable code of a command's failure: the library error's own, `invalid_argument` for a flag the command
+/// refused, else `ErrorCode.uncoded`.
+func failureCode(_ error: Error) -> String {
+    if error is ValidationError { return "invalid_argument" }
+    return ErrorCode.of(error)
+}
 
 /// Whether standard output is a terminal (tables and colour) or a pipe (plain, parseable).
 var standardOutputIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
