@@ -4,7 +4,7 @@ import Foundation
 /// 100 Mbit/s), one after the other so that neither disturbs the other's timing. ansible-core comes from the
 /// venv (`make bench` installs it), parallel-scp from Debian's pssh.
 func benchmarkFleet(runs: Int, scratch: URL) async throws -> (result: any Encodable, summary: String) {
-    let start = DispatchTime.now().uptimeNanoseconds
+    let start = DispatchTime.now().uptimeNanoseconds, loadAtStart = loadAverage()
     let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     let tpudeploy = here.appendingPathComponent("tpudeploy").path
     guard FileManager.default.isExecutableFile(atPath: tpudeploy) else {
@@ -31,10 +31,11 @@ func benchmarkFleet(runs: Int, scratch: URL) async throws -> (result: any Encoda
     BenchCleanup.shared.install()
     let control = try benchmarkFleetControl(tpudeploy: tpudeploy, ansible: ansible, boards: controlBoards,
                                             runs: max(2, min(runs, 3)), scratch: scratch)
-    let distribution = try benchmarkFleetDistribution(ansibleVenv: ansible?.venv, boards: distributionBoards,
+    let distribution = try await benchmarkFleetDistribution(tpudeploy: tpudeploy, ansibleVenv: ansible?.venv, boards: distributionBoards,
                                                       payloadBytes: payloadBytes, rateMbit: rateMbit, scratch: scratch)
     let result = FleetBenchmarkResult(
-        machine: .init(cores: ProcessInfo.processInfo.activeProcessorCount, memoryBytes: ProcessInfo.processInfo.physicalMemory),
+        machine: .init(cores: ProcessInfo.processInfo.activeProcessorCount, memoryBytes: ProcessInfo.processInfo.physicalMemory,
+                       loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadAverage()),
         tools: ["ansible": version, "pssh": pssh, "openssh": (try? runProcess("/usr/bin/ssh", ["-V"]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"],
         control: control, distribution: distribution,
         benchmarkSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
@@ -42,11 +43,18 @@ func benchmarkFleet(runs: Int, scratch: URL) async throws -> (result: any Encoda
     return (result, fleetSummary(result))
 }
 
+/// The 1-minute load average of /proc/loadavg (0 when unreadable).
+func loadAverage() -> Double {
+    let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+    return text.split(separator: " ").first.flatMap { Double($0) } ?? 0
+}
+
 func fleetSummary(_ result: FleetBenchmarkResult) -> String {
     func seconds(_ value: Double?) -> String { value.map { String(format: "%.2f s", $0) } ?? "not measured" }
     func mebibytes(_ value: UInt64?) -> String { value.map { String(format: "%.1f MiB", Double($0) / Double(1 << 20)) } ?? "-" }
     let control = result.control, distribution = result.distribution
-    var lines = [String(format: "fleet (took %.0f s)", result.benchmarkSeconds)]
+    var lines = [String(format: "fleet (took %.0f s; load average %.1f at the start, %.1f at the end, on %d cores)", result.benchmarkSeconds,
+                        result.machine.loadAverageAtStart, result.machine.loadAverageAtEnd, result.machine.cores)]
     if let fit = control.fit { lines.append("  \(fit.verdict)") }
     lines.append("  control, \(control.boards) boards, \(control.parallelism) at once: fleet inspect \(seconds(control.inspect.medianSeconds)), \(mebibytes(control.inspect.hostMemoryPerBoardBytes)) host memory per board (peak RSS \(mebibytes(control.inspect.peakProcessRSSPerBoardBytes)) per board)")
     for tool in control.ansibleSetup {

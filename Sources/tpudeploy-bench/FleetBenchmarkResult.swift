@@ -20,6 +20,9 @@ struct FleetBenchmarkResult: Encodable {
     struct Machine: Encodable {
         var cores: Int
         var memoryBytes: UInt64
+        /// The 1-minute load average (runnable processes, all users) when the benchmark started and ended.
+        var loadAverageAtStart: Double
+        var loadAverageAtEnd: Double
         var note = "shared with other work (other builds and simulated boards may run beside the bench): expect noise"
     }
 
@@ -118,6 +121,12 @@ struct FleetBenchmarkResult: Encodable {
         var hostBytesPerPayload: Double?
         var wallGoalMet: Bool?
         var hostBytesGoalMet: Bool?
+        /// tpudeploy only: the file bytes the host sent as the distributor counts them (the bridge counter above
+        /// adds SSH's framing, TCP/IP headers and the commands).
+        var reportedHostFileBytes: UInt64?
+        /// tpudeploy only: boards the host fed itself (a chain's head, or a board that reached none before it).
+        var boardsTheHostSentTo: [String]?
+        var notes: String?
         var notMeasured: String?
     }
 

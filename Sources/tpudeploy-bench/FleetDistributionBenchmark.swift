@@ -3,11 +3,12 @@ import TPUDeployKit
 import TPUDeploySimulator
 
 /// The distribution half of the fleet benchmark: one big payload to 16 simulated boards, every board's link and
-/// the host's own link shaped to the same rate, by the tools a site would use instead of tpudeploy (parallel-scp,
-/// Ansible's `copy`), with one board's `scp` as the yardstick. Each tool's copies are checked by their sha256 on
-/// every board, then removed before the next tool. The boards are always stopped, whatever fails.
-func benchmarkFleetDistribution(ansibleVenv: URL?, boards count: Int, payloadBytes: Int, rateMbit: Int,
-                                scratch: URL) throws -> FleetBenchmarkResult.Distribution {
+/// the host's own link shaped to the same rate, by tpudeploy's relay distribution and by the tools a site would
+/// use instead (parallel-scp, Ansible's `copy`), with one board's `scp` as the yardstick. Each tool's copies
+/// are checked by their sha256 on every board, then removed before the next tool. The boards are always
+/// stopped, whatever fails.
+func benchmarkFleetDistribution(tpudeploy: String, ansibleVenv: URL?, boards count: Int, payloadBytes: Int, rateMbit: Int,
+                                scratch: URL) async throws -> FleetBenchmarkResult.Distribution {
     let directory = scratch.appendingPathComponent("distribution")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let payload = directory.appendingPathComponent("payload.bin").path
@@ -72,6 +73,25 @@ func benchmarkFleetDistribution(ansibleVenv: URL?, boards count: Int, payloadByt
     let yardstick = oneBoard.seconds
 
     var transfers: [FleetBenchmarkResult.Transfer] = []
+    let relayCommand = "PayloadDistributor.distribute (the library call fleet rollout is to make; boards relay to each other)"
+    do {
+        let relay = try await measureRelayDistribution(tpudeploy: tpudeploy, simulator: simulator, boards: boards, payload: payload,
+                                                       directory: (destination as NSString).deletingLastPathComponent, scratch: directory)
+        let hashes = try onBoards(boards, "sha256sum \(destination) | cut -c1-64; rm -f \(destination)", sshOptions: sshOptions, directory: directory)
+        let verified = hashes.filter { $0.trimmingCharacters(in: .whitespacesAndNewlines) == expected }.count
+        var measured = FleetBenchmarkResult.Transfer(
+            tool: "tpudeploy relay distribution", command: relayCommand, seconds: relay.seconds, hostBytesSent: relay.hostBytesOnTheBridge,
+            boardsVerified: verified, ratioToOneBoard: yardstick.map { relay.seconds / $0 },
+            hostBytesPerPayload: Double(relay.hostBytesOnTheBridge) / Double(payloadBytes))
+        measured.reportedHostFileBytes = relay.reportedHostFileBytes
+        measured.boardsTheHostSentTo = relay.boardsTheHostSentTo
+        measured.notes = relay.agentInstall + "; wall time from connecting to the boards to the last board's verified rename"
+        if verified != boards.count { measured.notes! += "; only \(verified) of \(boards.count) boards hold the payload's sha256" }
+        transfers.append(measured)
+    } catch {
+        _ = try? onBoards(boards, "rm -f \(destination)", sshOptions: sshOptions, directory: directory)
+        transfers.append(.init(tool: "tpudeploy relay distribution", command: relayCommand, notMeasured: "not measured: it failed: \(error)"))
+    }
     let hosts = directory.appendingPathComponent("pssh-hosts")
     try boards.map { "\($0.host):\($0.port) root\n" }.joined().write(to: hosts, atomically: true, encoding: .utf8)
     transfers.append(transfer(
@@ -94,12 +114,9 @@ func benchmarkFleetDistribution(ansibleVenv: URL?, boards count: Int, payloadByt
     } else {
         transfers.append(.init(tool: "ansible copy", command: "ansible all -m copy", notMeasured: "not measured: ansible-core is not installed in build/venv (make bench installs it)"))
     }
-    transfers.append(.init(
-        tool: "tpudeploy (boards relaying to each other)", command: "tpudeploy fleet rollout",
-        notMeasured: "not measured: the peer-to-peer relay distributor (branch h-relay, Sources/TPUDeployKit/Distribution/) is not in this build"))
     for index in transfers.indices where transfers[index].seconds != nil && transfers[index].tool.hasPrefix("tpudeploy") {
-        transfers[index].wallGoalMet = transfers[index].ratioToOneBoard.map { $0 <= 1.5 }
-        transfers[index].hostBytesGoalMet = transfers[index].hostBytesPerPayload.map { $0 <= 1.1 }
+        transfers[index].wallGoalMet = transfers[index].ratioToOneBoard.map { $0 <= 1.5 } ?? false
+        transfers[index].hostBytesGoalMet = transfers[index].hostBytesPerPayload.map { $0 <= 1.1 } ?? false
     }
     try simulator.shapeHostLink(rateMbit: nil)
     return .init(

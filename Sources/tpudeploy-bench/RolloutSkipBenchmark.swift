@@ -17,12 +17,14 @@ func benchmarkRolloutSkip(tpudeploy: String, inventory: URL, boards: Int, runs: 
         return notMeasured("this build has no `tpudeploy fleet rollout` (being written on branch h-rollout, not merged here)")
     }
     let model = URL(fileURLWithPath: "build/sim-models/llama2-sim").standardizedFileURL
+    // Each run's journal goes to $XDG_STATE_HOME/tpudeploy/runs: here, not in the user's home.
+    let environment = ["XDG_STATE_HOME": directory.appendingPathComponent("state").path]
     do {
         // The deployment every board gets, in the tpudeploy.yaml `sim up` wrote beside the inventory.
         try runProcess(tpudeploy, ["init", "--deployment", "llama2-sim", "--profile", "llama2-sim",
                                    "--bmodel", model.appendingPathComponent("llama2-sim.bmodel").path,
                                    "--tokenizer", model.appendingPathComponent("tokenizer.model").path], directory: directory)
-        let first = try meteredRun(arguments, directory: directory, deadlineSeconds: 900,
+        let first = try meteredRun(arguments, environment: environment, directory: directory, deadlineSeconds: 600,
                                    log: directory.appendingPathComponent("rollout-first.jsonl"))
         let reached = fleetSummaryCount(first.output, outcome: "ok") + fleetSummaryCount(first.output, outcome: "skipped")
         guard first.exitStatus == 0, reached == boards else {
@@ -30,7 +32,7 @@ func benchmarkRolloutSkip(tpudeploy: String, inventory: URL, boards: Int, runs: 
         }
         var skipRuns: [FleetBenchmarkResult.Run] = []
         for run in 0..<runs {
-            let again = try meteredRun(arguments, directory: directory, deadlineSeconds: 600, interval: 0.05,
+            let again = try meteredRun(arguments, environment: environment, directory: directory, deadlineSeconds: 600, interval: 0.05,
                                        log: directory.appendingPathComponent("rollout-skip-\(run).jsonl"))
             let skipped = fleetSummaryCount(again.output, outcome: "skipped")
             guard again.exitStatus == 0, skipped == boards else {
