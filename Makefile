@@ -104,8 +104,19 @@ build: setup
 cross: setup
 	Payloads/build/build-aarch64.sh
 
+# promtool, Prometheus' linter, judges the engine's /metrics in the tests: the binary only, taken out of Debian's
+# prometheus package (installing that package would also install and start a Prometheus server).
+PROMTOOL = build/promtool/usr/bin/promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL):
+	@mkdir -p build/promtool/deb
+	cd build/promtool/deb && { apt-get download prometheus 2>/dev/null || { apt-get update -qq && apt-get download prometheus; }; }
+	dpkg-deb --fsys-tarfile build/promtool/deb/prometheus_*.deb | tar -x -C build/promtool ./usr/bin/promtool
+	@rm -rf build/promtool/deb
+	@test -x $@
+
 # deb: DebPackageTests install build/tpudeploy_<version>_amd64.deb into Debian chroots.
-test: setup sim-models smollm cross deb
+test: setup sim-models smollm cross deb promtool
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -9,7 +9,9 @@ assertion exits 1 with the reason on stderr. Used by Tests/EngineTests/EngineOpe
 
 import argparse
 import json
+import os
 import socket
+import subprocess
 import sys
 import threading
 
@@ -359,6 +361,14 @@ def check_metrics(args):
         answer(api, [{"role": "user", "content": "Hello"}], stream, max_tokens=4)
     text = httpx.get(f"http://127.0.0.1:{args.port}/metrics",
                      headers={"Authorization": f"Bearer {args.key}"} if args.key else {}).text
+    # Prometheus' own linter, as the issue asks: promtool from Debian's prometheus package (make promtool extracts
+    # the binary only, so no server is installed or started). Its findings (e.g. a counter without _total) fail.
+    repository = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    promtool = os.environ.get("TPUDEPLOY_PROMTOOL", os.path.join(repository, "build/promtool/usr/bin/promtool"))
+    expect(os.access(promtool, os.X_OK), f"promtool not found at {promtool}: run make promtool")
+    lint = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=60)
+    expect(lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(),
+           f"promtool check metrics: {lint.returncode} {lint.stdout.decode()} {lint.stderr.decode()}")
     families = {family.name: family for family in text_string_to_metric_families(text)}
     summary = {}
     for name in ("tpu_engine_queue_wait_seconds", "tpu_engine_time_to_first_token_seconds",
