@@ -1,4 +1,4 @@
-# Included by service-install.sh and service-stop.sh (BoardScript: `# @include`); needs rc=/etc/rc.local.
+# Included by service-install.sh and service-stop.sh (BoardScript expands their include line); needs rc=/etc/rc.local.
 # rc.local holds one line per deployment and is edited by launch and stop of any of them: one edit at a time (a
 # lock in root's /run, which no other user can create first), through a temporary file of this edit's own.
 rc_edit() { # AWK_PROGRAM (TAG and LINE in the environment)
