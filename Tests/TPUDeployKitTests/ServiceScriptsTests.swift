@@ -82,11 +82,23 @@ import Testing
         let end = try #require(install.range(of: "\n}\n", range: start.upperBound..<install.endIndex))
         let function = String(install[start.lowerBound..<end.upperBound])
         try "#!/bin/sh -e\nexit 0\n".write(to: directory.appendingPathComponent("rc.local"), atomically: true, encoding: .utf8)
-        let edits = (1...24).map { i in
-            "( TAG='# t\(i)' LINE='run \(i) # t\(i)' rc_edit '/^exit 0/ && !done { print ENVIRON[\"LINE\"]; done = 1 } { print }' ) &"
-        }.joined(separator: "\n")
-        let result = try runShell("rc=\"$PWD/rc.local\"\n\(function)\n\(edits)\nwait", in: directory)
-        #expect(result.status == 0, "\(result.output)")
+        // 24 shells at once, each started here: a shell's own `wait` could sleep forever, since the test process
+        // hands its children a signal mask with SIGCHLD blocked.
+        let editors = try (1...24).map { i -> Process in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "rc=\"$PWD/rc.local\"\n\(function)\nrc_edit '/^exit 0/ && !done { print ENVIRON[\"LINE\"]; done = 1 } { print }'"]
+            process.environment = ["PATH": "/usr/bin:/bin", "TAG": "# t\(i)", "LINE": "run \(i) # t\(i)"]
+            process.currentDirectoryURL = directory
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        for editor in editors {
+            editor.waitUntilExit()
+            #expect(editor.terminationStatus == 0)
+        }
         let lines = try String(contentsOf: directory.appendingPathComponent("rc.local"), encoding: .utf8).split(separator: "\n")
         #expect(Set(lines.filter { $0.hasPrefix("run ") }).count == 24, "\(lines)")
         #expect(lines.last == "exit 0")
