@@ -365,6 +365,13 @@ struct RolloutRunnerTests {
         #expect(dry.failed == 0)
         #expect(dry.rollingOut == 899)
         #expect(dry.bytesToSend == 899 * 1000)
+        #expect(dry.hostBytesToSend == dry.bytesToSend)
+        // Relayed, the host sends what the hungriest board of each batch lacks: every batch has a board that lacks
+        // 1000 bytes.
+        let relayed = RolloutDryRun(run: "dry", plan: plan, inspections: inspections, relay: true)
+        #expect(relayed.relay)
+        #expect(relayed.bytesToSend == 899 * 1000)
+        #expect(relayed.hostBytesToSend == UInt64(plan.batches.count) * 1000)
         let sevens = (1...1000).filter { $0 % 7 == 0 && $0 % 10 != 0 && $0 != 999 }.count
         #expect(dry.layoutChanges == sevens)
         #expect(dry.boards[0].batch == "canary")
