@@ -232,7 +232,7 @@ struct FleetRolloutTests {
         #expect((stopped.first?["error"] as? [String: Any])?["code"] as? String == "interrupted")
 
         _ = try tpudeploy(["sim", "link", "evb1", "--unlimited", "--state-dir", state])
-        let finished = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--resume", interruptedRun, "--yes", "--json"])
+        let finished = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--resume", interruptedRun, "--yes", "--no-relay", "--json"])
         #expect(finished.status == 0, "\(finished.stderr)")
         let finishedLines = try finished.jsonLines()
         #expect((finishedLines.last?["boards"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["ok", "skipped"])
