@@ -53,9 +53,13 @@ struct FleetRelayRolloutTests {
         #expect(pushedLines.last?["relay_host_bytes_sent"] == nil)
         #expect(!pushedLines.contains { $0["phase"] as? String == "distribute" })
 
-        // The boards lose the deployment's files: the next rollout sends them again (and relaunches), nothing else.
+        // The boards lose the deployment's files (their engine stopped first, so that no engine runs on deleted
+        // files): the next rollout sends them again and launches, nothing else.
         for name in ["evb1", "evb2", "evb3"] {
             let host = try Simulator(stateDirectory: URL(fileURLWithPath: state)).layout.record(name).board.host
+            let stopped = try tpudeploy(["stop", "--host", host, "--user", "root", "--identity", directory.appendingPathComponent("sim/client/id_ed25519").path,
+                                         "--known-hosts", directory.appendingPathComponent("sim/known_hosts").path])
+            try #require(stopped.status == 0, "\(stopped.stderr)")
             _ = try SimulatedBoardHarness.run("/usr/bin/ssh", [
                 "-i", directory.appendingPathComponent("sim/client/id_ed25519").path, "-o", "UserKnownHostsFile=\(directory.appendingPathComponent("sim/known_hosts").path)",
                 "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null", "root@\(host)", "rm -rf /data/tpudeploy/chatglm2-sim"])
