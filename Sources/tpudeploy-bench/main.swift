@@ -2,7 +2,7 @@ import Foundation
 
 // `make bench`: the speed goals, each measured against a real baseline in the same run; results are
 // written as JSON to the output directory and summarised on stdout.
-// usage: tpudeploy-bench [--output-dir DIR] [--runs N] [--only inspect|fix-memory|engine|smollm2|push]
+// usage: tpudeploy-bench [--output-dir DIR] [--runs N] [--only inspect|fix-memory|engine|smollm2|push|fleet]
 
 var outputDirectory = "bench-results"
 var runs = 15
@@ -14,7 +14,7 @@ while let argument = arguments.next() {
     case "--runs": runs = Int(arguments.next() ?? "") ?? runs
     case "--only": only = arguments.next()
     default:
-        FileHandle.standardError.write(Data("usage: tpudeploy-bench [--output-dir DIR] [--runs N] [--only inspect|fix-memory|engine|smollm2|push]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tpudeploy-bench [--output-dir DIR] [--runs N] [--only inspect|fix-memory|engine|smollm2|push|fleet]\n".utf8))
         exit(2)
     }
 }
@@ -34,6 +34,7 @@ let benchmarks: [(String, Benchmark)] = [
     ("engine", benchmarkEngine),
     ("smollm2", benchmarkSmolLM2),
     ("push", benchmarkPush),
+    ("fleet", benchmarkFleet),
 ]
 var failed = false
 do {

@@ -158,6 +158,13 @@ struct SimulatorTests {
             #expect(try ssh(board, "hostname") == board.name)
             #expect(try ssh(board, "cat /sys/kernel/debug/ion/bm_npu_heap_dump/total_mem") == String(0x8000_0000))
         }
+        // Each board has its own /etc, as a real one does: what one writes there (rc.local's temporary files, a
+        // systemd unit) is neither the host's nor another board's, and it outlives a reboot.
+        let probe = "/etc/tpd-probe-\(UUID().uuidString.prefix(8))"
+        _ = try ssh(boards[0], "echo \(boards[0].name) > \(probe)")
+        #expect(try ssh(boards[0], "cat \(probe)") == boards[0].name)
+        #expect(try ssh(boards[1], "cat \(probe) 2>/dev/null || echo absent") == "absent")
+        #expect(!FileManager.default.fileExists(atPath: probe))
         // A second `up` adds a board without clashing with the running ones.
         let third = try simulator.up(Self.smallBoards(bootDelay: 0))
         #expect(third.map(\.name) == ["evb1"])

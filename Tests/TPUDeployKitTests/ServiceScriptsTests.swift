@@ -71,6 +71,28 @@ import Testing
         #expect(!install.script.text.contains("chat's"))
     }
 
+    /// Launches and stops of several deployments may edit rc.local at once (a fleet rollout, two terminals): each
+    /// edit is a read-modify-write, so without one lock and one temporary file per edit, lines get lost.
+    @Test(.enabled(if: getuid() == 0, "the lock lives in root's /run")) func concurrentRCLocalEditsKeepEveryLine() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let install = try BoardScript.named("service-install.sh").text
+        #expect(!install.contains("# @include"))
+        let start = try #require(install.range(of: "rc_edit() {"))
+        let end = try #require(install.range(of: "\n}\n", range: start.upperBound..<install.endIndex))
+        let function = String(install[start.lowerBound..<end.upperBound])
+        try "#!/bin/sh -e\nexit 0\n".write(to: directory.appendingPathComponent("rc.local"), atomically: true, encoding: .utf8)
+        let edits = (1...24).map { i in
+            "( TAG='# t\(i)' LINE='run \(i) # t\(i)' rc_edit '/^exit 0/ && !done { print ENVIRON[\"LINE\"]; done = 1 } { print }' ) &"
+        }.joined(separator: "\n")
+        let result = try runShell("rc=\"$PWD/rc.local\"\n\(function)\n\(edits)\nwait", in: directory)
+        #expect(result.status == 0, "\(result.output)")
+        let lines = try String(contentsOf: directory.appendingPathComponent("rc.local"), encoding: .utf8).split(separator: "\n")
+        #expect(Set(lines.filter { $0.hasPrefix("run ") }).count == 24, "\(lines)")
+        #expect(lines.last == "exit 0")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "/run").allSatisfy { !$0.hasPrefix("tpudeploy-rc-local.") || $0 == "tpudeploy-rc-local.lock" })
+    }
+
     @Test func theRCLocalLineGivesTheSupervisorEveryArgumentExactly() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -4,16 +4,17 @@ import CLibFDT
 /// a tree (a FIT's hash values, a board dtb's heaps) keep that room so later small writes need no re-layout.
 extension FlatDeviceTree {
     /// Bytes between the end of the last block (memory reservations, structure, strings) and `totalsize`.
-    public var freeSpaceAtEnd: Int {
-        withTree { fdt in
-            let header = UnsafeRawBufferPointer(start: fdt, count: Self.headerSize)
-            func field(_ offset: Int) -> Int { Int(DeviceTreeValue.bigEndianU32(header, at: offset)) }
-            // Version 16 headers have no structure size; such a tree is re-laid out by any write anyway.
-            guard field(0x14) >= 17 else { return 0 }
-            let reservations = field(0x10) + (Int(max(fdt_num_mem_rsv(fdt), 0)) + 1) * 16
-            let end = max(reservations, field(0x08) + field(0x24), field(0x0C) + field(0x20))
-            return max(field(0x04) - end, 0)
-        }
+    public var freeSpaceAtEnd: Int { withTree(Self.freeSpaceAtEnd) }
+
+    /// `freeSpaceAtEnd` of the tree at `fdt`.
+    static func freeSpaceAtEnd(of fdt: UnsafeRawPointer) -> Int {
+        let header = UnsafeRawBufferPointer(start: fdt, count: Self.headerSize)
+        func field(_ offset: Int) -> Int { Int(DeviceTreeValue.bigEndianU32(header, at: offset)) }
+        // Version 16 headers have no structure size; such a tree is re-laid out by any write anyway.
+        guard field(0x14) >= 17 else { return 0 }
+        let reservations = field(0x10) + (Int(max(fdt_num_mem_rsv(fdt), 0)) + 1) * 16
+        let end = max(reservations, field(0x08) + field(0x24), field(0x0C) + field(0x20))
+        return max(field(0x04) - end, 0)
     }
 
     /// Like `init(bytes:)`, with `extraSpace` more bytes of free space at the end of the blob, so that writes
@@ -34,12 +35,7 @@ extension FlatDeviceTree {
             guard tpd_fdt_magic(fdt) == 0xD00D_FEED else {
                 throw DeviceTreeError.notADeviceTree(reason: "magic \(HexText.number(tpd_fdt_magic(fdt))) is not 0xd00dfeed")
             }
-            let declared = Int(tpd_fdt_totalsize(fdt))
-            if declared > bytes.count { throw DeviceTreeError.truncated(declaredBytes: declared, availableBytes: bytes.count) }
-            let header = fdt_check_header(fdt)
-            if header < 0 { throw DeviceTreeError.fromLibFDT(header, "check the header") }
-            let full = fdt_check_full(fdt, declared)
-            if full < 0 { throw DeviceTreeError.fromLibFDT(full, "check the structure") }
+            let declared = try Self.checkedSize(fdt, available: bytes.count)
             // Bytes after the tree are not part of it.
             for index in declared..<bytes.count { buffer[index] = 0 }
             let size = declared + extraSpace

@@ -27,18 +27,7 @@ public struct FlatDeviceTree: Sendable, Equatable {
         }
         var words = [UInt64](repeating: 0, count: (bytes.count + 7) / 8)
         words.withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
-        let totalSize = try words.withUnsafeBytes { buffer -> Int in
-            let fdt = buffer.baseAddress!
-            let header = fdt_check_header(fdt)
-            let declared = Int(tpd_fdt_totalsize(fdt))
-            if declared > bytes.count {
-                throw DeviceTreeError.truncated(declaredBytes: declared, availableBytes: bytes.count)
-            }
-            if header < 0 { throw DeviceTreeError.fromLibFDT(header, "check the header") }
-            let full = fdt_check_full(fdt, declared)
-            if full < 0 { throw DeviceTreeError.fromLibFDT(full, "check the structure") }
-            return declared
-        }
+        let totalSize = try words.withUnsafeBytes { try Self.checkedSize($0.baseAddress!, available: bytes.count) }
         words.removeLast(words.count - (totalSize + 7) / 8)
         self.words = words
     }
@@ -184,6 +173,18 @@ public struct FlatDeviceTree: Sendable, Equatable {
     }
 
     // MARK: libfdt access
+
+    /// Checks the header and structure of the tree at `fdt`, of which `available` bytes (at least a header's) are
+    /// readable, with libfdt (`fdt_check_header`, `fdt_check_full`); returns its `fdt_totalsize`.
+    static func checkedSize(_ fdt: UnsafeRawPointer, available: Int) throws -> Int {
+        let header = fdt_check_header(fdt)
+        let declared = Int(tpd_fdt_totalsize(fdt))
+        if declared > available { throw DeviceTreeError.truncated(declaredBytes: declared, availableBytes: available) }
+        if header < 0 { throw DeviceTreeError.fromLibFDT(header, "check the header") }
+        let full = fdt_check_full(fdt, declared)
+        if full < 0 { throw DeviceTreeError.fromLibFDT(full, "check the structure") }
+        return declared
+    }
 
     func withTree<Result>(_ body: (UnsafeRawPointer) throws -> Result) rethrows -> Result {
         try words.withUnsafeBytes { try body($0.baseAddress!) }

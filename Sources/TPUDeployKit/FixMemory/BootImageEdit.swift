@@ -14,8 +14,12 @@ public struct BootImageEdit: Sendable {
     /// With `verifying` (the default), every other image's stored hashes are checked first, so a damaged
     /// kernel or ramdisk is never carried into a new image, and the new image is read back: only the board's
     /// dtb differs, its hashes verify, and it has the planned layout.
-    public init(image: [UInt8], dtb: String, sizing: LayoutSizing, minimumLinuxMiB: UInt64, verifying: Bool = true) throws {
-        let fit = try FITImage(bytes: image)
+    ///
+    /// Without `verifying`, the new image is `image`'s own buffer edited in place: when the caller passes the
+    /// only reference to it (read with `LocalFile.read(_:spareCapacity: FITRewriter.roomToGrow)`), the 30 MB
+    /// file is never copied. With it, the original is kept to check the new image against.
+    public init(image: consuming [UInt8], dtb: String, sizing: LayoutSizing, minimumLinuxMiB: UInt64, verifying: Bool = true) throws {
+        let fit = try FITImage(bytes: copy image)
         try fit.requireUnsigned()
         let (fdt, tree) = try fit.deviceTreeImage(forDTB: dtb)
         let layout = try BoardMemoryLayout(deviceTree: tree)
@@ -31,26 +35,40 @@ public struct BootImageEdit: Sendable {
         self.fdtImage = fdt.name
         self.limits = limits
         self.plan = plan
-        if plan.isNoChange {
+        guard !plan.isNoChange else {
             editedImage = nil
-        } else {
-            var edited = tree
-            try MemoryPlanner.apply(plan, to: &edited)
-            try edited.pack()
-            editedImage = try FITRewriter.replacingDeviceTree(in: fit, image: fdt.name, with: edited.bytes)
+            if verifying { try Self.verifyOtherImages(of: fit, besides: fdt.name) }
+            return
         }
-        guard verifying else { return }
-        for other in fit.images where other.name != fdt.name {
+        var edited = tree
+        try MemoryPlanner.apply(plan, to: &edited)
+        try edited.pack()
+        let rewrite = try FITRewriter.deviceTreeRewrite(in: fit, image: fdt.name, with: edited.bytes)
+        guard verifying else {
+            // The FIT's reference to the buffer goes first, so that the edit finds it unshared and stays in place.
+            _ = consume fit
+            var file = consume image
+            try rewrite.apply(to: &file)
+            editedImage = file
+            return
+        }
+        let editedImage = try rewrite.applied(to: image)
+        self.editedImage = editedImage
+        try Self.verifyOtherImages(of: fit, besides: fdt.name)
+        let written = try FITImage(bytes: editedImage)
+        let dtbBytes = try written.data(of: written.image(named: fdt.name))
+        try FITRewriter.verify(editedImage, original: fit, changedImage: fdt.name, data: dtbBytes)
+        guard try BoardMemoryLayout(deviceTree: FlatDeviceTree(bytes: dtbBytes)) == plan.after else {
+            throw FITRewriteError.verificationFailed(reason: "the rewritten dtb does not have the planned layout")
+        }
+    }
+
+    /// Checks every image but the board's dtb against its stored hashes, so that a damaged kernel or ramdisk is
+    /// never carried into a new image.
+    private static func verifyOtherImages(of fit: FITImage, besides dtb: String) throws {
+        for other in fit.images where other.name != dtb {
             // An algorithm tpudeploy does not compute is left to U-Boot; on the rewritten dtb it was refused above.
             do { try fit.verifyHashes(of: other) } catch FITError.unsupportedHashAlgorithm {}
-        }
-        if let editedImage {
-            let written = try FITImage(bytes: editedImage)
-            let dtbBytes = try written.data(of: written.image(named: fdt.name))
-            try FITRewriter.verify(editedImage, original: fit, changedImage: fdt.name, data: dtbBytes)
-            guard try BoardMemoryLayout(deviceTree: FlatDeviceTree(bytes: dtbBytes)) == plan.after else {
-                throw FITRewriteError.verificationFailed(reason: "the rewritten dtb does not have the planned layout")
-            }
         }
     }
 }

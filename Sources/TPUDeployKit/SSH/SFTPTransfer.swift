@@ -72,37 +72,39 @@ extension SSHConnection {
         return .sftpFailed(target: target.displayName, path: path, reason: sftpErrorText())
     }
 
-    /// A lost link or SFTP server (worth a retry as it is) apart from the server's answer about the file
-    /// (no space, no permission: a retry needs that fixed first).
-    private func writeFailure(_ path: String, doing prefix: String = "") -> SSHError {
-        guard sftpServerAnswered else {
-            if !isConnected { return linkFailure() }
-            return .connectionLost(target: target.displayName, reason: sftpErrorText())
-        }
-        return .sftpFailed(target: target.displayName, path: path, reason: prefix + sftpErrorText())
-    }
-
-    /// Writes `bytes` to `path` on the board (created or truncated, mode `mode`) over SFTP, in chunks below
-    /// OpenSSH's message limit. The caller decides where: write to a temporary name and rename when whole.
+    /// Writes `bytes` to `path` on the board (created or truncated, mode `mode`) with many SFTP write requests in
+    /// flight. The caller decides where: write to a temporary name and rename when whole.
+    ///
+    /// Not libssh's `sftp_write`: it waits for each answer in a loop that a read timeout does not end, so a board
+    /// whose SFTP server hangs with the connection up (the kernel still acknowledges data and keepalives) would
+    /// hold it forever. The upload's own channel counts silence against the stall limit instead: a hung server
+    /// or a dead link ends in `SSHError.linkStalled`, the server's refusal in `SSHError.sftpFailed`.
     public func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, progress: TransferProgress? = nil) throws {
-        let sftp = try self.sftp()
-        guard let file = path.withCString({ sftp_open(sftp, $0, O_WRONLY | O_CREAT | O_TRUNC, mode) }) else {
-            throw writeFailure(path)
+        do {
+            _ = try bytes.withUnsafeBytes { all in
+                try sendFile(
+                    size: UInt64(all.count), to: path, from: 0, mode: mode, tuning: UploadTuning(), progress: progress,
+                    cancelled: nil, companions: UploadCompanions()
+                ) { start, length, send in
+                    try send(UnsafeRawBufferPointer(rebasing: all[Int(start)..<(Int(start) + length)]))
+                }
+            }
+        } catch let error as UploadError {
+            throw SSHError(writing: error, target: target.displayName, path: path)
         }
-        var closed = false
-        defer { if !closed { sftp_close(file) } }
-        let chunk = 255 * 1024
-        var offset = 0
-        while offset < bytes.count {
-            let length = min(chunk, bytes.count - offset)
-            let written = bytes.withUnsafeBytes { sftp_write(file, $0.baseAddress! + offset, length) }
-            if written < 0 { throw writeFailure(path) }
-            offset += written
-            progress?(offset, bytes.count)
-        }
-        closed = true
-        if sftp_close(file) != SSH_OK {
-            throw writeFailure(path, doing: "closing the file: ")
+    }
+}
+
+extension SSHError {
+    /// The connection-level error for an upload's: a stall or a lost connection as such, anything the board's
+    /// SFTP server answered as `sftpFailed`.
+    init(writing error: UploadError, target: String, path: String) {
+        switch error {
+        case .linkStalled(let target, _, _, let seconds): self = .linkStalled(target: target, seconds: seconds)
+        case .connectionLost(let target, _, _, let reason): self = .connectionLost(target: target, reason: reason)
+        case .permissionDenied(let target, let path): self = .sftpFailed(target: target, path: path, reason: "permission denied")
+        case .failed(let target, let path, let reason): self = .sftpFailed(target: target, path: path, reason: reason)
+        case .noSpace, .localFile, .cancelled: self = .sftpFailed(target: target, path: path, reason: "\(error)")
         }
     }
 }

@@ -102,7 +102,6 @@ extension SSHConnection {
         tuning: UploadTuning = UploadTuning(), progress: TransferProgress? = nil, cancelled: UploadCancellation? = nil,
         companions: UploadCompanions = UploadCompanions()
     ) throws -> UploadOutcome {
-        let started = Date()
         let descriptor = Glibc.open(localPath, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw UploadError.localFile(path: localPath, reason: String(cString: strerror(errno))) }
         defer { Glibc.close(descriptor) }
@@ -112,25 +111,50 @@ extension SSHConnection {
         guard offset <= size else {
             throw UploadError.localFile(path: localPath, reason: "resume offset \(offset) is past its end (\(size) bytes)")
         }
+        var buffer = [UInt8](repeating: 0, count: tuning.requestBytes)
+        return try sendFile(
+            size: size, to: remotePath, from: offset, mode: mode, tuning: tuning, progress: progress, cancelled: cancelled,
+            companions: companions
+        ) { position, length, send in
+            let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, length, off_t(position)) }
+            guard got == length else {
+                throw UploadError.localFile(path: localPath, reason: got < 0 ? String(cString: strerror(errno)) : "the file shrank while it was being sent")
+            }
+            try buffer.withUnsafeBytes { try send(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+        }
+    }
 
+    /// The upload of `size` bytes to `remotePath` from `offset` on, as `uploadFile` describes; `chunk` hands the
+    /// bytes of each range (start, length) to `send`. Every wait for the board ends at the stall limit.
+    func sendFile(
+        size: UInt64, to remotePath: String, from offset: UInt64, mode: mode_t, tuning: UploadTuning,
+        progress: TransferProgress?, cancelled: UploadCancellation?, companions: UploadCompanions,
+        chunk: (_ start: UInt64, _ length: Int, _ send: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> UploadOutcome {
+        let started = Date()
         let channel = try SFTPWriteChannel(connection: self, path: remotePath)
         defer { channel.free() }
-        try channel.start()
-        let handle = try channel.open(truncate: offset == 0, mode: mode)
-        // Optional: without it (sshd's MaxSessions reached, say) the board reads the file back instead.
-        let companion = companions.command.flatMap { try? start($0) }
-        defer { companion?.close() }
-
-        var buffer = [UInt8](repeating: 0, count: tuning.requestBytes)
         var next = offset
         var acknowledged = offset
         var inFlight: [UInt32: Int] = [:]
-        func lost(_ reason: String) -> UploadError {
-            .connectionLost(target: target.displayName, path: remotePath, acknowledgedBytes: acknowledged - offset, reason: reason)
+        func uploadError(_ failure: SFTPWriteChannel.Failure) -> UploadError {
+            switch failure {
+            case .lost(let reason):
+                return .connectionLost(target: target.displayName, path: remotePath, acknowledgedBytes: acknowledged - offset, reason: reason)
+            case .stalled(let seconds):
+                return .linkStalled(target: target.displayName, path: remotePath, acknowledgedBytes: acknowledged - offset, seconds: seconds)
+            }
         }
-        func stalled(_ seconds: Int) -> UploadError {
-            .linkStalled(target: target.displayName, path: remotePath, acknowledgedBytes: acknowledged - offset, seconds: seconds)
+        let handle: [UInt8]
+        do {
+            try channel.start()
+            handle = try channel.open(truncate: offset == 0, mode: mode)
+        } catch let failure as SFTPWriteChannel.Failure {
+            throw uploadError(failure)
         }
+        // Optional: without it (sshd's MaxSessions reached, say) the board reads the file back instead.
+        let companion = companions.command.flatMap { try? start($0) }
+        defer { companion?.close() }
         /// Takes the answers that have arrived (waiting for one when `waitForOne`) and reports progress if any did.
         func collectAnswers(waitForOne: Bool) throws {
             var answered = false
@@ -151,13 +175,10 @@ extension SSHConnection {
                 if cancelled?() == true { throw UploadError.cancelled(path: remotePath) }
                 while next < size && inFlight.count < tuning.requestsInFlight {
                     let length = Int(min(UInt64(tuning.requestBytes), size - next))
-                    let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, length, off_t(next)) }
-                    guard got == length else {
-                        throw UploadError.localFile(path: localPath, reason: got < 0 ? String(cString: strerror(errno)) : "the file shrank while it was being sent")
+                    try chunk(next, length) { bytes in
+                        companions.chunkObserver?(bytes)
+                        inFlight[try channel.sendWrite(handle: handle, offset: next, bytes: bytes)] = length
                     }
-                    if let observe = companions.chunkObserver { buffer.withUnsafeBytes { observe(UnsafeRawBufferPointer(rebasing: $0[0..<length])) } }
-                    let id = try buffer.withUnsafeBytes { try channel.sendWrite(handle: handle, offset: next, bytes: UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
-                    inFlight[id] = length
                     next += UInt64(length)
                 }
                 // Answers are taken only once the window is full, never between writes: polling libssh (0.10.6)
@@ -167,10 +188,8 @@ extension SSHConnection {
                 try collectAnswers(waitForOne: true)
             }
             try channel.close(handle: handle)
-        } catch SFTPWriteChannel.Failure.lost(let reason) {
-            throw lost(reason)
-        } catch SFTPWriteChannel.Failure.stalled(let seconds) {
-            throw stalled(seconds)
+        } catch let failure as SFTPWriteChannel.Failure {
+            throw uploadError(failure)
         }
         let seconds = Date().timeIntervalSince(started)
         var companionResult: CommandResult?

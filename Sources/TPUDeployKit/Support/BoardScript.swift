@@ -20,7 +20,22 @@ public struct BoardScript: Sendable, Equatable {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw BoardScriptError.missing(searched: [url.path])
         }
-        return BoardScript(name: name, text: text)
+        return BoardScript(name: name, text: try includingShared(text, from: directory))
+    }
+
+    /// Replaces each line `# @include FILE` with that file of the same folder, so that a function two scripts
+    /// need (editing rc.local under its lock) is written once and still travels in the one `sh -c` text.
+    static func includingShared(_ text: String, from directory: URL) throws -> String {
+        let marker = "# @include "
+        guard text.contains(marker) else { return text }
+        return try text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard line.hasPrefix(marker) else { return String(line) }
+            let url = directory.appendingPathComponent(String(line.dropFirst(marker.count)))
+            guard let included = try? String(contentsOf: url, encoding: .utf8) else {
+                throw BoardScriptError.missing(searched: [url.path])
+            }
+            return included.hasSuffix("\n") ? String(included.dropLast()) : included
+        }.joined(separator: "\n")
     }
 
     /// `sh -c SCRIPT NAME ARGUMENT…` for the board's login shell: the script and every argument one quoted word.

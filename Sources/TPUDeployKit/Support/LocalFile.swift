@@ -15,8 +15,9 @@ public enum LocalFile {
 
     private static func failure(_ path: String) -> Failure { Failure(path: path, reason: String(cString: strerror(errno))) }
 
-    /// The whole file at `path`.
-    public static func read(_ path: String) throws -> [UInt8] {
+    /// The whole file at `path`. `spareCapacity` more bytes are reserved, not touched, after the contents, for a
+    /// caller that edits the bytes in place and may grow them (a boot image's dtb, see `FITRewriter.roomToGrow`).
+    public static func read(_ path: String, spareCapacity: Int = 0) throws -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw failure(path) }
         defer { close(descriptor) }
@@ -24,7 +25,7 @@ public enum LocalFile {
         guard fstat(descriptor, &status) == 0 else { throw failure(path) }
         let size = Int(status.st_size)
         var readError: Failure?
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+        let bytes = [UInt8](unsafeUninitializedCapacity: size + max(spareCapacity, 0)) { buffer, initialized in
             var done = 0
             while done < size {
                 let got = Glibc.read(descriptor, buffer.baseAddress! + done, size - done)

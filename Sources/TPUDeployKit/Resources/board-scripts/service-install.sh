@@ -16,6 +16,7 @@ supervisor=/usr/local/sbin/tpu-llm-supervise
 tag="# tpudeploy:$name"
 rc=/etc/rc.local
 fail() { echo "@@error:$*"; exit 1; }
+# @include rc-local-edit.sh
 
 [ -f "$engine" ] && [ -x "$engine" ] || fail "the engine $engine is not on the board or not executable; run tpudeploy push first"
 
@@ -71,12 +72,12 @@ else
 	"$supervisor" stop "$name" >/dev/null
 	[ -f "$rc" ] || printf '#!/bin/sh -e\nexit 0\n' > "$rc"
 	# One line per deployment, tagged at its end, replaced on every launch (before rc.local's `exit 0`).
-	TAG="$tag" LINE="$rc_line $tag" awk '
+	TAG="$tag" LINE="$rc_line $tag" rc_edit '
 		function tagged(s, t) { t = ENVIRON["TAG"]; return length(s) >= length(t) && substr(s, length(s) - length(t) + 1) == t }
 		tagged($0) { next }
 		/^exit 0/ && !done { print ENVIRON["LINE"]; done = 1 }
 		{ print }
-		END { if (!done) print ENVIRON["LINE"] }' "$rc" > "$rc.tmp" && cat "$rc.tmp" > "$rc" && rm -f "$rc.tmp" || fail "cannot add the engine to $rc"
+		END { if (!done) print ENVIRON["LINE"] }' || fail "cannot add the engine to $rc"
 	chmod 0755 "$rc"
 	"$supervisor" start "$name" "$user" "$dir" "$@" >/dev/null || fail "the supervisor did not start"
 	echo "@@manager supervisor"

@@ -10,6 +10,7 @@ supervisor=/usr/local/sbin/tpu-llm-supervise
 tag="# tpudeploy:$name"
 rc=/etc/rc.local
 found=
+# @include rc-local-edit.sh
 
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && [ -f "/etc/systemd/system/$service.service" ]; then
 	systemctl disable --now "$service.service" >/dev/null 2>&1
@@ -28,9 +29,8 @@ else
 	if [ -f "$rc" ] && TAG="$tag" awk 'function tagged(s, t) { t = ENVIRON["TAG"]; return length(s) >= length(t) && substr(s, length(s) - length(t) + 1) == t }
 			tagged($0) { found = 1 } END { exit !found }' "$rc"; then
 		found=1
-		TAG="$tag" awk 'function tagged(s, t) { t = ENVIRON["TAG"]; return length(s) >= length(t) && substr(s, length(s) - length(t) + 1) == t }
-			!tagged($0) { print }' "$rc" > "$rc.tmp" && cat "$rc.tmp" > "$rc"
-		rm -f "$rc.tmp"
+		TAG="$tag" rc_edit 'function tagged(s, t) { t = ENVIRON["TAG"]; return length(s) >= length(t) && substr(s, length(s) - length(t) + 1) == t }
+			!tagged($0) { print }'
 	fi
 	echo "@@manager supervisor"
 fi

@@ -32,7 +32,14 @@ bind "$S/home" /home
 bind "$S/root" /root
 bind "$S/usr-local-bin" /usr/local/bin
 bind "$S/usr-local-sbin" /usr/local/sbin
-# /etc/rc.local is absent on most hosts: an empty, non-executable mount point is all the host gets (like /data).
+# The board's own /etc, as a real board has: the host's below, what the board writes kept in its state directory
+# (and over reboots). Without it, files tpudeploy writes next to /etc/rc.local or a unit land in the host's /etc,
+# shared by every board. A host whose file system cannot take an overlay upper keeps the shared /etc, said in the log.
+mkdir -p "$S/etc-written" "$S/.etc-work"
+if ! mount -t overlay overlay -o "lowerdir=/etc,upperdir=$S/etc-written,workdir=$S/.etc-work" /etc; then
+	log "no overlay for /etc here: the board writes into the host's /etc"
+fi
+# rc.local is a mount point for the board's own file (in the host's /etc too when there is no overlay: empty, like /data).
 [ -e /etc/rc.local ] || { : > /etc/rc.local && chmod 0644 /etc/rc.local; }
 for f in passwd shadow group sudoers hosts hostname os-release rc.local; do bind "$S/etc/$f" "/etc/$f"; done
 bind "$S/firmware" /sys/firmware

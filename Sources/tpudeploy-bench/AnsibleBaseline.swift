@@ -1,0 +1,77 @@
+import Foundation
+
+/// Ansible (ansible-core from PyPI, in the project's venv) run against simulated boards as a site would: the same
+/// inventory `tpudeploy sim up` wrote, the simulator's key, its known_hosts with strict host key checking.
+/// Ansible's own defaults stay (ssh with ControlMaster/ControlPersist, no pipelining unless asked), except the
+/// Python interpreter, given so that no run pays for interpreter discovery (the baseline's best case).
+struct AnsibleBaseline {
+    var venv: URL
+    var inventory: URL
+    var identityFile: String
+    var knownHostsFile: String
+    /// Ansible's home, local temp and ssh control sockets live here, not in ~/.ansible.
+    var scratch: URL
+
+    var ansible: String { venv.appendingPathComponent("bin/ansible").path }
+    var ansiblePlaybook: String { venv.appendingPathComponent("bin/ansible-playbook").path }
+
+    /// Whether ansible-core is installed in the venv.
+    var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: ansible) }
+
+    var version: String {
+        let text = (try? runProcess(ansible, ["--version"], environment: environment(pipelining: false))) ?? ""
+        return text.split(separator: "\n").first.map(String.init) ?? "unknown"
+    }
+
+    private var controlDirectory: URL { scratch.appendingPathComponent("cp") }
+
+    func environment(pipelining: Bool, remoteTemp: String? = nil) -> [String: String] {
+        var environment = [
+            "ANSIBLE_HOME": scratch.appendingPathComponent("home").path,
+            "ANSIBLE_LOCAL_TEMP": scratch.appendingPathComponent("tmp").path,
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": controlDirectory.path,
+            "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+            "ANSIBLE_PIPELINING": pipelining ? "True" : "False",
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            // cryptography's deprecation notices on every start are noise, not Ansible's output.
+            "PYTHONWARNINGS": "ignore",
+        ]
+        if let remoteTemp { environment["ANSIBLE_REMOTE_TEMP"] = remoteTemp }
+        return environment
+    }
+
+    /// The arguments every `ansible` and `ansible-playbook` run takes: the inventory and how to log in.
+    var connectionArguments: [String] {
+        ["-i", inventory.path, "-u", "root", "--private-key", identityFile,
+         "--ssh-common-args=-o UserKnownHostsFile=\(knownHostsFile) -o StrictHostKeyChecking=yes"]
+    }
+
+    /// `ansible all -m MODULE [-a ARGS] -f FORKS`, metered; its ssh control masters are closed afterwards, so
+    /// every run starts cold, as tpudeploy's do.
+    func adHoc(module: String, arguments: String? = nil, forks: Int, pipelining: Bool, remoteTemp: String? = nil,
+               deadlineSeconds: Int, log: URL) throws -> MeteredRun {
+        defer { closeControlMasters() }
+        var command = [ansible, "all"] + connectionArguments + ["-m", module, "-f", String(forks)]
+        if let arguments { command += ["-a", arguments] }
+        return try meteredRun(command, environment: environment(pipelining: pipelining, remoteTemp: remoteTemp),
+                              deadlineSeconds: deadlineSeconds, log: log)
+    }
+
+    /// Hosts the default callback reported as `SUCCESS` or `CHANGED` (`host | SUCCESS => {`).
+    static func succeededHosts(_ output: String) -> Int {
+        output.split(separator: "\n").filter { line in
+            let parts = line.components(separatedBy: " | ")
+            return parts.count >= 2 && !parts[0].contains(" ") && (parts[1].hasPrefix("SUCCESS") || parts[1].hasPrefix("CHANGED"))
+        }.count
+    }
+
+    /// Stops the ControlPersist masters a run left (they outlive it by 60 s): only ours, by their sockets.
+    func closeControlMasters() {
+        let sockets = (try? FileManager.default.contentsOfDirectory(atPath: controlDirectory.path)) ?? []
+        for socket in sockets {
+            _ = try? runProcess("/usr/bin/ssh", ["-o", "ControlPath=\(controlDirectory.appendingPathComponent(socket).path)", "-O", "exit", "ansible-master"])
+        }
+    }
+}

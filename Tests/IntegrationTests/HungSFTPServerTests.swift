@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import TPUDeployKit
+import TPUDeploySimulator
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let profiles = ProfileStore(directory: repositoryRoot.appendingPathComponent("Profiles"))
+
+/// The stall limit these tests use: seconds, where the default is two minutes.
+private let stallSeconds = 4
+
+private func target(_ board: SimulatedBoard) -> SSHTarget {
+    var target = SimulatedBoardHarness.rootTarget(board)
+    target.stallTimeout = stallSeconds
+    return target
+}
+
+/// Stops (SIGSTOP) or continues the SFTP servers of one simulated board: `pkill` runs on the board, in its own
+/// PID namespace, so it sees that board's processes only, never another board's or the host's.
+private func signalSFTPServers(_ board: SimulatedBoard, _ signal: String) throws -> String {
+    try SimulatedBoardHarness.openSSH(board, "pkill -\(signal) -x sftp-server && echo signalled || echo none")
+}
+
+/// An SFTP server that hangs while the board and its TCP connection stay up: the kernel still acknowledges data
+/// and keepalives, so neither TCP_USER_TIMEOUT nor keepalive probes ever fire. Only the stall limit of the
+/// upload's own waits can end it, with one coded error and nothing installed.
+@Suite("hung SFTP servers on simulated boards", .serialized, .timeLimit(.minutes(3)), .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+struct HungSFTPServerTests {
+    @Test func aWriteToAStoppedServerEndsAtTheStallLimit() async throws {
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let session = try await SSHSession.connect(to: target(board))
+            let stopped = StopOnce(board)
+            let bytes = [UInt8](repeating: 0x5A, count: 3 << 20)
+            await #expect {
+                try await session.withConnection { connection in
+                    try connection.writeFile("/data/hung-upload.bin", bytes) { _, _ in stopped.fire() }
+                }
+            } throws: { error in
+                guard case SSHError.linkStalled(_, let seconds) = error else { return false }
+                return seconds >= stallSeconds && "\(error)".contains("nothing came back from the board for")
+            }
+            #expect(stopped.answer?.hasPrefix("signalled") == true, "the board's sftp-server was stopped: \(stopped.answer ?? "never")")
+            _ = try signalSFTPServers(board, "CONT")
+            await session.close()
+        }
+    }
+
+    @Test func aPushToAStoppedServerEndsAtTheStallLimitAndTheNextPushResumes() async throws {
+        let payload = try PushPayload(bigMiB: 64)
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let stopped = StopOnce(board)
+            let stopping = DeploymentPusher(profiles: profiles, passwordProvider: nil) { event in
+                if case .progress(let name, let done, let size, _, _) = event, name == "weights-extra.bin", done * 3 >= size {
+                    stopped.fire()
+                }
+            }
+            let request = payload.request(remoteDir: "/data/tpudeploy/tiny", support: [payload.big])
+            let session = try await SSHSession.connect(to: target(board))
+            await #expect {
+                _ = try await stopping.push(request, session: session)
+            } throws: { error in
+                guard case UploadError.linkStalled(_, _, _, let seconds) = error else { return false }
+                return seconds >= stallSeconds && "\(error)".contains("nothing came back from the board for")
+            }
+            #expect(stopped.answer?.hasPrefix("signalled") == true, "the board's sftp-server was stopped: \(stopped.answer ?? "never")")
+            _ = try signalSFTPServers(board, "CONT")
+            await session.close()
+            #expect(try SimulatedBoardHarness.openSSH(board, "test -e /data/tpudeploy/tiny/weights-extra.bin && echo yes || echo no").hasPrefix("no"))
+
+            let fresh = try await SSHSession.connect(to: target(board))
+            let result = try await DeploymentPusher(profiles: profiles, passwordProvider: nil, events: nil).push(request, session: fresh)
+            await fresh.close()
+            let big = try #require(result.files.first { $0.name == "weights-extra.bin" })
+            #expect(big.action == .resumed)
+        }
+    }
+
+    @Test func fixMemoryOnAStoppedServerEndsAtTheStallLimitAndLeavesTheImageAlone() async throws {
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let factorySHA = try SimulatedBoardHarness.openSSH(board, "sha256sum /boot/emmcboot.itb | cut -c1-64")
+            let stopped = StopOnce(board)
+            var fixer = BoardMemoryFixer(profiles: profiles, passwordProvider: { _ in nil }, events: nil)
+            fixer.events = { event in
+                if case .transfer(let what, _, _) = event, what.hasPrefix("uploading") { stopped.fire() }
+            }
+            let session = try await SSHSession.connect(to: target(board))
+            let prepared = try await fixer.prepare(session, board: nil, choice: .preset("llm"))
+            await #expect {
+                _ = try await fixer.apply(prepared, session: session, reboot: false)
+            } throws: { error in
+                guard case MemoryFixError.uploadInterrupted = error else { return false }
+                let text = "\(error)"
+                return text.contains("nothing came back from the board for") && text.contains("was not changed")
+            }
+            #expect(stopped.answer?.hasPrefix("signalled") == true, "the board's sftp-server was stopped: \(stopped.answer ?? "never")")
+            _ = try signalSFTPServers(board, "CONT")
+            await session.close()
+            #expect(try SimulatedBoardHarness.openSSH(board, "sha256sum /boot/emmcboot.itb | cut -c1-64") == factorySHA)
+            // Nothing half-written is left where the new image is staged.
+            #expect(try SimulatedBoardHarness.openSSH(board, "ls -a /boot").contains(".emmcboot.itb.tpudeploy-new") == false)
+        }
+    }
+}
+
+/// Stops the board's SFTP servers the first time it fires (from the upload's progress callback) and keeps what
+/// the board answered.
+private final class StopOnce: @unchecked Sendable {
+    private let board: SimulatedBoard
+    private let lock = NSLock()
+    private var fired = false
+    private var stored: String?
+
+    init(_ board: SimulatedBoard) { self.board = board }
+
+    var answer: String? { lock.withLock { stored } }
+
+    func fire() {
+        let first = lock.withLock { () -> Bool in
+            defer { fired = true }
+            return !fired
+        }
+        guard first else { return }
+        let result = (try? signalSFTPServers(board, "STOP")) ?? "pkill failed"
+        lock.withLock { stored = result }
+    }
+}
