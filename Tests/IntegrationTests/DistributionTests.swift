@@ -48,8 +48,11 @@ struct DistributionFixture {
     }
 
     func distribute(secret: RolloutSecret = .random(), log: DistributionEventLog,
-                    also: @escaping @Sendable (DistributionEvent) -> Void = { _ in }) async -> DistributionReport {
+                    also: @escaping @Sendable (DistributionEvent) -> Void = { _ in },
+                    cancelled: @escaping @Sendable () -> Bool = { false }) async -> DistributionReport {
         let targets = zip(boards, sessions).map { DistributionBoard(name: $0.name, session: $1, remoteDir: remoteDir) }
+        var distributor = self.distributor
+        distributor.cancelled = cancelled
         return await distributor.distribute(files: files, to: targets, secret: secret) { event in
             log.append(event)
             also(event)
@@ -177,6 +180,37 @@ struct DistributionTests {
             #expect(events.contains(.source(board: boards[2].name, file: big.name, from: boards[0].name, offset: lost.first ?? 0)))
             // The host still sent one copy: nobody fell back to it.
             #expect(report.hostBytesSent == fixture.totalBytes)
+            await fixture.close()
+        }
+    }
+
+    /// Stopped (a rollout's second Ctrl-C) a quarter into the big file: every board ends `interrupted` at once,
+    /// keeps what it received as `NAME.partial`, and the next distribution resumes it.
+    @Test func aStoppedDistributionEndsEveryAgentAndTheNextOneResumes() async throws {
+        try await SimulatedBoardHarness.withBoards(count: 3) { harness, boards in
+            for board in boards { try harness.simulator.shapeLink(of: board.name, rateMbit: 40) }
+            let fixture = try await DistributionFixture.make(harness, boards, bigMiB: 24)
+            let big = fixture.files[3]
+            let stop = KillOnce()
+            let report = await fixture.distribute(log: DistributionEventLog(), also: { event in
+                if case .progress(_, big.name, let bytes, _) = event, bytes >= big.size / 4 { _ = stop.first() }
+            }, cancelled: { stop.happened })
+            #expect(stop.happened)
+            for board in boards { #expect(outcomeCode(report, board.name) == "interrupted", "\(String(describing: report.outcomes[board.name]))") }
+            let kept = try SimulatedBoardHarness.openSSH(boards[0], "stat -c %s \(remoteDir)/\(big.name).partial")
+            let keptBytes = UInt64(kept.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            #expect(keptBytes > 0 && keptBytes < big.size, "\(kept)")
+
+            // Again, to the end: the first board resumes what it kept, so the host sends less than a copy.
+            let log = DistributionEventLog()
+            for board in boards { try harness.simulator.shapeLink(of: board.name, rateMbit: nil) }
+            let again = await fixture.distribute(log: log)
+            for board in boards {
+                #expect(outcomeCode(again, board.name) == "ok", "\(String(describing: again.outcomes[board.name]))")
+                try fixture.expectFilesInPlace(on: board)
+            }
+            #expect(log.all.contains { if case .kept(boards[0].name, big.name, let bytes) = $0 { return bytes > 0 }; return false })
+            #expect(again.hostBytesSent < fixture.totalBytes)
             await fixture.close()
         }
     }

@@ -80,7 +80,7 @@ struct FleetRolloutTests {
         for name in ["evb1", "evb2", "se71"] {
             let phases = lines.dropLast().filter { $0["board"] as? String == name && $0["status"] as? String != "progress" }
                 .map { "\($0["phase"]!)/\($0["status"]!)" }
-            #expect(phases == ["connect/started", "inspect/started", "inspect/done", "fix_memory/started", "fix_memory/done",
+            #expect(phases == ["connect/started", "inspect/started", "inspect/done", "distribute/started", "distribute/done", "fix_memory/started", "fix_memory/done",
                                "reboot/started", "reboot/done", "push/started", "push/done", "launch/started", "launch/done",
                                "verify/started", "verify/done", "done/ok"], "\(name)")
         }
@@ -174,7 +174,7 @@ struct FleetRolloutTests {
         #expect(row.contains("failed") && row.contains("fix_memory") && row.contains("no_layout_fits"), "\(retried.stdout)")
         #expect(try bootImageHash() == imageBefore)
 
-        // Ctrl-C: evb1 lost its engine build (17 MiB) and its link is slowed, so its push takes a while. The first Ctrl-C starts no
+        // Ctrl-C (--no-relay: the push sends): evb1 lost its engine build (17 MiB) and its link is slowed, so its push takes a while. The first Ctrl-C starts no
         // new board (evb2 is never started) and lets the transfer go on; the second stops it; exit 130. --resume
         // then finishes the push from what the board kept.
         let evb1 = try #require(hosts["evb1"])
@@ -185,7 +185,7 @@ struct FleetRolloutTests {
         try #require(slowed.status == 0, "\(slowed.stderr)")
         let rollout = Process()
         rollout.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tpudeploy")
-        rollout.arguments = ["fleet", "rollout", "-i", "lab.ini", "--limit", "evb", "--canary", "0", "--parallel", "1", "--json"]
+        rollout.arguments = ["fleet", "rollout", "-i", "lab.ini", "--limit", "evb", "--canary", "0", "--parallel", "1", "--no-relay", "--json"]
         rollout.currentDirectoryURL = directory
         var processEnvironment = ProcessInfo.processInfo.environment
         processEnvironment["TPUDEPLOY_PROFILES"] = Self.root.appendingPathComponent("Profiles").path
@@ -232,7 +232,7 @@ struct FleetRolloutTests {
         #expect((stopped.first?["error"] as? [String: Any])?["code"] as? String == "interrupted")
 
         _ = try tpudeploy(["sim", "link", "evb1", "--unlimited", "--state-dir", state])
-        let finished = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--resume", interruptedRun, "--yes", "--json"])
+        let finished = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--resume", interruptedRun, "--yes", "--no-relay", "--json"])
         #expect(finished.status == 0, "\(finished.stderr)")
         let finishedLines = try finished.jsonLines()
         #expect((finishedLines.last?["boards"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["ok", "skipped"])

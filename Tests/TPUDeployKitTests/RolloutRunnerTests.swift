@@ -46,8 +46,25 @@ final class FakeRolloutSteps: RolloutSteps, @unchecked Sendable {
         return Work(board: board.name, steps: self)
     }
 
-    func distribute(to boards: [FleetBoard], control: RolloutControl) async {
-        lock.withLock { distributed.append(boards.map(\.name)) }
+    /// Set by a test: the runner inspects a batch first and calls `distribute` with the boards that lack files.
+    var distributes = false
+    /// Boards whose distribution fails (their push sends the files).
+    var distributionFails: Set<String> = []
+
+    func distribute(_ boards: [RolloutDistributionTarget], control: RolloutControl,
+                    progress: @escaping @Sendable (String, RolloutProgress) -> Void) async -> RolloutDistributionReport {
+        lock.withLock {
+            distributed.append(boards.map(\.board.name))
+            calls += boards.map { "\($0.board.name):distribute" }
+        }
+        var report = RolloutDistributionReport(hostBytesSent: boards.isEmpty ? 0 : 1000)
+        for target in boards {
+            progress(target.board.name, RolloutProgress(bytesDone: 500))
+            report.outcomes[target.board.name] = distributionFails.contains(target.board.name)
+                ? .failed(FleetBoardError(code: "agent_exited", message: "the relay agent ended"))
+                : .ok("3 files from the host")
+        }
+        return report
     }
 
     func end(_ name: String) { lock.withLock { inFlight.remove(name); ended.insert(name) } }
@@ -69,7 +86,10 @@ final class FakeRolloutSteps: RolloutSteps, @unchecked Sendable {
             if let (when, action) = script.during, when == phase { action() }
             await Task.yield()
             if let failing = script.failing, failing.phase == phase { throw failing.error }
-            if phase == .push { progress(RolloutProgress(bytesDone: 1000, bytesTotal: 1000)) }
+            if phase == .push {
+                progress(RolloutProgress(bytesDone: 1000, bytesTotal: 1000))
+                progress(RolloutProgress(hostBytesSent: 1000))
+            }
             return nil
         }
 
@@ -125,8 +145,53 @@ struct RolloutRunnerTests {
         #expect(steps.calls(of: "b2") == ["open", "inspect", "push", "launch", "verify", "close"])
         #expect(log.of("b2") == ["connect/started", "inspect/started", "inspect/done", "push/started", "push/progress", "push/done",
                                  "launch/started", "launch/done", "verify/started", "verify/done", "done/ok"])
-        // The distribution hook sees each batch before its boards start.
-        #expect(steps.distributed == plan.batches.map { $0.boards.map(\.name) })
+        // Steps that do not distribute are never asked to, and each board goes from connect to its end in one go.
+        #expect(steps.distributed.isEmpty)
+        #expect(summary.relayHostBytesSent == nil)
+    }
+
+    @Test func aDistributingRunInspectsABatchThenRelaysToTheBoardsThatLackFilesThenRunsTheirPhases() async throws {
+        let steps = FakeRolloutSteps(["b3": .init(needs: []), "b4": .init(needs: [.launch, .verify])])
+        steps.distributes = true
+        steps.distributionFails = ["b5"]
+        let plan = try Self.plan(5, batch: "4", parallel: 2)
+        let log = EventLog()
+        let summary = await Self.run(RolloutRunner(plan: plan, steps: steps), log: log)
+        #expect(summary.outcome == "ok")
+        #expect(summary.boards.map(\.outcome) == [.ok, .ok, .skipped, .ok, .ok])
+        // The canary alone (a batch of one gets the host's send), then the boards of the batch that lack files:
+        // not b3 (at the target), not b4 (it has its files).
+        #expect(steps.distributed == [["b1"], ["b2", "b5"]])
+        #expect(steps.mostInFlight <= 4)
+        // Every board of the batch was inspected before the distribution, and none started a phase before it.
+        let calls = steps.calls
+        let distributedAt = try #require(calls.firstIndex(of: "b2:distribute"))
+        for board in ["b2", "b3", "b4", "b5"] {
+            #expect(calls.firstIndex(of: "\(board):inspect")! < distributedAt)
+        }
+        for phase in ["b2:push", "b4:launch", "b5:push"] { #expect(calls.firstIndex(of: phase)! > distributedAt) }
+        #expect(log.of("b2") == ["connect/started", "inspect/started", "inspect/done", "distribute/started", "distribute/progress",
+                                 "distribute/done", "push/started", "push/progress", "push/done", "launch/started", "launch/done",
+                                 "verify/started", "verify/done", "done/ok"])
+        // A failed distribution is said, and the board goes on to its own push.
+        let failed = try #require(log.events.first { $0.board == "b5" && $0.phase == .distribute && $0.status == "failed" })
+        #expect(failed.error?.code == "agent_exited")
+        #expect(failed.detail == "its push sends it the files")
+        #expect(steps.calls(of: "b5").contains("push"))
+        #expect(log.of("b3").contains { $0.hasPrefix("distribute") } == false)
+        // The host's bytes: the relays' (1000 a batch) and the pushes' (1000 for each of b1, b2, b5).
+        #expect(summary.relayHostBytesSent == 2000)
+        #expect(summary.hostBytesSent == 5000)
+    }
+
+    @Test func aDistributingRunOverBudgetClosesTheInspectedBoardsAndStartsNoneOfThem() async throws {
+        let steps = FakeRolloutSteps(["b2": .init(failing: (.push, Self.failure))])
+        steps.distributes = true
+        let summary = await Self.run(RolloutRunner(plan: try Self.plan(5, canary: 0, maxFail: 0, parallel: 1), steps: steps))
+        #expect(summary.outcome == "aborted")
+        #expect(summary.boards.map(\.outcome) == [.ok, .failed, .notStarted, .notStarted, .notStarted])
+        // Inspected with the batch, held back by the budget: their sessions are closed, no phase ran.
+        for board in ["b3", "b4", "b5"] { #expect(steps.calls(of: board) == ["open", "inspect", "distribute", "close"]) }
     }
 
     @Test func aBoardAtTheTargetIsSkippedAfterOneLook() async throws {
@@ -300,6 +365,13 @@ struct RolloutRunnerTests {
         #expect(dry.failed == 0)
         #expect(dry.rollingOut == 899)
         #expect(dry.bytesToSend == 899 * 1000)
+        #expect(dry.hostBytesToSend == dry.bytesToSend)
+        // Relayed, the host sends what the hungriest board of each batch lacks: every batch has a board that lacks
+        // 1000 bytes.
+        let relayed = RolloutDryRun(run: "dry", plan: plan, inspections: inspections, relay: true)
+        #expect(relayed.relay)
+        #expect(relayed.bytesToSend == 899 * 1000)
+        #expect(relayed.hostBytesToSend == UInt64(plan.batches.count) * 1000)
         let sevens = (1...1000).filter { $0 % 7 == 0 && $0 % 10 != 0 && $0 != 999 }.count
         #expect(dry.layoutChanges == sevens)
         #expect(dry.boards[0].batch == "canary")

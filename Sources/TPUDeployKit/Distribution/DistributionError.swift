@@ -13,9 +13,11 @@ public enum DistributionError: Error, CustomStringConvertible, Sendable, Equatab
     case fileFailed(board: String, file: String, agentCode: String, message: String)
     case connectionLost(board: String, reason: String)
     case manifestNotWritten(board: String, output: String)
+    /// The distribution was stopped (the second Ctrl-C of a rollout) before the board had every file.
+    case interrupted(board: String)
 
     /// The stable code: `board_busy`, `directory_unusable`, `no_space`, `agent_missing`, `agent_did_not_start`,
-    /// `agent_exited`, `hash_mismatch`, `write_failed`, `connection_lost`, `manifest_not_written`, ….
+    /// `agent_exited`, `hash_mismatch`, `write_failed`, `connection_lost`, `manifest_not_written`, `interrupted`, ….
     public var code: String {
         switch self {
         case .preparationFailed(_, let code, _): return code
@@ -26,13 +28,14 @@ public enum DistributionError: Error, CustomStringConvertible, Sendable, Equatab
         case .fileFailed(_, _, let code, _): return code
         case .connectionLost: return "connection_lost"
         case .manifestNotWritten: return "manifest_not_written"
+        case .interrupted: return "interrupted"
         }
     }
 
     /// Whether running the distribution again may succeed without a change on the board (what it kept is resumed).
     public var retryable: Bool {
         switch self {
-        case .agentExited, .connectionLost, .agentDidNotStart, .manifestNotWritten: return true
+        case .agentExited, .connectionLost, .agentDidNotStart, .manifestNotWritten, .interrupted: return true
         case .preparationFailed(_, let code, _): return code == "board_busy" || code == "connection_lost"
         case .fileFailed(_, _, let code, _): return code == "hash_mismatch"
         case .notEnoughSpace, .agentMissing: return false
@@ -57,6 +60,8 @@ public enum DistributionError: Error, CustomStringConvertible, Sendable, Equatab
             return "\(board): the SSH connection was lost: \(reason). What arrived is kept; run again to resume."
         case .manifestNotWritten(let board, let output):
             return "\(board): the files are in place but the deployment's manifest could not be written (\(output.prefix(200))); a push will hash them again."
+        case .interrupted(let board):
+            return "\(board): the distribution was stopped before every file was in place. What arrived is kept; the next run resumes it."
         }
     }
 }

@@ -17,6 +17,10 @@ public struct PayloadDistributor: Sendable {
     public var idleSeconds = 300
     /// The size of one chunk the host sends an agent.
     public var frameBytes = 1 << 20
+    /// Asked between steps: true stops the distribution (a rollout's second Ctrl-C). Every agent is told to end
+    /// (its input closes and it exits); each board keeps its `NAME.partial` files, which the next distribution
+    /// or push resumes, and the boards without every file end `interrupted`.
+    public var cancelled: @Sendable () -> Bool = { false }
 
     public init(agent: RelayAgentSource) { self.agent = agent }
 
@@ -51,6 +55,14 @@ public struct PayloadDistributor: Sendable {
             case .success(let relay): relays.append(relay)
             case .failure(let error): finish(board.name, .failed(error))
             }
+        }
+
+        if cancelled() {
+            for relay in relays {
+                await relay.finish()
+                finish(relay.name, .failed(.interrupted(board: relay.name)))
+            }
+            return DistributionReport(outcomes: outcomes, hostBytesSent: 0, plan: nil, seconds: Date().timeIntervalSince(started))
         }
 
         // 2. Which boards reach which, then the chains.

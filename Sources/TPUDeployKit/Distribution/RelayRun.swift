@@ -65,6 +65,10 @@ extension PayloadDistributor {
                     break
                 }
                 if relay.outcome != nil, await finished.all { break }
+                if cancelled() {
+                    await conclude(.failed(.interrupted(board: name)))
+                    break
+                }
                 // Idle boards are looked at ten times a second: their agents report at most four times a second.
                 if lines.isEmpty && feed == nil { try? await Task.sleep(nanoseconds: 100_000_000) }
             }
@@ -72,7 +76,8 @@ extension PayloadDistributor {
             await conclude(.failed(Self.distributionError(error, board: name)))
         }
         // This board is done with; the others may still pull from it until every board is finished.
-        while !(await finished.all) { try? await Task.sleep(nanoseconds: 100_000_000) }
+        // Once stopped, no board waits for the others: every agent is ended at once, keeping its partial files.
+        while !(await finished.all), !cancelled() { try? await Task.sleep(nanoseconds: 100_000_000) }
         await relay.finish()
     }
 

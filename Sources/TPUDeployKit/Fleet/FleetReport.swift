@@ -192,6 +192,12 @@ public struct FleetSummary: Sendable, Codable, Equatable {
     public var boards: [FleetBoardResult]
     public var counts: [String: Int]
     public var seconds: Double
+    /// A rollout's file bytes sent by this host over the run: the relays' (`relayHostBytesSent`) and the pushes'.
+    /// Nil for other commands.
+    public var hostBytesSent: UInt64?
+    /// Of those, what the relay distribution sent (about one copy of the missing files a batch); nil without
+    /// relaying (`--no-relay`).
+    public var relayHostBytesSent: UInt64?
 
     public init(run: String, command: String, boards: [FleetBoardResult], seconds: Double, stoppedBy: String? = nil) {
         self.run = run

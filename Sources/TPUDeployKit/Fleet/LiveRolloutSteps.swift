@@ -17,6 +17,9 @@ public struct LiveRolloutSteps: RolloutSteps {
     public var verifyMaxTokens = 16
     /// The engine's API key: launch installs it (or removes an old key file when nil), verify sends it.
     public var apiKey: EngineAPIKey?
+    /// The relay that spreads each batch's payload among its boards before they push (`RolloutRelay.swift`);
+    /// nil: each board's push sends from this host (`--no-relay`).
+    public var relay: RolloutRelay?
 
     public init(deployment: RolloutDeployment, profiles: ProfileStore, passwordProvider: PasswordProvider?, payloads: PayloadDirectory,
                 deadlines: RolloutDeadlines) {
@@ -63,6 +66,8 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
     }
 
     var session: SSHSession { lock.withLock { currentSession } }
+    /// The board's architecture, once inspected.
+    var arch: String? { lock.withLock { report?.arch } }
     var deployment: RolloutDeployment { steps.deployment }
 
     func inspect() async throws -> RolloutInspection {
@@ -212,6 +217,7 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
         let request = PushRequest(bmodel: deployment.bmodel, tokenizer: deployment.tokenizer, engine: deployment.engine,
                                   remoteDir: deployment.reference.remoteDir, profile: deployment.reference.profile)
         let result = try await pusher.push(request, session: session)
+        progress(RolloutProgress(hostBytesSent: result.bytesSent))
         let sent = result.files.filter { $0.action != .skipped }.count
         return "sent \(sent) of \(result.files.count) files (\(ByteCount.human(result.bytesSent)))"
     }

@@ -32,13 +32,20 @@ public struct RolloutDryRun: Sendable, Equatable, Codable {
     public var skipped: Int
     public var unreachable: Int
     public var failed: Int
-    /// Bytes the host would send over the run, and to the busiest board.
+    /// Bytes the boards lack, all together (what the host would send without relaying).
     public var bytesToSend: UInt64
+    /// Whether the rollout relays each batch's payload between its boards (not `--no-relay`).
+    public var relay: Bool
+    /// Bytes the host would send: with relaying, about what the hungriest board of each batch lacks (the host
+    /// sends each missing file once a batch; a board that reaches no board before it is sent to as well, which
+    /// only the rollout finds out); without, `bytesToSend`.
+    public var hostBytesToSend: UInt64
     /// Boards that would get a new memory layout (and reboot).
     public var layoutChanges: Int
 
-    public init(run: String, plan: RolloutPlan, inspections: [String: Result<RolloutInspection, RolloutSurveyFailure>]) {
+    public init(run: String, plan: RolloutPlan, inspections: [String: Result<RolloutInspection, RolloutSurveyFailure>], relay: Bool = false) {
         self.run = run
+        self.relay = relay
         batches = plan.batches.count
         parallel = plan.parallel
         failureBudget = plan.failureBudget
@@ -73,6 +80,13 @@ public struct RolloutDryRun: Sendable, Equatable, Codable {
         unreachable = boards.filter { $0.action == FleetBoardOutcome.unreachable.rawValue }.count
         failed = boards.count - rollingOut - skipped - unreachable
         bytesToSend = boards.reduce(0) { $0 + $1.bytesToSend }
+        if relay {
+            // Per batch, the files flow down one chain: the host sends about what its hungriest board lacks.
+            let byBatch = Dictionary(grouping: boards.filter { $0.action == "would_roll_out" }, by: \.batch)
+            hostBytesToSend = byBatch.values.reduce(0) { $0 + ($1.map(\.bytesToSend).max() ?? 0) }
+        } else {
+            hostBytesToSend = bytesToSend
+        }
         layoutChanges = boards.filter { $0.phases.contains(.fixMemory) }.count
     }
 

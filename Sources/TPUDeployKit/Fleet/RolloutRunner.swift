@@ -31,44 +31,22 @@ public struct RolloutRunner: Sendable {
     public func run(run: String, onEvent: @escaping @Sendable (FleetEvent) -> Void) async -> FleetSummary {
         let started = ContinuousClock.now
         let sink = RolloutEventSink(run: run, deliver: onEvent)
-        var results: [String: FleetBoardResult] = [:]
-        var failures = 0
-        var stoppedBy: String?
+        let tally = RolloutTally(plan: plan)
         for batch in plan.batches {
-            if stoppedBy != nil || control.isStopping { break }
-            let fresh = batch.boards.filter { !(earlier[$0.name]?.endedWell ?? false) }
-            if !fresh.isEmpty { await steps.distribute(to: fresh, control: control) }
-            var batchResults: [FleetBoardResult] = []
-            await withTaskGroup(of: FleetBoardResult.self) { group in
-                var pending = batch.boards.makeIterator()
-                var running = 0
-                func startNext() {
-                    guard stoppedBy == nil, !control.isStopping, let board = pending.next() else { return }
-                    running += 1
-                    group.addTask { await work(on: board, sink: sink) }
-                }
-                for _ in 0..<plan.parallel { startNext() }
-                while running > 0, let result = await group.next() {
-                    running -= 1
-                    results[result.name] = result
-                    batchResults.append(result)
-                    if [.failed, .unreachable, .notBack].contains(result.outcome) {
-                        failures += 1
-                        if let budget = plan.failureBudget, !budget.allowsNewBoards(afterFailures: failures) {
-                            stoppedBy = stoppedBy ?? "failure_budget"
-                        }
-                    }
-                    startNext()
-                }
-            }
-            if batch.isCanary, stoppedBy == nil, !control.isStopping {
+            if tally.stoppedBy != nil || control.isStopping { break }
+            let batchResults = steps.distributes
+                ? await runDistributing(batch, sink: sink, tally: tally)
+                : await runEach(batch, sink: sink, tally: tally)
+            if batch.isCanary, tally.stoppedBy == nil, !control.isStopping {
                 if batchResults.contains(where: { $0.outcome != .ok && $0.outcome != .skipped }) {
-                    stoppedBy = "canary_failed"
-                } else if let approveCanary, !(await approveCanary(batch.boards.compactMap { results[$0.name] })) {
-                    stoppedBy = "declined"
+                    tally.stoppedBy = "canary_failed"
+                } else if let approveCanary, !(await approveCanary(batch.boards.compactMap { tally.results[$0.name] })) {
+                    tally.stoppedBy = "declined"
                 }
             }
         }
+        var stoppedBy = tally.stoppedBy
+        let results = tally.results
         if stoppedBy == nil, control.isStopping { stoppedBy = "interrupt" }
         // A budget exceeded (or a canary failed) by the run's last boards held nothing back: the run failed, it
         // was not aborted.
@@ -96,29 +74,135 @@ public struct RolloutRunner: Sendable {
                 boards.append(result)
             }
         }
-        let summary = FleetSummary(run: run, command: "rollout", boards: boards, seconds: FleetInspector.seconds(since: started), stoppedBy: stoppedBy)
+        var summary = FleetSummary(run: run, command: "rollout", boards: boards, seconds: FleetInspector.seconds(since: started), stoppedBy: stoppedBy)
+        summary.hostBytesSent = tally.relayHostBytes + sink.pushBytes
+        summary.relayHostBytesSent = steps.distributes ? tally.relayHostBytes : nil
         journal?.writeSummary(summary)
         return summary
     }
 
-    /// One board from connect to its outcome.
-    private func work(on board: FleetBoard, sink: RolloutEventSink) async -> FleetBoardResult {
+    /// One batch, each board from connect to its outcome in one go, `plan.parallel` at once.
+    private func runEach(_ batch: RolloutBatch, sink: RolloutEventSink, tally: RolloutTally) async -> [FleetBoardResult] {
+        await inParallel(batch.boards, tally: tally) { board in
+            switch await begin(board, sink: sink) {
+            case .ended(let result): return result
+            case .begun(let begun): return await phases(of: begun, sink: sink)
+            }
+        }
+    }
+
+    /// One batch with a distribution: every board opened and inspected (`plan.parallel` at once), the payload
+    /// spread among those that lack files, then each board's phases (`plan.parallel` at once). A board that was
+    /// inspected but whose phases the run then held back (budget, canary) is closed and ends not started.
+    private func runDistributing(_ batch: RolloutBatch, sink: RolloutEventSink, tally: RolloutTally) async -> [FleetBoardResult] {
+        let ready = ReadyBoards()
+        var results = await inParallel(batch.boards, tally: tally) { board in
+            switch await begin(board, sink: sink) {
+            case .ended(let result): return result
+            case .begun(let begun): ready.add(begun); return nil
+            }
+        }
+        let begun = batch.boards.compactMap { ready.board($0.name) }
+        let targets = begun.filter { $0.inspection.needs.contains(.push) }
+        if !targets.isEmpty, tally.stoppedBy == nil, !control.isStopping {
+            await distribute(targets, sink: sink, tally: tally)
+        }
+        results += await inParallel(begun.map(\.board), tally: tally) { board in
+            guard let begun = ready.take(board.name) else { return nil }
+            return await phases(of: begun, sink: sink)
+        }
+        // Boards inspected whose phases did not start: after Ctrl-C they were stopped between phases (they end
+        // `interrupted`, as `phases` says); held back by the budget, they end not started.
+        for name in batch.boards.map(\.name) {
+            guard let held = ready.take(name) else { continue }
+            if control.isStopping {
+                let result = await phases(of: held, sink: sink)
+                tally.record(result)
+                results.append(result)
+            } else {
+                await held.work.close()
+            }
+        }
+        return results
+    }
+
+    /// Spreads the payload among the boards that lack files, with `distribute` events for each.
+    private func distribute(_ boards: [BegunBoard], sink: RolloutEventSink, tally: RolloutTally) async {
+        let byName = Dictionary(boards.map { ($0.board.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for begun in boards { sink.send(begun.board, .distribute, "started", bytesTotal: begun.inspection.bytesToSend) }
+        let report = await steps.distribute(boards.map { RolloutDistributionTarget(board: $0.board, work: $0.work, inspection: $0.inspection) },
+                                            control: control) { name, progress in
+            guard let begun = byName[name] else { return }
+            sink.send(begun.board, .distribute, "progress", detail: progress.detail, bytesDone: progress.bytesDone,
+                      bytesTotal: progress.bytesDone == nil ? nil : progress.bytesTotal ?? begun.inspection.bytesToSend)
+        }
+        tally.relayHostBytes += report.hostBytesSent
+        for begun in boards {
+            switch report.outcomes[begun.board.name] {
+            case .ok(let detail):
+                sink.send(begun.board, .distribute, "done", detail: detail)
+                journal?.record(.init(time: FleetJSONLines.timestamp(), board: begun.board.name, phase: .distribute, status: "done"))
+            case .failed(let error):
+                sink.send(begun.board, .distribute, "failed", error: error, detail: "its push sends it the files")
+            case nil:
+                sink.send(begun.board, .distribute, "failed", error: FleetBoardError(code: "not_distributed", message: "the distribution did not report on \(begun.board.name)"),
+                          detail: "its push sends it the files")
+            }
+        }
+    }
+
+    /// Runs `body` on `boards`, at most `plan.parallel` at once, starting none once the run is stopping; each
+    /// result is recorded and counted against the failure budget as it comes.
+    private func inParallel(_ boards: [FleetBoard], tally: RolloutTally,
+                            _ body: @escaping @Sendable (FleetBoard) async -> FleetBoardResult?) async -> [FleetBoardResult] {
+        await withTaskGroup(of: FleetBoardResult?.self) { group in
+            var batchResults: [FleetBoardResult] = []
+            var pending = boards.makeIterator()
+            var running = 0
+            func startNext() {
+                guard tally.stoppedBy == nil, !control.isStopping, let board = pending.next() else { return }
+                running += 1
+                group.addTask { await body(board) }
+            }
+            for _ in 0..<plan.parallel { startNext() }
+            while running > 0, let result = await group.next() {
+                running -= 1
+                if let result {
+                    batchResults.append(result)
+                    tally.record(result)
+                }
+                startNext()
+            }
+            return batchResults
+        }
+    }
+
+    /// A board opened and inspected, with the phases its inspection asks for still to run.
+    struct BegunBoard: Sendable {
+        var board: FleetBoard
+        var work: any RolloutBoardWork
+        var inspection: RolloutInspection
+        var before: RolloutJournal.BoardState
+        var started: ContinuousClock.Instant
+    }
+
+    enum Begin: Sendable {
+        case ended(FleetBoardResult)
+        case begun(BegunBoard)
+    }
+
+    /// Connects to and inspects one board: it ends there when an earlier pass finished it, it is at the target,
+    /// or it failed; else it has phases to run.
+    private func begin(_ board: FleetBoard, sink: RolloutEventSink) async -> Begin {
         let started = ContinuousClock.now
         let before = earlier[board.name] ?? RolloutJournal.BoardState()
         if before.endedWell, let outcome = before.outcome {
             let detail = "ended \(outcome.rawValue) in an earlier pass of this run"
             sink.send(board, .done, outcome.rawValue, detail: detail)
-            return FleetBoardResult(name: board.name, host: board.target.host, outcome: outcome, phase: .done, error: nil, seconds: 0, detail: detail)
+            return .ended(FleetBoardResult(name: board.name, host: board.target.host, outcome: outcome, phase: .done, error: nil, seconds: 0, detail: detail))
         }
         var phase = FleetPhase.connect
         var handle: (any RolloutBoardWork)?
-        func finish(_ outcome: FleetBoardOutcome, phase: FleetPhase, error: FleetBoardError? = nil, detail: String? = nil) async -> FleetBoardResult {
-            await handle?.close()
-            let seconds = FleetInspector.seconds(since: started)
-            sink.send(board, phase, outcome.rawValue, error: error, seconds: seconds, detail: detail)
-            journal?.record(.init(time: FleetJSONLines.timestamp(), board: board.name, phase: .done, status: outcome.rawValue, error: error))
-            return FleetBoardResult(name: board.name, host: board.target.host, outcome: outcome, phase: phase, error: error, seconds: seconds, detail: detail)
-        }
         do {
             sink.send(board, .connect, "started")
             let work = try await steps.open(board, control: control)
@@ -127,12 +211,26 @@ public struct RolloutRunner: Sendable {
             sink.send(board, .inspect, "started")
             let inspection = try await work.inspect()
             sink.send(board, .inspect, "done", detail: inspection.reason)
-            if inspection.isAtTarget { return await finish(.skipped, phase: .done, detail: inspection.reason) }
+            if inspection.isAtTarget {
+                return .ended(await finish(board, work, started: started, .skipped, phase: .done, detail: inspection.reason, sink: sink))
+            }
+            return .begun(BegunBoard(board: board, work: work, inspection: inspection, before: before, started: started))
+        } catch {
+            let (outcome, info) = RolloutStepError.classify(error, phase: phase)
+            return .ended(await finish(board, handle, started: started, outcome, phase: phase, error: info, sink: sink))
+        }
+    }
+
+    /// Takes an inspected board through the phases its inspection asked for, to its outcome.
+    private func phases(of begun: BegunBoard, sink: RolloutEventSink) async -> FleetBoardResult {
+        let board = begun.board
+        var phase = FleetPhase.inspect
+        do {
             var ranAgain = false
             var done: [String] = []
-            for next in inspection.needs {
+            for next in begun.inspection.needs {
                 phase = next
-                if !ranAgain, [.launch, .verify].contains(next), before.finished.contains(next) {
+                if !ranAgain, [.launch, .verify].contains(next), begun.before.finished.contains(next) {
                     sink.send(board, next, "skipped", detail: "finished in an earlier pass of this run")
                     continue
                 }
@@ -140,8 +238,10 @@ public struct RolloutRunner: Sendable {
                     throw RolloutStepError(code: "interrupted", message: "stopped by Ctrl-C before \(next.rawValue); `tpudeploy fleet rollout --resume` continues it", retryable: true)
                 }
                 let phaseStarted = ContinuousClock.now
-                sink.send(board, next, "started", detail: next == .fixMemory ? inspection.layout : nil)
-                let detail = try await work.perform(next) { progress in
+                sink.send(board, next, "started", detail: next == .fixMemory ? begun.inspection.layout : nil)
+                let detail = try await begun.work.perform(next) { progress in
+                    if let sent = progress.hostBytesSent { sink.pushed(board.name, sent) }
+                    if progress.detail == nil, progress.bytesDone == nil { return }
                     sink.send(board, next, "progress", detail: progress.detail, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal)
                 }
                 ranAgain = true
@@ -149,11 +249,21 @@ public struct RolloutRunner: Sendable {
                 sink.send(board, next, "done", seconds: FleetInspector.seconds(since: phaseStarted), detail: detail)
                 journal?.record(.init(time: FleetJSONLines.timestamp(), board: board.name, phase: next, status: "done"))
             }
-            return await finish(.ok, phase: .done, detail: done.isEmpty ? nil : done.joined(separator: ", "))
+            return await finish(board, begun.work, started: begun.started, .ok, phase: .done, detail: done.isEmpty ? nil : done.joined(separator: ", "), sink: sink)
         } catch {
             let (outcome, info) = RolloutStepError.classify(error, phase: phase)
-            return await finish(outcome, phase: phase, error: info)
+            return await finish(board, begun.work, started: begun.started, outcome, phase: phase, error: info, sink: sink)
         }
+    }
+
+    /// Closes the board's session and reports and records its outcome.
+    private func finish(_ board: FleetBoard, _ handle: (any RolloutBoardWork)?, started: ContinuousClock.Instant, _ outcome: FleetBoardOutcome,
+                        phase: FleetPhase, error: FleetBoardError? = nil, detail: String? = nil, sink: RolloutEventSink) async -> FleetBoardResult {
+        await handle?.close()
+        let seconds = FleetInspector.seconds(since: started)
+        sink.send(board, phase, outcome.rawValue, error: error, seconds: seconds, detail: detail)
+        journal?.record(.init(time: FleetJSONLines.timestamp(), board: board.name, phase: .done, status: outcome.rawValue, error: error))
+        return FleetBoardResult(name: board.name, host: board.target.host, outcome: outcome, phase: phase, error: error, seconds: seconds, detail: detail)
     }
 
     /// `--dry-run`: opens and inspects every board (at most `plan.parallel` at once, whatever the batches),
@@ -208,11 +318,50 @@ extension RolloutJournal.BoardState {
     var endedWell: Bool { outcome == .ok || outcome == .skipped }
 }
 
+/// What the batches of one run have found so far: each board's result, the failures against the budget, why
+/// the run stopped starting boards, and the bytes the relays sent. Touched from the runner's own task only.
+final class RolloutTally: @unchecked Sendable {
+    let plan: RolloutPlan
+    var results: [String: FleetBoardResult] = [:]
+    var failures = 0
+    var stoppedBy: String?
+    var relayHostBytes: UInt64 = 0
+
+    init(plan: RolloutPlan) { self.plan = plan }
+
+    func record(_ result: FleetBoardResult) {
+        results[result.name] = result
+        guard [.failed, .unreachable, .notBack].contains(result.outcome) else { return }
+        failures += 1
+        if let budget = plan.failureBudget, !budget.allowsNewBoards(afterFailures: failures) {
+            stoppedBy = stoppedBy ?? "failure_budget"
+        }
+    }
+}
+
+/// The boards of a batch that were inspected and have phases to run, filled by their tasks.
+final class ReadyBoards: @unchecked Sendable {
+    private let lock = NSLock()
+    private var boards: [String: RolloutRunner.BegunBoard] = [:]
+
+    func add(_ board: RolloutRunner.BegunBoard) { lock.withLock { boards[board.board.name] = board } }
+    func board(_ name: String) -> RolloutRunner.BegunBoard? { lock.withLock { boards[name] } }
+    /// The board, once: it is no longer held.
+    func take(_ name: String) -> RolloutRunner.BegunBoard? { lock.withLock { boards.removeValue(forKey: name) } }
+}
+
 /// Hands the runner's events to the caller one at a time, whichever board's task sends them.
 final class RolloutEventSink: @unchecked Sendable {
     private let lock = NSLock()
     private let run: String
     private let deliver: @Sendable (FleetEvent) -> Void
+    private var pushedBytes: [String: UInt64] = [:]
+
+    /// File bytes the boards' pushes sent, all boards together.
+    var pushBytes: UInt64 { lock.withLock { pushedBytes.values.reduce(0, +) } }
+
+    /// Records what a board's push has sent so far.
+    func pushed(_ board: String, _ bytes: UInt64) { lock.withLock { pushedBytes[board] = bytes } }
 
     init(run: String, deliver: @escaping @Sendable (FleetEvent) -> Void) {
         self.run = run

@@ -4,13 +4,58 @@ public protocol RolloutSteps: Sendable {
     /// Connects to `board` (the `connect` phase): the handle every later phase of that board works through.
     func open(_ board: FleetBoard, control: RolloutControl) async throws -> any RolloutBoardWork
 
-    /// The hook for peer-to-peer distribution: called with a batch's boards that will push, before any of them
-    /// pushes, so a relay can spread the payload among them first. Nothing is done by default.
-    func distribute(to boards: [FleetBoard], control: RolloutControl) async
+    /// Whether `distribute` spreads the payload among a batch's boards. When it does, the runner opens and
+    /// inspects every board of a batch first (`--parallel` at once), hands the boards that need files to
+    /// `distribute`, then takes them through their phases (`--parallel` at once); each board keeps its session
+    /// from its inspection to its end. When it does not, each board goes from connect to its end in one go.
+    var distributes: Bool { get }
+
+    /// Spreads the payload among `boards` (a batch's boards that were inspected and lack files, before any of
+    /// them starts its phases) so that each one's push finds the files in place. `progress` takes a board's
+    /// name and what it received so far. A board whose distribution failed is `.failed` in the report: its own
+    /// push sends it the files.
+    func distribute(_ boards: [RolloutDistributionTarget], control: RolloutControl,
+                    progress: @escaping @Sendable (String, RolloutProgress) -> Void) async -> RolloutDistributionReport
 }
 
 extension RolloutSteps {
-    public func distribute(to boards: [FleetBoard], control: RolloutControl) async {}
+    public var distributes: Bool { false }
+
+    public func distribute(_ boards: [RolloutDistributionTarget], control: RolloutControl,
+                           progress: @escaping @Sendable (String, RolloutProgress) -> Void) async -> RolloutDistributionReport {
+        RolloutDistributionReport()
+    }
+}
+
+/// A board a batch's distribution sends to: its handle (whose session the relay uses) and what its inspection found.
+public struct RolloutDistributionTarget: Sendable {
+    public var board: FleetBoard
+    public var work: any RolloutBoardWork
+    public var inspection: RolloutInspection
+
+    public init(board: FleetBoard, work: any RolloutBoardWork, inspection: RolloutInspection) {
+        self.board = board
+        self.work = work
+        self.inspection = inspection
+    }
+}
+
+/// What one batch's distribution did: each board's outcome (by name) and the file bytes the host sent.
+public struct RolloutDistributionReport: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
+        /// Every file in place; the text says where they came from.
+        case ok(String)
+        /// The board's push sends it the files instead.
+        case failed(FleetBoardError)
+    }
+
+    public var outcomes: [String: Outcome]
+    public var hostBytesSent: UInt64
+
+    public init(outcomes: [String: Outcome] = [:], hostBytesSent: UInt64 = 0) {
+        self.outcomes = outcomes
+        self.hostBytesSent = hostBytesSent
+    }
 }
 
 /// One board's handle during a rollout: inspected once, then the phases its inspection asks for, in order.
@@ -28,11 +73,14 @@ public struct RolloutProgress: Sendable, Equatable {
     public var detail: String?
     public var bytesDone: UInt64?
     public var bytesTotal: UInt64?
+    /// File bytes this host has sent the board in this phase so far (a push's; for the run's total).
+    public var hostBytesSent: UInt64?
 
-    public init(detail: String? = nil, bytesDone: UInt64? = nil, bytesTotal: UInt64? = nil) {
+    public init(detail: String? = nil, bytesDone: UInt64? = nil, bytesTotal: UInt64? = nil, hostBytesSent: UInt64? = nil) {
         self.detail = detail
         self.bytesDone = bytesDone
         self.bytesTotal = bytesTotal
+        self.hostBytesSent = hostBytesSent
     }
 }
 

@@ -62,7 +62,11 @@ extension FleetText {
         case "interrupt": stopped = "; interrupted"
         default: stopped = ""
         }
-        return table.render() + "\n\(summary.boards.count) board\(summary.boards.count == 1 ? "" : "s"): \(counts) in \(summary.seconds) s, run \(summary.run)\(stopped)"
+        var sent = ""
+        if let host = summary.hostBytesSent {
+            sent = "; this host sent \(ByteCount.human(host))" + (summary.relayHostBytesSent.map { " (\(ByteCount.human($0)) to the relays)" } ?? "")
+        }
+        return table.render() + "\n\(summary.boards.count) board\(summary.boards.count == 1 ? "" : "s"): \(counts) in \(summary.seconds) s, run \(summary.run)\(sent)\(stopped)"
     }
 
     /// `fleet rollout --dry-run`: each board's batch and what the rollout would do to it, then the totals.
@@ -78,7 +82,8 @@ extension FleetText {
         if dry.unreachable > 0 { parts.append("\(dry.unreachable) unreachable") }
         if dry.failed > 0 { parts.append("\(dry.failed) failed") }
         return table.render() + "\n\(dry.boards.count) boards: " + parts.joined(separator: ", ")
-            + "; \(dry.layoutChanges) new layout\(dry.layoutChanges == 1 ? "" : "s") (with a reboot); \(ByteCount.human(dry.bytesToSend)) to send; "
+            + "; \(dry.layoutChanges) new layout\(dry.layoutChanges == 1 ? "" : "s") (with a reboot); \(ByteCount.human(dry.bytesToSend)) to send"
+            + (dry.relay ? ", about \(ByteCount.human(dry.hostBytesToSend)) of it from this host (the boards of a batch relay the rest)" : "") + "; "
             + "\(dry.batches) step\(dry.batches == 1 ? "" : "s"), \(dry.parallel) at once. --dry-run: nothing was changed"
     }
 }

@@ -15,7 +15,9 @@ extension FleetCommand {
 
                 Every run is recorded in $XDG_STATE_HOME/tpudeploy/runs/RUN (default ~/.local/state/tpudeploy/runs): --resume RUN continues it (boards that ended ok are left alone, finished launches are not repeated); --only-failed RUN starts a new run over the boards that failed, were not reached or not started.
 
-                --dry-run inspects every board (--parallel at once) and shows the batches, which boards would be skipped and why, the heaps each board would get, and the bytes to send; it changes nothing.
+                Relaying: before a batch's boards start their phases (the canary's too), the files the boards lack go to them all at once through a relay chain (tpu-relay-agent on each board): this host sends each file about once a batch, each board forwards it to the next as it writes it, so each board's push then finds its files in place and sends nothing. A board the relay could not serve (or reaching no board before it) gets the files from its own push or from this host. --no-relay: each board's push sends from this host, as `tpudeploy push` does.
+
+                --dry-run inspects every board (--parallel at once) and shows the batches, which boards would be skipped and why, the heaps each board would get, and the bytes to send (with relaying, about what this host sends); it changes nothing.
 
                 --json prints JSON lines as they happen: tpudeploy.fleet-event/1 events, then one tpudeploy.fleet-summary/1 line (with --dry-run, one tpudeploy.fleet-dry-run/1 line). Exit status: 0 every board ok or skipped, 2 some failed (or not back), 3 some unreachable and none failed, 4 aborted by the failure budget or a failed canary, 130 interrupted, 1 the run could not start or was not confirmed after the canary.
 
@@ -40,6 +42,9 @@ extension FleetCommand {
 
         @Flag(name: .long, help: "Inspect every board and show what the rollout would do; change nothing.")
         var dryRun = false
+
+        @Flag(name: .long, help: "Do not relay the files between a batch's boards: each board's push sends from this host.")
+        var noRelay = false
 
         @Flag(name: .long, help: "Go on after the canary without asking (required when there is no terminal and there is a canary).")
         var yes = false
@@ -144,6 +149,10 @@ extension FleetCommand {
                 deadlines: RolloutDeadlines(connectSeconds: selection.connectTimeout, transferStallSeconds: stallTimeout,
                                             rebootSeconds: rebootTimeout, engineHealthSeconds: engineTimeout))
             steps.apiKey = try apiKey.key()
+            if !noRelay {
+                let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+                steps.relay = RolloutRelay(agent: .beside(executable: executable, payloadsDirectory: steps.payloads.directory.path))
+            }
             let control = RolloutControl()
             let display = RolloutDisplay(json: json)
 
@@ -152,7 +161,7 @@ extension FleetCommand {
                 let inspections = await watchingInterrupts(control, display) {
                     await runner.survey(run: run, onEvent: display.show)
                 }
-                let report = RolloutDryRun(run: run, plan: plan, inspections: inspections)
+                let report = RolloutDryRun(run: run, plan: plan, inspections: inspections, relay: !noRelay)
                 if json { display.line(try FleetJSONLines.line(report)) } else { print(FleetText.dryRun(report)) }
                 return control.isStopping ? 130 : report.exitCode
             }

@@ -31,6 +31,11 @@ final class RolloutDisplay: @unchecked Sendable {
             return
         }
         let who = "\(event.board) (\(event.host))"
+        // A failed distribution is no failure of the board: its push sends the files.
+        if event.phase == .distribute, let error = event.error {
+            note("\(who): distribute failed: \(error.code): \(error.message)" + (event.detail.map { "; \($0)" } ?? ""))
+            return
+        }
         if let error = event.error {
             let count = lock.withLock { failures += 1; finished += 1; return (finished, total) }
             note("\(who): \(event.status) in \(event.phase.rawValue): \(error.code): \(error.message) [\(count.0)/\(count.1)]")
@@ -54,7 +59,7 @@ final class RolloutDisplay: @unchecked Sendable {
         case (.connect, _), (.inspect, "started"):
             break
         case (_, "started"):
-            if event.phase == .push { lock.withLock { transfers[event.board] = ContinuousClock.now } }
+            if event.phase == .push || event.phase == .distribute { lock.withLock { transfers[event.board] = ContinuousClock.now } }
             note("\(who): \(event.phase.rawValue)…" + (event.detail.map { " (\($0))" } ?? ""))
         case (_, "done"), (_, "skipped"):
             if let detail = event.detail { note("\(who): \(event.phase.rawValue) \(event.status): \(detail)") }
