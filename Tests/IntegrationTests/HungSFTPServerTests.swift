@@ -104,6 +104,96 @@ struct HungSFTPServerTests {
             #expect(try SimulatedBoardHarness.openSSH(board, "ls -a /boot").contains(".emmcboot.itb.tpudeploy-new") == false)
         }
     }
+
+    @Test func aReadFromAStoppedServerEndsAtTheStallLimit() async throws {
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            // Larger than the read's window of requests in flight, so that the stop lands in the middle.
+            _ = try SimulatedBoardHarness.openSSH(board, "dd if=/dev/urandom of=/data/hung-read.bin bs=1M count=48 2>/dev/null; echo made")
+            let session = try await SSHSession.connect(to: target(board))
+            let stopped = StopOnce(board)
+            let guardian = ContinueLater(board)
+            await #expect {
+                try await session.withConnection { connection in
+                    _ = try connection.readFile("/data/hung-read.bin") { _, _ in stopped.fire() }
+                }
+            } throws: { error in
+                guard case SSHError.linkStalled(_, let seconds) = error else { return false }
+                return seconds >= stallSeconds && "\(error)".contains("nothing came back from the board for")
+            }
+            guardian.cancel()
+            #expect(stopped.answer?.hasPrefix("signalled") == true, "the board's sftp-server was stopped: \(stopped.answer ?? "never")")
+            _ = try signalSFTPServers(board, "CONT")
+            await session.close()
+        }
+    }
+
+    @Test func aBlockReadFromAStoppedServerEndsAtTheStallLimit() async throws {
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let session = try await SSHSession.connect(to: target(board))
+            let guardian = ContinueLater(board)
+            await #expect {
+                try await session.withConnection { connection in
+                    let reader = try SFTPFileReader(connection: connection, path: "/boot/emmcboot.itb")
+                    _ = try reader.bytes(at: 0, count: 64)
+                    // The reader's own sftp-server is open now: stopped, the next block never comes.
+                    #expect(try signalSFTPServers(board, "STOP").hasPrefix("signalled"))
+                    _ = try reader.bytes(at: reader.count - 64, count: 64)
+                }
+            } throws: { error in
+                guard case SSHError.linkStalled(_, let seconds) = error else { return false }
+                return seconds >= stallSeconds
+            }
+            guardian.cancel()
+            _ = try signalSFTPServers(board, "CONT")
+            await session.close()
+        }
+    }
+
+    @Test func fixMemoryReadingFromAStoppedServerEndsAtTheStallLimitAndLeavesTheImageAlone() async throws {
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let factorySHA = try SimulatedBoardHarness.openSSH(board, "sha256sum /boot/emmcboot.itb | cut -c1-64")
+            let stopped = StopOnce(board)
+            let guardian = ContinueLater(board)
+            var fixer = BoardMemoryFixer(profiles: profiles, passwordProvider: { _ in nil }, events: nil)
+            fixer.events = { event in
+                if case .transfer(let what, _, _) = event, what.hasPrefix("reading") { stopped.fire() }
+            }
+            let session = try await SSHSession.connect(to: target(board))
+            await #expect {
+                // The read of the boot image is in prepare; were it to end without the error, apply would go on.
+                let prepared = try await fixer.prepare(session, board: nil, choice: .preset("llm"))
+                _ = try await fixer.apply(prepared, session: session, reboot: false)
+            } throws: { error in
+                guard case SSHError.linkStalled(_, let seconds) = error else { return false }
+                return seconds >= stallSeconds && (error as? CodedError)?.errorCode == "link_stalled"
+            }
+            guardian.cancel()
+            #expect(stopped.answer?.hasPrefix("signalled") == true, "the board's sftp-server was stopped: \(stopped.answer ?? "never")")
+            _ = try signalSFTPServers(board, "CONT")
+            await session.close()
+            #expect(try SimulatedBoardHarness.openSSH(board, "sha256sum /boot/emmcboot.itb | cut -c1-64") == factorySHA)
+        }
+    }
+}
+
+/// Keeps a hang from blocking the suite: unless cancelled first, continues the board's SFTP servers long after
+/// any stall limit would have ended the wait, so that a read that never gives up finishes (and its test fails
+/// for want of the error) instead of waiting forever.
+private final class ContinueLater: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+
+    init(_ board: SimulatedBoard, after seconds: Double = Double(stallSeconds * 15)) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+            guard !lock.withLock({ cancelled }) else { return }
+            _ = try? signalSFTPServers(board, "CONT")
+        }
+    }
+
+    func cancel() { lock.withLock { cancelled = true } }
 }
 
 /// Stops the board's SFTP servers the first time it fires (from the upload's progress callback) and keeps what

@@ -1,15 +1,17 @@
-import CLibSSH
 import Foundation
 
 /// Random access to a file on the board over SFTP, read in blocks and cached, so that a parser can walk a
 /// 40 MB boot image while fetching only the few blocks it looks at.
 ///
-/// Use it only inside `SSHSession.withConnection`: it drives the connection synchronously.
+/// The reads go over the reader's own SFTP channel, whose waits end at the stall limit (`SSHError.linkStalled`):
+/// a hung SFTP server cannot hold an inspection forever. Use it only inside `SSHSession.withConnection`: it
+/// drives the connection synchronously.
 public final class SFTPFileReader: RandomAccessBytes, @unchecked Sendable {
     public let path: String
     public let count: Int
     private let connection: SSHConnection
-    private let file: sftp_file
+    private let channel: SFTPChannel
+    private let handle: [UInt8]
     private let blockSize: Int
     private var blocks: [Int: [UInt8]] = [:]
     /// How many read requests went to the board: what a round trip budget is measured by.
@@ -20,21 +22,22 @@ public final class SFTPFileReader: RandomAccessBytes, @unchecked Sendable {
         self.connection = connection
         self.path = path
         self.blockSize = blockSize
-        let sftp = try connection.sftp()
-        guard let file = path.withCString({ sftp_open(sftp, $0, O_RDONLY, 0) }) else {
-            throw connection.sftpReadFailure(path)
+        let channel = try SFTPChannel(connection: connection, path: path)
+        do {
+            (handle, count) = try channel.reading {
+                try channel.start()
+                let handle = try channel.openForReading()
+                return (handle, Int(try channel.size(of: handle)))
+            }
+        } catch {
+            channel.free()
+            throw error
         }
-        guard let attributes = sftp_fstat(file) else {
-            let failure = connection.sftpReadFailure(path)
-            sftp_close(file)
-            throw failure
-        }
-        self.count = Int(attributes.pointee.size)
-        sftp_attributes_free(attributes)
-        self.file = file
+        self.channel = channel
     }
 
-    deinit { sftp_close(file) }
+    /// Freeing the channel ends the board's sftp-server, which closes the handle.
+    deinit { channel.free() }
 
     public func bytes(at offset: Int, count length: Int) throws -> [UInt8] {
         guard offset >= 0, length >= 0, offset + length <= count else {
@@ -61,23 +64,30 @@ public final class SFTPFileReader: RandomAccessBytes, @unchecked Sendable {
         if let cached = blocks[index] { return cached }
         let start = index * blockSize
         let wanted = min(blockSize, count - start)
-        if sftp_seek64(file, UInt64(start)) < 0 {
-            throw connection.sftpReadFailure(path)
-        }
-        var data = [UInt8](repeating: 0, count: wanted)
-        var filled = 0
-        while filled < wanted {
+        var data: [UInt8] = []
+        data.reserveCapacity(wanted)
+        let shrank = SSHError.sftpFailed(
+            target: connection.target.displayName, path: path, reason: "the file shrank while it was being read")
+        while data.count < wanted {
             requestCount += 1
-            let got = data.withUnsafeMutableBytes { sftp_read(file, $0.baseAddress! + filled, wanted - filled) }
-            if got < 0 {
-                throw connection.sftpReadFailure(path)
+            // One request at a time, its answer awaited: the parser asks for blocks one after another.
+            let (asked, (answered, answer)) = try channel.reading {
+                let id = try channel.sendRead(handle: handle, offset: UInt64(start + data.count), length: UInt32(wanted - data.count))
+                return (id, try channel.nextReadAnswer())
             }
-            if got == 0 { break }
-            filled += got
-        }
-        guard filled == wanted else {
-            throw SSHError.sftpFailed(
-                target: connection.target.displayName, path: path, reason: "the file shrank while it was being read")
+            guard answered == asked else {
+                throw SSHError.sftpFailed(
+                    target: connection.target.displayName, path: path, reason: "the SFTP server answered request \(answered), which was not sent")
+            }
+            switch answer {
+            case .data(let bytes) where !bytes.isEmpty && bytes.count <= wanted - data.count: data.append(contentsOf: bytes)
+            case .data(let bytes) where !bytes.isEmpty:
+                throw SSHError.sftpFailed(
+                    target: connection.target.displayName, path: path,
+                    reason: "the SFTP server answered a read of \(wanted - data.count) bytes with \(bytes.count)")
+            case .data, .endOfFile: throw shrank
+            case .refused(let status): throw channel.readError(for: status)
+            }
         }
         blocks[index] = data
         return data

@@ -7,69 +7,56 @@ public typealias TransferProgress = @Sendable (_ done: Int, _ total: Int) -> Voi
 extension SSHConnection {
     /// Reads a whole file from the board over SFTP with many read requests in flight, so that the link,
     /// not the round trip, sets the speed.
+    ///
+    /// Not libssh's `sftp_async_read`: like every wait of its SFTP client it loops forever on a read timeout, so a
+    /// board whose SFTP server hangs with the connection up would hold it forever. The requests go over the
+    /// read's own channel, whose waits end at the stall limit with `SSHError.linkStalled`; the server's refusal
+    /// (no such file, permission denied) is `SSHError.sftpFailed`.
     public func readFile(_ path: String, progress: TransferProgress? = nil) throws -> [UInt8] {
-        let name = target.displayName
-        let sftp = try self.sftp()
-        guard let file = path.withCString({ sftp_open(sftp, $0, O_RDONLY, 0) }) else {
-            throw sftpReadFailure(path)
-        }
-        defer { sftp_close(file) }
-        guard let attributes = sftp_fstat(file) else {
-            throw sftpReadFailure(path)
-        }
-        let size = Int(attributes.pointee.size)
-        sftp_attributes_free(attributes)
-
-        // OpenSSH's sftp-server answers at most 256 KiB per read; 64 KiB requests, 32 in flight.
-        let chunk = 64 * 1024
-        let window = 32
-        var contents = [UInt8](repeating: 0, count: size)
-        var pending: [(id: Int32, offset: Int, length: Int)] = []
-        var nextOffset = 0
-        var received = 0
-        func readFailure() -> SSHError { sftpReadFailure(path) }
-        func request() throws {
-            let length = min(chunk, size - nextOffset)
-            let id = sftp_async_read_begin(file, UInt32(length))
-            if id < 0 { throw readFailure() }
-            pending.append((id, nextOffset, length))
-            nextOffset += length
-        }
-        while nextOffset < size && pending.count < window { try request() }
-        while !pending.isEmpty {
-            let head = pending.removeFirst()
-            let got = contents.withUnsafeMutableBytes {
-                sftp_async_read(file, $0.baseAddress! + head.offset, UInt32(head.length), UInt32(head.id))
+        let channel = try SFTPChannel(connection: self, path: path)
+        defer { channel.free() }
+        return try channel.reading {
+            try channel.start()
+            let handle = try channel.openForReading()
+            let size = Int(try channel.size(of: handle))
+            // OpenSSH's sftp-server answers at most 256 KiB per read; 64 KiB requests, 32 in flight.
+            let chunk = 64 * 1024
+            let window = 32
+            var contents = [UInt8](repeating: 0, count: size)
+            var pending: [UInt32: (offset: Int, length: Int)] = [:]
+            var nextOffset = 0
+            var received = 0
+            func request(_ offset: Int, _ length: Int) throws {
+                pending[try channel.sendRead(handle: handle, offset: UInt64(offset), length: UInt32(length))] = (offset, length)
             }
-            if got < 0 { throw readFailure() }
-            if got == 0 { throw SSHError.sftpFailed(target: name, path: path, reason: "the file shrank while it was being read") }
-            var filled = Int(got)
-            if filled < head.length {
-                // A short answer: this request is used up; finish its range with plain reads, then put the
-                // handle's offset back where the requests in flight continue.
-                if sftp_seek64(file, UInt64(head.offset + filled)) < 0 { throw readFailure() }
-                while filled < head.length {
-                    let rest = contents.withUnsafeMutableBytes {
-                        sftp_read(file, $0.baseAddress! + head.offset + filled, head.length - filled)
-                    }
-                    if rest < 0 { throw readFailure() }
-                    if rest == 0 { throw SSHError.sftpFailed(target: name, path: path, reason: "the file shrank while it was being read") }
-                    filled += rest
+            while received < size {
+                while nextOffset < size && pending.count < window {
+                    let length = min(chunk, size - nextOffset)
+                    try request(nextOffset, length)
+                    nextOffset += length
                 }
-                if sftp_seek64(file, UInt64(nextOffset)) < 0 { throw readFailure() }
+                let (id, answer) = try channel.nextReadAnswer()
+                guard let asked = pending.removeValue(forKey: id) else {
+                    throw SSHError.sftpFailed(target: target.displayName, path: path, reason: "the SFTP server answered request \(id), which was not sent")
+                }
+                switch answer {
+                case .data(let bytes) where !bytes.isEmpty && bytes.count <= asked.length:
+                    contents.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: asked.offset).copyMemory(from: bytes, byteCount: bytes.count) }
+                    received += bytes.count
+                    // A short answer: the rest of its range is asked for again.
+                    if bytes.count < asked.length { try request(asked.offset + bytes.count, asked.length - bytes.count) }
+                    progress?(received, size)
+                case .data(let bytes):
+                    throw SSHError.sftpFailed(target: target.displayName, path: path, reason: "the SFTP server answered a read of \(asked.length) bytes with \(bytes.count)")
+                case .endOfFile:
+                    throw SSHError.sftpFailed(target: target.displayName, path: path, reason: "the file shrank while it was being read")
+                case .refused(let status):
+                    throw channel.readError(for: status)
+                }
             }
-            received += head.length
-            progress?(received, size)
-            if nextOffset < size { try request() }
+            try channel.close(handle: handle)
+            return contents
         }
-        return contents
-    }
-
-    /// Why an SFTP read of `path` failed: a dead link (its stall limit ran out; the kernel fails the socket,
-    /// libssh's own wait for the answer would never end) or a lost connection, else the server's answer.
-    func sftpReadFailure(_ path: String) -> SSHError {
-        if !isConnected { return linkFailure() }
-        return .sftpFailed(target: target.displayName, path: path, reason: sftpErrorText())
     }
 
     /// Writes `bytes` to `path` on the board (created or truncated, mode `mode`) with many SFTP write requests in

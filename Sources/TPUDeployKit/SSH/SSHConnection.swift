@@ -13,7 +13,6 @@ import Glibc
 public final class SSHConnection: @unchecked Sendable {
     public let target: SSHTarget
     let session: ssh_session
-    private var sftpSession: sftp_session?
     /// The password that opened the session, kept for `sudo` on the board.
     public private(set) var loginPassword: String?
     private var closed = false
@@ -224,54 +223,6 @@ public final class SSHConnection: @unchecked Sendable {
         return auth == SSH_AUTH_SUCCESS.rawValue
     }
 
-    // MARK: SFTP
-
-    /// The connection's SFTP session, opened on first use.
-    func sftp() throws -> sftp_session {
-        if let sftpSession { return sftpSession }
-        guard let sftp = sftp_new(session) else {
-            throw SSHError.channelFailed(target: target.displayName, operation: "opening SFTP", reason: lastError)
-        }
-        if sftp_init(sftp) != SSH_OK {
-            let reason = lastError
-            sftp_free(sftp)
-            throw SSHError.channelFailed(
-                target: target.displayName, operation: "starting SFTP",
-                reason: reason.isEmpty ? "the board has no SFTP server" : reason)
-        }
-        sftpSession = sftp
-        return sftp
-    }
-
-    /// Whether the last SFTP failure is the server's answer about the file (no space, no permission, no such
-    /// directory), as opposed to the link or the server going away, which a retry may get past.
-    var sftpServerAnswered: Bool {
-        guard let sftpSession, isConnected else { return false }
-        switch Int32(sftp_get_error(sftpSession)) {
-        case SSH_FX_NO_SUCH_FILE, SSH_FX_PERMISSION_DENIED, SSH_FX_FAILURE, SSH_FX_NO_SUCH_PATH, SSH_FX_FILE_ALREADY_EXISTS,
-             SSH_FX_WRITE_PROTECT, SSH_FX_OP_UNSUPPORTED, SSH_FX_BAD_MESSAGE, SSH_FX_NO_MEDIA, SSH_FX_INVALID_HANDLE:
-            return true
-        default:
-            return false
-        }
-    }
-
-    /// Text for the last SFTP status code, in the words OpenSSH uses.
-    func sftpErrorText() -> String {
-        guard let sftpSession else { return lastError }
-        switch Int32(sftp_get_error(sftpSession)) {
-        case SSH_FX_NO_SUCH_FILE: return "no such file"
-        case SSH_FX_PERMISSION_DENIED: return "permission denied"
-        case SSH_FX_EOF: return "end of file"
-        case SSH_FX_FAILURE: return "failure reported by the board (disk full or read-only?)"
-        case SSH_FX_NO_SUCH_PATH: return "no such directory"
-        case SSH_FX_FILE_ALREADY_EXISTS: return "file already exists"
-        case SSH_FX_WRITE_PROTECT: return "the file system is read-only"
-        case SSH_FX_CONNECTION_LOST, SSH_FX_NO_CONNECTION: return "connection lost"
-        default: return lastError
-        }
-    }
-
     // MARK: Teardown and errors
 
     /// The text libssh gives for the last error on this session.
@@ -309,8 +260,6 @@ public final class SSHConnection: @unchecked Sendable {
         heldCommands = [:]
         for command in held { command.endInputAndClose() }
         closed = true
-        if let sftpSession { sftp_free(sftpSession) }
-        sftpSession = nil
         if isConnected { ssh_disconnect(session) }
         ssh_free(session)
     }
