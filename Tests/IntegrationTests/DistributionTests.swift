@@ -138,7 +138,7 @@ struct DistributionTests {
             #expect(pushed.status == .upToDate)
             #expect(pushed.bytesSent == 0)
             // The agents ended with the distribution.
-            let running = try SimulatedBoardHarness.openSSH(boards[3], "pgrep -c -f '^\(remoteDir)/.tpu-relay-agent' || true")
+            let running = try SimulatedBoardHarness.openSSH(boards[3], "pgrep -c -f '/tpu-relay[.][^/ ]*/agent \(remoteDir)' || true")
             #expect(running.hasPrefix("0"))
             await fixture.close()
         }

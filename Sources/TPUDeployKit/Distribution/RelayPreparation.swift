@@ -38,7 +38,8 @@ extension PayloadDistributor {
                 throw DistributionError.agentMissing(board: name, arch: probe.arch, searched: [agentPath])
             }
             // The agent stays in the directory between runs: sent again only when it changed.
-            let have = try await session.run(script.commandLine(["have", directory, Digest.hex(Digest.sha256(agentBytes))]), timeout: 60)
+            let agentSHA256 = Digest.hex(Digest.sha256(agentBytes))
+            let have = try await session.run(script.commandLine(["have", directory, agentSHA256]), timeout: 60)
             if !have.stdoutText.contains("@@have") {
                 let installed = try await session.run(script.commandLine(["install", directory]), input: agentBytes, timeout: 120)
                 guard installed.stdoutText.contains("@@ok") else {
@@ -48,7 +49,7 @@ extension PayloadDistributor {
 
             let relay = RelayBoard(board: board, scripts: scripts, lock: lock, manifest: probe.manifest, alreadyThere: present)
             lock = nil
-            var arguments = ["run", directory, String(idleSeconds), "0"]
+            var arguments = ["run", directory, agentSHA256, String(idleSeconds), "0"]
             for file in files {
                 arguments += [file.name, String(file.size), file.sha256, String(file.mode, radix: 8), present.contains(file.name) ? "1" : "0"]
             }

@@ -1,9 +1,9 @@
 # The relay agent of a fleet distribution (tpudeploy's Distribution/), kept in the deployment directory as
-# .tpu-relay-agent and run as the login user, like push.
+# .tpu-relay-agent and run as the login user, like push, from a private copy checked against its sha256.
 #
 # usage: relay-agent.sh have DIRECTORY SHA256   prints @@have when the agent there has that sha256, else @@missing
 #        relay-agent.sh install DIRECTORY      the agent's bytes on standard input; prints @@ok or @@error REASON
-#        relay-agent.sh run DIRECTORY IDLE_SECONDS PORT [NAME SIZE SHA256 MODE PRESENT]...
+#        relay-agent.sh run DIRECTORY AGENT_SHA256 IDLE_SECONDS PORT [NAME SIZE SHA256 MODE PRESENT]...
 #          prints @@address (this board's address on the host's SSH connection, which the boards of one LAN
 #          reach it at), then runs the agent, whose standard input and output are the host's channel: the
 #          rollout's secret arrives there, never on a command line.
@@ -21,9 +21,20 @@ install)
 	if cat > "$t" && chmod 700 "$t" && mv -f "$t" "$agent"; then echo @@ok; else rm -f "$t"; echo "@@error cannot write $agent as $(id -un)"; fi
 	;;
 run)
+	# The deployment directory may belong to another user than the one running this (root pushing into linaro's
+	# /data): run a copy in a directory of our own (mktemp -d: 0700), checked against the hash the host sent,
+	# so that nobody else's file is ever executed as us.
+	want=$1; shift
 	[ -x "$agent" ] || { echo "@@error $agent is missing"; exit 0; }
+	own=$(mktemp -d "${TMPDIR:-/tmp}/tpu-relay.XXXXXX") || { echo "@@error cannot make a private directory"; exit 0; }
+	cp "$agent" "$own/agent" && chmod 700 "$own/agent" || { rm -rf "$own"; echo "@@error cannot copy $agent"; exit 0; }
+	got=$( (openssl dgst -sha256 -r < "$own/agent" || sha256sum < "$own/agent") 2>/dev/null | cut -c1-64)
+	[ "$got" = "$want" ] || { rm -rf "$own"; echo "@@error $agent is not the agent tpudeploy sent (changed on the board)"; exit 0; }
 	echo "@@address $(set -- ${SSH_CONNECTION:-}; echo "${3:-}")"
-	exec "$agent" "$d" "$@"
+	"$own/agent" "$d" "$@"
+	status=$?
+	rm -rf "$own"
+	exit $status
 	;;
 *)
 	echo "@@error unknown action $action"
