@@ -13,19 +13,10 @@ struct FleetRelayRolloutTests {
     static let model = root.appendingPathComponent("build/sim-models/chatglm2-sim")
 
     @Test func threeBoardsAreRolledOutWhileTheHostSendsThePayloadAboutOnce() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-relay-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let state = directory.appendingPathComponent("sim").path
-        let environment = ["TPUDEPLOY_PAYLOADS": Self.root.appendingPathComponent("Payloads").path,
-                           "XDG_STATE_HOME": directory.appendingPathComponent("state").path]
-        func tpudeploy(_ arguments: [String]) throws -> CommandRunOutcome {
-            try runTPUDeploy(arguments, in: directory, environment: environment)
-        }
-        defer {
-            if (try? tpudeploy(["sim", "down", "--state-dir", state]))?.status == 0 {
-                try? FileManager.default.removeItem(at: directory)
-            }
-        }
+        let fleet = try FleetTestDirectory(prefix: "tpd-relay", repositoryRoot: Self.root)
+        defer { fleet.removeWithItsBoards() }
+        let directory = fleet.directory, state = fleet.state
+        func tpudeploy(_ arguments: [String]) throws -> CommandRunOutcome { try fleet.tpudeploy(arguments) }
         let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0", "--boards", "3", "--inventory", "boards.ini"])
         try #require(up.status == 0, "\(up.stderr)")
         let initialised = try tpudeploy(["init", "--deployment", "chatglm2-sim", "--profile", "chatglm2-sim",

@@ -12,20 +12,10 @@ struct FleetRolloutTests {
     static let model = root.appendingPathComponent("build/sim-models/llama2-sim")
 
     @Test func aMixedFleetIsRolledOutSkippedRetriedResumedAndInterrupted() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-rollout-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let state = directory.appendingPathComponent("sim").path
-        let environment = ["TPUDEPLOY_PAYLOADS": Self.root.appendingPathComponent("Payloads").path,
-                           "XDG_STATE_HOME": directory.appendingPathComponent("state").path]
-        func tpudeploy(_ arguments: [String]) throws -> CommandRunOutcome {
-            try runTPUDeploy(arguments, in: directory, environment: environment)
-        }
-        defer {
-            // Remove the directory only once the boards are gone: their /boot and /data are mounted inside it.
-            if (try? tpudeploy(["sim", "down", "--state-dir", state]))?.status == 0 {
-                try? FileManager.default.removeItem(at: directory)
-            }
-        }
+        let fleet = try FleetTestDirectory(prefix: "tpd-rollout", repositoryRoot: Self.root)
+        defer { fleet.removeWithItsBoards() }
+        let directory = fleet.directory, state = fleet.state, environment = fleet.environment
+        func tpudeploy(_ arguments: [String]) throws -> CommandRunOutcome { try fleet.tpudeploy(arguments) }
 
         // The fleet: three `sim up` into one state directory (one client key and known_hosts), one inventory.
         var inventory = ""
