@@ -116,9 +116,12 @@ $(PROMTOOL):
 	@test -x $@
 
 # deb: DebPackageTests install build/tpudeploy_<version>_amd64.deb into Debian chroots.
+# The tests' scratch folders go into one folder of this run, removed afterwards (--one-file-system: a simulated
+# board's mount left by a killed test is never descended into).
 test: setup sim-models smollm cross deb promtool
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@T=$$(mktemp -d /tmp/tpudeploy-test.XXXXXX) && chmod 0755 "$$T" && trap 'rm -rf --one-file-system "$$T"' EXIT && \
+	TMPDIR="$$T" $(SWIFT) test --skip-build
 
 demo: build smollm
 	@set -e; trap '$(BIN) sim down --state-dir $(DEMO_STATE) >/dev/null 2>&1 || true' EXIT; \

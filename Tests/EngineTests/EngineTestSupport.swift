@@ -33,15 +33,37 @@ enum EngineTestSupport {
         return directory
     }
 
-    /// A fresh folder holding the simulated runtime under libsophon's two library names.
+    /// The folder holding the simulated runtime under libsophon's two library names. It depends only on where
+    /// the library is, so one build's tests share one folder, made once: a fresh folder per call left thousands
+    /// behind in /tmp. It is this user's own directory (checked), since /tmp is shared.
     static func simRuntimeDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpu-sim-runtime-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let library = simRuntimeLibrary
+        let key = library.path.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("tpu-sim-runtime-\(geteuid())-\(String(key, radix: 16))")
+        if try isOwnRuntimeDirectory(directory, library: library) { return directory }
+        let staging = directory.deletingLastPathComponent().appendingPathComponent(".\(directory.lastPathComponent)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
         for name in ["libbmlib.so", "libbmrt.so"] {
-            try FileManager.default.createSymbolicLink(
-                at: directory.appendingPathComponent(name), withDestinationURL: simRuntimeLibrary)
+            try FileManager.default.createSymbolicLink(at: staging.appendingPathComponent(name), withDestinationURL: library)
+        }
+        // Another test may have made it meanwhile: then its folder is used and ours removed.
+        if rename(staging.path, directory.path) != 0 { try? FileManager.default.removeItem(at: staging) }
+        guard try isOwnRuntimeDirectory(directory, library: library) else {
+            throw MissingPrerequisite(description: "\(directory.path) is not this user's simulated-runtime folder: remove it")
         }
         return directory
+    }
+
+    private static func isOwnRuntimeDirectory(_ directory: URL, library: URL) throws -> Bool {
+        var info = stat()
+        guard lstat(directory.path, &info) == 0 else { return false }
+        guard (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid() else {
+            throw MissingPrerequisite(description: "\(directory.path) is not this user's directory: remove it")
+        }
+        return ["libbmlib.so", "libbmrt.so"].allSatisfy {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: directory.appendingPathComponent($0).path)) == library.path
+        }
     }
 
     struct ProcessOutcome {
