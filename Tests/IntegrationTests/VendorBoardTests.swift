@@ -76,6 +76,9 @@ struct SimulatedVendorBoard: Sendable, CustomStringConvertible {
                              heaps: ["npu": 0xF6E0_0000, "vpu": 0x7FF0_0000, "vpp": 0xC000_0000]),
         SimulatedVendorBoard(dtb: "bm1684x_sm7_cust_v2", fileName: "bm1684x_sm7_cust_v2.dtb", profile: "sm7_cust",
                              heaps: ["npu": 0xF6E0_0000, "vpu": 0x7FF0_0000, "vpp": 0xC000_0000]),
+        // The AirBox of v23.10.01 / v23.09-LTS-SP1 kernels: bm1684x_airbox.dtb, its VPP heap 2 KiB off a page.
+        SimulatedVendorBoard(dtb: "bm1684x_airbox", fileName: "bm1684x_airbox.dtb", profile: "airbox_v23",
+                             heaps: ["npu": 0x1_DBF0_0000, "vpu": 0xB7FF_0000, "vpp": 0xEE6B_2800]),
         SimulatedVendorBoard(dtb: "bm1684x_m2_cust02_v0.0", fileName: "bm1684x_m2_cust02_v0.0.dtb", profile: "m2_cust02",
                              heaps: ["npu": 0x1_DBF0_0000, "vpu": 0x7FF0_0000, "vpp": 0xC000_0000]),
     ]
