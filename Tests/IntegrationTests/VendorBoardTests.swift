@@ -54,7 +54,7 @@ struct SimulatedVendorBoard: Sendable, CustomStringConvertible {
     var fileName: String
     var profile: String
     var heaps: [String: UInt64]
-    var description: String { profile }
+    var description: String { "\(profile) (\(dtb))" }
 
     static let cases = [
         SimulatedVendorBoard(dtb: "bm1684x_se7_v1", fileName: "bm1684x_se7_v1.dtb", profile: "se7",
@@ -63,6 +63,24 @@ struct SimulatedVendorBoard: Sendable, CustomStringConvertible {
                              heaps: ["npu": 0x96E0_0000, "vpu": 0xB7FF_0000, "vpp": 0xC000_0000]),
         SimulatedVendorBoard(dtb: "bm1684x_se7_v2.0", fileName: "bm1684x_se7_v2.0.dtb", profile: "se7_v2",
                              heaps: ["npu": 0xF6E0_0000, "vpu": 0x7FF0_0000, "vpp": 0xC000_0000]),
+        // The other dtbs of v25.03.01 a profile names: bm1684x_mm_16g.dtsi's layout, or the board dts's own.
+        SimulatedVendorBoard(dtb: "bm1684x_evb_v0.0", fileName: "bm1684x_evb_v0.0.dtb", profile: "1684x_evb",
+                             heaps: ["npu": 0xF6E0_0000, "vpu": 0x7FF0_0000, "vpp": 0xC000_0000]),
+        SimulatedVendorBoard(dtb: "bm1684x_sm7m_v0.0", fileName: "bm1684x_sm7m_v0.0.dtb", profile: "sm7m",
+                             heaps: ["npu": 0x8000_0000, "vpu": 0x7FF0_0000, "vpp": 0x1_0000_0000]),
+        SimulatedVendorBoard(dtb: "bm1684x_sm7m_v1.0", fileName: "bm1684x_sm7m_v1.0.dtb", profile: "sm7m_v1",
+                             heaps: ["npu": 0xF6E0_0000, "vpu": 0x7FF0_0000, "vpp": 0xC000_0000]),
+        SimulatedVendorBoard(dtb: "bm1684x_sm7m_v0.0_cust_v1", fileName: "bm1684x_sm7m_v0.0_cust_v1.dtb", profile: "sm7m_cust_v1",
+                             heaps: ["npu": 0x96E0_0000, "vpu": 0xB7FF_0000, "vpp": 0xC000_0000]),
+        SimulatedVendorBoard(dtb: "bm1684x_sm7_cust_v1", fileName: "bm1684x_sm7_cust_v1.dtb", profile: "sm7_cust",
+                             heaps: ["npu": 0xF6E0_0000, "vpu": 0x7FF0_0000, "vpp": 0xC000_0000]),
+        SimulatedVendorBoard(dtb: "bm1684x_sm7_cust_v2", fileName: "bm1684x_sm7_cust_v2.dtb", profile: "sm7_cust",
+                             heaps: ["npu": 0xF6E0_0000, "vpu": 0x7FF0_0000, "vpp": 0xC000_0000]),
+        // The AirBox of v23.10.01 / v23.09-LTS-SP1 kernels: bm1684x_airbox.dtb, its VPP heap 2 KiB off a page.
+        SimulatedVendorBoard(dtb: "bm1684x_airbox", fileName: "bm1684x_airbox.dtb", profile: "airbox_v23",
+                             heaps: ["npu": 0x1_DBF0_0000, "vpu": 0xB7FF_0000, "vpp": 0xEE6B_2800]),
+        SimulatedVendorBoard(dtb: "bm1684x_m2_cust02_v0.0", fileName: "bm1684x_m2_cust02_v0.0.dtb", profile: "m2_cust02",
+                             heaps: ["npu": 0x1_DBF0_0000, "vpu": 0x7FF0_0000, "vpp": 0xC000_0000]),
     ]
 }
 
@@ -111,6 +129,11 @@ struct VendorBoardIntegrationTests {
             #expect(report.board == vendor.profile)
             #expect(report.dtb == vendor.fileName)
         }
+    }
+
+    /// Every vendor dtb the simulator offers is one of the boards above (or the AirBox): none goes untried.
+    @Test func everyVendorDTBOfTheSimulatorIsTried() {
+        #expect(Set(SimulatedVendorBoard.cases.map(\.dtb) + ["bm1684x_sm7_airbox"]) == Set(SimulatorResources.vendorBoardDTBs))
     }
 
     @Test func aDTBNoVendorBoardHasIsRefusedBeforeAnythingStarts() throws {

@@ -48,13 +48,18 @@ struct VendorBoard: Sendable, CustomStringConvertible {
         sm7m.vpu = .init(start: 0x3_4800_0000, size: 0x7FF0_0000)
         sm7m.vpp = .init(start: 0x4_0000_0000, size: 0x1_0000_0000)
         sm7m.vpuFirmware.start = 0x3_4000_0000
+        // The AirBox's first kernels (v23.10.01, v23.09-LTS-SP1): another dtb name, and a VPP heap off the page grid.
+        var airboxV23 = airbox
+        airboxV23.profile = "airbox_v23"
+        airboxV23.dtbs = ["bm1684x_airbox.dtb"]
+        airboxV23.vpp = .init(start: 0x4_1194_D800, size: 0xEE6B_2800)
         var m2 = mm16g("m2_cust02", ["bm1684x_m2_cust02_v0.0.dtb"])
         m2.npu.size = 0x1_DBF0_0000
         return [
             mm16g("1684x_evb", ["bm1684x_evb_v0.0.dtb"]),
             se7Like("se7", ["bm1684x_se7_v1.dtb"], vpuSize: 0xB7F0_0000),
             mm16g("se7_v2", ["bm1684x_se7_v2.0.dtb"]),
-            airbox, sm7m,
+            airbox, airboxV23, sm7m,
             mm16g("sm7m_v1", ["bm1684x_sm7m_v1.0.dtb"]),
             se7Like("sm7m_v1_2", ["bm1684x_sm7m_v1.2.dts"], vpuSize: 0xB7FF_0000),
             se7Like("sm7m_cust_v1", ["bm1684x_sm7m_v0.0_cust_v1.dtb"], vpuSize: 0xB7FF_0000),
@@ -231,7 +236,7 @@ private func properties(under root: String, in tree: FlatDeviceTree) throws -> [
         ("  source: t\n  ion_npu_mem: {start: 0x124100000, size: \"0x1000\"}\n  vpu_mem: {start: \"0x340000000\", size: \"0x8000000\"}",
          "factory.ion_npu_mem.start: '4899995648' is not a quoted hex number"),
         ("  source: t\n  ion_npu_mem: {start: \"0x124100000\", size: \"0x1000\"}", "factory.vpu_mem: required"),
-        ("  source: t\n  vpu_mem: {start: \"0x340000800\", size: \"0x8000000\"}", "factory.vpu_mem.start: 0x3_40000800+128 MiB is not on 4 KiB pages"),
+        ("  source: t\n  vpu_mem: {start: \"0x340000100\", size: \"0x8000000\"}", "factory.vpu_mem.start: 0x3_40000100+128 MiB is not on 2 KiB boundaries"),
         ("  source: t\n  ion_vpp_mem: {start: \"0x4_40000000\", size: \"0xc0000000\"}\n  vpu_mem: {start: \"0x4_50000000\", size: \"0x8000000\"}",
          "factory.vpu_mem: 0x4_50000000+128 MiB overlaps ion_vpp_mem"),
         ("  source: t\n  ion_npu_mem: {start: \"0x1_24100000\", size: \"0x1_00000000\"}\n  vpu_mem: {start: \"0x3_40000000\", size: \"0x8000000\"}",
@@ -243,6 +248,13 @@ private func properties(under root: String, in tree: FlatDeviceTree) throws -> [
         } throws: { error in
             "\(error)".contains("b.yaml: " + message)
         }
+    }
+
+    /// The v23 AirBox's VPP heap (sophgo/linux-arm64 v23.10.01 bm1684x_sm7_airbox.dts) starts 2 KiB off a page: the
+    /// vendor boots it, so it loads.
+    @Test func theV23AirBoxsVPPHeapOffThePageGridLoads() throws {
+        let profile = try load(good + "\n  ion_vpp_mem: {start: \"0x4_1194d800\", size: \"0xee6b2800\"}")
+        #expect(profile.factoryLayout?.heaps[.vpp] == AddressRange(start: 0x4_1194_D800, size: 0xEE6B_2800))
     }
 
     @Test func aFactoryPresetBesideTheExactLayoutIsRefused() throws {

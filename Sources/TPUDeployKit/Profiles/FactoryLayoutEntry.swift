@@ -12,8 +12,10 @@ enum FactoryLayoutEntry {
     static let regionKeys: [(key: String, kind: IONHeapKind?)] = [
         ("ion_npu_mem", .npu), ("ion_vpu_mem", .vpu), ("ion_vpp_mem", .vpp), ("vpu_mem", nil),
     ]
-    /// Reserved-memory regions start and end on 4 KiB pages.
-    static let page: UInt64 = 0x1000
+    /// The coarsest boundary every vendor factory region keeps: not always a 4 KiB page, since the AirBox's dts of
+    /// sophgo/linux-arm64 v23.10.01 and v23.09-LTS-SP1 puts its VPP heap at 0x4_1194d800 (0xee6b2800 bytes), and
+    /// those boards boot it. A range off this boundary is a typing mistake.
+    static let boundary: UInt64 = 0x800
 
     /// The layout, checked to lie inside the banks of every DDR size in `ramSizes` without overlaps.
     static func read(_ mapping: YAMLMapping, ramSizes: [String]) throws -> (layout: ExactHeapLayout, source: String) {
@@ -41,14 +43,14 @@ enum FactoryLayoutEntry {
         return (ExactHeapLayout(heaps: heaps, vpuFirmware: firmware), source)
     }
 
-    /// `{start: "0x…", size: "0x…"}`: page-aligned, not empty.
+    /// `{start: "0x…", size: "0x…"}`: on 2 KiB boundaries (see `boundary`), not empty.
     private static func range(_ entry: YAMLMapping) throws -> AddressRange {
         try entry.onlyKeys(["start", "size"])
         let start = try hex(entry, "start")
         let size = try hex(entry, "size")
         guard size > 0 else { throw entry.invalid("size", "must not be 0 (leave the heap out instead)") }
-        guard start % page == 0, size % page == 0 else {
-            throw entry.invalid("start", "\(AddressText.range(AddressRange(start: start, size: size))) is not on 4 KiB pages")
+        guard start % boundary == 0, size % boundary == 0 else {
+            throw entry.invalid("start", "\(AddressText.range(AddressRange(start: start, size: size))) is not on 2 KiB boundaries")
         }
         guard start.addingReportingOverflow(size).overflow == false else { throw entry.invalid("size", "runs past the address space") }
         return AddressRange(start: start, size: size)
