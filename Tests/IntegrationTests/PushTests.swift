@@ -111,6 +111,14 @@ private func connect(_ board: SimulatedBoard) async throws -> SSHSession {
     try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
 }
 
+/// Whether a push reported hashing, from its events (which arrive on the push's threads).
+private final class HashingSeen: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen = false
+    func set() { lock.lock(); seen = true; lock.unlock() }
+    var value: Bool { lock.lock(); defer { lock.unlock() }; return seen }
+}
+
 private func pusher(_ events: PushEvents? = nil) -> DeploymentPusher {
     DeploymentPusher(profiles: profiles, passwordProvider: nil, events: events)
 }
@@ -299,13 +307,20 @@ struct PushIntegrationTests {
             let session = try await connect(board)
             // llama2-13b's profile needs 13216 MiB; the factory 16 GB EVB's heaps hold 9069 MiB together (a layout
             // of this board can hold it, so the answer is fix-memory, not "no layout").
+            let hashed = HashingSeen()
+            let watching = pusher { event in
+                if case .hashing = event { hashed.set() }
+                if case .step(let text) = event, text.contains("hashing") { hashed.set() }
+            }
             await #expect {
-                _ = try await pusher().push(payload.request(remoteDir: "/data/tpudeploy/glm", profile: try profiles.model(named: "llama2-13b")), session: session)
+                _ = try await watching.push(payload.request(remoteDir: "/data/tpudeploy/glm", profile: try profiles.model(named: "llama2-13b")), session: session)
             } throws: { error in
                 guard case PushError.modelCannotLoad = error else { return false }
                 return "\(error)".contains("`tpudeploy fix-memory --board 1684x_evb --for-model llama2-13b`")
                     && "\(error)".contains("it needs 13216 MiB of device memory and the runtime can use 9069 MiB (NPU 3950 MiB, VPP 3072 MiB, VPU 2047 MiB)")
             }
+            // Refused before a byte of the model was read for hashing.
+            #expect(!hashed.value)
             await #expect {
                 _ = try await pusher().push(otherChip.request(remoteDir: "/data/tpudeploy/glm"), session: session)
             } throws: { error in

@@ -134,6 +134,13 @@ public struct DeploymentPusher: Sendable {
             throw PushError.remoteCommandFailed(target: name, what: "reading the architecture", output: "uname -m said \(arch0), then \(probe.arch)")
         }
 
+        let needs = model.map { ModelNeeds(model: $0, path: request.bmodel ?? "", profile: request.profile) }
+        let facts = BoardFacts(target: name, arch: probe.arch, chip: chip, boardProfile: report.board, liveHeaps: liveHeaps, capacity: capacity,
+                               configuredHeaps: report.configuredHeaps, freeBytes: probe.space.availableBytes, remoteDir: request.remoteDir)
+        // Whether the model can load needs no hash: a model that cannot is refused before gigabytes are read
+        // (minutes for a 4 GiB bmodel). The space check needs to know what is sent, so it comes after hashing.
+        _ = try PushPreflight.check(board: facts, model: needs, bytesNeeded: 0, allowPendingReboot: request.allowPendingReboot)
+
         events?(.step("hashing local files"))
         let events = self.events
         // A file the board has no record of at this size, and no kept prefix of, will be sent whole whatever its
@@ -156,9 +163,6 @@ public struct DeploymentPusher: Sendable {
             toSend.append(entry)
             kept.append(min(sizes?.partial ?? 0, entry.size))
         }
-        let needs = model.map { ModelNeeds(model: $0, path: request.bmodel ?? "", profile: request.profile) }
-        let facts = BoardFacts(target: name, arch: probe.arch, chip: chip, boardProfile: report.board, liveHeaps: liveHeaps, capacity: capacity,
-                               configuredHeaps: report.configuredHeaps, freeBytes: probe.space.availableBytes, remoteDir: request.remoteDir)
         warnings += try PushPreflight.check(
             board: facts, model: needs, bytesNeeded: PushPreflight.bytesNeeded(sizes: toSend.map(\.size), keptPrefixes: kept),
             allowPendingReboot: request.allowPendingReboot)
