@@ -40,6 +40,14 @@ struct PendingRebootIntegrationTests {
         #expect(refused.stderr.contains("llama2-sim loads on the live heaps, but /boot holds a layout the board has not rebooted into"), "\(refused.stderr)")
         #expect(refused.stderr.contains("Heaps: live NPU 3950 MiB, VPP 3072 MiB, VPU 2047 MiB; after the next reboot (/boot) NPU 2048 MiB, VPP 1024 MiB, VPU 1024 MiB"), "\(refused.stderr)")
         #expect(refused.stderr.contains("`tpudeploy fix-memory --npu 3950 --vpu 2047 --vpp 3072 --no-reboot`"), "\(refused.stderr)")
+        // inspect --model judges a profile's need the same way: smollm2-135m's 5242 MiB load on the live heaps
+        // (by spilling), not on the 4096 MiB /boot holds.
+        let inspected = try story.tpudeploy(["inspect", "--model", "smollm2-135m"], in: directory)
+        #expect(inspected.status == 0, "\(inspected.stderr)")
+        #expect(inspected.stdout.contains("diagnosis: smollm2-135m loads on the live heaps, but not after the next reboot"), "\(inspected.stdout)")
+        #expect(inspected.stdout.contains("live NPU 3950 MiB, VPP 3072 MiB, VPU 2047 MiB; after the next reboot (/boot) NPU 2048 MiB, VPP 1024 MiB, VPU 1024 MiB"), "\(inspected.stdout)")
+        let inspectedJSON = try story.tpudeploy(["inspect", "--model", "smollm2-135m", "--json"], in: directory)
+        #expect(inspectedJSON.stdout.contains("\"verdict\" : \"fits_until_reboot\"") || inspectedJSON.stdout.contains("\"verdict\":\"fits_until_reboot\""), "\(inspectedJSON.stdout)")
         let forced = try story.tpudeploy(push + ["--allow-pending-reboot", "--json"], in: directory)
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(forced.stdout.contains("loads now but not after the next reboot"), "\(forced.stdout)")
