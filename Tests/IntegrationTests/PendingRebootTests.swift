@@ -48,6 +48,9 @@ struct PendingRebootIntegrationTests {
         #expect(inspected.stdout.contains("live NPU 3950 MiB, VPP 3072 MiB, VPU 2047 MiB; after the next reboot (/boot) NPU 2048 MiB, VPP 1024 MiB, VPU 1024 MiB"), "\(inspected.stdout)")
         let inspectedJSON = try story.tpudeploy(["inspect", "--model", "smollm2-135m", "--json"], in: directory)
         #expect(inspectedJSON.stdout.contains("\"verdict\" : \"fits_until_reboot\"") || inspectedJSON.stdout.contains("\"verdict\":\"fits_until_reboot\""), "\(inspectedJSON.stdout)")
+        // Given the file, inspect judges each allocation, as push does.
+        let inspectedFile = try story.tpudeploy(["inspect", "--model", model.path], in: directory)
+        #expect(inspectedFile.stdout.contains("diagnosis: \(model.path) loads on the live heaps, but not after the next reboot"), "\(inspectedFile.stdout) \(inspectedFile.stderr)")
         let forced = try story.tpudeploy(push + ["--allow-pending-reboot", "--json"], in: directory)
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(forced.stdout.contains("loads now but not after the next reboot"), "\(forced.stdout)")
