@@ -26,7 +26,8 @@ struct PendingRebootIntegrationTests {
         try MemoryFitIntegrationTests.withNeuronBlock(MemoryFitIntegrationTests.factoryNPU - firstWeights, from: original, to: model)
         let tokenizer = Story.model.appendingPathComponent("tokenizer.model").path
 
-        let up = try story.tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0"], in: directory)
+        let inventory = directory.appendingPathComponent("boards.ini").path
+        let up = try story.tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0", "--inventory", inventory], in: directory)
         try #require(up.status == 0, "\(up.stderr)")
         let push = ["push", "--dry-run", "--model", model.path, "--tokenizer", tokenizer, "--profile", "llama2-sim"]
         let before = try story.tpudeploy(push, in: directory)
@@ -51,6 +52,14 @@ struct PendingRebootIntegrationTests {
         // Given the file, inspect judges each allocation, as push does.
         let inspectedFile = try story.tpudeploy(["inspect", "--model", model.path], in: directory)
         #expect(inspectedFile.stdout.contains("diagnosis: \(model.path) loads on the live heaps, but not after the next reboot"), "\(inspectedFile.stdout) \(inspectedFile.stderr)")
+        // fleet rollout judges the board the same way, even before it would push (here: its dry run).
+        let config = directory.appendingPathComponent("tpudeploy.yaml")
+        let deployment = "deployment:\n  name: pending\n  remote_dir: /data/tpudeploy/pending\n  bmodel: \(model.path)\n  tokenizer: \(tokenizer)\n  model: llama2-sim\n"
+        try (try String(contentsOf: config, encoding: .utf8) + deployment).write(to: config, atomically: true, encoding: .utf8)
+        let rollout = try story.tpudeploy(["fleet", "rollout", "--inventory", inventory, "--dry-run"], in: directory)
+        #expect(rollout.status == 2, "\(rollout.stdout) \(rollout.stderr)")
+        #expect((rollout.stdout + rollout.stderr).contains("loads on the live heaps, but /boot holds a layout the board has not rebooted into"),
+                "\(rollout.stdout) \(rollout.stderr)")
         let forced = try story.tpudeploy(push + ["--allow-pending-reboot", "--json"], in: directory)
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(forced.stdout.contains("loads now but not after the next reboot"), "\(forced.stdout)")
