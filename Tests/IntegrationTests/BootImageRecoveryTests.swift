@@ -112,6 +112,38 @@ struct BootImageRecoveryTests {
         }
     }
 
+    /// /data full (another program's file takes every byte left): --rollback still undoes a fix-memory, keeping
+    /// the image it replaces on /boot only, and the board boots the restored image; a second --rollback has
+    /// nothing to undo. A damaged image is restored on a full /data too.
+    @Test func aFullDataPartitionDoesNotBlockARollback() async throws {
+        try await SimulatedBoardHarness.withBoards { harness, boards in
+            let board = boards[0]
+            let factory = try sha(board)
+            let edited = try await fix(board, npuMiB: 6000)
+            _ = try ssh(board, "fallocate -l $(( $(df -Pk /data | awk 'NR==2 {print $4}') * 1024 )) /data/fill")
+            #expect(try ssh(board, "df -Pk /data | awk 'NR==2 {print $4}'") == "0")
+
+            let undone = try await rollback(board, reboot: true)
+            #expect(undone.status == .rolledBack)
+            #expect(undone.dataBackup == nil && undone.bootBackup == "/boot/emmcboot.itb.tpudeploy-bak")
+            #expect(try sha(board) == factory)
+            #expect(try sha(board, "/boot/emmcboot.itb.tpudeploy-bak") == edited)
+            #expect(try harness.simulator.liveHeaps(of: board.name) == factoryHeaps)
+            try await expectNothingToRollBack(board)
+            #expect(try sha(board) == factory)
+
+            // The same fix again (its backup of the factory image is reused: nothing new on /data), then damage.
+            _ = try ssh(board, "rm /data/fill")
+            try await fix(board, npuMiB: 6000)
+            _ = try ssh(board, "fallocate -l $(( $(df -Pk /data | awk 'NR==2 {print $4}') * 1024 )) /data/fill")
+            try corrupt(board, "/boot/emmcboot.itb")
+            let restored = try await rollback(board, reboot: false)
+            #expect(restored.status == .rebootPending && restored.restoredFromDamage == true)
+            #expect(try sha(board) == factory)
+            _ = try ssh(board, "rm /data/fill")
+        }
+    }
+
     /// Nine fix-memory runs and three rollbacks: /data keeps the factory image and the three newest others, one
     /// copy per image; /boot one backup; and with the newest backup damaged, --rollback skips it for the one
     /// before it, which the board then boots.

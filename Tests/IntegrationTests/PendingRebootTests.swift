@@ -26,7 +26,8 @@ struct PendingRebootIntegrationTests {
         try MemoryFitIntegrationTests.withNeuronBlock(MemoryFitIntegrationTests.factoryNPU - firstWeights, from: original, to: model)
         let tokenizer = Story.model.appendingPathComponent("tokenizer.model").path
 
-        let up = try story.tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0"], in: directory)
+        let inventory = directory.appendingPathComponent("boards.ini").path
+        let up = try story.tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0", "--inventory", inventory], in: directory)
         try #require(up.status == 0, "\(up.stderr)")
         let push = ["push", "--dry-run", "--model", model.path, "--tokenizer", tokenizer, "--profile", "llama2-sim"]
         let before = try story.tpudeploy(push, in: directory)
@@ -40,6 +41,25 @@ struct PendingRebootIntegrationTests {
         #expect(refused.stderr.contains("llama2-sim loads on the live heaps, but /boot holds a layout the board has not rebooted into"), "\(refused.stderr)")
         #expect(refused.stderr.contains("Heaps: live NPU 3950 MiB, VPP 3072 MiB, VPU 2047 MiB; after the next reboot (/boot) NPU 2048 MiB, VPP 1024 MiB, VPU 1024 MiB"), "\(refused.stderr)")
         #expect(refused.stderr.contains("`tpudeploy fix-memory --npu 3950 --vpu 2047 --vpp 3072 --no-reboot`"), "\(refused.stderr)")
+        // inspect --model judges a profile's need the same way: smollm2-135m's 5242 MiB load on the live heaps
+        // (by spilling), not on the 4096 MiB /boot holds.
+        let inspected = try story.tpudeploy(["inspect", "--model", "smollm2-135m"], in: directory)
+        #expect(inspected.status == 0, "\(inspected.stderr)")
+        #expect(inspected.stdout.contains("diagnosis: smollm2-135m loads on the live heaps, but not after the next reboot"), "\(inspected.stdout)")
+        #expect(inspected.stdout.contains("live NPU 3950 MiB, VPP 3072 MiB, VPU 2047 MiB; after the next reboot (/boot) NPU 2048 MiB, VPP 1024 MiB, VPU 1024 MiB"), "\(inspected.stdout)")
+        let inspectedJSON = try story.tpudeploy(["inspect", "--model", "smollm2-135m", "--json"], in: directory)
+        #expect(inspectedJSON.stdout.contains("\"verdict\" : \"fits_until_reboot\"") || inspectedJSON.stdout.contains("\"verdict\":\"fits_until_reboot\""), "\(inspectedJSON.stdout)")
+        // Given the file, inspect judges each allocation, as push does.
+        let inspectedFile = try story.tpudeploy(["inspect", "--model", model.path], in: directory)
+        #expect(inspectedFile.stdout.contains("diagnosis: \(model.path) loads on the live heaps, but not after the next reboot"), "\(inspectedFile.stdout) \(inspectedFile.stderr)")
+        // fleet rollout judges the board the same way, even before it would push (here: its dry run).
+        let config = directory.appendingPathComponent("tpudeploy.yaml")
+        let deployment = "deployment:\n  name: pending\n  remote_dir: /data/tpudeploy/pending\n  bmodel: \(model.path)\n  tokenizer: \(tokenizer)\n  model: llama2-sim\n"
+        try (try String(contentsOf: config, encoding: .utf8) + deployment).write(to: config, atomically: true, encoding: .utf8)
+        let rollout = try story.tpudeploy(["fleet", "rollout", "--inventory", inventory, "--dry-run"], in: directory)
+        #expect(rollout.status == 2, "\(rollout.stdout) \(rollout.stderr)")
+        #expect((rollout.stdout + rollout.stderr).contains("loads on the live heaps, but /boot holds a layout the board has not rebooted into"),
+                "\(rollout.stdout) \(rollout.stderr)")
         let forced = try story.tpudeploy(push + ["--allow-pending-reboot", "--json"], in: directory)
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(forced.stdout.contains("loads now but not after the next reboot"), "\(forced.stdout)")

@@ -144,6 +144,36 @@ private func backupName(_ stamp: String, _ image: String) -> String { "emmcboot-
         #expect(board.read(board.layout.backupIndex) == nil)
     }
 
+    /// /data full (the backup's path leads to /dev/full, which takes no byte, as a full file system): a rollback
+    /// goes on with the backup on /boot only and says so; a fix changes nothing.
+    @Test func aFullDataPartitionBlocksAFixButNotARollback() throws {
+        for reason in [BootImageBackup.Reason.rollback, .fix] {
+            let board = try ScratchBoard()
+            try board.write(board.layout.image, "edited image")
+            try board.write(board.layout.its, "its")
+            try FileManager.default.createDirectory(atPath: board.layout.backupDirectory, withIntermediateDirectories: true)
+            let full = board.layout.backupDirectory + "/" + backupName("s3", "edited image")
+            try FileManager.default.createSymbolicLink(atPath: full, withDestinationPath: "/dev/full")
+            let backup = board.root.appendingPathComponent("factory.itb").path
+            try board.write(backup, "factory image")
+            let output = try board.sh(board.layout.installScript(
+                source: backup, newSHA: sha256("factory image"), expectedCurrentSHA: sha256("edited image"), stamp: "s3", keepSource: true,
+                reason: reason, dataBackupRequired: reason == .fix))
+            let files = try FileManager.default.contentsOfDirectory(atPath: board.layout.backupDirectory)
+            #expect(files.isEmpty, "no partial backup, no index line: \(files)")
+            if reason == .rollback {
+                #expect(output.contains("@@note:cannot back up \(board.layout.image) to \(board.layout.backupDirectory) (is /data full?)"), "\(output)")
+                #expect(output.hasSuffix("@@ok \(board.layout.bootBackup) -\n"), "\(output)")
+                #expect(board.read(board.layout.image) == "factory image")
+                #expect(board.read(board.layout.bootBackup) == "edited image")
+            } else {
+                #expect(output.contains("@@error:cannot back up") && output.contains("nothing was changed"), "\(output)")
+                #expect(board.read(board.layout.image) == "edited image")
+                #expect(board.read(board.layout.bootBackup) == nil)
+            }
+        }
+    }
+
     @Test func pruningRemovesTheDroppedFilesAndRewritesTheIndex() throws {
         let board = try ScratchBoard()
         try board.write(board.layout.image, "v0")

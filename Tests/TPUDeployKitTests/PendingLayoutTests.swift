@@ -71,6 +71,17 @@ private let profiles = ProfileStore(directory: URL(fileURLWithPath: #filePath)
         #expect(diagnosis.verdict == .fitsUntilReboot)
         #expect(diagnosis.message.contains("after the next reboot (/boot) NPU 3950 MiB, no VPP heap, VPU 2048 MiB"))
         #expect(diagnosis.fixCommand == "tpudeploy fix-memory --npu 7168 --vpu 1024 --vpp 2048 --no-reboot")
+        // Given a bmodel's allocations: one of 4608 MiB fits the live NPU heap but none of the heaps /boot holds,
+        // though the total (5 GiB) would fit the three together.
+        let file = ModelNeeds(name: "m.bmodel", fixMemoryArgument: "m.bmodel", chip: "BM1684X", totalBytes: 5120 * mib,
+                              memory: ModelMemoryNeed(allocations: [.init(purpose: .neuron, bytes: 4608 * mib), .init(purpose: .weights, bytes: 512 * mib)],
+                                                      engineLayoutKnown: true))
+        let wide = DeviceHeaps(npu: 3950 * mib, vpp: 3072 * mib, vpu: 2047 * mib)
+        let byFile = MemoryDiagnosis(model: file, live: large, configured: wide, capacity: nil, boardProfile: "1684x_evb")
+        #expect(byFile.verdict == .fitsUntilReboot, "\(byFile.message)")
+        #expect(byFile.message.contains("one allocation of 4608 MiB"), "\(byFile.message)")
+        #expect(MemoryDiagnosis(model: ModelNeeds(name: "p", fixMemoryArgument: "p", chip: "BM1684X", totalBytes: 5120 * mib),
+                                live: large, configured: wide, capacity: nil, boardProfile: nil).verdict == .fits)
         let later = MemoryDiagnosis(model: model, live: small, configured: large, capacity: nil, boardProfile: "1684x_evb")
         #expect(later.verdict == .rebootPending)
         #expect(later.message.contains("NPU 3950 MiB, no VPP heap, VPU 2048 MiB live; NPU 7168 MiB, VPP 2048 MiB, VPU 1024 MiB after the next reboot"))

@@ -65,12 +65,13 @@ extension BoardMemoryFixer {
         do {
             install = try await shell.run(files.installScript(
                 source: backup.path, newSHA: backup.sha256, expectedCurrentSHA: current, stamp: Self.stamp(), keepSource: true,
-                reason: .rollback, reusing: reusable, backingUp: health.isIntact),
+                reason: .rollback, reusing: reusable, backingUp: health.isIntact, dataBackupRequired: false),
                 timeout: 900)
         } catch let error as SSHError {
             throw MemoryFixError.installStateUnknown(reason: "\(error)")
         }
         let installed = try Self.installOutcome(install)
+        for note in Self.installNotes(install) { events?(.step(note)) }
         let kept = (boot: installed.boot == "-" ? nil : installed.boot, data: installed.data == "-" ? nil : installed.data)
         events?(.bootImageReplaced(bootBackup: kept.boot, dataBackup: kept.data))
         _ = try? await pruneBackups(shell, keepingNewest: BackupRetention.newestKept)

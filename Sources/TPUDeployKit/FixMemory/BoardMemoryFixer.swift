@@ -297,6 +297,11 @@ public struct BoardMemoryFixer: Sendable {
         throw MemoryFixError.installFailed(reason: text.isEmpty ? "the install script printed nothing (exit \(result.exitStatus.map(String.init) ?? "none"))" : text)
     }
 
+    /// What the install script went on without (`@@note:` lines): a rollback's backup under /data on a full /data.
+    static func installNotes(_ result: CommandResult) -> [String] {
+        result.stdoutText.split(separator: "\n").filter { $0.hasPrefix("@@note:") }.map { String($0.dropFirst("@@note:".count)) }
+    }
+
     /// A UTC time stamp for backup names, sortable.
     static func stamp() -> String {
         let formatter = DateFormatter()

@@ -28,9 +28,13 @@ public struct BootFileLayout: Sendable, Equatable {
     /// the source file (a backup being restored) instead of removing it (an upload). `reusing`, when given,
     /// is a backup under /data already holding the live image: it is used (once its sha256 is checked) instead
     /// of a second identical copy. `backingUp: false` (the live image is damaged, so worth no backup) skips
-    /// both backups. Prints `@@ok BOOTBACKUP DATABACKUP` (`-` for a skipped one) or `@@error:REASON`.
+    /// both backups. `dataBackupRequired: false` (a rollback) goes on without the backup under /data when /data
+    /// cannot take it, printing `@@note:REASON`: a full /data must not block the rollback its backups are for, and
+    /// the image replaced is still kept on /boot. Prints `@@ok BOOTBACKUP DATABACKUP` (`-` for a skipped one) or
+    /// `@@error:REASON`.
     public func installScript(source: String, newSHA: String, expectedCurrentSHA: String?, stamp: String, keepSource: Bool,
-                              reason: BootImageBackup.Reason = .fix, reusing: String? = nil, backingUp: Bool = true) -> String {
+                              reason: BootImageBackup.Reason = .fix, reusing: String? = nil, backingUp: Bool = true,
+                              dataBackupRequired: Bool = true) -> String {
         let q = shellQuoted
         return """
             set -u
@@ -38,7 +42,13 @@ public struct BootFileLayout: Sendable, Equatable {
             command -v sha256sum >/dev/null || { echo "@@error:the board has no sha256sum (coreutils); nothing was changed"; exit 1; }
             img=\(q(image)); new=\(q(stagedImage)); bak=\(q(bootBackup)); backups=\(q(backupDirectory)); src=\(q(source))
             stamp=\(q(stamp)); want=\(q(newSHA)); reuse=\(q(reusing ?? "")); backing_up=\(backingUp ? "yes" : "no")
+            data_required=\(dataBackupRequired ? "yes" : "no") made_img= made_its=
             fail() { echo "@@error:$*"; rm -f "$new" "$bak.tmp"; exit 1; }
+            # A backup under /data that cannot be made: fatal for a fix, only noted for a rollback (see above).
+            data_fail() {
+              [ "$data_required" = yes ] || { echo "@@note:$*; the image replaced is kept on /boot only"; kept=-; return 0; }
+              fail "$*; nothing was changed"
+            }
             sha() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
             [ -f "$img" ] || fail "$img is missing"
             current=$(sha "$img")
@@ -52,18 +62,28 @@ public struct BootFileLayout: Sendable, Equatable {
             sync "$new"
             [ "$(sha "$new")" = "$want" ] || fail "the new image does not match what was sent (sha256 differs); nothing was changed"
             if [ "$backing_up" = yes ]; then
-              mkdir -p "$backups" || fail "cannot create $backups"
               if [ -n "$reuse" ] && [ -f "$reuse" ] && [ "$(sha "$reuse")" = "$current" ]; then
                 kept="$reuse"   # the live image is backed up already: one copy per image is enough
+              elif ! mkdir -p "$backups" 2>/dev/null; then
+                data_fail "cannot create $backups"
               else
                 name="emmcboot-$stamp-$(printf %s "$current" | cut -c1-12)"
                 kept="$backups/$name.itb"
-                cp "$img" "$kept" 2>/dev/null || { rm -f "$kept"; fail "cannot back up $img to $backups (is /data full?); nothing was changed"; }
-                if [ -f "$(dirname "$img")/multi.its" ]; then cp "$(dirname "$img")/multi.its" "$backups/multi-${name#emmcboot-}.its" || fail "cannot back up multi.its"; fi
-                sync "$kept"
-                [ "$(sha "$kept")" = "$current" ] || fail "the backup $kept does not match $img; nothing was changed"
+                made_img="$kept" made_its="$backups/multi-${name#emmcboot-}.its"
+                if ! cp "$img" "$kept" 2>/dev/null; then
+                  rm -f "$made_img" "$made_its"; data_fail "cannot back up $img to $backups (is /data full?)"
+                elif [ -f "$(dirname "$img")/multi.its" ] && ! cp "$(dirname "$img")/multi.its" "$backups/multi-${name#emmcboot-}.its" 2>/dev/null; then
+                  rm -f "$made_img" "$made_its"; data_fail "cannot back up multi.its to $backups (is /data full?)"
+                else
+                  sync "$kept"
+                  [ "$(sha "$kept")" = "$current" ] || { rm -f "$made_img" "$made_its"; fail "the backup $kept does not match $img; nothing was changed"; }
+                fi
               fi
-              echo "$stamp $current ${kept##*/} \(reason.rawValue) $want" >> "$backups/index" && sync "$backups/index" || fail "cannot record the backup in $backups/index (is /data full?); nothing was changed"
+              if [ "$kept" != - ] && ! { echo "$stamp $current ${kept##*/} \(reason.rawValue) $want" >> "$backups/index" && sync "$backups/index"; }; then
+                # A copy the index does not name would never be pruned.
+                [ -z "$made_img" ] || rm -f "$made_img" "$made_its"
+                data_fail "cannot record the backup in $backups/index (is /data full?)"
+              fi
               rm -f "$bak.tmp"
               cp "$img" "$bak.tmp" 2>/dev/null && sync "$bak.tmp" && [ "$(sha "$bak.tmp")" = "$current" ] && mv -f "$bak.tmp" "$bak" || fail "cannot back up $img inside $(dirname "$img") (is it full?); nothing was changed"
             else

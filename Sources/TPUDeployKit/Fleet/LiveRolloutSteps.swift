@@ -108,6 +108,13 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
                     needs += [.fixMemory, .reboot]
                     reasons.append("\(model.name) cannot load: \(live.refusalReason)")
                 }
+            } else if let pending = PendingLayout(live: heaps, configured: report.configuredHeaps),
+                      case let next = pending.fits(model).afterReboot, next.verdict == .cannotLoad
+            {
+                // It loads now, but /boot holds a layout it cannot load on: the board's next reboot would take the
+                // deployment down. Refused as push refuses it, naming both layouts.
+                throw PushError.fitsOnlyUntilReboot(model: model.name, reason: next.refusalReason, layouts: pending.layouts,
+                                                    keepLiveAdvice: pending.keepLiveAdvice)
             }
         } else {
             reasons.append("the live heaps could not be read (root or sudo -n is needed): whether \(model.name) fits was not checked")

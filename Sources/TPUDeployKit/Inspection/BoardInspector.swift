@@ -8,6 +8,9 @@ public struct BoardInspector: Sendable {
     public var profiles: ProfileStore?
     /// When set, the report says whether this model fits the NPU heap.
     public var model: ModelProfile?
+    /// A model judged by the need computed from its bmodel file (each allocation against the heaps, as push
+    /// judges it); when set, it is judged instead of `model`.
+    public var modelFile: ModelNeeds?
     /// Asked for the sudo password when the login user is not root and the login used none.
     public var passwordProvider: PasswordProvider?
     public var bootImagePath = "/boot/emmcboot.itb"
@@ -93,7 +96,8 @@ public struct BoardInspector: Sendable {
             func heap(_ name: String) -> UInt64? { heaps.first { $0.name == name }.flatMap(size) }
             return DeviceHeaps(npu: heap("npu"), vpp: heap("vpp"), vpu: heap("vpu"))
         }
-        let diagnosis = model.map {
+        let judged = modelFile ?? model.map { ModelNeeds(name: $0.name, fixMemoryArgument: $0.name, chip: $0.chip, totalBytes: $0.npuMemoryBytes) }
+        let diagnosis = judged.map {
             MemoryDiagnosis(
                 model: $0, live: live == nil ? nil : sizes(\.liveBytes), configured: configured == nil ? nil : sizes(\.configuredBytes),
                 capacity: capacity, boardProfile: boardProfile)

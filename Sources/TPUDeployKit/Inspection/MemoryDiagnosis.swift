@@ -31,16 +31,23 @@ public struct MemoryDiagnosis: Sendable, Codable, Equatable {
     /// Judges the model's need against the live heaps (falling back to the configured ones) and, when the board's
     /// capacity is known, against every layout the board allows.
     public init(model: ModelProfile, live: DeviceHeaps?, configured: DeviceHeaps?, capacity: LayoutCapacity?, boardProfile: String?) {
+        self.init(model: ModelNeeds(name: model.name, fixMemoryArgument: model.name, chip: model.chip, totalBytes: model.npuMemoryBytes),
+                  live: live, configured: configured, capacity: capacity, boardProfile: boardProfile)
+    }
+
+    /// The same judgement for a need computed from a bmodel file: each allocation must fit a heap, as push checks.
+    public init(model: ModelNeeds, live: DeviceHeaps?, configured: DeviceHeaps?, capacity: LayoutCapacity?, boardProfile: String?) {
         self.model = model.name
-        let need = model.npuMemoryBytes
+        let need = model.totalBytes
+        let allocations = model.memory
         neededBytes = need
         let heaps = live ?? configured
         npuHeapBytes = heaps?.npu
         usableHeapBytes = heaps.map { $0.triedInOrder.reduce(0) { $0 + $1.bytes } }
         let needText = MiB.text(need)
-        let fix = "tpudeploy fix-memory --board \(boardProfile ?? "BOARD") --for-model \(model.name)"
+        let fix = "tpudeploy fix-memory --board \(boardProfile ?? "BOARD") --for-model \(model.fixMemoryArgument)"
         fixCommand = nil
-        if let line = capacity?.refusal(model: model.name, needBytes: need, largestAllocationBytes: nil) {
+        if let line = capacity?.refusal(model: model.name, needBytes: need, largestAllocationBytes: allocations?.largestAllocationBytes) {
             verdict = .fitsNoLayout
             message = line
             return
@@ -50,11 +57,11 @@ public struct MemoryDiagnosis: Sendable, Codable, Equatable {
             message = "heap sizes unknown, so cannot tell whether \(model.name) (needs \(needText)) fits"
             return
         }
-        let fit = HeapFit(need: nil, totalBytes: need, heaps: heaps)
+        let fit = HeapFit(need: allocations, totalBytes: need, heaps: heaps)
         let source = live == nil ? "configured" : "live"
         let pending = PendingLayout(live: live, configured: configured)
         if let pending, fit.verdict != .cannotLoad,
-            case let next = HeapFit(need: nil, totalBytes: need, heaps: pending.configured), next.verdict == .cannotLoad
+            case let next = HeapFit(need: allocations, totalBytes: need, heaps: pending.configured), next.verdict == .cannotLoad
         {
             verdict = .fitsUntilReboot
             message = "\(model.name) loads on the live heaps, but not after the next reboot: /boot holds a layout the board has not rebooted into, on which \(next.refusalReason) (\(pending.layouts)). To keep it loading, \(pending.keepLiveAdvice)"
@@ -73,7 +80,7 @@ public struct MemoryDiagnosis: Sendable, Codable, Equatable {
             verdict = .unknown
             message = "the configured heaps (\(fit.heapSummary)) hold \(model.name) (needs \(needText)); the live heaps could not be read"
         case .cannotLoad:
-            if live != nil, let configured, HeapFit(need: nil, totalBytes: need, heaps: configured).verdict != .cannotLoad {
+            if live != nil, let configured, HeapFit(need: allocations, totalBytes: need, heaps: configured).verdict != .cannotLoad {
                 verdict = .rebootPending
                 message = "\(model.name) cannot load on the live heaps, but /boot already configures heaps that hold it (\(PendingLayout.summary(live ?? heaps)) live; \(PendingLayout.summary(configured)) after the next reboot): \(PendingLayout.rebootAdvice)"
                 fixCommand = "sudo reboot"

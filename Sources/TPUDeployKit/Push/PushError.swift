@@ -50,7 +50,7 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
         case .engineNotExecutable(let path, let reason):
             return "\(path) is not an engine executable: \(reason). Nothing was sent. Pass the tpu-llm-engine build for the board (--engine PATH, or `make cross` for Payloads/aarch64/tpu-llm-engine)."
         case .engineWrongArchitecture(let path, let engineMachine, let boardArch, let boardMachine):
-            return "\(path) is built for \(engineMachine), but the board runs \(boardArch) (\(boardMachine)): it could not start there. Nothing was sent. Pass the engine built for \(boardArch) (`make cross` writes Payloads/\(boardArch)/tpu-llm-engine), or --engine PATH."
+            return "\(path) is built for \(engineMachine), but the board runs \(boardArch) (\(boardMachine)): it could not start there. Nothing was sent. Pass the engine built for \(boardArch) with --engine PATH, or leave --engine out: push then takes \(boardArch == EngineSource.hostArch ? "this machine's own build (`swift build`), as the board runs its architecture" : "Payloads/\(boardArch)/tpu-llm-engine (`make cross` builds it for aarch64)")."
         case .coefficientsDamaged(let model, let mismatches):
             let first = mismatches[0]
             let range = first.range
