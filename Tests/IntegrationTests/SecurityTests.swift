@@ -257,6 +257,16 @@ struct SecurityTests {
         let keyGone = try SimulatedBoardHarness.openSSH(board, "ls \(dir)/service")
         #expect(!keyGone.contains("api-key"), "\(keyGone)")
 
+        // A name with no engine is not answered by the engine that holds the port (another deployment's).
+        for command in [["chat", "-p", "Hello there"], ["verify"]] {
+            let typo = try tpudeploy(command + ["--name", "nonexist"], in: directory)
+            #expect(typo.status == 1, "\(command): \(typo.stdout)")
+            #expect(typo.stderr.contains("127.0.0.1:8080 on root@") && typo.stderr.contains("is the engine of deployment first, not of nonexist"),
+                    "\(command): \(typo.stderr)")
+            #expect(typo.stderr.contains("--name first"), "\(typo.stderr)")
+            #expect(!typo.stdout.contains("verify: ok"))
+        }
+
         let stopped = try tpudeploy(["stop"], in: directory)
         #expect(stopped.status == 0, "\(stopped.stderr)")
         let toNobody = try tpudeploy(["chat", "-p", "Hello there"], in: directory)
