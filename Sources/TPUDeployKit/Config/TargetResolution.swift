@@ -74,7 +74,7 @@ public struct TargetOverrides: Sendable, Equatable {
 
     /// An address libssh can be given, and that cannot smuggle anything into a `ProxyCommand`'s `%h` of the
     /// user's own ~/.ssh/config: a host name, a `Host` alias, an IPv4 or IPv6 address, optionally `user@`.
-    static func checkHost(_ host: String, source: String) throws {
+    public static func checkHost(_ host: String, source: String) throws {
         if host.trimmingCharacters(in: .whitespaces).isEmpty { throw TargetError.emptyHost(source: source) }
         let allowed = host.range(of: #"^[A-Za-z0-9_.:@\[\]][A-Za-z0-9_.:@\[\]-]*$"#, options: .regularExpression) != nil
         guard allowed else { throw TargetError.invalidHost(host, source: source) }
