@@ -48,21 +48,23 @@ public struct Simulator: Sendable {
 
     /// Stops boards (all of them when `names` is nil) and removes everything they had: processes, namespaces,
     /// mounts, veth pairs, state; the bridge goes with the last board. A name that is no board of this state
-    /// directory is refused before anything stops (a typo must not look like success).
-    public func down(names: [String]? = nil) throws {
+    /// directory is refused before anything stops (a typo must not look like success). Returns the names of the
+    /// boards stopped.
+    @discardableResult
+    public func down(names: [String]? = nil) throws -> [String] {
         guard FileManager.default.fileExists(atPath: stateDirectory.path) else {
             if let name = names?.first { throw SimulatorError.unknownBoard(name: name, stateDirectory: stateDirectory.path) }
-            return
+            return []
         }
         guard getuid() == 0 else { throw SimulatorError.notRoot }
-        try layout.withLock {
+        return try layout.withLock {
             if let names {
                 let present = Set(layout.boardNames())
                 if let unknown = names.first(where: { !present.contains($0) }) {
                     throw SimulatorError.unknownBoard(name: unknown, stateDirectory: stateDirectory.path)
                 }
             }
-            try stopBoards(names)
+            return try stopBoards(names)
         }
     }
 
@@ -200,7 +202,8 @@ public struct Simulator: Sendable {
         return board
     }
 
-    private func stopBoards(_ names: [String]?) throws {
+    @discardableResult
+    private func stopBoards(_ names: [String]?) throws -> [String] {
         let present = layout.boardNames()
         let selected = names.map { wanted in present.filter(wanted.contains) } ?? present
         var failures: [String] = []
@@ -229,6 +232,7 @@ public struct Simulator: Sendable {
             throw SimulatorError.commandFailed(command: "sim down", message: failures.joined(separator: "; "))
         }
         try writeKnownHosts()
+        return selected
     }
 
     // MARK: - Helpers

@@ -47,6 +47,14 @@ struct CommandLineTests {
 
     @Test func initRefusesADeploymentLaterCommandsWouldReject() throws {
         let directory = try temporaryDirectory()
+        // A board address later commands refuse (empty, or not an address) is refused before anything is written.
+        for (host, message) in [("", "the board's address from --host is empty"), ("a;b", "--host gives \"a;b\" as the board's address"),
+                                ("a b", "which is not a host name")] {
+            let refused = try tpudeploy(["init", "--host", host], in: directory)
+            #expect(refused.status == 1, "\(host)")
+            #expect(refused.stderr.contains(message), "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("tpudeploy.yaml").path))
+        }
         let relative = try tpudeploy(["init", "--host", "127.0.0.1", "--deployment", "chat", "--bmodel", "m.bmodel",
                                       "--tokenizer", "tokenizer.model", "--remote-dir", "data/chat"], in: directory)
         #expect(relative.status == 1)

@@ -154,6 +154,15 @@ struct SecurityTests {
         #expect(warnings.contains { $0.contains("ignoring Match exec on line 1") })
         #expect(warnings.allSatisfy { $0.contains("--ssh-config ./evil_config") })
 
+        // The fleet commands take the project file's connection settings too: the same file runs nothing there.
+        let host = try #require(config.target?.host)
+        try "[sim]\nevb1 ansible_host=\(host)\n".write(to: directory.appendingPathComponent("boards.ini"), atomically: true, encoding: .utf8)
+        let fleet = try tpudeploy(["fleet", "inspect", "-i", "boards.ini"], in: directory)
+        #expect(fleet.status == 0, "\(fleet.stdout) \(fleet.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: proxyMarker), "the project's ProxyCommand ran for fleet inspect")
+        #expect(!FileManager.default.fileExists(atPath: matchMarker), "the project's Match exec ran for fleet inspect")
+        #expect(fleet.stderr.split(separator: "\n").filter { $0.hasPrefix("tpudeploy: warning: ignoring") }.count == 2, "\(fleet.stderr)")
+
         let trusted = try tpudeploy(["inspect", "--json", "--ssh-config", "./evil_config"], in: directory)
         #expect(trusted.status == 0, "\(trusted.stderr)")
         #expect(FileManager.default.fileExists(atPath: proxyMarker), "the user's own choice is honoured")
@@ -247,6 +256,16 @@ struct SecurityTests {
         #expect((try? JSONSerialization.jsonObject(with: Data(relaunched.stdout.utf8)) as? [String: Any])?["api_key_required"] as? Bool == false)
         let keyGone = try SimulatedBoardHarness.openSSH(board, "ls \(dir)/service")
         #expect(!keyGone.contains("api-key"), "\(keyGone)")
+
+        // A name with no engine is not answered by the engine that holds the port (another deployment's).
+        for command in [["chat", "-p", "Hello there"], ["verify"]] {
+            let typo = try tpudeploy(command + ["--name", "nonexist"], in: directory)
+            #expect(typo.status == 1, "\(command): \(typo.stdout)")
+            #expect(typo.stderr.contains("127.0.0.1:8080 on root@") && typo.stderr.contains("is the engine of deployment first, not of nonexist"),
+                    "\(command): \(typo.stderr)")
+            #expect(typo.stderr.contains("--name first"), "\(typo.stderr)")
+            #expect(!typo.stdout.contains("verify: ok"))
+        }
 
         let stopped = try tpudeploy(["stop"], in: directory)
         #expect(stopped.status == 0, "\(stopped.stderr)")

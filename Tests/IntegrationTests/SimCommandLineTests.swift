@@ -71,9 +71,14 @@ struct SimCommandLineTests {
         #expect(restored.status == 0, "\(restored.stderr)")
         #expect(try sim(["link", name, "--cut", "--restore"], state: state).status != 0)
 
-        let down = try sim(["down", name], state: state)
+        // Without names every board goes, and the answer names them; then there is nothing left to stop.
+        let down = try sim(["down", "--json"], state: state)
         #expect(down.status == 0, "\(down.stderr)")
+        #expect((try JSONSerialization.jsonObject(with: Data(down.stdout.utf8)) as? [String: [String]])?["stopped"] == [name], "\(down.stdout)")
         let after = try sim(["list", "--json"], state: state).stdout
         #expect((try JSONSerialization.jsonObject(with: Data(after.utf8)) as? [Any])?.isEmpty == true)
+        let again = try sim(["down"], state: state)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("nothing to stop"), "\(again.stdout)")
     }
 }

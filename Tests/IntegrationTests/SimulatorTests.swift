@@ -82,6 +82,8 @@ struct SimulatorTests {
         try withSimulator(bootDelay: 0.5) { simulator, boards in
             let board = try #require(boards.first)
             let before = try ssh(board, "cat /proc/sys/kernel/random/boot_id; pgrep -x sshd | head -n 1")
+            // Left in /run (a tmpfs): gone after the reboot, as on a real board, with /run/lock there again for anyone.
+            _ = try ssh(board, "touch /run/lock/tpudeploy-stale.lock /run/stale; mkdir -p /run/tpudeploy/stale")
             let reboot = try linaro(board, "echo linaro | sudo -S -p '' reboot; sleep 10; echo survived")
             #expect(reboot.status == 255)
             #expect(!reboot.output.contains("survived"))
@@ -89,6 +91,7 @@ struct SimulatorTests {
             #expect(try simulator.state(of: board.name) == .up)
             #expect(try ssh(board, "pgrep -x sshd | head -n 1") != before.split(separator: "\n").last.map(String.init))
             #expect(try simulator.bootLog(of: board.name).components(separatedBy: "] up").count == 3)
+            #expect(try ssh(board, "ls -A /run/lock; ls -d /run/stale /run/tpudeploy 2>/dev/null; stat -c %a /run/lock; true") == "1777")
             #expect(try ssh(board, "cat /sys/kernel/debug/ion/bm_npu_heap_dump/total_mem") == String(Self.factoryNPU16G))
         }
     }

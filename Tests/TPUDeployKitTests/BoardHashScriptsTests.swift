@@ -109,6 +109,21 @@ import Testing
         #expect(try shell(scripts.verifyAndInstall(name: "model.bmodel", sha256: sha, mode: 0o644, received: wrong)).contains("@@ok read_back"))
     }
 
+    /// A file name may hold `$(…)` (only `/` and control characters are refused): the script's messages name it
+    /// without running it, also on the path where the file cannot be put in place.
+    @Test func aHostileFileNameIsNamedNotRun() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let name = "x$(echo INJECTED)`echo TICKED`'\"y.bmodel"
+        let content = Self.bytes(4096, seed: 3)
+        try LocalFile.write(content, to: scripts.partialPath(name))
+        // A non-empty directory where the file goes: the rename fails and the script says so.
+        try FileManager.default.createDirectory(atPath: scripts.finalPath(name) + "/in-the-way", withIntermediateDirectories: true)
+        let verdict = try shell(scripts.verifyAndInstall(name: name, sha256: Digest.hex(Digest.sha256(content)), mode: 0o644))
+        #expect(verdict.contains("@@error cannot put \(scripts.partialPath(name)) in place as \(scripts.finalPath(name))"), "\(verdict)")
+        #expect(!verdict.contains("INJECTED") || verdict.contains("$(echo INJECTED)"), "\(verdict)")
+        #expect(!verdict.contains("xINJECTED") && !verdict.contains("TICKED'") && !verdict.contains("xTICKED"), "\(verdict)")
+    }
+
     @Test func readsOnlyAFinishedFollowersOutput() {
         let hash = String(repeating: "ab", count: 32)
         #expect(PushScripts.HashWhileReceiving(output: "@@identity 5/7/x\n@@hash \(hash)\n")?.sha256 == hash)

@@ -99,6 +99,7 @@ struct ErrorCodeTests {
         (EngineAccessError.keyRefused(deployment: "d", source: "s"), "api_key_refused"),
         (EngineAccessError.unusableKey(source: "s", reason: "r"), "api_key_unusable"),
         (EngineAccessError.notListening(deployment: "d", port: 1, target: "t"), "engine_not_listening"),
+        (EngineAccessError.otherDeployment(deployment: "d", serving: "e", port: 1, target: "t"), "engine_of_other_deployment"),
         (EnginePortError.held(port: 1, deployment: "d", by: EnginePortHolder(kind: .listener(pid: 1, command: "c", deployment: nil))), "port_held"),
         (PayloadError.directoryNotFound(searched: []), "payloads_not_found"),
         (PayloadError.notGiven(step: "launch"), "payloads_not_found"),

@@ -92,6 +92,41 @@ struct InventoryTests {
         #expect(again.allSatisfy { $0.target.acceptNewHostKey })
     }
 
+    /// The project file's ssh_config is read without what runs commands for a fleet as for one board; the same
+    /// file by flag, or the user's own, is honoured in full.
+    @Test func aProjectFilesSSHConfigIsMarkedForTheFleetToo() throws {
+        let inventory = try InventoryLoader.parse("[sim]\nevb1 ansible_host=198.18.0.11\n", file: "sim.ini")
+        let config = ProjectConfig(target: TargetSettings(host: "198.18.0.11", sshConfig: "./cloned-ssh-config"), file: "/src/cloned/tpudeploy.yaml")
+        func namedBy(flag: String?) throws -> String? {
+            let defaults = FleetDefaults(config: config, user: nil, identity: nil, knownHosts: nil, sshConfig: flag, connectTimeout: 10,
+                                         acceptNewHostKey: false, deployment: nil)
+            return try inventory.boards(inventory.hostNames, defaults: defaults)[0].target.sshConfigNamedBy
+        }
+        #expect(try namedBy(flag: nil) == "/src/cloned/tpudeploy.yaml")
+        #expect(try namedBy(flag: "./cloned-ssh-config") == nil)
+    }
+
+    /// Addresses and deployment names are checked where the inventory is read, as --host and --name are.
+    @Test func hostileAddressesAndDeploymentNamesAreRefusedNamingTheKey() throws {
+        for (text, key) in [("evb1 ansible_host='-oProxyCommand=touch /tmp/x'", "evb1.ansible_host"),
+                            ("evb1 ansible_ssh_host='a b'", "evb1.ansible_ssh_host"),
+                            ("evb1 tpudeploy_deployment='$(touch /tmp/x)'", "evb1.tpudeploy_deployment"),
+                            ("evb1 tpudeploy_deployment='../etc'", "evb1.tpudeploy_deployment")] {
+            let inventory = try InventoryLoader.parse("[lab]\n\(text)\n", file: "h.ini")
+            let error = try #require(throws: InventoryError.self) { try inventory.boards(["evb1"], defaults: FleetDefaults()) }
+            #expect(error.code == .badVariable)
+            #expect(error.key == key, "\(error)")
+            #expect(error.line == 2, "\(error)")
+        }
+        // A host named without ansible_host is its own address: the same rule.
+        let bare = try InventoryLoader.parse("all:\n  hosts:\n    \"-oProxyCommand=x\":\n", file: "h.yml")
+        #expect(throws: InventoryError.self) { try bare.boards(bare.hostNames, defaults: FleetDefaults()) }
+        // --deployment is checked as --name is.
+        let plain = try InventoryLoader.parse("[lab]\nevb1 ansible_host=192.0.2.1\n", file: "p.ini")
+        #expect(throws: BoardNameError.self) { try plain.boards(["evb1"], defaults: FleetDefaults(deployment: "x;reboot")) }
+        #expect(try plain.boards(["evb1"], defaults: FleetDefaults(deployment: "llama2-7b"))[0].deploymentDirectory == "/data/tpudeploy/llama2-7b")
+    }
+
     @Test func inlineValuesArePythonLiteralsAndVarsSectionsText() throws {
         let inventory = try InventoryLoader.parse("""
             h1 a=5 b=True c=None d=1.5 e="hello world" f='7' g=x=y

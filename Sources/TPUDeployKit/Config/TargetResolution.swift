@@ -63,11 +63,7 @@ public struct TargetOverrides: Sendable, Equatable {
         }
         guard let base = settings else { throw TargetError.noTarget(configFile: configPath) }
         try Self.checkHost(base.host, source: configPath)
-        // A configuration the project file names may not run commands here; the user's own may.
-        var namedBy: String?
-        if sshConfig == nil, let fromProject = base.sshConfig, fromProject != "none", !Self.isUsersOwnSSHConfig(fromProject) {
-            namedBy = configPath
-        }
+        let namedBy = sshConfig == nil ? Self.projectFileNaming(base.sshConfig, configPath: configPath) : nil
         let target = SSHTarget(
             host: base.host, port: port ?? base.port, user: user ?? base.user,
             identityFile: identity ?? base.identity, knownHostsFile: knownHosts ?? base.knownHosts,
@@ -78,10 +74,17 @@ public struct TargetOverrides: Sendable, Equatable {
 
     /// An address libssh can be given, and that cannot smuggle anything into a `ProxyCommand`'s `%h` of the
     /// user's own ~/.ssh/config: a host name, a `Host` alias, an IPv4 or IPv6 address, optionally `user@`.
-    static func checkHost(_ host: String, source: String) throws {
+    public static func checkHost(_ host: String, source: String) throws {
         if host.trimmingCharacters(in: .whitespaces).isEmpty { throw TargetError.emptyHost(source: source) }
         let allowed = host.range(of: #"^[A-Za-z0-9_.:@\[\]][A-Za-z0-9_.:@\[\]-]*$"#, options: .regularExpression) != nil
         guard allowed else { throw TargetError.invalidHost(host, source: source) }
+    }
+
+    /// `configPath` when the SSH configuration `named` came from that project file and is not the user's own
+    /// `~/.ssh/config`: such a configuration may not run commands here (`ProjectSSHConfig`). Nil otherwise.
+    static func projectFileNaming(_ named: String?, configPath: String) -> String? {
+        guard let named, named != "none", !isUsersOwnSSHConfig(named) else { return nil }
+        return configPath
     }
 
     /// Whether `path` is the user's own `~/.ssh/config`, which is honoured as it is wherever it is named from.

@@ -27,6 +27,9 @@ public struct FleetDefaults: Sendable, Equatable {
     public var identity: String?
     public var knownHosts: String?
     public var sshConfig: String?
+    /// The project file that named `sshConfig` (not the user, by flag): read without the directives that run
+    /// commands here, as for one board.
+    public var sshConfigNamedBy: String?
     public var connectTimeout: Int
     public var acceptNewHostKey: Bool
     public var deployment: String?
@@ -51,6 +54,7 @@ public struct FleetDefaults: Sendable, Equatable {
             user: user ?? config?.target?.user, identity: identity ?? config?.target?.identity,
             knownHosts: knownHosts ?? config?.target?.knownHosts, sshConfig: sshConfig ?? config?.target?.sshConfig,
             connectTimeout: connectTimeout, acceptNewHostKey: acceptNewHostKey, deployment: deployment ?? config?.deployment?.name)
+        if sshConfig == nil, let config { sshConfigNamedBy = TargetOverrides.projectFileNaming(config.target?.sshConfig, configPath: config.file) }
         if let project = config?.deployment { deploymentDirectories[project.name] = project.remoteDir }
     }
 }
@@ -83,13 +87,26 @@ extension Inventory {
                 }
                 port = number
             }
+            // Checked as --host is: an address that could smuggle options into the user's own ssh_config's %h.
+            let hostKey = variables["ansible_host"] != nil ? "ansible_host" : variables["ansible_ssh_host"] != nil ? "ansible_ssh_host" : nil
+            let host = try text("ansible_host", "ansible_ssh_host") ?? name
+            do { try TargetOverrides.checkHost(host, source: hostKey ?? "the inventory's host name") } catch {
+                throw hostKey.map { problem($0, "'\(host)' is not a host name, alias or IP address (letters, digits, '.', '-', '_', ':', '@', '[', ']'; not starting with '-')") }
+                    ?? InventoryError(.badVariable, file: source, key: name,
+                                      "'\(name)' is not a host name or IP address: set ansible_host for it")
+            }
             let target = SSHTarget(
-                host: try text("ansible_host", "ansible_ssh_host") ?? name, port: port,
+                host: host, port: port,
                 user: try text("ansible_user", "ansible_ssh_user") ?? defaults.user,
                 identityFile: try text("ansible_ssh_private_key_file", "ansible_private_key_file") ?? defaults.identity,
-                knownHostsFile: defaults.knownHosts, sshConfigFile: defaults.sshConfig,
+                knownHostsFile: defaults.knownHosts, sshConfigFile: defaults.sshConfig, sshConfigNamedBy: defaults.sshConfigNamedBy,
                 connectTimeout: defaults.connectTimeout, acceptNewHostKey: defaults.acceptNewHostKey)
             let deployment = try text("tpudeploy_deployment") ?? defaults.deployment
+            if let deployment, let why = BoardNames.nameProblem(deployment) {
+                throw variables["tpudeploy_deployment"] != nil
+                    ? problem("tpudeploy_deployment", "'\(deployment)' cannot name a deployment: \(why)")
+                    : BoardNameError.invalidName(deployment, source: "--deployment", problem: why)
+            }
             return FleetBoard(name: name, target: target, boardProfile: try text("tpudeploy_board"), deployment: deployment,
                               deploymentDirectory: deployment.flatMap { defaults.deploymentDirectories[$0] })
         }

@@ -132,22 +132,24 @@ public struct PushScripts: Sendable {
     /// identity has not changed since; otherwise (and for any mismatch) the file is read back and hashed, so a
     /// byte changed after it was hashed is still caught.
     public func verifyAndInstall(name: String, sha256: String, mode: UInt32, received: HashWhileReceiving? = nil) -> String {
-        let p = shellQuoted(partialPath(name)), f = shellQuoted(finalPath(name))
-        var lines = [Self.hashFunction, "got=", "how=\(BoardHashMethod.readBack.rawValue)"]
+        // The paths are shell variables: a quoted word pasted inside the double quotes of a message would be
+        // expanded there (a file named `$(…)` would run).
+        var lines = [Self.hashFunction, "p=\(shellQuoted(partialPath(name))); f=\(shellQuoted(finalPath(name)))",
+                     "got=", "how=\(BoardHashMethod.readBack.rawValue)"]
         if let received, received.sha256 == sha256 {
             lines.append("""
-                if [ "$(stat -c '\(Self.identityFormat)' \(p) 2>/dev/null)" = \(shellQuoted(received.identity)) ]; then got=\(shellQuoted(received.sha256)); how=\(BoardHashMethod.whileReceiving.rawValue); fi
+                if [ "$(stat -c '\(Self.identityFormat)' "$p" 2>/dev/null)" = \(shellQuoted(received.identity)) ]; then got=\(shellQuoted(received.sha256)); how=\(BoardHashMethod.whileReceiving.rawValue); fi
                 """)
         }
         lines.append("""
-            if [ -z "$got" ]; then got=$(sha256_of < \(p)) || exit 3; fi
+            if [ -z "$got" ]; then got=$(sha256_of < "$p") || exit 3; fi
             [ ${#got} -eq 64 ] || exit 3
             if [ "$got" = \(shellQuoted(sha256)) ]; then
-              sync \(p) 2>/dev/null || sync
-              if chmod \(String(mode, radix: 8)) \(p) && mv -f -T \(p) \(f); then
+              sync "$p" 2>/dev/null || sync
+              if chmod \(String(mode, radix: 8)) "$p" && mv -f -T "$p" "$f"; then
                 sync \(shellQuoted(directory)) 2>/dev/null; echo "@@ok $how"
               else
-                echo "@@error cannot put \(p) in place as \(f)"
+                echo "@@error cannot put $p in place as $f"
               fi
             else
               echo "@@mismatch $got"

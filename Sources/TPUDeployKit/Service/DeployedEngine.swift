@@ -115,6 +115,14 @@ public struct DeployedEngine: Sendable {
         }
     }
 
+    /// The model ids of a `/v1/models` answer (an engine launched by tpudeploy serves its deployment's name);
+    /// nil when the answer is not that list.
+    static func servedModels(_ body: Data) -> [String]? {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let data = object["data"] as? [[String: Any]] else { return nil }
+        return data.compactMap { $0["id"] as? String }
+    }
+
     /// `error` from talking to the engine through `forward`, in words that say what to do when the cause is
     /// that nothing listened on the board (the client saw only "connection reset by peer" or an empty answer).
     public func explained(_ error: Error, forward: PortForward) -> Error {
@@ -128,17 +136,24 @@ public struct DeployedEngine: Sendable {
         apiKey: EngineAPIKey?, askForKey: (@Sendable () throws -> EngineAPIKey?)? = nil, timeout: Double = 120,
         _ body: @Sendable (EngineAPI, PortForward) async throws -> T
     ) async throws -> T {
-        let name = deployment.name
+        let name = deployment.name, port = deployment.port, board = target.displayName
         return try await withAPI(timeout: timeout) { open, forward in
             var key = apiKey
             while true {
                 let api = EngineAPI(port: open.port, apiKey: key?.value, timeout: timeout)
                 // An endpoint behind the key, cheap and side-effect free.
                 let headers = key.map { ["Authorization": "Bearer \($0.value)"] } ?? [:]
-                let status = try await DedicatedThread.run("tpudeploy.key-check") {
-                    try HTTPConnection.exchange(port: api.port, method: "GET", path: "/v1/models", headers: headers, timeout: 30).head.status
+                let models = try await DedicatedThread.run("tpudeploy.key-check") {
+                    try HTTPConnection.exchange(port: api.port, method: "GET", path: "/v1/models", headers: headers, timeout: 30)
                 }
-                if status != 401 { return try await body(api, forward) }
+                if models.head.status != 401 {
+                    // The port is the deployment's only if its engine serves it: another deployment's engine
+                    // there must not answer for a name that has none (`chat --name typo`).
+                    if models.head.status == 200, let served = Self.servedModels(models.body), !served.isEmpty, !served.contains(name) {
+                        throw EngineAccessError.otherDeployment(deployment: name, serving: served[0], port: port, target: board)
+                    }
+                    return try await body(api, forward)
+                }
                 if let key { throw EngineAccessError.keyRefused(deployment: name, source: key.source) }
                 // A prompt on a terminal waits for a person: on a thread of its own.
                 let ask = askForKey

@@ -35,6 +35,8 @@ public enum EngineAccessError: Error, CustomStringConvertible, Sendable, Equatab
     case unusableKey(source: String, reason: String)
     /// Nothing listens on the engine's port on the board.
     case notListening(deployment: String, port: Int, target: String)
+    /// The engine on the deployment's port is another deployment's.
+    case otherDeployment(deployment: String, serving: String, port: Int, target: String)
 
     public var description: String {
         switch self {
@@ -46,6 +48,8 @@ public enum EngineAccessError: Error, CustomStringConvertible, Sendable, Equatab
             return "the API key from \(source) cannot be used: \(reason). Write the key alone on the first line."
         case .notListening(let deployment, let port, let target):
             return "nothing answers on 127.0.0.1:\(port) on \(target): the engine of \(deployment) is not running there. See `tpudeploy status` and `tpudeploy logs`; start it with `tpudeploy launch` (or name the right deployment with --name / --engine-port)."
+        case .otherDeployment(let deployment, let serving, let port, let target):
+            return "127.0.0.1:\(port) on \(target) is the engine of deployment \(serving), not of \(deployment): no engine of \(deployment) answers there. Name the deployment you mean with --name (--name \(serving) for that one), or give \(deployment)'s port with --engine-port; `tpudeploy status --name \(deployment)` shows whether it runs."
         }
     }
 }
@@ -95,6 +99,7 @@ extension EngineAccessError: CodedError {
         case .keyRefused: return "api_key_refused"
         case .unusableKey: return "api_key_unusable"
         case .notListening: return "engine_not_listening"
+        case .otherDeployment: return "engine_of_other_deployment"
         }
     }
 }

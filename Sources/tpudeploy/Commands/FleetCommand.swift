@@ -61,6 +61,10 @@ struct FleetCommand: AsyncParsableCommand {
                 sshConfig: sshConfig, connectTimeout: connectTimeout, acceptNewHostKey: acceptNewHostKey, deployment: deployment)
             let boards = try inventory.boards(hosts, defaults: defaults)
             guard !boards.isEmpty else { throw InventoryError(.noHostsSelected, file: inventory.source, "the inventory names no host") }
+            // The boards share one SSH configuration: what a project file's copy leaves out is said once.
+            for warning in try boards[0].target.sshConfigWarnings() {
+                FileHandle.standardError.write(Data("tpudeploy: warning: \(warning)\n".utf8))
+            }
             return boards
         }
     }

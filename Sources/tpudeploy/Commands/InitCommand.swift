@@ -93,6 +93,8 @@ struct InitCommand: AsyncParsableCommand {
             if existing != nil, !force {
                 throw ValidationError("\(config) exists; pass --force to replace it (or leave out --host to set only its deployment).")
             }
+            // The same checks every later command makes on the file's host: init never writes one they refuse.
+            try TargetOverrides.checkHost(host, source: "--host")
             if let port, !(1...65535).contains(port) { throw TargetError.invalidPort(port) }
             if let board { _ = try ProfileStore.locate().board(named: board) }
             let settings = TargetSettings(

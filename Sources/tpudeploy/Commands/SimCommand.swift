@@ -128,8 +128,12 @@ struct SimCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures(json: output.json) {
-                try state.simulator.down(names: names.isEmpty ? nil : names)
-                if output.json { try printJSON(["stopped": names]) } else { print("stopped \(names.isEmpty ? "all boards" : names.joined(separator: ", "))") }
+                let stopped = try state.simulator.down(names: names.isEmpty ? nil : names)
+                if output.json {
+                    try printJSON(["stopped": stopped])
+                } else {
+                    print(stopped.isEmpty ? "no simulated boards in \(state.simulator.stateDirectory.path): nothing to stop" : "stopped \(stopped.joined(separator: ", "))")
+                }
             }
         }
     }

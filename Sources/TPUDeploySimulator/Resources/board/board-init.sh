@@ -19,9 +19,14 @@ bind() { # source target
 	mount --bind "$1" "$2" || { log "cannot bind $1 on $2"; exit 1; }
 }
 mount -t tmpfs -o mode=0755,size=32m tmpfs /run || exit 1
-mkdir -p "$S" /run/sshd /run/sudo /run/lock
-chmod 0755 /run/sshd
-chmod 1777 /run/lock   # as on Ubuntu: where any user's tools keep their lock files
+# /run as a boot leaves it: emptied at every boot (a tmpfs on a real board), but for the state directory's mount.
+fresh_run() {
+	find /run -mindepth 1 -maxdepth 1 ! -path "$S" -exec rm -rf {} + 2>/dev/null
+	mkdir -p "$S" /run/sshd /run/sudo /run/lock
+	chmod 0755 /run/sshd
+	chmod 1777 /run/lock   # as on Ubuntu: where any user's tools keep their lock files
+}
+fresh_run
 mount --rbind "$host_dir" "$S" || exit 1
 hostname "$BOARD_NAME"
 bind "$S/boot" /boot
@@ -69,6 +74,7 @@ stop_everything() { # every process of the board but this one
 
 boot() {
 	stop_everything
+	fresh_run
 	set_status booting
 	log "boot: checking /boot/emmcboot.itb"
 	local reason
