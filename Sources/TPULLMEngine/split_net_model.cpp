@@ -76,7 +76,8 @@ class SplitNetModel final : public LanguageModel {
             const int end_of_text = tokenizer_->token_id("<|endoftext|>");
             if (end_of_text >= 0 && end_of_text != tokenizer_->eos_id()) stop_ids_.push_back(end_of_text);
         }
-        runner_ = make_runner(*session_, catalog_);
+        /* The runner allocates the KV cache and its buffers: out of device memory, the runtime says so on stdout. */
+        session_->allocating([&] { runner_ = make_runner(*session_, catalog_); });
         description_ = describe(options, catalog_);
     }
 

@@ -124,3 +124,46 @@ struct InspectSoCSoftwareTests {
         try SimulatedBoardHarness.openSSH(board, commands.joined(separator: " && "))
     }
 }
+
+/// `inspect --json` from the command line on every kind of simulated board, logged in as the vendor image's
+/// `linaro` user (sudo with a password for the debugfs heaps): every fact comes back, nothing is called missing,
+/// and the device memory it reports is the figure the board's own bm-smi shows (NPU + VPP + VPU).
+@Suite("inspect on every kind of board", .serialized, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+struct InspectEveryBoardKindTests {
+    typealias Story = DeploymentStoryTests
+
+    @Test(arguments: [("1684x_evb", "16g"), ("se7", "16g"), ("se7_v2", "16g"), ("airbox", "16g"), ("sm7m", "12g")])
+    func everyFactAndBMSMIsTotal(board profile: String, ram: String) throws {
+        let story = Story()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-inspect-\(profile)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let state = directory.appendingPathComponent("sim").path
+        defer {
+            _ = try? story.tpudeploy(["sim", "down", "--state-dir", state], in: directory)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        let up = try story.tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0", "--board", profile, "--ram", ram,
+                                      "--libsophon", "0.5.1"], in: directory)
+        try #require(up.status == 0, "\(up.stderr)")
+        let password = directory.appendingPathComponent("password")
+        try Data("linaro\n".utf8).write(to: password)
+
+        let inspected = try story.tpudeploy(["inspect", "--json", "--user", "linaro", "--password-file", password.path], in: directory)
+        try #require(inspected.status == 0, "\(inspected.stderr)")
+        let report = try JSONOutput.decoder().decode(BoardReport.self, from: Data(inspected.stdout.utf8))
+        #expect(report.board == profile)
+        #expect(report.warnings == [], "\(report.warnings)")
+        #expect(report.versions.libsophon == "0.5.1" && report.versions.driver == "0.5.1")
+        #expect(report.llmRuntimeCheck.verdict == .met)
+        let memory = try #require(report.deviceMemory)
+        let live = report.heaps.compactMap(\.liveBytes)
+        #expect(live.count == 3 && memory.totalBytes == live.reduce(0, +))
+        #expect(memory.usedBytes == 0)
+
+        // The board's bm-smi, as a person at a login shell runs it once: the same total, in MiB.
+        let simulator = Simulator(stateDirectory: URL(fileURLWithPath: state))
+        let board = try simulator.board(named: try #require(try simulator.list().first).board.name)
+        let screen = try SimulatedBoardHarness.openSSH(board, "bash -lc 'bm-smi --noloop'")
+        #expect(screen.contains(" 0MB/\(memory.totalBytes >> 20)MB"), "\(screen)")
+    }
+}

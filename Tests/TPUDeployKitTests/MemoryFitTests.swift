@@ -185,6 +185,21 @@ private func splitModel(layers: Int, hidden: UInt64, kvHeads: UInt64, headDim: U
         #expect(warnings == ["chatglm2-6b will load, but it needs 6453 MiB, more than the NPU heap (3950 MiB): the runtime will put 2503 MiB in the VPP heap, which video decoding then cannot use; for a cleaner layout run `tpudeploy fix-memory --board 1684x_evb --for-model chatglm2-6b`"])
     }
 
+    /// Llama2-13B int8 on an AirBox's factory heaps (NPU 7615, VPP 3808, VPU 2943 MiB): it loads by spilling, and
+    /// since the NPU heap can be no larger, fix-memory is not offered as the way out.
+    @Test func aSpillNoLayoutAvoidsIsSaidWithoutAFixMemoryCommand() throws {
+        let airbox = DeviceHeaps(npu: 7615 * mib, vpp: 3808 * mib, vpu: 0xB7FF_0000)
+        let capacity = LayoutCapacity(sharedBytes: (16384 - 770) * mib, limits: LayoutLimits(maxNPUMiB: 7615, maxVPUMiB: 3071, maxVPPMiB: 4096),
+                                      minimumLinuxMiB: 2048)
+        let needs = ModelNeeds(name: "llama2-13b", fixMemoryArgument: "llama2-13b", chip: "BM1684X", totalBytes: 13216 * mib)
+        let warnings = try PushPreflight.check(board: board(airbox, capacity: capacity), model: needs, bytesNeeded: 1)
+        #expect(warnings == ["llama2-13b will load, but it needs 13216 MiB, more than the NPU heap (7615 MiB): the runtime will put 3808 MiB in the VPP heap and 1793 MiB in the VPU heap, which video decoding then cannot use; no layout of this board holds it in the NPU heap alone (at most 7615 MiB), so it always uses the VPP/VPU heaps here"])
+        // One the largest NPU heap would hold keeps the fix-memory command.
+        let seven = ModelNeeds(name: "llama2-7b", fixMemoryArgument: "llama2-7b", chip: "BM1684X", totalBytes: 7005 * mib)
+        let factory = try PushPreflight.check(board: board(self.factory, capacity: capacity), model: seven, bytesNeeded: 1)
+        #expect(factory.count == 1 && factory[0].hasSuffix("for a cleaner layout run `tpudeploy fix-memory --board 1684x_evb --for-model llama2-7b`"), "\(factory)")
+    }
+
     @Test func aModelNoLayoutHoldsIsRefusedInOneLine() throws {
         let capacity = LayoutCapacity(sharedBytes: 11518 * mib, limits: nil, minimumLinuxMiB: 2048)
         let needs = ModelNeeds(name: "llama2-13b", fixMemoryArgument: "llama2-13b", chip: "BM1684X", totalBytes: 13216 * mib)
@@ -230,5 +245,18 @@ private func splitModel(layers: Int, hidden: UInt64, kvHeads: UInt64, headDim: U
         let none = MemoryDiagnosis(model: thirteen, live: big, configured: big, capacity: capacity, boardProfile: "sm7m")
         #expect(none.verdict == .fitsNoLayout)
         #expect(none.message.contains("int4") && none.message.contains("PCIe"))
+    }
+
+    @Test func aSpillEveryLayoutHasOffersNoFixMemory() throws {
+        let thirteen = try profiles.model(named: "llama2-13b")
+        let airbox = DeviceHeaps(npu: 7615 * mib, vpp: 3808 * mib, vpu: 0xB7FF_0000)
+        let capacity = LayoutCapacity(sharedBytes: (16384 - 770) * mib, limits: LayoutLimits(maxNPUMiB: 7615, maxVPUMiB: 3071, maxVPPMiB: 4096),
+                                      minimumLinuxMiB: 2048)
+        let diagnosis = MemoryDiagnosis(model: thirteen, live: airbox, configured: airbox, capacity: capacity, boardProfile: "airbox")
+        #expect(diagnosis.verdict == .spills)
+        #expect(diagnosis.fixCommand == nil)
+        #expect(diagnosis.message.hasSuffix("no layout of this board holds it in the NPU heap alone (at most 7615 MiB), so it always uses the VPP/VPU heaps here"), "\(diagnosis.message)")
+        let seven = MemoryDiagnosis(model: model, live: factory, configured: factory, capacity: capacity, boardProfile: "1684x_evb")
+        #expect(seven.fixCommand == "tpudeploy fix-memory --board 1684x_evb --for-model llama2-7b")
     }
 }

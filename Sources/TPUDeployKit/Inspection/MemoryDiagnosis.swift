@@ -74,8 +74,9 @@ public struct MemoryDiagnosis: Sendable, Codable, Equatable {
             message = "NPU heap \(MiB.down(heaps.npu ?? 0)) MiB holds \(model.name) (needs \(needText))"
         case .spills where live != nil:
             verdict = .spills
-            message = "\(model.name) will load, but \(fit.spillWarning ?? ""); for a cleaner layout run `\(fix)`"
-            fixCommand = fix
+            let advice = capacity?.spillAdvice(needBytes: need, fixCommand: fix) ?? ("for a cleaner layout run `\(fix)`", fix)
+            message = "\(model.name) will load, but \(fit.spillWarning ?? ""); \(advice.text)"
+            fixCommand = advice.fixCommand
         case .fitsNPU, .spills:
             verdict = .unknown
             message = "the configured heaps (\(fit.heapSummary)) hold \(model.name) (needs \(needText)); the live heaps could not be read"

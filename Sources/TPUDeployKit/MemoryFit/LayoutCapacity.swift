@@ -5,11 +5,14 @@ public struct LayoutCapacity: Sendable, Codable, Equatable {
     public var heapBudgetBytes: UInt64
     /// The largest one heap can be (one allocation must fit in one heap); nil when the limits are not known.
     public var largestHeapBytes: UInt64?
+    /// The largest the NPU heap can be: a model needing more spills into VPP/VPU on every layout of the board.
+    public var largestNPUHeapBytes: UInt64?
     public var minimumLinuxMiB: UInt64
 
-    public init(heapBudgetBytes: UInt64, largestHeapBytes: UInt64?, minimumLinuxMiB: UInt64) {
+    public init(heapBudgetBytes: UInt64, largestHeapBytes: UInt64?, largestNPUHeapBytes: UInt64? = nil, minimumLinuxMiB: UInt64) {
         self.heapBudgetBytes = heapBudgetBytes
         self.largestHeapBytes = largestHeapBytes
+        self.largestNPUHeapBytes = largestNPUHeapBytes
         self.minimumLinuxMiB = minimumLinuxMiB
     }
 
@@ -26,7 +29,16 @@ public struct LayoutCapacity: Sendable, Codable, Equatable {
         if let limits { budget = min(budget, (limits.maxNPUMiB + limits.maxVPUMiB + limits.maxVPPMiB) << 20) }
         self.init(
             heapBudgetBytes: budget, largestHeapBytes: limits.map { max($0.maxNPUMiB, $0.maxVPUMiB, $0.maxVPPMiB) << 20 },
-            minimumLinuxMiB: minimumLinuxMiB)
+            largestNPUHeapBytes: limits.map { min($0.maxNPUMiB << 20, budget) }, minimumLinuxMiB: minimumLinuxMiB)
+    }
+
+    /// For a model that spills on the current heaps: what a new layout can do about it. When even the largest NPU
+    /// heap this board allows is smaller than the need, no layout stops the spill, so no fix-memory is offered.
+    func spillAdvice(needBytes: UInt64, fixCommand: String) -> (text: String, fixCommand: String?) {
+        if let npu = largestNPUHeapBytes, needBytes > npu {
+            return ("no layout of this board holds it in the NPU heap alone (at most \(MiB.down(npu)) MiB), so it always uses the VPP/VPU heaps here", nil)
+        }
+        return ("for a cleaner layout run `\(fixCommand)`", fixCommand)
     }
 
     /// Why no layout of the board holds `need` (total, and the largest allocation when known), or nil if one may.

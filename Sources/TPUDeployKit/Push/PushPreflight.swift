@@ -117,7 +117,8 @@ public enum PushPreflight {
                     }
                 }
                 if let spill = fit.spillWarning {
-                    warnings.append("\(model.name) will load, but \(spill); for a cleaner layout run `\(fix)`")
+                    let advice = board.capacity?.spillAdvice(needBytes: model.totalBytes, fixCommand: fix).text ?? "for a cleaner layout run `\(fix)`"
+                    warnings.append("\(model.name) will load, but \(spill); \(advice)")
                 }
             } else {
                 warnings.append("the live heaps could not be read (root or sudo -n is needed): whether \(model.name) fits (\(ByteCount.human(model.totalBytes))) was not checked")

@@ -70,6 +70,6 @@ extension EngineHealth {
     /// For a status line: what to do when the engine failed for want of device memory, else nil.
     public func fixMemoryAdvice(_ fixMemoryCommand: String?) -> String? {
         guard status == .failed, isNPUMemoryShortage, let fixMemoryCommand else { return nil }
-        return "the NPU heap is too small for the model: run `\(fixMemoryCommand)`, then `tpudeploy launch`"
+        return "the device heaps (NPU, then VPP and VPU) are too small for the model: run `\(fixMemoryCommand)`, then `tpudeploy launch`"
     }
 }

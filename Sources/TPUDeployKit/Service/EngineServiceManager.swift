@@ -57,7 +57,7 @@ public enum ServiceError: Error, CustomStringConvertible, Sendable, Equatable {
             return "the engine is not serving: \(reason)" + (logTail.isEmpty ? "" : "; last log lines:\n\(logTail)")
         case .failedToLoad(let reason, let command):
             if let command {
-                return "the engine could not load the model: \(reason). The NPU heap is too small for it: run `\(command)`, then launch again"
+                return "the engine could not load the model: \(reason). The device heaps are too small for it (the runtime allocates from the NPU heap, then VPP and VPU): run `\(command)`, then launch again"
             }
             return "the engine could not load the model: \(reason)"
         case .crashLoop(let restarts, let seconds, let logTail):

@@ -108,6 +108,23 @@ void RuntimeSession::launch(const std::string &net, const std::vector<bm_tensor_
                           "the device failed while running net " + net + " (status " + std::to_string(int(status)) + ")");
 }
 
+void RuntimeSession::allocating(const std::function<void()> &allocate) {
+    RuntimeOutputCapture capture;
+    try {
+        allocate();
+    } catch (const EngineError &error) {
+        std::string captured = capture.finish(true);
+        std::string reason = runtime_reason(captured);
+        if (reason.empty()) throw;
+        std::string message = error.what();
+        if (reports_out_of_device_memory(captured)) {
+            std::string memory = device_memory_summary(api_, handle_);
+            if (!memory.empty()) message += " (" + memory + ")";
+        }
+        throw EngineError(error.kind, message + "; the runtime said: " + reason);
+    }
+}
+
 int64_t RuntimeSession::memory_used_bytes() const {
     if (api_.get_stat == nullptr) return -1;
     bm_dev_stat_t stat{};

@@ -1,6 +1,7 @@
 /* One device and one bmrt instance with a bmodel loaded, reached only through the TPURuntime table. */
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,12 @@ class RuntimeSession {
 
     /* Device memory in use in bytes, -1 when the runtime cannot say. */
     int64_t memory_used_bytes() const;
+
+    /* Runs `allocate` (the engine's own device buffers: KV cache, inputs, outputs) with what the runtime prints
+     * captured, as the load's calls are: libbmlib says "bm_alloc_gmem failed, …" on stdout when a heap is full, so
+     * an EngineError `allocate` throws is thrown again carrying the runtime's words (and bm_get_stat's figures when
+     * the device ran out of memory); when all went well, what was printed is passed on to stderr. */
+    void allocating(const std::function<void()> &allocate);
 
   private:
     void release();
