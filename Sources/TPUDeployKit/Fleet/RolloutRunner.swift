@@ -92,7 +92,7 @@ public struct RolloutRunner: Sendable {
         }
     }
 
-    /// One batch with a distribution, in three steps, each `plan.parallel` at once: every board opened and
+    /// One batch with a distribution, in four steps, each `plan.parallel` at once: every board opened and
     /// inspected; the boards that need a new layout take it (fix-memory, reboot); then the payload is spread among
     /// the boards still standing that lack files, and every board goes through the rest of its phases. A board
     /// refused for fit, or not back from its reboot, so receives nothing. A board inspected (or past its reboot)
@@ -310,6 +310,9 @@ public struct RolloutRunner: Sendable {
             let done = begun.done.map(\.rawValue)
             return .ended(await finish(board, begun.work, started: begun.started, .ok, phase: .done, detail: done.isEmpty ? nil : done.joined(separator: ", "), sink: sink))
         } catch {
+            // The slots go first: closing a board that failed must not hold another board back.
+            for slots in held { slots.release() }
+            held = []
             let (outcome, info) = RolloutStepError.classify(error, phase: phase)
             return .ended(await finish(board, begun.work, started: begun.started, outcome, phase: phase, error: info, sink: sink))
         }
