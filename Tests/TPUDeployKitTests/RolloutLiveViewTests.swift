@@ -38,12 +38,19 @@ struct RolloutLiveViewTests {
 
         // evb1 is refused for fit: said above once, gone from the live lines; a third board starts; se71 ends ok.
         view.apply(Self.event("evb1", .fixMemory, "failed", error: FleetBoardError(code: "no_layout_fits", message: "nothing was changed")), at: 5)
+        #expect(view.frame(at: 5).above == ["evb1 (10.0.0.1): failed in fix_memory: no_layout_fits: nothing was changed [1/3]"])
         view.apply(Self.event("sm7m3", .reboot, "started"), at: 5.5)
-        view.apply(Self.event("sm7m3", .reboot, "progress", detail: "waiting for a new boot id (12/300 s)"), at: 17.5)
+        view.apply(Self.event("sm7m3", .reboot, "progress", detail: "waiting for a new boot id (12/300 s)"), at: 7.5)
         view.apply(Self.event("se71", .push, "done", detail: "sent 3 of 3 files"), at: 6)
+        // Between two phases a board waits (for a slot, for its batch's relay): it says so, and since when.
+        #expect(view.frame(at: 8).live == [
+            "se71   waiting  2 s  push done",
+            "sm7m3  reboot   2 s  waiting for a new boot id (12/300 s)",
+            "1/3 boards done: 1 failed; 2 in flight; 8 s",
+        ])
         view.apply(Self.event("se71", .done, "ok"), at: 62)
         let second = view.frame(at: 62)
-        #expect(second.above == ["evb1 (10.0.0.1): failed in fix_memory: no_layout_fits: nothing was changed [1/3]"])
+        #expect(second.above == [])
         #expect(second.live == [
             "sm7m3  reboot  56 s  waiting for a new boot id (12/300 s)",
             "2/3 boards done: 1 ok, 1 failed; 1 in flight; 1 m 02 s",
@@ -56,6 +63,12 @@ struct RolloutLiveViewTests {
                               detail: "its push sends it the files"), at: 64)
         let third = view.frame(at: 64)
         #expect(third.above == ["sm7m3 (10.0.0.3): distribute failed: agent_exited: the relay agent ended; its push sends it the files"])
+        // Lines above are never cut to the width (they are not redrawn, so wrapping does no harm).
+        view.width = 30
+        view.apply(Self.event("sm7m3", .reboot, "not_back", error: FleetBoardError(code: "board_not_back", message: "backups in /data/tpudeploy/backups")), at: 65)
+        let fourth = view.frame(at: 65)
+        #expect(fourth.above == ["sm7m3 (10.0.0.3): not_back in reboot: board_not_back: backups in /data/tpudeploy/backups [3/3]"])
+        #expect(fourth.live == ["3/3 boards done: 1 ok, 1 fail…"])
         #expect(third.live.last == "2/3 boards done: 1 ok, 1 failed; 1 in flight; 1 m 04 s")
     }
 

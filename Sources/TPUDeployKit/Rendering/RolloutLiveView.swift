@@ -37,6 +37,11 @@ public struct RolloutLiveView: Sendable {
         /// The first progress of the phase (second, bytes), the start of its rate.
         var firstProgress: (Double, UInt64)?
         var rate: Double?
+        /// `phase` ended and the next has not started (the board waits for a slot, or for its batch's relay).
+        var waiting = false
+
+        /// What the phase column says.
+        var state: String { waiting ? "waiting" : phase.rawValue }
     }
 
     public let boardCount: Int
@@ -81,6 +86,9 @@ public struct RolloutLiveView: Sendable {
         case "started":
             board.detail = event.detail
             board.bytesTotal = event.bytesTotal
+        case "done", "skipped":
+            board = Board(name: board.name, host: board.host, phase: event.phase, since: seconds, detail: "\(event.phase.rawValue) \(event.status)")
+            board.waiting = true
         case "progress":
             if let done = event.bytesDone {
                 board.bytesDone = done
@@ -108,10 +116,10 @@ public struct RolloutLiveView: Sendable {
         var live: [String] = []
         let shown = active.prefix(active.count > maxBoardLines ? maxBoardLines - 1 : maxBoardLines)
         let nameWidth = shown.map { $0.name.count }.max() ?? 0
-        let phaseWidth = shown.map { $0.phase.rawValue.count }.max() ?? 0
+        let phaseWidth = shown.map { $0.state.count }.max() ?? 0
         for board in shown {
             var line = board.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
-                + board.phase.rawValue.padding(toLength: phaseWidth, withPad: " ", startingAt: 0) + "  "
+                + board.state.padding(toLength: phaseWidth, withPad: " ", startingAt: 0) + "  "
                 + Self.elapsed(seconds - board.since)
             if let done = board.bytesDone {
                 line += "  " + ByteCount.human(done)
@@ -125,7 +133,8 @@ public struct RolloutLiveView: Sendable {
         }
         if active.count > shown.count { live.append("… and \(active.count - shown.count) more boards in flight") }
         live.append(Self.fit(summary(at: seconds), width))
-        return Frame(above: above.map { Self.fit($0, width) }, live: live)
+        // Lines above are printed once and never redrawn: a long one may wrap (a failure's whole message is kept).
+        return Frame(above: above, live: live)
     }
 
     /// "3/10 boards done: 2 ok, 1 failed; 4 in flight; 12 s".

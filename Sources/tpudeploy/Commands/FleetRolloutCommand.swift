@@ -19,6 +19,8 @@ extension FleetCommand {
 
                 --dry-run inspects every board (--parallel at once) and shows the batches, which boards would be skipped and why, the heaps each board would get, and the bytes to send (with relaying, about what this host sends); it changes nothing.
 
+                Progress: when stderr is a terminal, a live view redrawn in place (a line per board in flight with its phase, progress and rate, a summary line; each failure printed above it as it happens); otherwise one line per phase a board starts or ends. Then a table of every board on stdout.
+
                 --json prints JSON lines as they happen: tpudeploy.fleet-event/1 events, then one tpudeploy.fleet-summary/1 line (with --dry-run, one tpudeploy.fleet-dry-run/1 line). Exit status: 0 every board ok or skipped, 2 some failed (or not back), 3 some unreachable and none failed, 4 aborted by the failure budget or a failed canary, 130 interrupted, 1 the run could not start or was not confirmed after the canary.
 
                   tpudeploy fleet rollout -i boards.ini --dry-run
