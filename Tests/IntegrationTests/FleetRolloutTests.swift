@@ -70,8 +70,9 @@ struct FleetRolloutTests {
         for name in ["evb1", "evb2", "se71"] {
             let phases = lines.dropLast().filter { $0["board"] as? String == name && $0["status"] as? String != "progress" }
                 .map { "\($0["phase"]!)/\($0["status"]!)" }
-            #expect(phases == ["connect/started", "inspect/started", "inspect/done", "distribute/started", "distribute/done", "fix_memory/started", "fix_memory/done",
-                               "reboot/started", "reboot/done", "push/started", "push/done", "launch/started", "launch/done",
+            // The layout first, then the relay: only boards that will push receive the payload.
+            #expect(phases == ["connect/started", "inspect/started", "inspect/done", "fix_memory/started", "fix_memory/done",
+                               "reboot/started", "reboot/done", "distribute/started", "distribute/done", "push/started", "push/done", "launch/started", "launch/done",
                                "verify/started", "verify/done", "done/ok"], "\(name)")
         }
         // The canary ended before any other board connected.
@@ -163,6 +164,11 @@ struct FleetRolloutTests {
         let row = rows.first { $0.hasPrefix("sm7m1") } ?? ""
         #expect(row.contains("failed") && row.contains("fix_memory") && row.contains("no_layout_fits"), "\(retried.stdout)")
         #expect(try bootImageHash() == imageBefore)
+        // Refused for fit before the relay, it received nothing of the payload (not even a partial file).
+        let held = try SimulatedBoardHarness.run("/usr/bin/ssh", [
+            "-i", directory.appendingPathComponent("sim/client/id_ed25519").path, "-o", "UserKnownHostsFile=\(directory.appendingPathComponent("sim/known_hosts").path)",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null", "root@\(sm7)", "ls -A /data/tpudeploy/llama2-sim 2>/dev/null | wc -l"])
+        #expect(held.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "sm7m1 holds files of the deployment")
 
         // Ctrl-C (--no-relay: the push sends): evb1 lost its engine build (17 MiB) and its link is slowed, so its push takes a while. The first Ctrl-C starts no
         // new board (evb2 is never started) and lets the transfer go on; the second stops it; exit 130. --resume

@@ -22,6 +22,12 @@ final class FakeRolloutSteps: RolloutSteps, @unchecked Sendable {
     private(set) var endedBeforeOpen: [String: Set<String>] = [:]
     private var ended: Set<String> = []
     private(set) var distributed: [[String]] = []
+    /// Boards in each phase right now, and the most seen at once.
+    private var inPhase: [FleetPhase: Set<String>] = [:]
+    private(set) var mostInPhase: [FleetPhase: Int] = [:]
+    /// Boards holding a reboot slot's span (from fix_memory to the end of the reboot), and the most at once.
+    private var changingLayout: Set<String> = []
+    private(set) var mostChangingLayout = 0
 
     init(_ scripts: [String: Script] = [:]) { self.scripts = scripts }
 
@@ -69,6 +75,24 @@ final class FakeRolloutSteps: RolloutSteps, @unchecked Sendable {
 
     func end(_ name: String) { lock.withLock { inFlight.remove(name); ended.insert(name) } }
 
+    func enter(_ board: String, _ phase: FleetPhase) {
+        lock.withLock {
+            inPhase[phase, default: []].insert(board)
+            mostInPhase[phase] = max(mostInPhase[phase] ?? 0, inPhase[phase]?.count ?? 0)
+            if phase == .fixMemory || phase == .reboot {
+                changingLayout.insert(board)
+                mostChangingLayout = max(mostChangingLayout, changingLayout.count)
+            }
+        }
+    }
+
+    func leave(_ board: String, _ phase: FleetPhase, failed: Bool) {
+        lock.withLock {
+            inPhase[phase]?.remove(board)
+            if phase == .reboot || failed { changingLayout.remove(board) }
+        }
+    }
+
     struct Work: RolloutBoardWork {
         var board: String
         var steps: FakeRolloutSteps
@@ -84,8 +108,12 @@ final class FakeRolloutSteps: RolloutSteps, @unchecked Sendable {
             steps.record("\(board):\(phase.rawValue)")
             let script = steps.script(board)
             if let (when, action) = script.during, when == phase { action() }
-            await Task.yield()
-            if let failing = script.failing, failing.phase == phase { throw failing.error }
+            steps.enter(board, phase)
+            // Stay a while, letting other boards' tasks run: a runner that let too many in would show it.
+            for _ in 0..<(phase == .push || phase == .reboot || phase == .fixMemory ? 50 : 1) { await Task.yield() }
+            let failure = script.failing.flatMap { $0.phase == phase ? $0.error : nil }
+            steps.leave(board, phase, failed: failure != nil)
+            if let failure { throw failure }
             if phase == .push {
                 progress(RolloutProgress(bytesDone: 1000, bytesTotal: 1000))
                 progress(RolloutProgress(hostBytesSent: 1000))
@@ -114,9 +142,11 @@ struct RolloutRunnerTests {
         (1...count).map { FleetBoard(name: "b\($0)", target: SSHTarget(host: "192.0.2.\($0)")) }
     }
 
-    static func plan(_ count: Int, canary: Int = 1, batch: String? = nil, maxFail: Double? = nil, parallel: Int = 4) throws -> RolloutPlan {
+    static func plan(_ count: Int, canary: Int = 1, batch: String? = nil, maxFail: Double? = nil, parallel: Int = 4,
+                     maxTransfers: Int? = nil, maxReboots: Int? = nil) throws -> RolloutPlan {
         try RolloutPlan(boards: boards(count), settings: RolloutSettings(
-            canary: canary, batches: try batch.map(RolloutBatchSize.list(parsing:)) ?? [], maxFailPercent: maxFail, parallel: parallel))
+            canary: canary, batches: try batch.map(RolloutBatchSize.list(parsing:)) ?? [], maxFailPercent: maxFail, parallel: parallel,
+            maxTransfers: maxTransfers, maxReboots: maxReboots))
     }
 
     static func run(_ runner: RolloutRunner, log: EventLog = EventLog()) async -> FleetSummary {
@@ -182,6 +212,86 @@ struct RolloutRunnerTests {
         // The host's bytes: the relays' (1000 a batch) and the pushes' (1000 for each of b1, b2, b5).
         #expect(summary.relayHostBytesSent == 2000)
         #expect(summary.hostBytesSent == 5000)
+    }
+
+    @Test func aDistributingRunRelaysOnlyToBoardsThatWillPushAfterTheirLayoutIsFixed() async throws {
+        let layout: [FleetPhase] = [.fixMemory, .reboot, .push, .launch, .verify]
+        let refused = RolloutStepError(code: "no_layout_fits", message: "the layout fix-memory can give b3 cannot hold the model; nothing was changed")
+        let notBack = MemoryFixError.boardDidNotReturn(target: "b4", seconds: 300, bootBackup: "/boot/emmcboot.itb.tpudeploy-bak", dataBackup: "/data/x.itb")
+        let steps = FakeRolloutSteps([
+            "b2": .init(needs: layout), "b3": .init(needs: layout, failing: (.fixMemory, refused)),
+            "b4": .init(needs: layout, failing: (.reboot, notBack)), "b5": .init(needs: [.push, .launch, .verify]),
+        ])
+        steps.distributes = true
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tpd-journal-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let plan = try Self.plan(5, canary: 0, maxFail: 100, parallel: 3)
+        let journal = try RolloutJournal.create(.init(run: "rollout-fit", started: "now", inventory: "/x/boards.ini", limit: nil,
+                                                      boards: plan.batches.flatMap(\.boards).map(\.name)), root: root)
+        let log = EventLog()
+        let summary = await Self.run(RolloutRunner(plan: plan, steps: steps, journal: journal), log: log)
+        #expect(summary.boards.map(\.outcome) == [.ok, .ok, .failed, .notBack, .ok])
+        #expect(summary.boards[2].error?.code == "no_layout_fits")
+        // The board refused for fit and the one not back received nothing; the others got the relay after every
+        // layout of the batch was settled.
+        #expect(steps.distributed == [["b1", "b2", "b5"]])
+        let calls = steps.calls
+        let relayed = try #require(calls.firstIndex(of: "b1:distribute"))
+        for phase in ["b2:fix_memory", "b2:reboot", "b3:fix_memory", "b4:reboot"] { #expect(try #require(calls.firstIndex(of: phase)) < relayed) }
+        for phase in ["b1:push", "b2:push", "b5:push"] { #expect(try #require(calls.firstIndex(of: phase)) > relayed) }
+        #expect(log.of("b2") == ["connect/started", "inspect/started", "inspect/done", "fix_memory/started", "fix_memory/done", "reboot/started",
+                                 "reboot/done", "distribute/started", "distribute/progress", "distribute/done", "push/started", "push/progress",
+                                 "push/done", "launch/started", "launch/done", "verify/started", "verify/done", "done/ok"])
+        #expect(!log.of("b3").contains { $0.hasPrefix("distribute") })
+        #expect(!log.of("b4").contains { $0.hasPrefix("distribute") })
+
+        // The journal holds each board's finished phases across the two stages; a resume takes b3 and b4 again from
+        // their inspection, and relays to them once their layout is there.
+        let reopened = try RolloutJournal.open(run: "rollout-fit", root: root)
+        let states = reopened.states()
+        #expect(states["b2"]?.finished == [.fixMemory, .reboot, .distribute, .push, .launch, .verify])
+        #expect(states["b4"]?.finished == [.fixMemory])
+        #expect(states["b4"]?.outcome == .notBack)
+        #expect(reopened.boardsToRetry() == ["b3", "b4"])
+        let again = FakeRolloutSteps(["b3": .init(needs: layout), "b4": .init(needs: [.reboot, .push, .launch, .verify])])
+        again.distributes = true
+        var resumed = RolloutRunner(plan: plan, steps: again, journal: reopened)
+        resumed.earlier = states
+        let second = await Self.run(resumed)
+        #expect(second.boards.map(\.outcome) == [.ok, .ok, .ok, .ok, .ok])
+        #expect(again.distributed == [["b3", "b4"]])
+        #expect(again.calls(of: "b4") == ["open", "inspect", "reboot", "distribute", "push", "launch", "verify", "close"])
+        #expect(again.calls(of: "b1").isEmpty)
+    }
+
+    @Test func transfersAndRebootsHaveTheirOwnCapsWithinParallel() async throws {
+        let layout: [FleetPhase] = [.fixMemory, .reboot, .push, .launch, .verify]
+        let pushing = Dictionary(uniqueKeysWithValues: (1...8).map { ("b\($0)", FakeRolloutSteps.Script(needs: [.push, .launch, .verify])) })
+        let relayouting = Dictionary(uniqueKeysWithValues: (1...8).map { ("b\($0)", FakeRolloutSteps.Script(needs: layout)) })
+        // Without caps, more boards than the caps below are in each phase at once (so the caps are observable).
+        let free = [FakeRolloutSteps(pushing), FakeRolloutSteps(relayouting)]
+        for steps in free { _ = await Self.run(RolloutRunner(plan: try Self.plan(8, canary: 0, parallel: 6), steps: steps)) }
+        #expect((free[0].mostInPhase[.push] ?? 0) > 2)
+        #expect(free[1].mostChangingLayout > 2)
+
+        for distributes in [false, true] {
+            let transfers = FakeRolloutSteps(pushing)
+            transfers.distributes = distributes
+            let capped = await Self.run(RolloutRunner(plan: try Self.plan(8, canary: 0, parallel: 6, maxTransfers: 2), steps: transfers))
+            #expect(capped.boards.allSatisfy { $0.outcome == .ok })
+            #expect(transfers.mostInFlight == (distributes ? 8 : 6))
+            #expect(transfers.mostInPhase[.push] == 2, "distributes: \(distributes)")
+
+            // At most two boards at once from the start of their fix-memory to the end of their reboot.
+            let reboots = FakeRolloutSteps(relayouting)
+            reboots.distributes = distributes
+            let rebooted = await Self.run(RolloutRunner(plan: try Self.plan(8, canary: 0, parallel: 6, maxReboots: 2), steps: reboots))
+            #expect(rebooted.boards.allSatisfy { $0.outcome == .ok })
+            #expect(reboots.mostChangingLayout == 2, "distributes: \(distributes)")
+        }
+        // A cap above --parallel is --parallel; a cap below 1 is refused.
+        #expect(try Self.plan(3, parallel: 4, maxTransfers: 10).maxTransfers == 4)
+        #expect(throws: InventoryError.self) { try Self.plan(3, maxReboots: 0) }
     }
 
     @Test func aDistributingRunOverBudgetClosesTheInspectedBoardsAndStartsNoneOfThem() async throws {

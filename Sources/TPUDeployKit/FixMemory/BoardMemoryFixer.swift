@@ -84,6 +84,9 @@ public struct BoardMemoryFixer: Sendable {
     public var events: MemoryFixEvents?
     public var files = BootFileLayout()
     public var rebootTimeout = 300
+    /// Plans shared with other boards of the same run (a fleet rollout): a board whose boot image (by sha256) and
+    /// request another board already planned takes that plan without reading its image. Nil: plan on this board.
+    public var sharedPlans: BootImagePlans?
 
     public init(profiles: ProfileStore, passwordProvider: PasswordProvider?, events: MemoryFixEvents?) {
         self.profiles = profiles
@@ -123,6 +126,31 @@ public struct BoardMemoryFixer: Sendable {
         let spaceText = try await session.run(files.spaceScript, timeout: 60)
         let space = try BootSpace(text: spaceText.stdoutText)
 
+        let plan: BootImagePlans.Plan
+        let currentSHA: String
+        if let sharedPlans, let liveSHA = try await liveImageSHA256(session) {
+            let key = BootImagePlans.Key(imageSHA256: liveSHA, dtb: dtb, boardProfile: profile.name, sizing: sizing, minimumLinuxMiB: profile.minimumLinuxMiB)
+            plan = try await sharedPlans.plan(for: key) {
+                let (image, plan) = try await self.readAndPlan(session, dtb: dtb, sizing: sizing, profile: profile)
+                // Changed between the hash and the read: this plan is not the key's.
+                guard sha256Hex(image) == liveSHA else {
+                    throw MemoryFixError.installFailed(reason: "\(self.files.image) changed while tpudeploy read it; run the command again; nothing was changed")
+                }
+                return plan
+            }
+            currentSHA = liveSHA
+        } else {
+            let (image, planned) = try await readAndPlan(session, dtb: dtb, sizing: sizing, profile: profile)
+            plan = planned
+            currentSHA = sha256Hex(image)
+        }
+        return PreparedMemoryFix(
+            before: before, board: profile, dtb: dtb, sizing: sizing, edit: plan.edit,
+            currentImageSHA256: currentSHA, newImageSHA256: plan.newImageSHA256, space: space)
+    }
+
+    /// Reads the board's boot image, checks it, and plans the edit on it.
+    private func readAndPlan(_ session: SSHSession, dtb: String, sizing: LayoutSizing, profile: BoardProfile) async throws -> ([UInt8], BootImagePlans.Plan) {
         events?(.step("reading \(files.image)"))
         let path = files.image
         let events = self.events
@@ -134,9 +162,16 @@ public struct BoardMemoryFixer: Sendable {
         }
         events?(.step("planning"))
         let edit = try BootImageEdit(image: image, dtb: dtb, sizing: sizing, minimumLinuxMiB: profile.minimumLinuxMiB)
-        return PreparedMemoryFix(
-            before: before, board: profile, dtb: dtb, sizing: sizing, edit: edit,
-            currentImageSHA256: sha256Hex(image), newImageSHA256: edit.editedImage.map(sha256Hex), space: space)
+        return (image, BootImagePlans.Plan(edit: edit))
+    }
+
+    /// The sha256 of the board's live boot image, hashed on the board (one round trip, nothing read here); nil
+    /// when the board cannot say (no sha256sum): the board then plans on its own image.
+    private func liveImageSHA256(_ session: SSHSession) async throws -> String? {
+        let output = try await session.run(shellCommand(["sha256sum", files.image]), timeout: 120)
+        let hash = String(output.stdoutText.prefix(64))
+        guard output.exitStatus == 0, hash.count == 64, hash.allSatisfy(\.isHexDigit) else { return nil }
+        return hash.lowercased()
     }
 
     /// Writes the prepared image and (unless `reboot` is false) reboots and verifies. Returns the result and

@@ -20,6 +20,9 @@ public struct LiveRolloutSteps: RolloutSteps {
     /// The relay that spreads each batch's payload among its boards before they push (`RolloutRelay.swift`);
     /// nil: each board's push sends from this host (`--no-relay`).
     public var relay: RolloutRelay?
+    /// Boot-image plans of this run: boards with the same image (by sha256), dtb, board profile and model share
+    /// one plan and one rewritten image, computed once.
+    public var bootImagePlans = BootImagePlans()
 
     public init(deployment: RolloutDeployment, profiles: ProfileStore, passwordProvider: PasswordProvider?, payloads: PayloadDirectory,
                 deadlines: RolloutDeadlines) {
@@ -171,6 +174,7 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
         var fixer = BoardMemoryFixer(profiles: steps.profiles, passwordProvider: steps.passwordProvider,
                                      events: context(phase, progress).memoryFixEvents(in: phase))
         fixer.rebootTimeout = steps.deadlines.rebootSeconds
+        fixer.sharedPlans = steps.bootImagePlans
         return fixer
     }
 

@@ -46,7 +46,10 @@ public final class RolloutDeployment: @unchecked Sendable {
 
     private func buildPayload(forArch arch: String) throws -> PayloadManifest {
         if let known = lock.withLock({ manifests[arch] }) { return known }
-        var sources: [PayloadManifest.Source] = [.init(path: bmodel, role: .bmodel), .init(path: tokenizer, role: .tokenizer)]
+        // The bmodel's weights are checked against their check codes in the same read as its hash, as push
+        // does: the verdict is remembered with the digest, so no board's push reads the file again for it.
+        var sources: [PayloadManifest.Source] = [.init(path: bmodel, role: .bmodel, coefficients: CoefficientCheckPlan(model: model)),
+                                                 .init(path: tokenizer, role: .tokenizer)]
         for companion in BytePairVocabulary.companionFiles(of: tokenizer) { sources.append(.init(path: companion, role: .support)) }
         if let path = try engine.path(forArch: arch) { sources.append(.init(path: path, role: .engine, remoteName: "tpu-llm-engine")) }
         let manifest = try PayloadManifest.build(sources, cache: hashCache)

@@ -8,12 +8,19 @@ public struct RolloutSettings: Sendable, Equatable {
     public var maxFailPercent: Double?
     /// Boards worked on at once, within a batch.
     public var parallel = 16
+    /// `--max-transfers`: boards whose push sends from this host at once (nil: `parallel`).
+    public var maxTransfers: Int?
+    /// `--max-reboots`: boards changing their boot image and rebooting at once (nil: `parallel`).
+    public var maxReboots: Int?
 
-    public init(canary: Int = 1, batches: [RolloutBatchSize] = [], maxFailPercent: Double? = nil, parallel: Int = 16) {
+    public init(canary: Int = 1, batches: [RolloutBatchSize] = [], maxFailPercent: Double? = nil, parallel: Int = 16,
+                maxTransfers: Int? = nil, maxReboots: Int? = nil) {
         self.canary = canary
         self.batches = batches
         self.maxFailPercent = maxFailPercent
         self.parallel = parallel
+        self.maxTransfers = maxTransfers
+        self.maxReboots = maxReboots
     }
 }
 
@@ -34,6 +41,11 @@ public struct RolloutPlan: Sendable, Equatable, Codable {
     public var boardCount: Int
     public var batches: [RolloutBatch]
     public var parallel: Int
+    /// Boards pushing from this host at once, within `parallel`; nil: as many as `parallel`.
+    public var maxTransfers: Int?
+    /// Boards in `fix_memory` or `reboot` at once (from the start of the first to the end of the reboot), within
+    /// `parallel`; nil: as many as `parallel`.
+    public var maxReboots: Int?
     public var failureBudget: FailureBudget?
 
     /// Cuts `boards` (in inventory order) into the canary and the batches. Shares are of the whole run's
@@ -46,8 +58,16 @@ public struct RolloutPlan: Sendable, Equatable, Codable {
         guard settings.parallel >= 1 else {
             throw InventoryError(.badRolloutSetting, key: "--parallel", "\(settings.parallel): at least one board must be worked on at once")
         }
+        for (flag, cap) in [("--max-transfers", settings.maxTransfers), ("--max-reboots", settings.maxReboots)] {
+            if let cap, cap < 1 {
+                throw InventoryError(.badRolloutSetting, key: flag, "\(cap): at least one board must be allowed at once")
+            }
+        }
         boardCount = boards.count
         parallel = settings.parallel
+        // A cap above --parallel caps nothing: it is kept as --parallel, so the plan says what will happen.
+        maxTransfers = settings.maxTransfers.map { min($0, settings.parallel) }
+        maxReboots = settings.maxReboots.map { min($0, settings.parallel) }
         failureBudget = settings.maxFailPercent.map { FailureBudget(percent: $0, boards: boards.count) }
         batches = []
         var remaining = boards[...]

@@ -32,11 +32,12 @@ public struct RolloutRunner: Sendable {
         let started = ContinuousClock.now
         let sink = RolloutEventSink(run: run, deliver: onEvent)
         let tally = RolloutTally(plan: plan)
+        let limits = RolloutPhaseLimits(plan: plan)
         for batch in plan.batches {
             if tally.stoppedBy != nil || control.isStopping { break }
             let batchResults = steps.distributes
-                ? await runDistributing(batch, sink: sink, tally: tally)
-                : await runEach(batch, sink: sink, tally: tally)
+                ? await runDistributing(batch, sink: sink, tally: tally, limits: limits)
+                : await runEach(batch, sink: sink, tally: tally, limits: limits)
             if batch.isCanary, tally.stoppedBy == nil, !control.isStopping {
                 if batchResults.contains(where: { $0.outcome != .ok && $0.outcome != .skipped }) {
                     tally.stoppedBy = "canary_failed"
@@ -82,19 +83,21 @@ public struct RolloutRunner: Sendable {
     }
 
     /// One batch, each board from connect to its outcome in one go, `plan.parallel` at once.
-    private func runEach(_ batch: RolloutBatch, sink: RolloutEventSink, tally: RolloutTally) async -> [FleetBoardResult] {
+    private func runEach(_ batch: RolloutBatch, sink: RolloutEventSink, tally: RolloutTally, limits: RolloutPhaseLimits) async -> [FleetBoardResult] {
         await inParallel(batch.boards, tally: tally) { board in
             switch await begin(board, sink: sink) {
             case .ended(let result): return result
-            case .begun(let begun): return await phases(of: begun, sink: sink)
+            case .begun(let begun): return await toTheEnd(begun, sink: sink, limits: limits)
             }
         }
     }
 
-    /// One batch with a distribution: every board opened and inspected (`plan.parallel` at once), the payload
-    /// spread among those that lack files, then each board's phases (`plan.parallel` at once). A board that was
-    /// inspected but whose phases the run then held back (budget, canary) is closed and ends not started.
-    private func runDistributing(_ batch: RolloutBatch, sink: RolloutEventSink, tally: RolloutTally) async -> [FleetBoardResult] {
+    /// One batch with a distribution, in four steps, each `plan.parallel` at once: every board opened and
+    /// inspected; the boards that need a new layout take it (fix-memory, reboot); then the payload is spread among
+    /// the boards still standing that lack files, and every board goes through the rest of its phases. A board
+    /// refused for fit, or not back from its reboot, so receives nothing. A board inspected (or past its reboot)
+    /// whose phases the run then held back (budget, canary) is closed and ends not started.
+    private func runDistributing(_ batch: RolloutBatch, sink: RolloutEventSink, tally: RolloutTally, limits: RolloutPhaseLimits) async -> [FleetBoardResult] {
         let ready = ReadyBoards()
         var results = await inParallel(batch.boards, tally: tally) { board in
             switch await begin(board, sink: sink) {
@@ -102,21 +105,30 @@ public struct RolloutRunner: Sendable {
             case .begun(let begun): ready.add(begun); return nil
             }
         }
-        let begun = batch.boards.compactMap { ready.board($0.name) }
-        let targets = begun.filter { $0.inspection.needs.contains(.push) }
+        let relayLater = Set(RolloutInspection.order.filter { !Self.memoryPhases.contains($0) })
+        let needLayout = batch.boards.compactMap { ready.board($0.name) }.filter { Self.memoryPhases.contains($0.remaining.first ?? .done) }
+        results += await inParallel(needLayout.map(\.board), tally: tally) { board in
+            guard let begun = ready.take(board.name) else { return nil }
+            switch await advance(begun, pausingAt: relayLater, sink: sink, limits: limits) {
+            case .ended(let result): return result
+            case .paused(let paused): ready.add(paused); return nil
+            }
+        }
+        let standing = batch.boards.compactMap { ready.board($0.name) }
+        let targets = standing.filter { $0.remaining.contains(.push) }
         if !targets.isEmpty, tally.stoppedBy == nil, !control.isStopping {
             await distribute(targets, sink: sink, tally: tally)
         }
-        results += await inParallel(begun.map(\.board), tally: tally) { board in
+        results += await inParallel(standing.map(\.board), tally: tally) { board in
             guard let begun = ready.take(board.name) else { return nil }
-            return await phases(of: begun, sink: sink)
+            return await toTheEnd(begun, sink: sink, limits: limits)
         }
-        // Boards inspected whose phases did not start: after Ctrl-C they were stopped between phases (they end
-        // `interrupted`, as `phases` says); held back by the budget, they end not started.
+        // Boards whose phases did not go on: after Ctrl-C they were stopped between phases (they end
+        // `interrupted`, as `advance` says); held back by the budget, they end not started.
         for name in batch.boards.map(\.name) {
             guard let held = ready.take(name) else { continue }
             if control.isStopping {
-                let result = await phases(of: held, sink: sink)
+                let result = await toTheEnd(held, sink: sink, limits: limits)
                 tally.record(result)
                 results.append(result)
             } else {
@@ -125,6 +137,9 @@ public struct RolloutRunner: Sendable {
         }
         return results
     }
+
+    /// The phases that change the board's layout; a distributing run takes them before the relay.
+    static let memoryPhases: Set<FleetPhase> = [.fixMemory, .reboot]
 
     /// Spreads the payload among the boards that lack files, with `distribute` events for each.
     private func distribute(_ boards: [BegunBoard], sink: RolloutEventSink, tally: RolloutTally) async {
@@ -177,18 +192,37 @@ public struct RolloutRunner: Sendable {
         }
     }
 
-    /// A board opened and inspected, with the phases its inspection asks for still to run.
+    /// A board opened and inspected, with the phases its inspection asked for that are still to run.
     struct BegunBoard: Sendable {
         var board: FleetBoard
         var work: any RolloutBoardWork
         var inspection: RolloutInspection
         var before: RolloutJournal.BoardState
         var started: ContinuousClock.Instant
+        /// The phases still to run, in order.
+        var remaining: [FleetPhase]
+        /// Phases run in this pass so far (a launch or verify an earlier pass finished is repeated after one).
+        var done: [FleetPhase] = []
+
+        init(board: FleetBoard, work: any RolloutBoardWork, inspection: RolloutInspection, before: RolloutJournal.BoardState, started: ContinuousClock.Instant) {
+            self.board = board
+            self.work = work
+            self.inspection = inspection
+            self.before = before
+            self.started = started
+            remaining = inspection.needs
+        }
     }
 
     enum Begin: Sendable {
         case ended(FleetBoardResult)
         case begun(BegunBoard)
+    }
+
+    /// Where `advance` left a board: at its outcome, or before a phase it was asked to pause at.
+    enum Advanced: Sendable {
+        case ended(FleetBoardResult)
+        case paused(BegunBoard)
     }
 
     /// Connects to and inspects one board: it ends there when an earlier pass finished it, it is at the target,
@@ -221,18 +255,42 @@ public struct RolloutRunner: Sendable {
         }
     }
 
-    /// Takes an inspected board through the phases its inspection asked for, to its outcome.
-    private func phases(of begun: BegunBoard, sink: RolloutEventSink) async -> FleetBoardResult {
+    /// Takes an inspected board through all its remaining phases, to its outcome.
+    private func toTheEnd(_ begun: BegunBoard, sink: RolloutEventSink, limits: RolloutPhaseLimits) async -> FleetBoardResult {
+        var board = begun
+        while true {
+            switch await advance(board, sink: sink, limits: limits) {
+            case .ended(let result): return result
+            case .paused(let paused): board = paused   // not asked to pause: it does not
+            }
+        }
+    }
+
+    /// Takes an inspected board through its remaining phases, to its outcome, or until the next phase is one of
+    /// `pause`. A push waits for a transfer slot; fix-memory and the reboot after it hold one reboot slot.
+    private func advance(_ begun: BegunBoard, pausingAt pause: Set<FleetPhase> = [], sink: RolloutEventSink,
+                         limits: RolloutPhaseLimits) async -> Advanced {
+        var begun = begun
         let board = begun.board
         var phase = FleetPhase.inspect
+        var held: [RolloutSlots] = []
+        func release(_ slots: RolloutSlots) {
+            if let index = held.firstIndex(where: { $0 === slots }) { held.remove(at: index).release() }
+        }
+        defer { for slots in held { slots.release() } }
         do {
-            var ranAgain = false
-            var done: [String] = []
-            for next in begun.inspection.needs {
+            while let next = begun.remaining.first {
+                if pause.contains(next) { return .paused(begun) }
                 phase = next
-                if !ranAgain, [.launch, .verify].contains(next), begun.before.finished.contains(next) {
+                begun.remaining.removeFirst()
+                if begun.done.isEmpty, [.launch, .verify].contains(next), begun.before.finished.contains(next) {
                     sink.send(board, next, "skipped", detail: "finished in an earlier pass of this run")
                     continue
+                }
+                let slots: RolloutSlots? = next == .push ? limits.transfers : Self.memoryPhases.contains(next) ? limits.reboots : nil
+                if let slots, !held.contains(where: { $0 === slots }) {
+                    await slots.acquire()
+                    held.append(slots)
                 }
                 if control.isStopping {
                     throw RolloutStepError(code: "interrupted", message: "stopped by Ctrl-C before \(next.rawValue); `tpudeploy fleet rollout --resume` continues it", retryable: true)
@@ -244,15 +302,19 @@ public struct RolloutRunner: Sendable {
                     if progress.detail == nil, progress.bytesDone == nil { return }
                     sink.send(board, next, "progress", detail: progress.detail, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal)
                 }
-                ranAgain = true
-                done.append(next.rawValue)
+                if next == .push || next == .reboot, let slots { release(slots) }
+                begun.done.append(next)
                 sink.send(board, next, "done", seconds: FleetInspector.seconds(since: phaseStarted), detail: detail)
                 journal?.record(.init(time: FleetJSONLines.timestamp(), board: board.name, phase: next, status: "done"))
             }
-            return await finish(board, begun.work, started: begun.started, .ok, phase: .done, detail: done.isEmpty ? nil : done.joined(separator: ", "), sink: sink)
+            let done = begun.done.map(\.rawValue)
+            return .ended(await finish(board, begun.work, started: begun.started, .ok, phase: .done, detail: done.isEmpty ? nil : done.joined(separator: ", "), sink: sink))
         } catch {
+            // The slots go first: closing a board that failed must not hold another board back.
+            for slots in held { slots.release() }
+            held = []
             let (outcome, info) = RolloutStepError.classify(error, phase: phase)
-            return await finish(board, begun.work, started: begun.started, outcome, phase: phase, error: info, sink: sink)
+            return .ended(await finish(board, begun.work, started: begun.started, outcome, phase: phase, error: info, sink: sink))
         }
     }
 

@@ -9,15 +9,17 @@ extension FleetCommand {
             discussion: """
                 The deployment is tpudeploy.yaml's (an engine API key from TPUDEPLOY_API_KEY or --api-key-file is installed by launch and sent by verify) (bmodel, tokenizer, model profile, remote_dir, port). Each board is inspected once; a board already at the target (the model fits its live heaps, the files match by sha256, the engine serves them and /health is ready) is skipped. Otherwise, in order: fix-memory --for-model when the model cannot load on its live heaps (each board's own layout: 12 and 16 GB boards differ), a reboot (waiting for a new boot id, at most --reboot-timeout), push (only what the board lacks, resumable), launch (waiting for /health at most --engine-timeout) and a short verify conversation.
 
-                Order: the canary (--canary, default 1) alone; then, unless --yes, the run stops and asks to go on (without a terminal it refuses to start: pass --yes or --canary 0); then the batches (--batch as Ansible's serial), --parallel boards at once. --max-fail PCT is a failure budget over the whole run (failed, unreachable and not-back boards count); once exceeded no new board starts and the run ends "aborted". A failed canary stops the run too. A changed host key fails that board only.
+                Order: the canary (--canary, default 1) alone; then, unless --yes, the run stops and asks to go on (without a terminal it refuses to start: pass --yes or --canary 0); then the batches (--batch as Ansible's serial), --parallel boards at once; of those, at most --max-transfers push from this host at once and at most --max-reboots change their boot image and reboot at once (both default to --parallel; a board waiting for a slot holds its session). --max-fail PCT is a failure budget over the whole run (failed, unreachable and not-back boards count); once exceeded no new board starts and the run ends "aborted". A failed canary stops the run too. A changed host key fails that board only.
 
                 Ctrl-C: no new board or phase starts; phases in flight finish (a boot image being installed always does); a second Ctrl-C stops transfers (the boards keep what they acknowledged; the next run resumes). Exit 130.
 
                 Every run is recorded in $XDG_STATE_HOME/tpudeploy/runs/RUN (default ~/.local/state/tpudeploy/runs): --resume RUN continues it (boards that ended ok are left alone, finished launches are not repeated); --only-failed RUN starts a new run over the boards that failed, were not reached or not started.
 
-                Relaying: before a batch's boards start their phases (the canary's too), the files the boards lack go to them all at once through a relay chain (tpu-relay-agent on each board): this host sends each file about once a batch, each board forwards it to the next as it writes it, so each board's push then finds its files in place and sends nothing. A board the relay could not serve (or reaching no board before it) gets the files from its own push or from this host. --no-relay: each board's push sends from this host, as `tpudeploy push` does.
+                Relaying: once a batch's boards are inspected and those that needed a new layout have it and are back from their reboot (the canary's too), the files the boards still standing lack go to them all at once through a relay chain (tpu-relay-agent on each board): this host sends each file about once a batch, each board forwards it to the next as it writes it, so each board's push then finds its files in place and sends nothing. A board refused for fit (no_layout_fits) or not back from its reboot receives nothing. A board the relay could not serve (or reaching no board before it) gets the files from its own push or from this host. --no-relay: each board's push sends from this host, as `tpudeploy push` does.
 
                 --dry-run inspects every board (--parallel at once) and shows the batches, which boards would be skipped and why, the heaps each board would get, and the bytes to send (with relaying, about what this host sends); it changes nothing.
+
+                Progress: when stderr is a terminal, a live view redrawn in place (a line per board in flight with its phase, progress and rate, a summary line; each failure printed above it as it happens); otherwise one line per phase a board starts or ends. Then a table of every board on stdout.
 
                 --json prints JSON lines as they happen: tpudeploy.fleet-event/1 events, then one tpudeploy.fleet-summary/1 line (with --dry-run, one tpudeploy.fleet-dry-run/1 line). Exit status: 0 every board ok or skipped, 2 some failed (or not back), 3 some unreachable and none failed, 4 aborted by the failure budget or a failed canary, 130 interrupted, 1 the run could not start or was not confirmed after the canary.
 
@@ -39,6 +41,12 @@ extension FleetCommand {
 
         @Option(name: .long, help: "Boards worked on at once within a batch.")
         var parallel = 16
+
+        @Option(name: .long, help: ArgumentHelp("Of those, boards whose push sends files from this host at once (default: --parallel).", valueName: "n"))
+        var maxTransfers: Int?
+
+        @Option(name: .long, help: ArgumentHelp("Of those, boards changing their boot image and rebooting at once, from fix-memory to back up (default: --parallel).", valueName: "n"))
+        var maxReboots: Int?
 
         @Flag(name: .long, help: "Inspect every board and show what the rollout would do; change nothing.")
         var dryRun = false
@@ -83,6 +91,9 @@ extension FleetCommand {
 
         func validate() throws {
             guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
+            for (flag, cap) in [("--max-transfers", maxTransfers), ("--max-reboots", maxReboots)] where (cap ?? 1) < 1 {
+                throw ValidationError("\(flag) must be at least 1")
+            }
             if resume != nil, onlyFailed != nil { throw ValidationError("--resume and --only-failed name one run each: use one") }
             if dryRun, resume != nil { throw ValidationError("--dry-run plans a new run; it does not go with --resume") }
             for (flag, value) in [("--reboot-timeout", rebootTimeout), ("--engine-timeout", engineTimeout), ("--stall-timeout", stallTimeout)] where value < 1 {
@@ -130,7 +141,8 @@ extension FleetCommand {
             let settings = RolloutSettings(
                 canary: earlier.values.contains { $0.outcome == .ok || $0.outcome == .skipped } ? 0 : canary,
                 batches: try batch.map(RolloutBatchSize.list(parsing:)) ?? [],
-                maxFailPercent: try maxFail.map(FailureBudget.percent(parsing:)), parallel: parallel)
+                maxFailPercent: try maxFail.map(FailureBudget.percent(parsing:)), parallel: parallel,
+                maxTransfers: maxTransfers, maxReboots: maxReboots)
             let plan = try RolloutPlan(boards: boards, settings: settings)
             let asksAfterCanary = !yes && !dryRun && plan.batches.count > 1 && plan.batches.first?.isCanary == true
             if asksAfterCanary, isatty(STDIN_FILENO) != 1 {
@@ -154,13 +166,15 @@ extension FleetCommand {
                 steps.relay = RolloutRelay(agent: .beside(executable: executable, payloadsDirectory: steps.payloads.directory.path))
             }
             let control = RolloutControl()
-            let display = RolloutDisplay(json: json)
+            // The live view follows boards through their phases; a dry run only inspects, one line a board.
+            let display = RolloutDisplay(json: json, interactive: !dryRun && standardErrorIsTerminal)
 
             if dryRun {
                 let runner = RolloutRunner(plan: plan, steps: steps, control: control)
                 let inspections = await watchingInterrupts(control, display) {
                     await runner.survey(run: run, onEvent: display.show)
                 }
+                display.finish()
                 let report = RolloutDryRun(run: run, plan: plan, inspections: inspections, relay: !noRelay)
                 if json { display.line(try FleetJSONLines.line(report)) } else { print(FleetText.dryRun(report)) }
                 return control.isStopping ? 130 : report.exitCode
@@ -180,6 +194,7 @@ extension FleetCommand {
             let summary = await watchingInterrupts(control, display) {
                 await runner.run(run: run, onEvent: display.show)
             }
+            display.finish()
             if json {
                 display.line(try FleetJSONLines.line(summary))
             } else {
