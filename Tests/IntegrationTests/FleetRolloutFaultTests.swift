@@ -232,7 +232,8 @@ struct FleetRolloutFaultTests {
         // What each board holds: a kept partial transfer on evb1, and nothing half-written under a final name
         // (judged against the manifest once the resume below has finished).
         func deploymentFiles(_ name: String) -> URL {
-            boardDirectory(fleet, name).appendingPathComponent("data" + Self.deploymentDirectory)
+            // The board's /data is its state directory's data/.
+            boardDirectory(fleet, name).appendingPathComponent(String(Self.deploymentDirectory.dropFirst()))
         }
         var finalNames: [String: [String: String]] = [:]
         var kept = 0

@@ -76,4 +76,44 @@ struct RelayAgentSwapTests {
             await linaro.close()
         }
     }
+
+    /// Installing the agent writes a temporary file in that directory first: the other user must not be able to
+    /// plant a link at its name and have root write the agent through it into a file of root's.
+    @Test func aLinkPlantedWhereTheAgentIsWrittenIsNotWrittenThrough() async throws {
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let root = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            var linaroTarget = SimulatedBoardHarness.rootTarget(board)
+            linaroTarget.user = "linaro"
+            let linaro = try await SSHSession.connect(to: linaroTarget)
+            do {
+                let directory = "/data/tpudeploy/planted"
+                _ = try await linaro.run("mkdir -p \(directory)", timeout: 30)
+                let victim = "/root/precious-\(UUID().uuidString.prefix(8))"
+                _ = try await root.run("echo precious > \(victim) && chmod 600 \(victim)", timeout: 30)
+                // The pids the next shells will get are close to this one: linaro plants a link at the temporary
+                // name of every one of them (one process, so that planting uses no pids of its own).
+                let pid = try #require(Int(try await root.run("sh -c 'echo $$'", timeout: 30).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)))
+                let planted = try await linaro.run(
+                    "perl -e 'for my $p (\(pid)..\(pid + 3000)) { symlink(\"\(victim)\", \"\(directory)/.tpu-relay-agent.tmp.$p\") or die }' && ls \(directory) | wc -l", timeout: 60)
+                #expect(Int(planted.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 > 3000, "\(planted.stdoutText)\(planted.stderrText)")
+
+                let script = try BoardScript.named("relay-agent.sh")
+                let agent = Array(try Data(contentsOf: URL(fileURLWithPath: Self.nativeAgent)))
+                let installed = try await root.run(script.commandLine(["install", directory]), input: agent, timeout: 60)
+                #expect(installed.stdoutText.contains("@@ok"), "\(installed.stdoutText)\(installed.stderrText)")
+                let after = try await root.run("cat \(victim); stat -c %a \(victim); rm -f \(victim)", timeout: 30)
+                #expect(after.stdoutText == "precious\n600\n", "root wrote through linaro's link: \(after.stdoutText.prefix(80))")
+                // What was installed is the agent, and the host's check finds it.
+                let have = try await root.run(script.commandLine(["have", directory, Digest.hex(Digest.sha256(agent))]), timeout: 30)
+                #expect(have.stdoutText.contains("@@have"), "\(have.stdoutText)")
+            } catch {
+                await root.close()
+                await linaro.close()
+                throw error
+            }
+            await root.close()
+            await linaro.close()
+        }
+    }
 }
