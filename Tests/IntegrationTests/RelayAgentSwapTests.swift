@@ -95,7 +95,7 @@ struct RelayAgentSwapTests {
                 // name of every one of them (one process, so that planting uses no pids of its own).
                 let pid = try #require(Int(try await root.run("sh -c 'echo $$'", timeout: 30).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)))
                 let planted = try await linaro.run(
-                    "perl -e 'for my $p (\(pid)..\(pid + 3000)) { symlink(\"\(victim)\", \"\(directory)/.tpu-relay-agent.tmp.$p\") or die }' && ls \(directory) | wc -l", timeout: 60)
+                    "perl -e 'for my $p (\(pid)..\(pid + 3000)) { symlink(\"\(victim)\", \"\(directory)/.tpu-relay-agent.tmp.$p\") or die \"$!\" }'; find \(directory) -type l | wc -l", timeout: 60)
                 #expect(Int(planted.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 > 3000, "\(planted.stdoutText)\(planted.stderrText)")
 
                 let script = try BoardScript.named("relay-agent.sh")
