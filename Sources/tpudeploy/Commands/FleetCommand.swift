@@ -28,7 +28,7 @@ struct FleetCommand: AsyncParsableCommand {
             valueName: "pattern"))
         var limit: String?
 
-        @Option(name: .long, help: "Project file: connection settings the inventory leaves out (target: user, identity, known_hosts, ssh_config) and the deployment.")
+        @Option(name: .long, help: "Project file: connection settings the inventory leaves out (target: user, identity, known_hosts, ssh_config; no host needed) and the deployment.")
         var config: String = ProjectConfig.defaultFileName
 
         @Option(name: .long, help: "Login user for hosts without ansible_user (over tpudeploy.yaml).")
