@@ -100,6 +100,7 @@ private func temporaryFile(_ text: String, name: String = "tpudeploy.yaml") thro
     /// single-board command says that a host is needed and how to give one.
     @Test func aTargetWithoutAHostServesFleetsAndSingleBoardCommandsAskForAHost() throws {
         let path = try temporaryFile("target:\n  user: root\n  identity: /k/id\n  known_hosts: /k/known_hosts\n")
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         let config = try #require(try ProjectConfig.load(from: path))
         #expect(config.target == TargetSettings(host: nil, user: "root", identity: "/k/id", knownHosts: "/k/known_hosts"))
         let defaults = FleetDefaults(config: config, user: nil, identity: nil, knownHosts: nil, sshConfig: nil,
