@@ -116,6 +116,7 @@ struct ErrorCodeTests {
         (BoardNameError.invalidUser("u", source: "s", problem: "p"), "invalid_user"),
         (BoardNames.DirectoryProblem("p"), "invalid_directory"),
         (TargetError.noTarget(configFile: "f"), "no_target"),
+        (TargetError.noTargetHost(configFile: "f"), "no_target"),
         (TargetError.invalidPort(0), "invalid_port"),
         (TargetError.emptyHost(source: "s"), "invalid_host"),
         (TargetError.invalidHost("h", source: "s"), "invalid_host"),

@@ -96,6 +96,31 @@ private func temporaryFile(_ text: String, name: String = "tpudeploy.yaml") thro
         #expect(otherHost.target.identityFile == nil)
     }
 
+    /// A file written for fleets: login settings without a host. Fleet commands take them for every board; a
+    /// single-board command says that a host is needed and how to give one.
+    @Test func aTargetWithoutAHostServesFleetsAndSingleBoardCommandsAskForAHost() throws {
+        let path = try temporaryFile("target:\n  user: root\n  identity: /k/id\n  known_hosts: /k/known_hosts\n")
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let config = try #require(try ProjectConfig.load(from: path))
+        #expect(config.target == TargetSettings(host: nil, user: "root", identity: "/k/id", knownHosts: "/k/known_hosts"))
+        let defaults = FleetDefaults(config: config, user: nil, identity: nil, knownHosts: nil, sshConfig: nil,
+                                     connectTimeout: 10, acceptNewHostKey: false, deployment: nil)
+        #expect(defaults.user == "root" && defaults.identity == "/k/id" && defaults.knownHosts == "/k/known_hosts")
+        #expect {
+            try TargetOverrides().resolve(with: config, configPath: "tpudeploy.yaml")
+        } throws: { error in
+            (error as? TargetError) == .noTargetHost(configFile: "tpudeploy.yaml")
+                && "\(error)".contains("no target.host") && "\(error)".contains("--host ADDRESS")
+        }
+        // --host names the board; the host-less file's keys are not taken for it (as for a file naming another host).
+        let named = try TargetOverrides(host: "192.0.2.7").resolve(with: config, configPath: "tpudeploy.yaml")
+        #expect(named.target.host == "192.0.2.7" && named.target.identityFile == nil)
+        // Written back, it stays host-less.
+        try config.write(header: "test")
+        #expect(try ProjectConfig.load(from: path)?.target == config.target)
+        #expect(!(try String(contentsOfFile: path, encoding: .utf8)).contains("host:"))
+    }
+
     @Test func noTargetAnywhereSaysHowToNameOne() {
         #expect {
             try TargetOverrides().resolve(with: nil, configPath: "tpudeploy.yaml")

@@ -2,7 +2,9 @@ import Foundation
 
 /// The board a project talks to, as written in `tpudeploy.yaml` under `target:`.
 public struct TargetSettings: Sendable, Codable, Equatable {
-    public var host: String
+    /// The one board of the single-board commands. nil in a file written for fleets, whose boards come from
+    /// an inventory and take only the login settings from here.
+    public var host: String?
     public var port: Int?
     public var user: String?
     public var identity: String?
@@ -11,7 +13,7 @@ public struct TargetSettings: Sendable, Codable, Equatable {
     /// Board profile name (Profiles/boards), e.g. 1684x_evb.
     public var board: String?
 
-    public init(host: String, port: Int? = nil, user: String? = nil, identity: String? = nil,
+    public init(host: String?, port: Int? = nil, user: String? = nil, identity: String? = nil,
                 knownHosts: String? = nil, sshConfig: String? = nil, board: String? = nil) {
         self.host = host
         self.port = port
@@ -49,7 +51,7 @@ public struct ProjectConfig: Sendable, Equatable {
             let port = try section.optionalInt("port")
             if let port, !(1...65535).contains(port) { throw section.invalid("port", "\(port) is not a TCP port (1-65535)") }
             target = TargetSettings(
-                host: try section.string("host"), port: port, user: try section.optionalString("user"),
+                host: try section.optionalString("host"), port: port, user: try section.optionalString("user"),
                 identity: try section.optionalString("identity"), knownHosts: try section.optionalString("known_hosts"),
                 sshConfig: try section.optionalString("ssh_config"), board: try section.optionalString("board"))
         }
@@ -62,8 +64,10 @@ public struct ProjectConfig: Sendable, Equatable {
         var lines = header.split(separator: "\n", omittingEmptySubsequences: false).map { "# \($0)" }
         if let target {
             lines.append("target:")
-            lines.append("  # The board's address: tpudeploy has no built-in address and connects only here.")
-            lines.append("  host: \(yamlScalar(target.host))")
+            if let host = target.host {
+                lines.append("  # The board's address: tpudeploy has no built-in address and connects only here.")
+                lines.append("  host: \(yamlScalar(host))")
+            }
             if let port = target.port { lines.append("  port: \(port)") }
             if let user = target.user { lines.append("  user: \(yamlScalar(user))") }
             if let identity = target.identity {

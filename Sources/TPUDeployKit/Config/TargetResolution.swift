@@ -3,6 +3,8 @@ import Foundation
 /// Why no board could be chosen.
 public enum TargetError: Error, CustomStringConvertible, Sendable, Equatable {
     case noTarget(configFile: String)
+    /// The project file has a `target:` section (login settings for fleets) but no `host`.
+    case noTargetHost(configFile: String)
     case invalidPort(Int)
     /// `source` is `--host` or the project file's name.
     case emptyHost(source: String)
@@ -13,6 +15,8 @@ public enum TargetError: Error, CustomStringConvertible, Sendable, Equatable {
         switch self {
         case .noTarget(let file):
             return "no board named: pass --host ADDRESS (with --user, --identity as needed), or write \(file) with `tpudeploy init --host ADDRESS`, or start a simulated board with `tpudeploy sim up`."
+        case .noTargetHost(let file):
+            return "no board named: \(file) has no target.host (its target section gives only login settings, which `tpudeploy fleet` commands use for the inventory's boards): pass --host ADDRESS, or add `host: ADDRESS` under target in \(file)."
         case .invalidPort(let port):
             return "--port \(port) is not a TCP port (1-65535)."
         case .emptyHost(let source):
@@ -62,10 +66,11 @@ public struct TargetOverrides: Sendable, Equatable {
             if host != settings?.host { settings = TargetSettings(host: host) }
         }
         guard let base = settings else { throw TargetError.noTarget(configFile: configPath) }
-        try Self.checkHost(base.host, source: configPath)
+        guard let baseHost = base.host else { throw TargetError.noTargetHost(configFile: configPath) }
+        try Self.checkHost(baseHost, source: configPath)
         let namedBy = sshConfig == nil ? Self.projectFileNaming(base.sshConfig, configPath: configPath) : nil
         let target = SSHTarget(
-            host: base.host, port: port ?? base.port, user: user ?? base.user,
+            host: baseHost, port: port ?? base.port, user: user ?? base.user,
             identityFile: identity ?? base.identity, knownHostsFile: knownHosts ?? base.knownHosts,
             sshConfigFile: sshConfig ?? base.sshConfig, sshConfigNamedBy: namedBy, connectTimeout: connectTimeout,
             acceptNewHostKey: acceptNewHostKey)
@@ -108,7 +113,7 @@ extension SSHTarget {
 extension TargetError: CodedError {
     public var errorCode: String {
         switch self {
-        case .noTarget: return "no_target"
+        case .noTarget, .noTargetHost: return "no_target"
         case .invalidPort: return "invalid_port"
         case .emptyHost, .invalidHost: return "invalid_host"
         case .sshConfigUnreadable: return "ssh_config_unreadable"

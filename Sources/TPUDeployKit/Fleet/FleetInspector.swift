@@ -82,12 +82,16 @@ public struct FleetInspector: Sendable {
         }
     }
 
-    /// The board's deployment manifest: one more short round trip, only for a board with a deployment named.
+    /// The board's deployment manifest and the engine serving from its directory with what its `/health` says:
+    /// one more round trip (the board asks its own engine, at most 5 s), only for a board with a deployment named.
     static func deployedFiles(_ board: FleetBoard, session: SSHSession) async throws -> FleetBoardFacts.DeployedFiles? {
         guard let deployment = board.deployment, let directory = board.deploymentDirectory else { return nil }
-        let manifest = try await session.run(
-            "head -c 4194304 \(shellQuoted(directory + "/" + BoardManifest.fileName)) 2>/dev/null; true", timeout: 30)
-        return FleetBoardFacts.DeployedFiles(deployment: deployment, directory: directory, manifest: BoardManifest(text: manifest.stdoutText))
+        let script = try BoardScript.named("fleet-engine-state.sh")
+        let output = try await session.run(script.commandLine([directory]), timeout: 30)
+        let probe = FleetDeploymentProbe(output.stdoutText)
+        var deployed = FleetBoardFacts.DeployedFiles(deployment: deployment, directory: directory, manifest: probe.manifest)
+        deployed.engine = probe.engine
+        return deployed
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -85,6 +85,8 @@ public struct FleetBoardFacts: Sendable, Codable, Equatable {
         public var bmodel: String?
         /// Every file the manifest records (bmodel, tokenizer, engine, support files).
         public var files: Int
+        /// The engine serving from the directory and its `/health` (`fleet inspect`; FleetEngineState.swift).
+        public var engine: FleetEngineState?
 
         public init(deployment: String, directory: String, manifest: BoardManifest) {
             self.deployment = deployment

@@ -17,9 +17,13 @@ public enum FleetText {
             var notes: [String] = []
             if facts.rebootPending == true { notes.append("reboot pending") }
             if facts.warnings > 0 { notes.append("\(facts.warnings) warning\(facts.warnings == 1 ? "" : "s")") }
+            // The deployment's own engine when a deployment is named; else whether any engine process runs.
+            let engine = facts.deployed?.engine
+            if let reason = engine?.health?.reason, engine?.state != .ready { notes.append("engine: \(reason)") }
+            if engine?.state == .stopped, facts.engineRunning { notes.append("an engine of another directory runs") }
             return [board.name, board.host, board.outcome.rawValue, facts.board ?? "?", facts.dtb ?? "?", gib(facts.ddrBytes),
                     heap("npu"), heap("vpu"), heap("vpp"), facts.deployed.map { $0.bmodel ?? "(none)" } ?? "-",
-                    facts.engineRunning ? "running" : "stopped", notes.joined(separator: ", ")]
+                    engine?.label ?? (facts.engineRunning ? "running" : "stopped"), notes.joined(separator: ", ")]
         }
         let table = TextTable(header: ["BOARD", "HOST", "STATE", "PROFILE", "DTB", "DDR", "NPU MiB", "VPU MiB", "VPP MiB", "BMODEL", "ENGINE", "NOTES"], rows: rows)
         let counts = summary.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")

@@ -28,7 +28,7 @@ struct FleetCommand: AsyncParsableCommand {
             valueName: "pattern"))
         var limit: String?
 
-        @Option(name: .long, help: "Project file: connection settings the inventory leaves out (target: user, identity, known_hosts, ssh_config) and the deployment.")
+        @Option(name: .long, help: "Project file: connection settings the inventory leaves out (target: user, identity, known_hosts, ssh_config; no host needed) and the deployment.")
         var config: String = ProjectConfig.defaultFileName
 
         @Option(name: .long, help: "Login user for hosts without ansible_user (over tpudeploy.yaml).")
@@ -71,9 +71,9 @@ struct FleetCommand: AsyncParsableCommand {
 
     struct Inspect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Every board's facts in one table: reachable, profile, dtb, DDR, heaps live/configured, engine.",
+            abstract: "Every board's facts in one table: reachable, profile, dtb, DDR, heaps live/configured, deployed model, engine state.",
             discussion: """
-                Boards are inspected in parallel (--parallel at once) with the same probe as `tpudeploy inspect`. A board that cannot be reached, or whose host key changed or is unknown, is that board's outcome, with a stable error code; the others are still reported. Passwords come from TPUDEPLOY_PASSWORD or --password-file, read once before any board starts: nothing is asked during the run.
+                Boards are inspected in parallel (--parallel at once) with the same probe as `tpudeploy inspect`, and one more round trip for the board's deployment (tpudeploy_deployment, else tpudeploy.yaml's): BMODEL is what its directory holds by push's manifest; ENGINE is the state of the engine started from that directory, whose /health the board asks itself (curl or wget, at most 5 s): ready, loading, failed, no answer, running (the board cannot ask), stopped; "(old files)" when it started before the files last changed. The hosts come from the inventory, so tpudeploy.yaml needs no target.host (its user, identity and known_hosts are used for every board). A board that cannot be reached, or whose host key changed or is unknown, is that board's outcome, with a stable error code; the others are still reported. Passwords come from TPUDEPLOY_PASSWORD or --password-file, read once before any board starts: nothing is asked during the run.
 
                 --json prints JSON lines as they happen: tpudeploy.fleet-event/1 events (each board's connect, inspect and done, the full inspect report in done), then one tpudeploy.fleet-summary/1 line (docs/json-schemas.md).
 

@@ -78,13 +78,15 @@ struct InitCommand: AsyncParsableCommand {
                 guard let deploymentSettings else {
                     throw ValidationError("name the board with --host ADDRESS (or a deployment with --deployment NAME --bmodel … --tokenizer …)")
                 }
-                guard let existing, existing.target != nil else {
-                    throw ValidationError("\(config) names no board yet: pass --host ADDRESS as well")
-                }
-                try ProjectConfig(target: existing.target, deployment: deploymentSettings, file: config)
+                // Without a board (none in the file either) the file serves fleet commands, whose boards come
+                // from an inventory; single-board commands will ask for --host.
+                let target = existing?.target
+                try ProjectConfig(target: target, deployment: deploymentSettings, file: config)
                     .write(header: "tpudeploy project file, written by `tpudeploy init`. Flags on the command line override it.")
                 if output.json {
                     try printJSON(["written": config, "deployment": deploymentSettings.name])
+                } else if target?.host == nil {
+                    print("wrote \(config): deployment \(deploymentSettings.name) (\(deploymentSettings.remoteDir) on the board), no board: `tpudeploy fleet rollout -i INVENTORY` takes the boards from an inventory; single-board commands need --host ADDRESS")
                 } else {
                     print("wrote \(config): deployment \(deploymentSettings.name) (\(deploymentSettings.remoteDir) on the board); next: tpudeploy push")
                 }

@@ -14,18 +14,27 @@ agent=$d/.tpu-relay-agent
 case $action in
 have)
 	got=$( (openssl dgst -sha256 -r < "$agent" || sha256sum < "$agent") 2>/dev/null | cut -c1-64)
-	if [ -x "$agent" ] && [ "$got" = "$1" ]; then echo @@have; else echo @@missing; fi
+	if [ -f "$agent" ] && [ "$got" = "$1" ]; then echo @@have; else echo @@missing; fi
 	;;
 install)
-	t=$agent.tmp.$$
-	if cat > "$t" && chmod 700 "$t" && mv -f "$t" "$agent"; then echo @@ok; else rm -f "$t"; echo "@@error cannot write $agent as $(id -un)"; fi
+	# The directory may be another user's, who could put a link at a name chosen here and have us write through
+	# it into a file of ours. mktemp makes a new file of ours (never through a link), dd writes it without following
+	# a link put in its place since (oflag=nofollow), and the rename replaces whatever is at the agent's name
+	# without writing through it. No chmod by name either: the file stays 0600, as run executes a private copy.
+	t=
+	if t=$(mktemp "$agent.tmp.XXXXXX") && dd of="$t" oflag=nofollow bs=65536 status=none && mv -f "$t" "$agent"; then
+		echo @@ok
+	else
+		[ -n "$t" ] && rm -f "$t"
+		echo "@@error cannot write $agent as $(id -un)"
+	fi
 	;;
 run)
 	# The deployment directory may belong to another user than the one running this (root pushing into linaro's
 	# /data): run a copy in a directory of our own (mktemp -d: 0700), checked against the hash the host sent,
 	# so that nobody else's file is ever executed as us.
 	want=$1; shift
-	[ -x "$agent" ] || { echo "@@error $agent is missing"; exit 0; }
+	[ -f "$agent" ] || { echo "@@error $agent is missing"; exit 0; }
 	own=$(mktemp -d "${TMPDIR:-/tmp}/tpu-relay.XXXXXX") || { echo "@@error cannot make a private directory"; exit 0; }
 	cp "$agent" "$own/agent" && chmod 700 "$own/agent" || { rm -rf "$own"; echo "@@error cannot copy $agent"; exit 0; }
 	got=$( (openssl dgst -sha256 -r < "$own/agent" || sha256sum < "$own/agent") 2>/dev/null | cut -c1-64)
