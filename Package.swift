@@ -113,7 +113,9 @@ let package = Package(
         // `make bench`: speed goals measured against real baselines, results written to a file.
         .executableTarget(
             name: "tpudeploy-bench",
-            dependencies: ["TPUDeployKit", "TPUDeploySimulator"]
+            dependencies: ["TPUDeployKit", "TPUDeploySimulator"],
+            // The Ansible playbook the fleet bench runs, read from the source tree (make bench runs from there).
+            exclude: ["ansible"]
         ),
         .testTarget(
             name: "TPUDeployKitTests",

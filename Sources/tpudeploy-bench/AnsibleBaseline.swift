@@ -59,6 +59,40 @@ struct AnsibleBaseline {
                               deadlineSeconds: deadlineSeconds, log: log)
     }
 
+    /// `ansible-playbook PLAYBOOK -e @VARS -f FORKS`, metered and started cold, as `adHoc`.
+    func playbook(_ playbook: URL, extraVariables: URL, forks: Int, pipelining: Bool, deadlineSeconds: Int, log: URL) throws -> MeteredRun {
+        defer { closeControlMasters() }
+        let command = [ansiblePlaybook, playbook.path] + connectionArguments + ["-e", "@\(extraVariables.path)", "-f", String(forks)]
+        return try meteredRun(command, environment: environment(pipelining: pipelining), deadlineSeconds: deadlineSeconds, log: log)
+    }
+
+    static let notInstalled = "not measured: ansible-core is not installed in build/venv (make bench installs it)"
+
+    /// One measured tool per setting: Ansible's defaults `runs` times, then pipelining on once. `run` makes one
+    /// metered run (pipelining, run index); `passed` counts the hosts it reports done.
+    func variants(tool: String, command: String, boards: Int, runs: Int, passed: (String) -> Int,
+                  _ run: (_ pipelining: Bool, _ index: Int) throws -> MeteredRun) rethrows -> [FleetBenchmarkResult.Tool] {
+        try [false, true].map { pipelining in
+            let measured = try (0..<(pipelining ? 1 : runs)).map { index in
+                let result = try run(pipelining, index)
+                return FleetBenchmarkResult.Run(result, boardsOK: passed(result.output))
+            }
+            return FleetBenchmarkResult.Tool(tool: "\(tool) (\(pipelining ? "pipelining on" : "defaults"))",
+                                             command: command + (pipelining ? " (ANSIBLE_PIPELINING=True)" : ""),
+                                             runs: measured, boardsInFlight: boards)
+        }
+    }
+
+    /// Hosts of the PLAY RECAP with nothing failed and nothing unreachable
+    /// (`evb1 : ok=5 changed=0 unreachable=0 failed=0 ...`).
+    static func hostsPassedPlaybook(_ output: String) -> Int {
+        guard let recap = output.range(of: "PLAY RECAP") else { return 0 }
+        return output[recap.upperBound...].split(separator: "\n").filter { line in
+            let fields = line.split(separator: " ")
+            return fields.contains { $0.hasPrefix("ok=") } && fields.contains("unreachable=0") && fields.contains("failed=0")
+        }.count
+    }
+
     /// Hosts the default callback reported as `SUCCESS` or `CHANGED` (`host | SUCCESS => {`).
     static func succeededHosts(_ output: String) -> Int {
         output.split(separator: "\n").filter { line in

@@ -13,6 +13,56 @@ struct BenchmarkResult: Codable {
     var speedup: Double
     var goalMet: Bool
     var notes: String
+
+    /// From the samples of both sides: medians, our spread, the speedup (baseline over ours) and the goal,
+    /// judged by `goalMet(ourMedian, speedup)`.
+    init(name: String, goal: String, seconds ours: [Double], baselineName: String, baselineSeconds baseline: [Double],
+         goalMet: (_ ourMedian: Double, _ speedup: Double) -> Bool, notes: String) {
+        self.name = name
+        self.goal = goal
+        runs = ours.count
+        medianSeconds = median(ours)
+        minSeconds = ours.min() ?? 0
+        maxSeconds = ours.max() ?? 0
+        self.baselineName = baselineName
+        baselineMedianSeconds = median(baseline)
+        speedup = baselineMedianSeconds / medianSeconds
+        self.goalMet = goalMet(medianSeconds, speedup)
+        self.notes = notes
+    }
+}
+
+/// A measured quantity over several runs, as the engine benchmarks write it: median, spread and unit.
+struct Figure: Encodable {
+    var median: Double
+    var min: Double
+    var max: Double
+    var unit: String
+
+    init(_ values: [Double], unit: String) {
+        median = tpudeploy_bench.median(values)
+        min = values.min() ?? 0
+        max = values.max() ?? 0
+        self.unit = unit
+    }
+}
+
+/// The release engine beside tpudeploy-bench and a runtime directory in `scratch` whose libbmlib.so and libbmrt.so
+/// are the simulated runtime, after checking that they and `model` exist (`make` names the target that builds
+/// the model).
+func simulatedEngine(model: String, make target: String, scratch: URL) throws -> (engine: String, runtimeDirectory: String) {
+    let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    let engine = products.appendingPathComponent("tpu-llm-engine").path
+    let runtimeLibrary = products.appendingPathComponent("libTPUSimRuntime.so").path
+    for path in [engine, runtimeLibrary, model] where !FileManager.default.fileExists(atPath: path) {
+        throw BenchmarkError(description: "\(path) is missing: run `swift build -c release` and `make \(target)`")
+    }
+    let runtime = scratch.appendingPathComponent("runtime")
+    try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
+    for name in ["libbmlib.so", "libbmrt.so"] {
+        try FileManager.default.createSymbolicLink(atPath: runtime.appendingPathComponent(name).path, withDestinationPath: runtimeLibrary)
+    }
+    return (engine, runtime.path)
 }
 
 func median(_ values: [Double]) -> Double {

@@ -5,12 +5,6 @@ import TPUDeployKit
 /// host time per generated token with net execution made free (`TPU_SIM_FREE_NETS=1`), tokenizer throughput,
 /// startup to ready excluding the model load, and resident memory.
 struct EngineBenchmarkResult: Encodable {
-    struct Figure: Encodable {
-        var median: Double
-        var min: Double
-        var max: Double
-        var unit: String
-    }
     var name = "tpu-llm-engine on the simulated runtime (llama2-sim, release build)"
     var runs: Int
     var hostMicrosecondsPerToken: Figure
@@ -28,25 +22,11 @@ struct EngineBenchmarkResult: Encodable {
     var notes: String
 }
 
-private func figure(_ values: [Double], unit: String) -> EngineBenchmarkResult.Figure {
-    EngineBenchmarkResult.Figure(median: median(values), min: values.min() ?? 0, max: values.max() ?? 0, unit: unit)
-}
-
 func benchmarkEngine(runs: Int, scratch: URL) async throws -> (result: any Encodable, summary: String) {
-    let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    let engine = products.appendingPathComponent("tpu-llm-engine").path
-    let runtimeLibrary = products.appendingPathComponent("libTPUSimRuntime.so").path
     let model = URL(fileURLWithPath: "build/sim-models/llama2-sim")
-    for path in [engine, runtimeLibrary, model.appendingPathComponent("llama2-sim.bmodel").path] where !FileManager.default.fileExists(atPath: path) {
-        throw BenchmarkError(description: "\(path) is missing: run `swift build -c release` and `make sim-models`")
-    }
-    let runtime = scratch.appendingPathComponent("runtime")
-    try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
-    for name in ["libbmlib.so", "libbmrt.so"] {
-        try FileManager.default.createSymbolicLink(atPath: runtime.appendingPathComponent(name).path, withDestinationPath: runtimeLibrary)
-    }
+    let (engine, runtime) = try simulatedEngine(model: model.appendingPathComponent("llama2-sim.bmodel").path, make: "sim-models", scratch: scratch)
     let modelArguments = ["--model", model.appendingPathComponent("llama2-sim.bmodel").path,
-                          "--tokenizer", model.appendingPathComponent("tokenizer.model").path, "--runtime-dir", runtime.path]
+                          "--tokenizer", model.appendingPathComponent("tokenizer.model").path, "--runtime-dir", runtime]
     var environment = ProcessInfo.processInfo.environment
     environment["TPU_SIM_NPU_HEAP_BYTES"] = String(8 << 30)
 
@@ -103,10 +83,10 @@ func benchmarkEngine(runs: Int, scratch: URL) async throws -> (result: any Encod
     loading.stop()
 
     let result = EngineBenchmarkResult(
-        runs: runs, hostMicrosecondsPerToken: figure(free, unit: "µs"), hostCostGoalMet: median(free) < 200,
-        microsecondsPerTokenWithSimMath: figure(withMath, unit: "µs"),
-        tokenizerMegabytesPerSecond: figure(megabytes, unit: "MB/s"), tokenizerTokensPerSecond: figure(tokenRates, unit: "tokens/s"),
-        startupToReadySeconds: figure(startups, unit: "s"), rssBeforeModelMiB: beforeModel, rssReadyMiB: median(readyRSS),
+        runs: runs, hostMicrosecondsPerToken: Figure(free, unit: "µs"), hostCostGoalMet: median(free) < 200,
+        microsecondsPerTokenWithSimMath: Figure(withMath, unit: "µs"),
+        tokenizerMegabytesPerSecond: Figure(megabytes, unit: "MB/s"), tokenizerTokensPerSecond: Figure(tokenRates, unit: "tokens/s"),
+        startupToReadySeconds: Figure(startups, unit: "s"), rssBeforeModelMiB: beforeModel, rssReadyMiB: median(readyRSS),
         rssGoalMet: median(readyRSS) < 30,
         notes: "rss_ready_mib includes the tiny sim model and the simulated runtime, which keeps device memory in host memory (an upper bound for the engine alone); rss_before_model_mib is the server answering /health before it loads anything. The engine is linked with the static Swift runtime by SwiftPM (mapped, mostly untouched).")
     let summary = String(format: "engine: host cost %.1f µs/token with free nets (goal < 200 µs → %@; %.0f µs with sim math); tokenizer %.2f MB/s, %.0f tokens/s; startup to ready %.3f s excluding load; RSS %.1f MiB before the model, %.1f MiB ready (goal < 30 MB → %@)",

@@ -61,9 +61,13 @@ func fleetSummary(_ result: FleetBenchmarkResult) -> String {
         lines.append("    \(tool.tool): \(seconds(tool.medianSeconds)), \(mebibytes(tool.hostMemoryPerBoardBytes)) per board\(tool.notMeasured.map { " — \($0)" } ?? "")")
     }
     if let speedup = control.speedupOverAnsible { lines.append(String(format: "    → %.1fx faster than Ansible's defaults", speedup)) }
-    for tool in [control.rolloutFirst, control.rolloutSkip] {
-        lines.append("    \(tool.tool): \(tool.notMeasured ?? seconds(tool.medianSeconds))")
+    let rollout = control.rollout
+    lines.append("  \(rollout.full.tool): \(rollout.full.notMeasured ?? seconds(rollout.full.medianSeconds))\(rollout.full.runs.first.map { ", \($0.boardsOK) of \(control.boards) boards ok" } ?? "")")
+    lines += rollout.preparation.map { "    \($0.prefix(300))" }
+    for tool in [rollout.atTarget] + rollout.ansibleCheck {
+        lines.append("    \(tool.tool): \(tool.notMeasured ?? "\(seconds(tool.medianSeconds)), \(mebibytes(tool.hostMemoryPerBoardBytes)) per board")")
     }
+    if let speedup = rollout.speedupOverAnsible { lines.append(String(format: "    → %.1fx faster than Ansible's check with its defaults", speedup)) }
     lines.append(String(format: "  distribution, %d boards, %.0f MiB, %d Mbit/s links and host link: one board's scp %@ (bound from one source %.0f s)",
                         distribution.boards, Double(distribution.payloadBytes) / Double(1 << 20), distribution.rateMbit,
                         seconds(distribution.oneBoard.seconds), distribution.fromOneSourceBoundSeconds))

@@ -6,7 +6,7 @@ struct FleetBenchmarkResult: Encodable {
     var name = "fleet: control of 64 simulated boards and distribution of a big file to 16, against Ansible and parallel-scp"
     var goals = [
         "control": "fleet inspect of 64 boards faster than Ansible gathering facts with the same parallelism; host memory per board in flight reported",
-        "rollout_skip": "a rollout of 64 boards already at the target: every board skipped after one round trip",
+        "rollout_at_target": "a rollout of 64 boards already at the target: every board skipped after one round trip, in a few seconds, far less than Ansible checking the same facts, file hashes and engine health with the same parallelism; host memory per board in flight reported",
         "distribution_wall": "16 boards over 100 Mbit/s links and a 100 Mbit/s host link: wall time ≤ 1.5× one board's push",
         "distribution_host_bytes": "host bytes sent ≤ 1.1× the payload",
     ]
@@ -104,10 +104,26 @@ struct FleetBenchmarkResult: Encodable {
         /// Ansible's median (default settings) over tpudeploy's median.
         var speedupOverAnsible: Double?
         var goalMet: Bool?
-        /// The rollout that brings the boards to the target first (push, launch, verify); measured for the record.
-        var rolloutFirst: Tool
-        var rolloutSkip: Tool
+        var rollout: Rollout
         var notes: String
+    }
+
+    /// `fleet rollout` of the control boards: from nothing to serving, then again with every board at the target,
+    /// against Ansible checking what the skip checks.
+    struct Rollout: Encodable {
+        /// The rollout that brings every board to the target (push, launch, verify of a small simulated model).
+        var full: Tool
+        /// The same command again: every board skipped after one look.
+        var atTarget: Tool
+        /// `ansible-playbook` checking the same boards: facts, the deployed files' sha256 and the engine's /health.
+        var ansibleCheck: [Tool]
+        /// What preparing the boards took beyond the full rollout (a retry of boards it did not finish), empty when
+        /// it finished them all.
+        var preparation: [String]
+        /// Ansible's median (default settings) over the at-target rollout's median.
+        var speedupOverAnsible: Double?
+        var goalMet: Bool?
+        var notes = "The at-target rollout connects to every board, reads its facts (board, dtb, RAM, live heaps), the sizes of the deployed files and the manifest push wrote (name, size, sha256 of each file as verified on the board when it was written), finds the engine started from that directory after the manifest changed and asks its /health over an SSH port forward; it does not re-hash the files. Ansible's check gathers all facts, hashes every deployed file on the board (stat with checksum_algorithm sha256, one module run per file) and GETs /health on the board's 127.0.0.1 (uri): the way an Ansible site checks the same thing. host_memory_per_board_bytes as for inspect (sampled every 0.05 s for tpudeploy's at-target runs, 0.25 s otherwise)."
     }
 
     struct Transfer: Encodable {

@@ -47,32 +47,26 @@ func benchmarkFleetControl(tpudeploy: String, ansible: AnsibleBaseline?, boards:
         let result = try meteredRun([tpudeploy, "fleet", "inspect", "--inventory", inventory.path, "--parallel", String(boards), "--json"],
                                     directory: directory, deadlineSeconds: 300, interval: 0.05,
                                     log: directory.appendingPathComponent("inspect-\(run).jsonl"))
-        inspectRuns.append(.init(result, boardsOK: fleetSummaryCount(result.output, outcome: "ok")))
+        inspectRuns.append(.init(result, boardsOK: FleetSummaryLine(result.output).count("ok")))
     }
     let inspect = FleetBenchmarkResult.Tool(tool: "tpudeploy fleet inspect",
                                             command: "tpudeploy fleet inspect --inventory boards.ini --parallel \(boards) --json",
                                             runs: inspectRuns, boardsInFlight: boards)
 
     // Ansible's fact gathering on the same inventory with the same parallelism: defaults, then with pipelining.
-    var ansibleTools: [FleetBenchmarkResult.Tool] = []
-    let missing = "not measured: ansible-core is not installed in build/venv (make bench installs it)"
+    let ansibleTools: [FleetBenchmarkResult.Tool]
     if let ansible {
-        for pipelining in [false, true] {
-            var measured: [FleetBenchmarkResult.Run] = []
-            for run in 0..<(pipelining ? 1 : max(1, runs - 1)) {
-                let result = try ansible.adHoc(module: "setup", forks: boards, pipelining: pipelining, deadlineSeconds: 600,
-                                               log: directory.appendingPathComponent("ansible-setup-\(pipelining)-\(run).log"))
-                measured.append(.init(result, boardsOK: AnsibleBaseline.succeededHosts(result.output)))
-            }
-            ansibleTools.append(.init(tool: pipelining ? "ansible setup (pipelining on)" : "ansible setup (defaults)",
-                                      command: "ansible all -i boards.ini -m setup -f \(boards)\(pipelining ? " (ANSIBLE_PIPELINING=True)" : "")",
-                                      runs: measured, boardsInFlight: boards))
+        ansibleTools = try ansible.variants(tool: "ansible setup", command: "ansible all -i boards.ini -m setup -f \(boards)", boards: boards,
+                                            runs: max(1, runs - 1), passed: AnsibleBaseline.succeededHosts) { pipelining, run in
+            try ansible.adHoc(module: "setup", forks: boards, pipelining: pipelining, deadlineSeconds: 600,
+                              log: directory.appendingPathComponent("ansible-setup-\(pipelining)-\(run).log"))
         }
     } else {
-        ansibleTools.append(.init(tool: "ansible setup", command: "ansible all -i boards.ini -m setup -f \(boards)", notMeasured: missing))
+        ansibleTools = [.init(tool: "ansible setup", command: "ansible all -i boards.ini -m setup -f \(boards)", notMeasured: AnsibleBaseline.notInstalled)]
     }
 
-    let rollout = benchmarkRolloutSkip(tpudeploy: tpudeploy, inventory: inventory, boards: boards, runs: runs, directory: directory)
+    let rollout = benchmarkRolloutAtTarget(tpudeploy: tpudeploy, ansible: ansible, inventory: inventory, simulator: Simulator(stateDirectory: state),
+                                           boards: boards, runs: runs, directory: directory)
 
     // A run where some board did not answer stays in the results (boards_ok says so), but no goal is met on it.
     let ours = inspect.medianSeconds, theirs = ansibleTools.first?.medianSeconds
@@ -82,16 +76,6 @@ func benchmarkFleetControl(tpudeploy: String, ansible: AnsibleBaseline?, boards:
     return .init(
         boards: boards, parallelism: boards, fit: fit, everyBoardAnswered: everyBoardAnswered, inspect: inspect,
         ansibleSetup: ansibleTools, speedupOverAnsible: speedup, goalMet: speedup.map { $0 > 1 && everyBoardAnswered },
-        rolloutFirst: rollout.first, rolloutSkip: rollout.skip,
+        rollout: rollout,
         notes: "Every tool is a process started as a user starts it (tpudeploy's time includes its start, reading the inventory and tpudeploy.yaml). Boards' links are not shaped here. Ansible: ansible-core's defaults (ssh with ControlMaster, fresh control sockets each run, closed after it), /usr/bin/python3 given as the interpreter so no run pays for discovery; `setup` gathers all facts, more than tpudeploy's probe (board, dtb, RAM, heaps, deployed model, engine), which is what a user of Ansible gets. host_memory_per_board_bytes: the peak of the process tree's summed Pss over the runs, divided by the boards in flight (peak_process_rss_per_board_bytes: the largest single process's VmHWM, so for tpudeploy its peak RSS, shared libraries included), sampled every 0.05 s for tpudeploy and 0.25 s for Ansible.")
-}
-
-/// `counts[outcome]` of the `tpudeploy.fleet-summary/1` line in JSON-lines output; 0 when there is none.
-func fleetSummaryCount(_ output: String, outcome: String) -> Int {
-    for line in output.split(separator: "\n").reversed() where line.contains("tpudeploy.fleet-summary/1") {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let counts = object["counts"] as? [String: Any] else { return 0 }
-        return counts[outcome] as? Int ?? 0
-    }
-    return 0
 }

@@ -4,12 +4,6 @@ import Foundation
 /// runtime: prompt-pass and decode speed with the nets' math on this machine's CPU, and the engine's own host cost
 /// per token with the nets made free (`TPU_SIM_FREE_NETS=1`).
 struct SmolLM2BenchmarkResult: Encodable {
-    struct Figure: Encodable {
-        var median: Double
-        var min: Double
-        var max: Double
-        var unit: String
-    }
     var name = "tpu-llm-engine on SmolLM2-135M-Instruct, simulated runtime (release build)"
     var runs: Int
     var seqLen: Int
@@ -22,25 +16,15 @@ struct SmolLM2BenchmarkResult: Encodable {
 }
 
 func benchmarkSmolLM2(runs: Int, scratch: URL) async throws -> (result: any Encodable, summary: String) {
-    let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    let engine = products.appendingPathComponent("tpu-llm-engine").path
-    let runtimeLibrary = products.appendingPathComponent("libTPUSimRuntime.so").path
     let model = URL(fileURLWithPath: "build/smollm2/smollm2-135m")
     let bmodel = model.appendingPathComponent("smollm2-135m.bmodel").path
-    for path in [engine, runtimeLibrary, bmodel] where !FileManager.default.fileExists(atPath: path) {
-        throw BenchmarkError(description: "\(path) is missing: run `swift build -c release` and `make smollm`")
-    }
-    let runtime = scratch.appendingPathComponent("runtime")
-    try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
-    for name in ["libbmlib.so", "libbmrt.so"] {
-        try FileManager.default.createSymbolicLink(atPath: runtime.appendingPathComponent(name).path, withDestinationPath: runtimeLibrary)
-    }
+    let (engine, runtime) = try simulatedEngine(model: bmodel, make: "smollm", scratch: scratch)
     let config = try JSONSerialization.jsonObject(with: Data(contentsOf: model.appendingPathComponent("model.json"))) as? [String: Any]
     let seqLen = (config?["seq_len"] as? NSNumber)?.intValue ?? 0
     var environment = ProcessInfo.processInfo.environment
     environment["TPU_SIM_NPU_HEAP_BYTES"] = String(8 << 30)
     let arguments = ["generate", "--model", bmodel, "--tokenizer", model.appendingPathComponent("vocab.json").path,
-                     "--family", "smollm2", "--runtime-dir", runtime.path, "--json",
+                     "--family", "smollm2", "--runtime-dir", runtime, "--json",
                      "--prompt", "Write a short story about a lighthouse keeper.", "--max-tokens", "64"]
 
     func generate(freeNets: Bool) throws -> (prompt: Int, ttft: Double, rate: Double) {
@@ -64,13 +48,10 @@ func benchmarkSmolLM2(runs: Int, scratch: URL) async throws -> (result: any Enco
         decode.append(real.rate)
         host.append(1e6 / (try generate(freeNets: true)).rate)
     }
-    func figure(_ values: [Double], unit: String) -> SmolLM2BenchmarkResult.Figure {
-        .init(median: median(values), min: values.min() ?? 0, max: values.max() ?? 0, unit: unit)
-    }
     let result = SmolLM2BenchmarkResult(
         runs: prefill.count, seqLen: seqLen, promptTokens: promptTokens,
-        prefillTokensPerSecond: figure(prefill, unit: "tokens/s"), decodeTokensPerSecond: figure(decode, unit: "tokens/s"),
-        hostMicrosecondsPerToken: figure(host, unit: "µs"))
+        prefillTokensPerSecond: Figure(prefill, unit: "tokens/s"), decodeTokensPerSecond: Figure(decode, unit: "tokens/s"),
+        hostMicrosecondsPerToken: Figure(host, unit: "µs"))
     let summary = String(format: "smollm2: prefill %.1f tokens/s (%d-token prompt, SEQLEN %d), decode %.1f tokens/s on the simulated runtime; host cost %.0f µs/token with free nets",
                          median(prefill), promptTokens, seqLen, median(decode), median(host))
     return (result, summary)
