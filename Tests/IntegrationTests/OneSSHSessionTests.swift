@@ -13,16 +13,17 @@ struct OneSSHSessionTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let model = root.appendingPathComponent("build/sim-models/llama2-sim")
 
-    /// The logins the board's sshd has accepted since it was created (its log is kept across reboots).
+    /// The logins the board's sshd has accepted since it was created (its log is kept across reboots). sshd
+    /// ends its log lines with CRLF there, one Character in Swift: split on any newline.
     static func logins(_ board: SimulatedBoard) -> Int {
         let log = (try? String(contentsOfFile: board.stateDirectory + "/sshd.log", encoding: .utf8)) ?? ""
-        return log.split(separator: "\n").filter { $0.contains("Accepted ") }.count
+        return log.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("Accepted ") }.count
     }
 
     @Test func aRolloutAndTheEngineCommandsLogInOncePerBoardAndBoot() throws {
         let fleet = try FleetTestDirectory(prefix: "tpd-onesession", repositoryRoot: Self.root)
         defer { fleet.removeWithItsBoards() }
-        let directory = fleet.directory, state = fleet.state
+        let state = fleet.state
         func tpudeploy(_ arguments: [String]) throws -> CommandRunOutcome { try fleet.tpudeploy(arguments) }
         let up = try tpudeploy(["sim", "up", "--state-dir", state, "--boot-delay", "0", "--boards", "2", "--inventory", "boards.ini"])
         try #require(up.status == 0, "\(up.stderr)")
@@ -33,6 +34,10 @@ struct OneSSHSessionTests {
         let simulator = Simulator(stateDirectory: URL(fileURLWithPath: state))
         let boards = try ["evb1", "evb2"].map { try simulator.layout.record($0).board }
         func loginsSince(_ before: [Int]) -> [Int] { zip(boards, before).map { Self.logins($0) - $1 } }
+        /// The boards' sshd logs, for a failure's message.
+        func logs() -> String {
+            boards.map { "\($0.name): " + ((try? String(contentsOfFile: $0.stateDirectory + "/sshd.log", encoding: .utf8)) ?? "unreadable") }.joined(separator: "\n")
+        }
 
         // The rollout: llama2-sim's 4608 MiB block fits no factory heap, so each board gets a layout and reboots,
         // then is pushed, launched and verified. One login before the reboot, one after it, none for the engine.
@@ -45,7 +50,7 @@ struct OneSSHSessionTests {
             let phases = Set(lines.filter { $0["board"] as? String == name }.compactMap { $0["phase"] as? String })
             #expect(phases.isSuperset(of: ["reboot", "launch", "verify"]), "\(name): \(phases)")
         }
-        #expect(loginsSince(before) == [2, 2], "logins per board during the rollout")
+        #expect(loginsSince(before) == [2, 2], "logins per board during the rollout\n\(logs())")
 
         // Again: every board is at the target, found so (engine health included) on one login each.
         before = boards.map(Self.logins)
