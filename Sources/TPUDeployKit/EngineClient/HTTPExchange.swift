@@ -56,6 +56,8 @@ enum HTTPExchange {
                 break
             }
             guard !bytes.isEmpty else { continue }
+            // Nothing more is handed on once cancelled, even what had already arrived.
+            if cancellation?.isCancelled == true { throw HTTPError.cancelled }
             lastHeard = Date()
             let body = try parser.consume(bytes)
             if !headSeen, let head = parser.head {

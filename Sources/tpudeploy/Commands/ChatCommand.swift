@@ -89,9 +89,14 @@ private final class ChatSession: @unchecked Sendable {
         lock.withLock { current = answer; if answer != nil { shown = "" } }
     }
 
+    /// Prints a piece of the answer unless Ctrl-C stopped it: under the lock `run`'s handler cancels with, so no
+    /// piece shows after the ^C the terminal echoed.
     private func show(_ piece: String) {
-        lock.withLock { shown += piece }
-        FileHandle.standardOutput.write(Data(piece.utf8))
+        lock.withLock {
+            guard current?.isCancelled != true else { return }
+            shown += piece
+            FileHandle.standardOutput.write(Data(piece.utf8))
+        }
     }
 
     private var shownText: String { lock.withLock { shown } }
@@ -108,7 +113,7 @@ private final class ChatSession: @unchecked Sendable {
 
     func run() async throws {
         try await handlingInterrupts({ [self] in
-            if let answer = lock.withLock({ current }) { answer.cancel() } else { FileHandle.standardError.write(Data("\n(Ctrl-D or /exit leaves)\n> ".utf8)) }
+            if lock.withLock({ current.map { $0.cancel() } }) == nil { FileHandle.standardError.write(Data("\n(Ctrl-D or /exit leaves)\n> ".utf8)) }
         }) {
             try await converse()
         }
