@@ -98,7 +98,7 @@ struct PayloadFaultTests {
             var failure: Error?
             do {
                 // The timeout is far beyond the test's limit: only recognising the crash loop ends this wait in time.
-                _ = try await engine.withAPI { api, _ in
+                _ = try await engine.withAPI(on: session) { api in
                     try await EngineReadiness(api: api, timeoutSeconds: 3600).wait(
                         fixMemoryCommand: nil, logTail: { (try? await manager.logs(spec, lines: 15)) ?? "" },
                         serviceRestarts: { try? await manager.status(spec).restarts }, onProgress: { _ in })

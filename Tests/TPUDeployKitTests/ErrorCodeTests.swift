@@ -27,6 +27,7 @@ struct ErrorCodeTests {
         (RootAccessError.passwordNeeded(user: "u", target: "t"), "sudo_password_needed"),
         (RootAccessError.sudoRefused(user: "u", target: "t", message: "m"), "sudo_refused"),
         (PortForwardError.cannotListen(port: 1, reason: "r"), "forward_cannot_listen"),
+        (SSHTunnelError.refused(target: "t", host: "h", port: 1, reason: "r"), "tunnel_refused"),
         (UploadError.permissionDenied(target: "t", path: "p"), "upload_permission_denied"),
         (UploadError.noSpace(target: "t", path: "p", freeBytes: 1, neededBytes: 2), "not_enough_space"),
         (UploadError.connectionLost(target: "t", path: "p", acknowledgedBytes: 1, reason: "r"), "connection_lost"),

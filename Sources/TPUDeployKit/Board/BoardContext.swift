@@ -59,19 +59,9 @@ public struct BoardContext: Sendable {
         return { context.report(phase, .memoryFix($0)) }
     }
 
-    /// The deployment on this board, for its service spec; `engineAccess()` for its HTTP API.
+    /// The deployment on this board: its service spec, and its HTTP API through `session` (`withAPI(on:)`).
     public var engine: DeployedEngine {
         DeployedEngine(deployment: deployment, target: target, passwordProvider: passwordProvider)
-    }
-
-    /// The way to the engine's HTTP API on this board (a port forward per call, on an SSH login of its own). That
-    /// login reuses the password this session logged in with, if it used one, so nobody is asked twice.
-    public func engineAccess() async -> DeployedEngine {
-        var access = engine
-        if let password = await session.loginPassword {
-            access = DeployedEngine(deployment: deployment, target: target, passwordProvider: { _ in password })
-        }
-        return access
     }
 
     /// The command that makes room for this deployment's model, for messages; nil without a model profile.

@@ -3,9 +3,9 @@ import Foundation
 import Glibc
 #endif
 
-/// One HTTP/1.1 exchange over a TCP connection to a local port (the near end of an SSH port forward to the
-/// engine). Blocking, with a timeout on every wait, so it runs on a worker thread; `cancel()` from any thread
-/// ends a streaming read (how Ctrl-C stops an answer without stopping the program).
+/// One HTTP/1.1 exchange over a TCP connection to a local port (the near end of `tpudeploy forward`, or an
+/// engine run on this machine). Blocking, with a timeout on every wait, so it runs on a worker thread; `cancel()`
+/// from any thread ends a streaming read.
 public final class HTTPConnection: @unchecked Sendable {
     private let descriptor: Int32
     private let lock = NSLock()
@@ -56,12 +56,10 @@ public final class HTTPConnection: @unchecked Sendable {
 
     /// Sends one request; `Connection: close` so the body may also end with the connection.
     public func send(method: String, path: String, headers: [String: String] = [:], body: Data? = nil) throws {
-        var text = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
-        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { text += "\(name): \(value)\r\n" }
-        if let body { text += "Content-Length: \(body.count)\r\n" }
-        text += "\r\n"
-        var bytes = Data(text.utf8)
-        if let body { bytes.append(body) }
+        try sendAll(HTTPExchange.request(method: method, path: path, host: "\(host):\(port)", headers: headers, body: body))
+    }
+
+    private func sendAll(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -73,6 +71,29 @@ public final class HTTPConnection: @unchecked Sendable {
                 offset += written
             }
         }
+    }
+
+    /// What arrives within `seconds`: empty when nothing did, nil once the peer closed (blocking).
+    func readSome(waitingAtMost seconds: Double) throws -> [UInt8]? {
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&poller, 1, Int32(max(1, seconds * 1000)))
+        if isCancelled { throw HTTPError.cancelled }
+        if ready < 0 {
+            if errno == EINTR { return [] }
+            throw HTTPError.io(String(cString: strerror(errno)))
+        }
+        if ready == 0 { return [] }
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        let count = recv(descriptor, &chunk, chunk.count, 0)
+        if count < 0 {
+            if errno == EINTR { return [] }
+            throw isCancelled ? HTTPError.cancelled : HTTPError.io(String(cString: strerror(errno)))
+        }
+        if count == 0 {
+            if isCancelled { throw HTTPError.cancelled }
+            return nil
+        }
+        return Array(chunk[..<count])
     }
 
     /// Reads the response, handing body bytes to `onBody` as they arrive; returns the head. `timeout` bounds
@@ -121,5 +142,16 @@ public final class HTTPConnection: @unchecked Sendable {
         var collected = Data()
         let head = try connection.receive(timeout: timeout) { collected.append(contentsOf: $0) }
         return (head, collected)
+    }
+}
+
+/// A local socket as the engine's connection: each blocking wait on a thread of its own, off the cooperative pool.
+extension HTTPConnection: HTTPByteStream {
+    public func write(_ bytes: [UInt8]) async throws {
+        try await DedicatedThread.run("tpudeploy.http-write") { try self.sendAll(bytes) }
+    }
+
+    public func read(waitingAtMost seconds: Double) async throws -> [UInt8]? {
+        try await DedicatedThread.run("tpudeploy.http-read") { try self.readSome(waitingAtMost: seconds) }
     }
 }

@@ -34,7 +34,7 @@ public struct RebootWatcher: Sendable {
         // The old session stays open until the board is back: it holds the run's board lock, which must
         // outlast the reboot's sync (minutes on a busy eMMC); the reboot itself ends it on the board.
         do {
-            let fresh = try await waitForNewBoot(after: before)
+            let fresh = try await waitForNewBoot(after: before, old: shell.session)
             await shell.session.close()
             return fresh
         } catch {
@@ -43,9 +43,10 @@ public struct RebootWatcher: Sendable {
         }
     }
 
-    private func waitForNewBoot(after before: String) async throws -> SSHSession {
+    /// Watches the old session until the board goes down (no new login while it is still up), then logs in
+    /// until a login finds a new boot id; that login is the board's session from then on (one login per boot).
+    private func waitForNewBoot(after before: String, old: SSHSession) async throws -> SSHSession {
         var probe = target
-        probe.connectTimeout = min(target.connectTimeout, 3)
         probe.acceptNewHostKey = false
 
         let start = Date()
@@ -58,13 +59,21 @@ public struct RebootWatcher: Sendable {
                 lastReport = waited
             }
             do {
-                let session = try await SSHSession.connect(to: probe, passwordProvider: passwordProvider)
-                let now = (try? await session.run(Self.bootIDCommand, timeout: 30).stdoutText)?
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-                await session.close()
-                if let now, !now.isEmpty, now != before {
-                    // Back with a new kernel: a session with the user's own timeouts, not the probe's short one.
-                    return try await SSHSession.connect(to: target, passwordProvider: passwordProvider)
+                if !sawItDown {
+                    // The old session answers while the board is still up; its end (the board's sshd stopped) is the
+                    // board going down.
+                    let now = try await old.run(Self.bootIDCommand, timeout: 5).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if now != before { sawItDown = true }
+                } else {
+                    // A short connect wait, so that a board still booting is asked again soon; the session keeps the
+                    // target's own waits once it is in.
+                    let session = try await SSHSession.connect(to: probe, passwordProvider: passwordProvider,
+                                                               connectTimeout: min(target.connectTimeout, 3))
+                    let now = (try? await session.run(Self.bootIDCommand, timeout: 30).stdoutText)?
+                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                    // Back with a new kernel: this login is the board's session from now on.
+                    if let now, !now.isEmpty, now != before { return session }
+                    await session.close()
                 }
             } catch let error as SSHError {
                 switch error {

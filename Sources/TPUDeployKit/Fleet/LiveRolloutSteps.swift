@@ -144,7 +144,7 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
             reasons.append(state.engines.isEmpty ? "no engine serves \(directory)" : "the engine was started before the files last changed")
         } else {
             let engine = DeployedEngine(deployment: deployment.reference, target: session.target, passwordProvider: steps.passwordProvider)
-            let health = try? await engine.withAPI(apiKey: steps.apiKey?.value, timeout: 10) { api, _ in try await DedicatedThread.run("tpudeploy.health") { try api.health() } }
+            let health = try? await engine.withAPI(on: session, apiKey: steps.apiKey?.value, timeout: 10) { try await $0.health() }
             if health?.status != .ready {
                 needs += [.launch, .verify]
                 reasons.append("the engine's /health says \(health?.status.rawValue ?? "nothing")")

@@ -16,6 +16,9 @@ public final class SSHConnection: @unchecked Sendable {
     /// The password that opened the session, kept for `sudo` on the board.
     public private(set) var loginPassword: String?
     private var closed = false
+    /// Seconds the TCP connect and the server's first answer are waited for: the target's, or a caller's shorter
+    /// one (polling a rebooting board); the session's later waits use the target's.
+    private var connectWait: Int
     /// Commands that run until released or until the session closes (board locks), by token; closed before
     /// the session is freed.
     private var heldCommands: [Int: RunningCommand] = [:]
@@ -24,16 +27,18 @@ public final class SSHConnection: @unchecked Sendable {
     init(target: SSHTarget, session: ssh_session) {
         self.target = target
         self.session = session
+        connectWait = target.connectTimeout
     }
 
     deinit { close() }
 
     /// Connects, verifies the host key and logs in; throws a typed error that says what to do.
-    static func open(_ target: SSHTarget, passwordProvider: PasswordProvider?) throws -> SSHConnection {
+    static func open(_ target: SSHTarget, passwordProvider: PasswordProvider?, connectTimeout: Int? = nil) throws -> SSHConnection {
         guard let raw = ssh_new() else {
             throw SSHError.libssh(operation: "ssh_new", reason: "out of memory")
         }
         let connection = SSHConnection(target: target, session: raw)
+        if let connectTimeout { connection.connectWait = min(connectTimeout, target.connectTimeout) }
         try connection.configure()
         try connection.connectAndVerifyHost()
         try connection.authenticate(passwordProvider: passwordProvider)
@@ -75,7 +80,7 @@ public final class SSHConnection: @unchecked Sendable {
         }
         if let user = target.user { try setOption(SSH_OPTIONS_USER, user, "the user") }
         if let file = target.knownHostsFile { try setOption(SSH_OPTIONS_KNOWNHOSTS, file, "the known-hosts file") }
-        var timeout = Int(target.connectTimeout)
+        var timeout = connectWait
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
         // Without TCP_NODELAY a small message sent right after another (a command's input, then its EOF) waits
         // for the board's delayed ACK: ~40 ms on every such round trip (OpenSSH sets it for interactive sessions).
@@ -111,9 +116,9 @@ public final class SSHConnection: @unchecked Sendable {
             let reason = lastError
             let waited = Date().timeIntervalSince(started)
             if reason.localizedCaseInsensitiveContains("timeout") || reason.localizedCaseInsensitiveContains("timed out")
-                || waited >= Double(target.connectTimeout) - 0.5
+                || waited >= Double(connectWait) - 0.5
             {
-                throw SSHError.connectTimedOut(target: target.displayName, seconds: target.connectTimeout)
+                throw SSHError.connectTimedOut(target: target.displayName, seconds: connectWait)
             }
             throw SSHError.cannotResolveOrConnect(target: target.displayName, reason: reason)
         }

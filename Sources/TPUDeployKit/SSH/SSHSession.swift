@@ -19,11 +19,16 @@ public final class SSHSession: @unchecked Sendable {
 
     /// Connects to `target`, verifies its host key against known_hosts and logs in.
     /// `passwordProvider` is asked only if the board wants a password and key login did not work.
-    public static func connect(to target: SSHTarget, passwordProvider: PasswordProvider? = nil) async throws -> SSHSession {
+    /// `connectTimeout`, when shorter than the target's, bounds only the connect (a board polled while it
+    /// reboots); the session keeps the target's waits afterwards.
+    public static func connect(to target: SSHTarget, passwordProvider: PasswordProvider? = nil,
+                               connectTimeout: Int? = nil) async throws -> SSHSession {
         let queue = DispatchQueue(label: "tpudeploy.ssh.\(target.host)")
         let connection: SSHConnection = try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try SSHConnection.open(target, passwordProvider: passwordProvider) })
+                continuation.resume(with: Result {
+                    try SSHConnection.open(target, passwordProvider: passwordProvider, connectTimeout: connectTimeout)
+                })
             }
         }
         return SSHSession(target: target, queue: queue, connection: connection)

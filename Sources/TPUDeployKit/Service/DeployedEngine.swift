@@ -69,7 +69,8 @@ public struct DeployedFiles: Sendable, Equatable {
     }
 }
 
-/// The commands' way to the engine on one board: the service manager and, for HTTP, a port forward.
+/// The commands' way to the engine on one board: the service manager's spec and, for HTTP, the engine's API
+/// through the board's SSH session.
 public struct DeployedEngine: Sendable {
     public let deployment: DeploymentReference
     public let target: SSHTarget
@@ -99,19 +100,19 @@ public struct DeployedEngine: Sendable {
                          port: deployment.port, user: target.effectiveUser)
     }
 
-    /// Runs `body` with the engine's API reachable on a local port through an SSH forward. When nothing
-    /// listens on the engine's port on the board, the error says so (not "connection reset by peer").
-    public func withAPI<T: Sendable>(apiKey: String? = nil, timeout: Double = 120,
-                                     _ body: @Sendable (EngineAPI, PortForward) async throws -> T) async throws -> T {
-        let forward = try await PortForward.start(target: target, passwordProvider: passwordProvider, remotePort: deployment.port)
-        // Stopping waits for the forward's thread to end: done on a thread of its own, off the cooperative pool.
+    /// The engine's API on the board's 127.0.0.1, each request a channel on `session` (no second login).
+    public func api(on session: SSHSession, apiKey: String? = nil, timeout: Double = 120) -> EngineAPI {
+        EngineAPI(session: session, port: deployment.port, apiKey: apiKey, timeout: timeout)
+    }
+
+    /// Runs `body` with the engine's API through `session`. When nothing listens on the engine's port on the
+    /// board, the error says so (not the SSH server's refusal).
+    public func withAPI<T: Sendable>(on session: SSHSession, apiKey: String? = nil, timeout: Double = 120,
+                                     _ body: (EngineAPI) async throws -> T) async throws -> T {
         do {
-            let result = try await body(EngineAPI(port: forward.localPort, apiKey: apiKey, timeout: timeout), forward)
-            await DedicatedThread.run("tpudeploy.forward-stop") { forward.stop() }
-            return result
+            return try await body(api(on: session, apiKey: apiKey, timeout: timeout))
         } catch {
-            await DedicatedThread.run("tpudeploy.forward-stop") { forward.stop() }
-            throw explained(error, forward: forward)
+            throw explained(error)
         }
     }
 
@@ -123,36 +124,34 @@ public struct DeployedEngine: Sendable {
         return data.compactMap { $0["id"] as? String }
     }
 
-    /// `error` from talking to the engine through `forward`, in words that say what to do when the cause is
-    /// that nothing listened on the board (the client saw only "connection reset by peer" or an empty answer).
-    public func explained(_ error: Error, forward: PortForward) -> Error {
-        guard error is HTTPError, forward.refusedConnections > 0 else { return error }
+    /// `error` from talking to the engine, in words that say what to do when the cause is that nothing listened
+    /// on the engine's port on the board (the board's SSH server refused the channel).
+    public func explained(_ error: Error) -> Error {
+        guard case SSHTunnelError.refused = error else { return error }
         return EngineAccessError.notListening(deployment: deployment.name, port: deployment.port, target: target.displayName)
     }
 
     /// Like `withAPI`, once the engine has accepted `apiKey`. When the engine wants a key and none was given,
     /// `askForKey` (a prompt on a terminal) is asked once; without it the error says how to pass one.
     public func withAuthorizedAPI<T: Sendable>(
-        apiKey: EngineAPIKey?, askForKey: (@Sendable () throws -> EngineAPIKey?)? = nil, timeout: Double = 120,
-        _ body: @Sendable (EngineAPI, PortForward) async throws -> T
+        on session: SSHSession, apiKey: EngineAPIKey?, askForKey: (@Sendable () throws -> EngineAPIKey?)? = nil,
+        timeout: Double = 120, _ body: (EngineAPI) async throws -> T
     ) async throws -> T {
         let name = deployment.name, port = deployment.port, board = target.displayName
-        return try await withAPI(timeout: timeout) { open, forward in
+        return try await withAPI(on: session, timeout: timeout) { open in
             var key = apiKey
             while true {
-                let api = EngineAPI(port: open.port, apiKey: key?.value, timeout: timeout)
+                var api = open
+                api.apiKey = key?.value
                 // An endpoint behind the key, cheap and side-effect free.
-                let headers = key.map { ["Authorization": "Bearer \($0.value)"] } ?? [:]
-                let models = try await DedicatedThread.run("tpudeploy.key-check") {
-                    try HTTPConnection.exchange(port: api.port, method: "GET", path: "/v1/models", headers: headers, timeout: 30)
-                }
+                let models = try await api.get("/v1/models", timeout: 30)
                 if models.head.status != 401 {
                     // The port is the deployment's only if its engine serves it: another deployment's engine
                     // there must not answer for a name that has none (`chat --name typo`).
                     if models.head.status == 200, let served = Self.servedModels(models.body), !served.isEmpty, !served.contains(name) {
                         throw EngineAccessError.otherDeployment(deployment: name, serving: served[0], port: port, target: board)
                     }
-                    return try await body(api, forward)
+                    return try await body(api)
                 }
                 if let key { throw EngineAccessError.keyRefused(deployment: name, source: key.source) }
                 // A prompt on a terminal waits for a person: on a thread of its own.

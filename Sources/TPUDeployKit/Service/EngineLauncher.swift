@@ -30,7 +30,7 @@ public struct EngineLauncher: Sendable {
         guard let payloads = board.payloads else { throw PayloadError.notGiven(step: "launch") }
         let root = try await RootShell.open(board.session, passwordProvider: board.passwordProvider)
         let manager = EngineServiceManager(root: root, payloads: payloads)
-        let engine = await board.engineAccess()
+        let engine = board.engine
         let spec = try await engine.launchSpec(session: board.session, withAPIKey: board.apiKey != nil)
         try await manager.requirePortFree(spec)
         try await manager.installAPIKey(board.apiKey, for: spec)
@@ -40,7 +40,7 @@ public struct EngineLauncher: Sendable {
         let health: EngineHealth
         do {
             let timeout = timeoutSeconds, fixMemoryCommand = board.fixMemoryCommand
-            health = try await engine.withAPI(apiKey: board.apiKey?.value) { api, _ in
+            health = try await engine.withAPI(on: board.session, apiKey: board.apiKey?.value) { api in
                 try await EngineReadiness(api: api, timeoutSeconds: timeout).wait(
                     fixMemoryCommand: fixMemoryCommand,
                     logTail: { (try? await manager.logs(spec, lines: 15)) ?? "" },

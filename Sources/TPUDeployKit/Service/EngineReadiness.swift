@@ -31,8 +31,8 @@ public struct EngineReadiness: Sendable {
         var lastState = "no answer"
         while true {
             let elapsed = Date().timeIntervalSince(started)
-            let api = self.api
-            let answer: Result<EngineHealth, Error> = await DedicatedThread.run("tpudeploy.readiness") { Result { try api.health() } }
+            let answer: Result<EngineHealth, Error>
+            do { answer = .success(try await api.health()) } catch { answer = .failure(error) }
             switch answer {
             case .success(let health):
                 switch health.status {

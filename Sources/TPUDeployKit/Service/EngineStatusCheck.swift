@@ -21,13 +21,13 @@ public struct EngineStatusCheck: Sendable {
     }
 
     public func check(_ board: BoardContext) async throws -> EngineStatusReport {
-        let engine = await board.engineAccess()
+        let engine = board.engine
         let service = try await board.serviceManager().status(engine.bareSpec)
         var report = EngineStatusReport(deployment: board.deployment.name, service: service)
         guard service.state == .running else { return report }
         do {
-            report.health = try await engine.withAPI(apiKey: board.apiKey?.value, timeout: healthTimeout) { api, _ in
-                try await DedicatedThread.run("tpudeploy.status") { try api.health() }
+            report.health = try await engine.withAPI(on: board.session, apiKey: board.apiKey?.value, timeout: healthTimeout) { api in
+                try await api.health()
             }
         } catch {
             report.healthError = "\(error)"

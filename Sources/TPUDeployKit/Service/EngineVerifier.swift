@@ -20,7 +20,7 @@ public struct VerifyResult: Sendable, Equatable {
     }
 }
 
-/// The verify step: one short conversation with the deployed engine through a port forward, with its timings,
+/// The verify step: one short conversation with the deployed engine through the board's SSH session, with its timings,
 /// the NPU memory the engine holds, and whether the answer is text the tokenizer round-trips.
 public struct EngineVerifier: Sendable {
     public var prompt: String
@@ -41,23 +41,18 @@ public struct EngineVerifier: Sendable {
         board.report(.verify, .started)
         let prompt = self.prompt, maxTokens = self.maxTokens
         let fixMemoryCommand = board.fixMemoryCommand, deployment = board.deployment.name
-        let result = try await board.engineAccess().withAuthorizedAPI(apiKey: board.apiKey, askForKey: askForKey) { api, forward in
-            // The whole conversation is blocking socket I/O: on a thread of its own, off the cooperative pool.
-            try await DedicatedThread.run("tpudeploy.verify") {
-                let health = try api.health()
-                if health.status == .failed { throw health.loadFailure(fixMemoryCommand: fixMemoryCommand) }
-                guard health.status == .ready else {
-                    throw ServiceError.notReady(reason: "/health says \(health.status.rawValue)" + (health.reason.map { ": \($0)" } ?? ""), logTail: "")
-                }
-                let reply = try api.chat([ChatMessage(role: "user", content: prompt)],
-                                         options: ChatOptions(temperature: 0, maxTokens: maxTokens)) { _ in }
-                let metrics = try? HTTPConnection.exchange(
-                    port: forward.localPort, method: "GET", path: "/metrics",
-                    headers: api.apiKey.map { ["Authorization": "Bearer \($0)"] } ?? [:], timeout: 10)
-                let used = metrics.flatMap { PrometheusText.value(of: "tpu_engine_npu_memory_used_bytes", in: String(decoding: $0.body, as: UTF8.self)) }
-                return VerifyResult(deployment: deployment, health: health, prompt: prompt, reply: reply,
-                                    npuMemoryUsedBytes: used.map { Int64($0) }, problem: ReplyTextCheck.problem(in: reply.text))
+        let result = try await board.engine.withAuthorizedAPI(on: board.session, apiKey: board.apiKey, askForKey: askForKey) { api in
+            let health = try await api.health()
+            if health.status == .failed { throw health.loadFailure(fixMemoryCommand: fixMemoryCommand) }
+            guard health.status == .ready else {
+                throw ServiceError.notReady(reason: "/health says \(health.status.rawValue)" + (health.reason.map { ": \($0)" } ?? ""), logTail: "")
             }
+            let reply = try await api.chat([ChatMessage(role: "user", content: prompt)],
+                                           options: ChatOptions(temperature: 0, maxTokens: maxTokens)) { _ in }
+            let metrics = try? await api.get("/metrics", timeout: 10)
+            let used = metrics.flatMap { PrometheusText.value(of: "tpu_engine_npu_memory_used_bytes", in: String(decoding: $0.body, as: UTF8.self)) }
+            return VerifyResult(deployment: deployment, health: health, prompt: prompt, reply: reply,
+                                npuMemoryUsedBytes: used.map { Int64($0) }, problem: ReplyTextCheck.problem(in: reply.text))
         }
         if result.ok { board.report(.verify, .finished) }
         return result

@@ -7,7 +7,7 @@ struct ChatCommand: AsyncParsableCommand {
         commandName: "chat",
         abstract: "Talk to the model on the board; answers stream in as they are generated.",
         discussion: """
-            Everything goes through an SSH port forward to the engine on the board's 127.0.0.1: nothing is exposed on the board's network. The conversation keeps its history; /clear forgets it, /exit or Ctrl-D leaves, Ctrl-C stops the current answer (not the program).
+            Everything goes through the board's SSH connection to the engine on the board's 127.0.0.1 (a direct-tcpip channel per answer): nothing is exposed on the board's network. The conversation keeps its history; /clear forgets it, /exit or Ctrl-D leaves, Ctrl-C stops the current answer (not the program).
 
               tpudeploy chat
               tpudeploy chat -p "Write a haiku about DDR" --max-tokens 64
@@ -54,10 +54,11 @@ struct ChatCommand: AsyncParsableCommand {
             let key = try apiKey.key()
             let json = output.json
             let system = self.system
+            let askForKey = apiKey.prompt
             if let prompt {
-                let reply = try await context.engine.withAuthorizedAPI(apiKey: key, askForKey: apiKey.prompt) { api, _ in
-                    try await DedicatedThread.run("tpudeploy.chat") {
-                        try api.chat(ChatTranscript(system: system).messages(asking: prompt), options: options) { piece in
+                let reply = try await context.withBoard { board in
+                    try await board.engine.withAuthorizedAPI(on: board.session, apiKey: key, askForKey: askForKey) { api in
+                        try await api.chat(ChatTranscript(system: system).messages(asking: prompt), options: options) { piece in
                             if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
                         }
                     }
@@ -65,10 +66,11 @@ struct ChatCommand: AsyncParsableCommand {
                 if json { try printJSON(OneShot(prompt: prompt, reply: reply)) } else { print("") }
                 return
             }
-            let engine = context.engine
-            try await engine.withAuthorizedAPI(apiKey: key, askForKey: apiKey.prompt) { api, forward in
-                try await ChatSession(api: api, options: options, system: system,
-                                      explain: { engine.explained($0, forward: forward) }).run()
+            try await context.withBoard { board in
+                let engine = board.engine
+                try await engine.withAuthorizedAPI(on: board.session, apiKey: key, askForKey: askForKey) { api in
+                    try await ChatSession(api: api, options: options, system: system, explain: { engine.explained($0) }).run()
+                }
             }
         }
     }
@@ -80,16 +82,21 @@ private final class ChatSession: @unchecked Sendable {
     let options: ChatOptions
     var transcript: ChatTranscript
     private let lock = NSLock()
-    private var current: HTTPConnection?
+    private var current: HTTPCancellation?
     private var shown = ""
 
-    private func setCurrent(_ connection: HTTPConnection?) {
-        lock.withLock { current = connection; if connection != nil { shown = "" } }
+    private func setCurrent(_ answer: HTTPCancellation?) {
+        lock.withLock { current = answer; if answer != nil { shown = "" } }
     }
 
+    /// Prints a piece of the answer unless Ctrl-C stopped it: under the lock `run`'s handler cancels with, so no
+    /// piece shows after the ^C the terminal echoed.
     private func show(_ piece: String) {
-        lock.withLock { shown += piece }
-        FileHandle.standardOutput.write(Data(piece.utf8))
+        lock.withLock {
+            guard current?.isCancelled != true else { return }
+            shown += piece
+            FileHandle.standardOutput.write(Data(piece.utf8))
+        }
     }
 
     private var shownText: String { lock.withLock { shown } }
@@ -106,7 +113,7 @@ private final class ChatSession: @unchecked Sendable {
 
     func run() async throws {
         try await handlingInterrupts({ [self] in
-            if let connection = lock.withLock({ current }) { connection.cancel() } else { FileHandle.standardError.write(Data("\n(Ctrl-D or /exit leaves)\n> ".utf8)) }
+            if lock.withLock({ current.map { $0.cancel() } }) == nil { FileHandle.standardError.write(Data("\n(Ctrl-D or /exit leaves)\n> ".utf8)) }
         }) {
             try await converse()
         }
@@ -130,10 +137,9 @@ private final class ChatSession: @unchecked Sendable {
                 var answer = ""
                 do {
                     let messages = transcript.messages(asking: question)
-                    let reply = try await DedicatedThread.run("tpudeploy.chat") { [self] in
-                        try api.chat(messages, options: options,
-                                     onConnection: { connection in self.setCurrent(connection) }) { piece in self.show(piece) }
-                    }
+                    let cancellation = HTTPCancellation()
+                    setCurrent(cancellation)
+                    let reply = try await api.chat(messages, options: options, cancellation: cancellation) { piece in show(piece) }
                     answer = reply.text
                     print("")
                 } catch HTTPError.cancelled {

@@ -43,9 +43,6 @@ struct EngineCommandContext {
         passwordProvider = target.passwordProvider
     }
 
-    /// The way to the engine's API without an SSH session of the command's own (chat).
-    var engine: DeployedEngine { DeployedEngine(deployment: deployment, target: target, passwordProvider: passwordProvider) }
-
     /// Connects to the board and runs `body` with its context; the session is closed however `body` ends.
     func withBoard<T>(payloads: PayloadDirectory? = nil, apiKey: EngineAPIKey? = nil, events: BoardEvents? = nil,
                       _ body: (BoardContext) async throws -> T) async throws -> T {
