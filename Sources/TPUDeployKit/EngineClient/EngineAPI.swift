@@ -34,24 +34,26 @@ public struct EngineAPI: Sendable {
         return headers
     }
 
-    /// Opens a connection to the engine for one exchange and closes it after `body`.
-    private func withStream<T: Sendable>(_ body: (any HTTPByteStream, _ host: String) async throws -> T) async throws -> T {
+    /// Opens a connection to the engine, sends `request` (given the Host header's value) as it opens, and hands
+    /// the connection to `body` for the response; closes it after.
+    private func withStream<T: Sendable>(request: (_ host: String) -> [UInt8],
+                                         _ body: (any HTTPByteStream) async throws -> T) async throws -> T {
         switch route {
         case .board(let session, let port):
-            return try await session.withTunnel(toPort: port) { try await body($0, "127.0.0.1:\(port)") }
+            return try await session.withTunnel(toPort: port, sending: request("127.0.0.1:\(port)")) { try await body($0) }
         case .local(let port):
             let connection = try await DedicatedThread.run("tpudeploy.http-connect") { try HTTPConnection(port: port) }
-            return try await body(connection, "127.0.0.1:\(port)")
+            try await connection.write(request("127.0.0.1:\(port)"))
+            return try await body(connection)
         }
     }
 
     /// One request, its body collected; every wait bounded by `timeout` (default: the API's).
     public func get(_ path: String, timeout: Double? = nil) async throws -> (head: HTTPResponseHead, body: Data) {
         let headers = self.headers, wait = timeout ?? self.timeout
-        return try await withStream { stream, host in
+        return try await withStream(request: { HTTPExchange.request(method: "GET", path: path, host: $0, headers: headers, body: nil) }) { stream in
             var collected = Data()
-            let head = try await HTTPExchange.perform(on: stream, method: "GET", path: path, host: host, headers: headers,
-                                                      timeout: wait) { collected.append(contentsOf: $0) }
+            let head = try await HTTPExchange.receive(on: stream, timeout: wait) { collected.append(contentsOf: $0) }
             return (head, collected)
         }
     }
@@ -79,10 +81,12 @@ public struct EngineAPI: Sendable {
         requestHeaders["Content-Type"] = "application/json"
         requestHeaders["Accept"] = "text/event-stream"
         let wait = timeout, sendHeaders = requestHeaders
-        let answer = try await withStream { stream, host in
+        let request = { (host: String) in
+            HTTPExchange.request(method: "POST", path: "/v1/chat/completions", host: host, headers: sendHeaders, body: body)
+        }
+        let answer = try await withStream(request: request) { stream in
             var reader = ChatStreamReader()
-            try await HTTPExchange.perform(on: stream, method: "POST", path: "/v1/chat/completions", host: host, headers: sendHeaders,
-                                           body: body, timeout: wait, cancellation: cancellation,
+            try await HTTPExchange.receive(on: stream, timeout: wait, cancellation: cancellation,
                                            onHead: { reader.status = $0.status }) { try reader.consume($0, onText: onText) }
             return reader
         }

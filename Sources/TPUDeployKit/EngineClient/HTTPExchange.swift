@@ -36,13 +36,11 @@ enum HTTPExchange {
         return bytes
     }
 
+    /// The response to a request already sent on `stream` (`request(…)`'s bytes).
     @discardableResult
-    static func perform(on stream: any HTTPByteStream, method: String, path: String, host: String,
-                        headers: [String: String] = [:], body: Data? = nil, timeout: Double,
-                        cancellation: HTTPCancellation? = nil,
+    static func receive(on stream: any HTTPByteStream, timeout: Double, cancellation: HTTPCancellation? = nil,
                         onHead: (HTTPResponseHead) throws -> Void = { _ in },
                         onBody: ([UInt8]) throws -> Void) async throws -> HTTPResponseHead {
-        try await stream.write(request(method: method, path: path, host: host, headers: headers, body: body))
         var parser = HTTPResponseParser()
         var headSeen = false
         var lastHeard = Date()

@@ -42,7 +42,9 @@ public final class SSHTunnel: @unchecked Sendable {
     }
 
     /// Opens the channel on the session's queue; a refusal (nothing listens) is `SSHTunnelError.refused`.
-    static func open(on session: SSHSession, host: String, port: Int) async throws -> SSHTunnel {
+    /// `firstBytes` are written in the same job as the open: a server that times out a silent connection (the
+    /// engine's HTTP server does after 5 s) must get its request at once, not when the caller's task next runs.
+    static func open(on session: SSHSession, host: String, port: Int, firstBytes: [UInt8] = []) async throws -> SSHTunnel {
         let raw: ChannelHandle = try await session.withConnection { connection in
             guard let channel = ssh_channel_new(connection.session) else { throw connection.lostOrLibssh("opening a channel") }
             // A dead link never answers the open request: waited for while the board stays silent for at most the limit.
@@ -62,6 +64,13 @@ public final class SSHTunnel: @unchecked Sendable {
                 if !connection.isConnected { throw connection.linkFailure() }
                 throw SSHTunnelError.refused(target: connection.target.displayName, host: host, port: port, reason: reason)
             }
+            do {
+                try writeAll(firstBytes, to: channel, connection: connection)
+            } catch {
+                ssh_channel_close(channel)
+                ssh_channel_free(channel)
+                throw error
+            }
             return ChannelHandle(channel: channel)
         }
         return SSHTunnel(session: session, channel: raw.channel, host: host, port: port)
@@ -71,17 +80,22 @@ public final class SSHTunnel: @unchecked Sendable {
     public func write(_ bytes: [UInt8]) async throws {
         try await session.withConnection { [self] connection in
             try requireOpen(connection)
-            var clock = StallClock(limitSeconds: connection.stallLimit)
-            var offset = 0
-            while offset < bytes.count {
-                let chunk = min(32 * 1024, bytes.count - offset)
-                let written = bytes.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress! + offset, UInt32(chunk)) }
-                if written > 0 {
-                    offset += Int(written)
-                    clock.heard()
-                } else if written == SSH_ERROR || !connection.isConnected || clock.expired {
-                    throw connection.linkFailure(clock)
-                }
+            try Self.writeAll(bytes, to: channel, connection: connection)
+        }
+    }
+
+    /// On the session's queue: all of `bytes`, waiting while the board's window is shut for at most the stall limit.
+    private static func writeAll(_ bytes: [UInt8], to channel: ssh_channel, connection: SSHConnection) throws {
+        var clock = StallClock(limitSeconds: connection.stallLimit)
+        var offset = 0
+        while offset < bytes.count {
+            let chunk = min(32 * 1024, bytes.count - offset)
+            let written = bytes.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress! + offset, UInt32(chunk)) }
+            if written > 0 {
+                offset += Int(written)
+                clock.heard()
+            } else if written == SSH_ERROR || !connection.isConnected || clock.expired {
+                throw connection.linkFailure(clock)
             }
         }
     }
@@ -132,9 +146,9 @@ private struct ChannelHandle: @unchecked Sendable {
 extension SSHSession {
     /// Runs `body` with a TCP connection to `host:port` as the board sees it, carried on this session (see
     /// `SSHTunnel`); the channel is closed however `body` ends.
-    public func withTunnel<T: Sendable>(toPort port: Int, host: String = "127.0.0.1",
+    public func withTunnel<T: Sendable>(toPort port: Int, host: String = "127.0.0.1", sending firstBytes: [UInt8] = [],
                                         _ body: (SSHTunnel) async throws -> T) async throws -> T {
-        let tunnel = try await SSHTunnel.open(on: self, host: host, port: port)
+        let tunnel = try await SSHTunnel.open(on: self, host: host, port: port, firstBytes: firstBytes)
         do {
             let result = try await body(tunnel)
             await tunnel.close()
