@@ -102,7 +102,6 @@ public final class HTTPConnection: @unchecked Sendable {
     public func receive(timeout: Double, onHead: (HTTPResponseHead) throws -> Void = { _ in },
                         onBody: ([UInt8]) throws -> Void) throws -> HTTPResponseHead {
         var parser = HTTPResponseParser()
-        var headSeen = false
         var chunk = [UInt8](repeating: 0, count: 16384)
         while !parser.isComplete {
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
@@ -123,12 +122,7 @@ public final class HTTPConnection: @unchecked Sendable {
                 try parser.finish()
                 break
             }
-            let body = try parser.consume(chunk[..<count])
-            if !headSeen, let head = parser.head {
-                headSeen = true
-                try onHead(head)
-            }
-            if !body.isEmpty { try onBody(body) }
+            try parser.feed(chunk[..<count], onHead: onHead, onBody: onBody)
         }
         guard let head = parser.head else { throw HTTPError.malformedResponse("no response head") }
         return head

@@ -42,7 +42,6 @@ enum HTTPExchange {
                         onHead: (HTTPResponseHead) throws -> Void = { _ in },
                         onBody: ([UInt8]) throws -> Void) async throws -> HTTPResponseHead {
         var parser = HTTPResponseParser()
-        var headSeen = false
         var lastHeard = Date()
         while !parser.isComplete {
             if cancellation?.isCancelled == true { throw HTTPError.cancelled }
@@ -57,12 +56,7 @@ enum HTTPExchange {
             // Nothing more is handed on once cancelled, even what had already arrived.
             if cancellation?.isCancelled == true { throw HTTPError.cancelled }
             lastHeard = Date()
-            let body = try parser.consume(bytes)
-            if !headSeen, let head = parser.head {
-                headSeen = true
-                try onHead(head)
-            }
-            if !body.isEmpty { try onBody(body) }
+            try parser.feed(bytes, onHead: onHead, onBody: onBody)
         }
         guard let head = parser.head else { throw HTTPError.malformedResponse("no response head") }
         return head

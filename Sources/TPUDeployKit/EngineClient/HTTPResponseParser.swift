@@ -31,6 +31,20 @@ public struct HTTPResponseParser: Sendable {
     /// True when the whole body has been seen (for bodies delimited by the connection, only after `finish`).
     public var isComplete: Bool { if case .done = state { return true } else { return false } }
 
+    private var headHandedOn = false
+
+    /// Feeds bytes and hands on what they complete: the head once, when it first is whole, then body bytes.
+    /// Both ways to the engine (an SSH channel, a local socket) read responses through this.
+    public mutating func feed(_ bytes: some Sequence<UInt8>, onHead: (HTTPResponseHead) throws -> Void,
+                              onBody: ([UInt8]) throws -> Void) throws {
+        let body = try consume(bytes)
+        if !headHandedOn, let head {
+            headHandedOn = true
+            try onHead(head)
+        }
+        if !body.isEmpty { try onBody(body) }
+    }
+
     /// Feeds bytes; returns the body bytes they complete.
     public mutating func consume(_ bytes: some Sequence<UInt8>) throws -> [UInt8] {
         buffer.append(contentsOf: bytes)
