@@ -8,7 +8,7 @@ import Glibc
 /// `tpu-llm-engine serve` driven by the real `openai` Python client (`make venv`), as the applications that use it
 /// do: load, the messages clients send, refusals, keys, CORS, the endpoints, metrics. Each test runs one check of
 /// `Tests/Tools/openai_client_checks.py`, which asserts what the client sees and prints a JSON summary.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .hangGuard)
 struct EngineOpenAIClientTests {
     static let script = EngineTestSupport.repositoryRoot.appendingPathComponent("Tests/Tools/openai_client_checks.py")
 

@@ -7,7 +7,7 @@ import Glibc
 
 /// Two engines on one simulated board share its heaps as on a real one: the second sees the first one's use,
 /// and a killed engine's memory comes back (the kernel frees a dead process's ion buffers).
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.hangGuard)
 struct SharedHeapTests {
     /// A board's state directory, as TPU_SIM_STATE_DIR names it; removed afterwards.
     final class Board {
@@ -45,14 +45,15 @@ struct SharedHeapTests {
             try process.run()
         }
 
-        /// Waits for the server's "loaded …" line (it holds the model's memory from then on).
-        func waitUntilLoaded() throws {
-            let deadline = Date().addingTimeInterval(60)
+        /// Waits for the server's "loaded …" line (it holds the model's memory from then on). It sleeps as a task,
+        /// so that it holds none of the two threads that all tests share on a two-core machine.
+        func waitUntilLoaded() async throws {
+            let deadline = Date().addingTimeInterval(300)
             while Date() < deadline {
                 let text = String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
                 if text.contains("\nloaded ") || text.hasPrefix("loaded ") { return }
                 guard process.isRunning else { break }
-                Thread.sleep(forTimeInterval: 0.05)
+                try await Task.sleep(nanoseconds: 50_000_000)
             }
             throw EngineTestSupport.MissingPrerequisite(description: "serve did not load: \(String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self))")
         }
@@ -82,7 +83,7 @@ struct SharedHeapTests {
         let large: UInt64 = 64 << 30
         let measuring = try Board()
         let first = try HoldingEngine(board: measuring, npuHeapBytes: large)
-        try first.waitUntilLoaded()
+        try await first.waitUntilLoaded()
         let held = try measuring.npuUsed()
         #expect(held > 0)
         // Killed: its share is dropped by the next process that looks, which then leaves the heap empty.
@@ -95,7 +96,7 @@ struct SharedHeapTests {
         let heap = held + held / 2
         let board = try Board()
         let holder = try HoldingEngine(board: board, npuHeapBytes: heap)
-        try holder.waitUntilLoaded()
+        try await holder.waitUntilLoaded()
         #expect(try board.npuUsed() == held)
         let refused = try await generate(on: board, npuHeapBytes: heap)
         #expect(refused.status != 0)

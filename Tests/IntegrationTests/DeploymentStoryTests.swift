@@ -110,7 +110,7 @@ struct DeploymentStoryTests {
             /usr/local/sbin/tpu-llm-supervise stop llama2-sim && line=$(grep -F '# tpudeploy:llama2-sim' /etc/rc.local) \
               && eval "export TPU_ENGINE_PIECE_DELAY_MS=60; ${line%% >/dev/null*}"
             """)
-        let slowed = try waitUntilReady(in: directory, seconds: 30)
+        let slowed = try waitUntilReady(in: directory, seconds: 180)
         try #require(slowed.status == 0, "\(slowed.stdout) \(slowed.stderr)")
         let firstPiece = NSRegularExpression.escapedPattern(for: String(expected.prefix(1)))
         let steps: [[String: Any]] = [
@@ -210,14 +210,14 @@ struct DeploymentStoryTests {
         let board = try simulator.board(named: try #require(try simulator.list().first).board.name)
         _ = try SimulatedBoardHarness.openSSH(board, "kill -9 $(cat /run/tpudeploy/llama2-sim/engine.pid)")
         Thread.sleep(forTimeInterval: 1)
-        let restarted = try waitUntilReady(in: directory, seconds: 30)
+        let restarted = try waitUntilReady(in: directory, seconds: 180)
         #expect(restarted.status == 0, "\(restarted.stdout) \(restarted.stderr)")
         #expect(restarted.stdout.contains("\"restarts\" : 1") || restarted.stdout.contains("\"restarts\":1"), "\(restarted.stdout)")
 
         // A rebooted board starts the service again.
         let rebooted = try tpudeploy(["sim", "reboot", board.name, "--state-dir", state], in: directory)
         #expect(rebooted.status == 0, "\(rebooted.stderr)")
-        let back = try waitUntilReady(in: directory, seconds: 30)
+        let back = try waitUntilReady(in: directory, seconds: 180)
         #expect(back.status == 0, "\(back.stdout) \(back.stderr)")
         let again = try tpudeploy(["chat", "-p", question, "--json"], in: directory)
         #expect(((try? JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])?["reply"] as? [String: Any])?["text"] as? String == expected)

@@ -91,7 +91,7 @@ private func outcomeCode(_ report: DistributionReport, _ board: String) -> Strin
     }
 }
 
-@Suite("fleet distribution on simulated boards", .serialized, .timeLimit(.minutes(8)),
+@Suite("fleet distribution on simulated boards", .serialized, .hangGuard,
        .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct DistributionTests {
     /// Four boards get every file while the host sends it once: the boards relay it along the chain. Push then

@@ -4,7 +4,7 @@ import TPUDeployKit
 
 /// `fleet inspect` shows each board's deployed model and whether its engine serves, on simulated boards whose
 /// tpudeploy.yaml has no `target.host` (a file for fleets: the boards come from the inventory).
-@Suite("fleet inspect: the engine's state, a tpudeploy.yaml without a host", .serialized, .timeLimit(.minutes(8)),
+@Suite("fleet inspect: the engine's state, a tpudeploy.yaml without a host", .serialized, .hangGuard,
        .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct FleetInspectEngineTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

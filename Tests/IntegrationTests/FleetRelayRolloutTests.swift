@@ -5,7 +5,7 @@ import TPUDeployKit
 
 /// `fleet rollout` with relaying on simulated boards: the boards of a batch get the payload through the relay
 /// chain, so this host sends it about once, and each board's push then finds its files and sends nothing.
-@Suite("fleet rollout relaying between simulated boards", .serialized, .timeLimit(.minutes(8)),
+@Suite("fleet rollout relaying between simulated boards", .serialized, .hangGuard,
        .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct FleetRelayRolloutTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

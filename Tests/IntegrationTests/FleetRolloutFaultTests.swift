@@ -5,7 +5,7 @@ import TPUDeployKit
 
 /// Faults of a relayed `fleet rollout` on three simulated boards, from the command line: a board whose host key
 /// changed (re-flashed) or is unknown, and Ctrl-C while the boards relay the payload to each other.
-@Suite("fleet rollout faults on simulated boards", .serialized, .timeLimit(.minutes(10)),
+@Suite("fleet rollout faults on simulated boards", .serialized, .hangGuard,
        .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct FleetRolloutFaultTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

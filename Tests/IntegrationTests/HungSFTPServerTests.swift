@@ -24,7 +24,7 @@ private func signalSFTPServers(_ board: SimulatedBoard, _ signal: String) throws
 /// An SFTP server that hangs while the board and its TCP connection stay up: the kernel still acknowledges data
 /// and keepalives, so neither TCP_USER_TIMEOUT nor keepalive probes ever fire. Only the stall limit of the
 /// upload's own waits can end it, with one coded error and nothing installed.
-@Suite("hung SFTP servers on simulated boards", .serialized, .timeLimit(.minutes(3)), .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+@Suite("hung SFTP servers on simulated boards", .serialized, .hangGuard, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct HungSFTPServerTests {
     @Test func aWriteToAStoppedServerEndsAtTheStallLimit() async throws {
         try await SimulatedBoardHarness.withBoards { _, boards in

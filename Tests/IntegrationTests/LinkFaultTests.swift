@@ -34,7 +34,7 @@ private func restoring<T>(_ simulator: Simulator, _ board: SimulatedBoard, _ bod
 
 /// A cable pulled mid-transfer resets nothing: only silence tells. Every wait must end at the stall limit with
 /// one error that says the link was lost and for how long, and the work must resume once the cable is back.
-@Suite("dead links on simulated boards", .serialized, .timeLimit(.minutes(5)), .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+@Suite("dead links on simulated boards", .serialized, .hangGuard, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct LinkFaultTests {
     @Test func theSimulatorCutsAndRestoresABoardsCable() async throws {
         try await SimulatedBoardHarness.withBoards { harness, boards in

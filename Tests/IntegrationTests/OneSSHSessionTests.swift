@@ -7,7 +7,7 @@ import TPUDeployKit
 /// API (launch's health wait, verify, status, chat, a rollout's "already serving?" check) rides a direct-tcpip
 /// channel on it instead of a port forward with a login of its own. Counted on the board itself: its sshd logs
 /// every login it accepts.
-@Suite("one SSH session per board", .serialized, .timeLimit(.minutes(8)),
+@Suite("one SSH session per board", .serialized, .hangGuard,
        .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct OneSSHSessionTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -8,7 +8,7 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
 /// Wrong or damaged files on a simulated board: an engine for another machine and a bmodel whose weights do not
 /// match their check codes are refused before anything is installed; an engine that cannot start is reported
 /// as a crash loop, with its log, and its service is stopped and taken out of the boot sequence.
-@Suite("payload faults on simulated boards", .serialized, .timeLimit(.minutes(5)),
+@Suite("payload faults on simulated boards", .serialized, .hangGuard,
        .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct PayloadFaultTests {
     private func connect(_ board: SimulatedBoard) async throws -> SSHSession {

@@ -131,7 +131,7 @@ final class HighestCount: @unchecked Sendable {
     var noted: UInt64 { lock.lock(); defer { lock.unlock() }; return value }
 }
 
-@Suite("push on simulated boards", .serialized, .timeLimit(.minutes(5)), .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
+@Suite("push on simulated boards", .serialized, .hangGuard, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct PushIntegrationTests {
     @Test func pushesVerifiedFilesThenSkipsThemAll() async throws {
         let payload = try PushPayload()

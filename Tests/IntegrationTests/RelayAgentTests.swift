@@ -40,9 +40,9 @@ final class AgentProcess: @unchecked Sendable {
         }.start()
     }
 
-    /// The `count`th report (from the start) that `match` accepts; nil if the agent ends or 60 s pass first.
+    /// The `count`th report (from the start) that `match` accepts; nil if the agent ends or 180 s pass first.
     func wait(count: Int = 1, for match: (RelayAgentLine) -> Bool) -> RelayAgentLine? {
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(180)
         condition.lock()
         defer { condition.unlock() }
         while true {
