@@ -6,7 +6,9 @@ import TPUDeploySimulator
 /// The whole seed story through the command line, as `make demo` runs it: on a fresh simulated EVB with the
 /// factory layout, a push of a model that needs more NPU memory than the factory heap is refused with the
 /// fix-memory command; fix-memory; push; launch; `chat -p` gives the reference reply. Then the service's
-/// resilience: a killed engine is restarted, a rebooted board serves again, stop stops it.
+/// resilience: a killed engine is restarted, a rebooted board serves again, stop stops it. Last, weights
+/// damaged on the board: the engine loads them, `verify` fails on its "⁇" answer, and `push` sends the changed
+/// file again (the manifest's record of it no longer describes it).
 @Suite("deployment story", .serialized, .enabled(if: SimulatedBoardHarness.isRoot, "needs root for namespaces"))
 struct DeploymentStoryTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -230,5 +232,37 @@ struct DeploymentStoryTests {
         let status = try tpudeploy(["status"], in: directory)
         #expect(status.status == 1)
         #expect(status.stdout.contains("stopped"))
+
+        try damagedOnTheBoard(board, in: directory)
+    }
+
+    /// lm_head's weights zeroed in the board's copy, same size: every logit is 0, so greedy decoding picks id 0,
+    /// `<unk>`, which the tokenizer prints as " ⁇ ". The runtime loads such a file (it checks no check_code).
+    func damagedOnTheBoard(_ board: SimulatedBoard, in directory: URL) throws {
+        let model = try BModel(contentsOf: Self.model.appendingPathComponent("llama2-sim.bmodel").path)
+        let head = try #require(model.nets.first { $0.name == "lm_head" }?.stages.first)
+        let start = try #require(head.coefficientStart)
+        _ = try SimulatedBoardHarness.openSSH(board, """
+            dd if=/dev/zero of=/data/tpudeploy/llama2-sim/llama2-sim.bmodel bs=1 seek=\(model.blobOffset + start) \
+              count=\(head.coefficientBytes) conv=notrunc status=none
+            """)
+        let launched = try tpudeploy(["launch"], in: directory)
+        try #require(launched.status == 0, "\(launched.stderr)")
+        let verified = try tpudeploy(["verify", "--json"], in: directory)
+        #expect(verified.status == 1)
+        let verify = try JSONSerialization.jsonObject(with: Data(verified.stdout.utf8)) as? [String: Any]
+        #expect(verify?["ok"] as? Bool == false)
+        #expect((verify?["problem"] as? String ?? "").contains("⁇"), "\(verified.stdout)")
+
+        let repaired = try tpudeploy(["push", "--json"], in: directory)
+        #expect(repaired.status == 0, "\(repaired.stderr)")
+        let files = (try JSONSerialization.jsonObject(with: Data(repaired.stdout.utf8)) as? [String: Any])?["files"] as? [[String: Any]] ?? []
+        let sent = files.filter { $0["action"] as? String != "skipped" }.compactMap { $0["name"] as? String }
+        #expect(sent == ["llama2-sim.bmodel"], "\(repaired.stdout)")
+        // launch restarts the engine on the files now in place.
+        let relaunched = try tpudeploy(["launch"], in: directory)
+        try #require(relaunched.status == 0, "\(relaunched.stderr)")
+        let again = try tpudeploy(["verify"], in: directory)
+        #expect(again.status == 0, "\(again.stdout) \(again.stderr)")
     }
 }

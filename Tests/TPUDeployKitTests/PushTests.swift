@@ -106,12 +106,14 @@ func sentencePieceModel(pieces count: Int) -> [UInt8] {
         manifest.record(entry)
         let reread = BoardManifest(text: manifest.jsonLine)
         #expect(reread == manifest)
-        #expect(reread.holds(entry, sizeOnBoard: 10))
-        #expect(!reread.holds(entry, sizeOnBoard: nil))
-        #expect(!reread.holds(entry, sizeOnBoard: 9))
+        #expect(reread.holds(entry, sizeOnBoard: 10, changedSinceRecorded: false))
+        #expect(!reread.holds(entry, sizeOnBoard: nil, changedSinceRecorded: false))
+        #expect(!reread.holds(entry, sizeOnBoard: 9, changedSinceRecorded: false))
+        // Same size, written on the board after the manifest: not the file that was checked.
+        #expect(!reread.holds(entry, sizeOnBoard: 10, changedSinceRecorded: true))
         var changed = entry
         changed.sha256 = "cd"
-        #expect(!reread.holds(changed, sizeOnBoard: 10))
+        #expect(!reread.holds(changed, sizeOnBoard: 10, changedSinceRecorded: false))
         #expect(BoardManifest(text: "{garbage").files.isEmpty)
         #expect(!manifest.jsonLine.contains("\n"))
     }
@@ -124,9 +126,11 @@ func sentencePieceModel(pieces count: Int) -> [UInt8] {
             Filesystem     1024-blocks    Used Available Capacity Mounted on
             /dev/mmcblk0p5    10000000 1000000   9000000      10% /data
             @@end
-            @@manifest {"files":{"a b":{"role":"tokenizer","sha256":"ff","size":3}},"schema":"tpudeploy.board-manifest/1"}
-            @@file 3 - a b
-            @@file - 1048576 m.bmodel
+            @@manifest_mtime 1700000000
+            @@manifest {"files":{"a b":{"role":"tokenizer","sha256":"ff","size":3},"t.model":{"role":"tokenizer","sha256":"ee","size":4}},"schema":"tpudeploy.board-manifest/1"}
+            @@file 3 - 1699999990 a b
+            @@file - 1048576 - m.bmodel
+            @@file 4 - 1700000001 t.model
             """
         let probe = try scripts.parseProbe(text, target: "b")
         #expect(probe.arch == "aarch64")
@@ -134,6 +138,10 @@ func sentencePieceModel(pieces count: Int) -> [UInt8] {
         #expect(probe.manifest.files["a b"]?.sha256 == "ff")
         #expect(probe.sizes["a b"]?.final == 3 && probe.sizes["a b"]?.partial == nil)
         #expect(probe.sizes["m.bmodel"]?.partial == 1_048_576)
+        // t.model was written a second after the manifest: changed on the board, not held whatever it records.
+        #expect(probe.changedSinceManifest == ["t.model"])
+        #expect(probe.holds(PayloadEntry(name: "a b", role: .tokenizer, size: 3, sha256: "ff", mode: 0o644, localPath: "/x")))
+        #expect(!probe.holds(PayloadEntry(name: "t.model", role: .tokenizer, size: 4, sha256: "ee", mode: 0o644, localPath: "/x")))
         #expect(throws: PushError.self) { try scripts.parseProbe("@@error mkdir: Permission denied", target: "b") }
         #expect(scripts.partialPath("m.bmodel") == "/data/tpudeploy/x/m.bmodel.partial")
     }

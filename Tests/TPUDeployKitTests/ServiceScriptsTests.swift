@@ -133,7 +133,7 @@ import Testing
             // The probe of a directory that does not exist reports on its parent and creates nothing.
             let probe = try runShell(try PushScripts(directory: spec.directory).probe(names: [value, "m.bmodel"]).commandLine, in: directory)
             #expect(probe.output.contains("@@arch "), "\(probe.output)")
-            #expect(probe.output.contains("@@file - - \(value)\n"), "\(probe.output)")
+            #expect(probe.output.contains("@@file - - - \(value)\n"), "\(probe.output)")
             #expect(!FileManager.default.fileExists(atPath: spec.directory))
             let made = try runShell(try PushScripts(directory: spec.directory).makeDirectory().commandLine, in: directory)
             #expect(made.output == "@@ok\n", "\(made.output)")

@@ -16,7 +16,7 @@ extension PayloadDistributor {
             let probeOutput = try await session.run(try scripts.probe(names: names).commandLine, timeout: 60)
             let probe = try scripts.parseProbe(probeOutput.stdoutText + probeOutput.stderrText, target: name)
             // Present: what push would skip (the manifest records it at this size and hash, and the file has that size).
-            let present = files.filter { probe.manifest.holds($0, sizeOnBoard: probe.sizes[$0.name]?.final ?? nil) }.map(\.name)
+            let present = files.filter(probe.holds).map(\.name)
             let needed = PushPreflight.bytesNeeded(
                 sizes: files.filter { !present.contains($0.name) }.map(\.size),
                 keptPrefixes: files.filter { !present.contains($0.name) }.map { min(probe.sizes[$0.name]?.partial ?? 0, $0.size) })

@@ -129,7 +129,7 @@ final class LiveRolloutBoard: RolloutBoardWork, @unchecked Sendable {
         let script = try BoardScript.named("rollout-state.sh")
         let output = try await session.run(script.commandLine([directory] + payload.entries.map(\.name)), timeout: 60)
         let state = RolloutBoardState(output.stdoutText)
-        let missing = payload.entries.filter { !state.manifest.holds($0, sizeOnBoard: state.sizes[$0.name]) }
+        let missing = payload.entries.filter { !state.holds($0) }
         let bytesToSend = missing.reduce(UInt64(0)) { $0 + $1.size }
         if !missing.isEmpty {
             needs.append(.push)
@@ -272,6 +272,8 @@ struct RolloutBoardState: Equatable {
     var now: Int?
     var manifestChanged: Int?
     var sizes: [String: UInt64] = [:]
+    /// When each payload file last changed (seconds since the epoch, the board's clock).
+    var modified: [String: Int] = [:]
     /// Seconds each engine process has run, by pid.
     var engines: [Int: Int] = [:]
     var manifest = BoardManifest()
@@ -283,12 +285,23 @@ struct RolloutBoardState: Equatable {
             switch fields.first {
             case "@@now": now = fields.count > 1 ? Int(fields[1]) : nil
             case "@@manifest_mtime": manifestChanged = fields.count > 1 ? Int(fields[1]) : nil
-            case "@@size": if fields.count == 3, let size = UInt64(fields[1]) { sizes[fields[2]] = size }
+            case "@@size":
+                let sized = fields.count == 3 ? fields[2].split(separator: " ", maxSplits: 1).map(String.init) : []
+                if sized.count == 2, let size = UInt64(fields[1]) {
+                    sizes[sized[1]] = size
+                    modified[sized[1]] = Int(sized[0])
+                }
             case "@@engine": if fields.count == 3, let pid = Int(fields[1]), let seconds = Int(fields[2]) { engines[pid] = seconds }
             default: break
             }
         }
         if parts.count > 1 { manifest = BoardManifest(text: parts[1]) }
+    }
+
+    /// Whether the board holds `entry` as push left it: recorded in the manifest, that size, not changed since.
+    func holds(_ entry: PayloadEntry) -> Bool {
+        let changed = modified[entry.name].map { $0 > (manifestChanged ?? Int.max) } ?? false
+        return manifest.holds(entry, sizeOnBoard: sizes[entry.name], changedSinceRecorded: changed)
     }
 
     /// Some engine started from the directory no earlier than its manifest last changed.

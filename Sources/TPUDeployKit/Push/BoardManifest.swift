@@ -36,9 +36,11 @@ public struct BoardManifest: Sendable, Codable, Equatable {
     }
 
     /// Whether the board already holds `entry`: same name, size and hash recorded, and the file on the board
-    /// has that size now (`sizeOnBoard`, nil when absent).
-    public func holds(_ entry: PayloadEntry, sizeOnBoard: UInt64?) -> Bool {
-        guard let recorded = files[entry.name], let sizeOnBoard else { return false }
+    /// has that size now (`sizeOnBoard`, nil when absent) and was not written after the manifest was
+    /// (`changedSinceRecorded`). The manifest is written after each file is in place, so a file newer than it
+    /// was changed on the board since it was checked (rsync's quick check: size and time, not a re-hash).
+    public func holds(_ entry: PayloadEntry, sizeOnBoard: UInt64?, changedSinceRecorded: Bool) -> Bool {
+        guard !changedSinceRecorded, let recorded = files[entry.name], let sizeOnBoard else { return false }
         return recorded.size == entry.size && recorded.sha256 == entry.sha256 && sizeOnBoard == entry.size
     }
 

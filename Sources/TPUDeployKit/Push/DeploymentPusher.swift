@@ -159,7 +159,10 @@ public struct DeploymentPusher: Sendable {
         var kept: [UInt64] = []
         for entry in manifest.entries {
             let sizes = probe.sizes[entry.name]
-            if probe.manifest.holds(entry, sizeOnBoard: sizes?.final ?? nil) { continue }
+            if probe.holds(entry) { continue }
+            if probe.changedSinceManifest.contains(entry.name) {
+                warnings.append("\(scripts.finalPath(entry.name)) was changed on the board after a push checked it: it is sent again")
+            }
             toSend.append(entry)
             kept.append(min(sizes?.partial ?? 0, entry.size))
         }

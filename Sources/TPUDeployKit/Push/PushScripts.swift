@@ -27,9 +27,16 @@ public struct PushScripts: Sendable {
         public var manifest: BoardManifest
         /// name → (size of the final file, size of its `.partial`), nil where absent.
         public var sizes: [String: (final: UInt64?, partial: UInt64?)]
+        /// The names whose final file was written after the manifest: changed on the board since a push checked it.
+        public var changedSinceManifest: Set<String> = []
+
+        /// Whether a push may skip `entry`: the manifest records it and the board's file is still that file.
+        public func holds(_ entry: PayloadEntry) -> Bool {
+            manifest.holds(entry, sizeOnBoard: sizes[entry.name]?.final ?? nil, changedSinceRecorded: changedSinceManifest.contains(entry.name))
+        }
 
         public static func == (a: ProbeResult, b: ProbeResult) -> Bool {
-            a.arch == b.arch && a.space == b.space && a.manifest == b.manifest
+            a.arch == b.arch && a.space == b.space && a.manifest == b.manifest && a.changedSinceManifest == b.changedSinceManifest
                 && a.sizes.keys.sorted() == b.sizes.keys.sorted()
                 && a.sizes.allSatisfy { b.sizes[$0.key]?.final == $0.value.final && b.sizes[$0.key]?.partial == $0.value.partial }
         }
@@ -45,14 +52,20 @@ public struct PushScripts: Sendable {
               let dfStart = lines.firstIndex(of: "@@df"), let dfEnd = lines.firstIndex(of: "@@end"), dfStart < dfEnd
         else { throw PushError.remoteCommandFailed(target: target, what: "probing \(directory)", output: text) }
         let space = try FilesystemSpace(dfPortable: lines[(dfStart + 1)..<dfEnd].joined(separator: "\n"), path: directory)
-        let manifestText = lines.first(where: { $0.hasPrefix("@@manifest") }).map { String($0.dropFirst(10)) } ?? ""
+        let manifestText = lines.first(where: { $0.hasPrefix("@@manifest ") || $0 == "@@manifest" }).map { String($0.dropFirst(10)) } ?? ""
+        let manifestWritten = lines.first(where: { $0.hasPrefix("@@manifest_mtime ") }).flatMap { Int($0.dropFirst(17)) }
         var sizes: [String: (final: UInt64?, partial: UInt64?)] = [:]
+        var changed: Set<String> = []
         for line in lines where line.hasPrefix("@@file ") {
-            let fields = line.dropFirst(7).split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3 else { continue }
-            sizes[String(fields[2])] = (UInt64(fields[0]), UInt64(fields[1]))
+            let fields = line.dropFirst(7).split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+            guard fields.count == 4 else { continue }
+            let name = String(fields[3])
+            sizes[name] = (UInt64(fields[0]), UInt64(fields[1]))
+            if let written = Int(fields[2]), written > (manifestWritten ?? Int.max) { changed.insert(name) }
         }
-        return ProbeResult(arch: arch, space: space, manifest: BoardManifest(text: manifestText), sizes: sizes)
+        var result = ProbeResult(arch: arch, space: space, manifest: BoardManifest(text: manifestText), sizes: sizes)
+        result.changedSinceManifest = changed
+        return result
     }
 
     /// A shell function `sha256_of` hashing standard input to 64 hex digits. OpenSSL when the board has it: it

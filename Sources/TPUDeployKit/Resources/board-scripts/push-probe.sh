@@ -3,8 +3,8 @@
 # of the final and temporary (.partial) files of NAMES. Run as the login user by `tpudeploy push`.
 #
 # usage: push-probe.sh DIRECTORY MANIFEST_NAME [NAME...]
-# Prints @@arch, @@df … @@end, @@manifest, one @@file FINAL_SIZE PARTIAL_SIZE NAME per name (- where absent),
-# or @@error REASON.
+# Prints @@arch, @@df … @@end, @@manifest_mtime EPOCH (when there is a manifest), @@manifest, one
+# @@file FINAL_SIZE PARTIAL_SIZE FINAL_MTIME NAME per name (- where absent), or @@error REASON.
 set -u
 exec </dev/null
 d=$1 manifest=$2
@@ -19,7 +19,9 @@ else
 fi
 echo "@@arch $(uname -m)"
 echo @@df; df -Pk -- "$e"; echo @@end
+[ -f "$d/$manifest" ] && echo "@@manifest_mtime $(stat -c %Y -- "$d/$manifest")"
 printf '@@manifest '; head -c 4194304 -- "$d/$manifest" 2>/dev/null | tr -d '\n'; echo
 for name in "$@"; do
-	echo "@@file $(stat -c %s -- "$d/$name" 2>/dev/null || echo -) $(stat -c %s -- "$d/$name.partial" 2>/dev/null || echo -) $name"
+	echo "@@file $(stat -c %s -- "$d/$name" 2>/dev/null || echo -) $(stat -c %s -- "$d/$name.partial" 2>/dev/null || echo -)" \
+		"$(stat -c %Y -- "$d/$name" 2>/dev/null || echo -) $name"
 done
