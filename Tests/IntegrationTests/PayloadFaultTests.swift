@@ -123,6 +123,34 @@ struct PayloadFaultTests {
         }
     }
 
+    @Test func whereSystemdRunsTheServiceItsJournalComesWithTheLog() async throws {
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            // The simulator runs no systemd. These stand in for what the script reads on a board that does: its
+            // runtime directory, the unit, and journalctl with what systemd logs when it cannot exec the engine.
+            _ = try SimulatedBoardHarness.openSSH(board, #"""
+                mkdir -p /run/systemd/system /etc/systemd/system && : > /etc/systemd/system/tpudeploy-j.service
+                printf '%s\n' '#!/bin/sh' 'case " $* " in *" tpudeploy-j.service "*)' \
+                  '  echo "tpudeploy-j.service: Failed to execute command: Exec format error"' \
+                  '  echo "tpudeploy-j.service: Failed at step EXEC spawning /data/tpudeploy/j/tpu-llm-engine: Exec format error";; esac' \
+                  > /usr/local/bin/journalctl && chmod 755 /usr/local/bin/journalctl
+                """#)
+            let session = try await connect(board)
+            let root = try await RootShell.open(session, passwordProvider: nil)
+            let manager = EngineServiceManager(root: root, payloads: PayloadDirectory(directory: repositoryRoot.appendingPathComponent("Payloads")))
+            let spec = EngineLaunchSpec(name: "j", directory: "/data/tpudeploy/j", commandLine: ["/data/tpudeploy/j/tpu-llm-engine"], port: 8093, user: "root")
+            // The engine never ran, so it wrote no log: the journal alone says why.
+            let logs = try await manager.logs(spec, lines: 10)
+            #expect(logs.contains("-- systemd's journal of tpudeploy-j.service:"), "\(logs)")
+            #expect(logs.contains("Failed at step EXEC spawning /data/tpudeploy/j/tpu-llm-engine: Exec format error"), "\(logs)")
+            // Another deployment's journal is not this one's: no log, no journal, the error that says so.
+            var other = spec
+            other.name = "k"
+            await #expect { _ = try await manager.logs(other, lines: 10) } throws: { "\($0)".contains("the engine was never launched there") }
+            await session.close()
+        }
+    }
+
     @Test func launchOnTheCommandLineReportsTheCrashLoopAndSaysTheServiceIsStopped() async throws {
         let payload = try PushPayload()
         defer { payload.remove() }

@@ -34,9 +34,9 @@ public enum ServiceScripts {
         BoardScriptCall(script: try .named("service-status.sh"), arguments: [spec.name])
     }
 
-    /// The last `lines` lines of the engine's log.
+    /// The last `lines` lines of the engine's log and, where systemd runs the service, of its journal.
     public static func logs(_ spec: EngineLaunchSpec, lines: Int) throws -> BoardScriptCall {
-        BoardScriptCall(script: try .named("service-logs.sh"), arguments: [spec.logFile, String(max(1, lines))])
+        BoardScriptCall(script: try .named("service-logs.sh"), arguments: [spec.logFile, String(max(1, lines)), spec.serviceName])
     }
 
     /// An argument as systemd's ExecStart= reads it: double-quoted, with `\`, `"`, `$` and `%` escaped.
