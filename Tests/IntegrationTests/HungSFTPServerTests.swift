@@ -6,14 +6,8 @@ import TPUDeploySimulator
 private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 private let profiles = ProfileStore(directory: repositoryRoot.appendingPathComponent("Profiles"))
 
-/// The stall limit these tests use: seconds, where the default is two minutes.
-private let stallSeconds = 4
-
-private func target(_ board: SimulatedBoard) -> SSHTarget {
-    var target = SimulatedBoardHarness.rootTarget(board)
-    target.stallTimeout = stallSeconds
-    return target
-}
+private let stallSeconds = SimulatedBoardHarness.shortStallSeconds
+private let target = SimulatedBoardHarness.rootTargetWithShortStall
 
 /// Stops (SIGSTOP) or continues the SFTP servers of one simulated board: `pkill` runs on the board, in its own
 /// PID namespace, so it sees that board's processes only, never another board's or the host's.

@@ -6,15 +6,8 @@ import TPUDeploySimulator
 private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 private let profiles = ProfileStore(directory: repositoryRoot.appendingPathComponent("Profiles"))
 
-/// The stall limit these tests use: seconds, where the default is two minutes.
-private let stallSeconds = 4
-
-/// Root on the board with a short stall limit.
-private func target(_ board: SimulatedBoard) -> SSHTarget {
-    var target = SimulatedBoardHarness.rootTarget(board)
-    target.stallTimeout = stallSeconds
-    return target
-}
+private let stallSeconds = SimulatedBoardHarness.shortStallSeconds
+private let target = SimulatedBoardHarness.rootTargetWithShortStall
 
 private func boardSHA(_ board: SimulatedBoard, _ path: String) throws -> String {
     try SimulatedBoardHarness.openSSH(board, "sha256sum \(path) | cut -c1-64").trimmingCharacters(in: .whitespacesAndNewlines)

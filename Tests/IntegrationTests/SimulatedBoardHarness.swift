@@ -50,6 +50,16 @@ struct SimulatedBoardHarness {
                   knownHostsFile: board.knownHostsFile, sshConfigFile: "none", connectTimeout: connectTimeout)
     }
 
+    /// The stall limit of the link-fault tests: seconds, where the default is two minutes.
+    static let shortStallSeconds = 4
+
+    /// Root on the board with the link-fault tests' short stall limit.
+    static func rootTargetWithShortStall(_ board: SimulatedBoard) -> SSHTarget {
+        var target = rootTarget(board)
+        target.stallTimeout = shortStallSeconds
+        return target
+    }
+
     /// Runs a command on the board with OpenSSH's own client: an independent view of the board.
     static func openSSH(_ board: SimulatedBoard, _ command: String) throws -> String {
         try run("/usr/bin/ssh", [
