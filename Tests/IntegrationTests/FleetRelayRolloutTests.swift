@@ -56,9 +56,11 @@ struct FleetRelayRolloutTests {
                 "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null", "root@\(host)", "rm -rf /data/tpudeploy/chatglm2-sim"])
         }
 
-        // The rollout: one batch of three, relayed. What this host puts on the simulator's bridge (what boards send
-        // each other crosses between its ports and is not counted) is one copy of the payload, the relay agents
-        // (copied once to each board), SSH's framing and the commands: well under two copies of the payload.
+        // The rollout: the canary, then a batch of two, relayed. The canary, once it serves, heads the second batch's
+        // relay, so the host sends the payload once for the run, not once a batch. What this host puts on the
+        // simulator's bridge (what boards send each other crosses between its ports and is not counted) is one copy
+        // of the payload, the relay agents (copied once to each board), SSH's framing and the commands: well under
+        // two copies of the payload.
         let bridge = try Simulator(stateDirectory: URL(fileURLWithPath: state)).layout.record("evb1").network.bridge
         func hostBytesOnTheBridge() throws -> Int {
             Int(try String(contentsOfFile: "/sys/class/net/\(bridge)/statistics/tx_bytes", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
@@ -66,7 +68,7 @@ struct FleetRelayRolloutTests {
         let agent = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tpu-relay-agent").path
         let agentBytes = try FileManager.default.attributesOfItem(atPath: agent)[.size] as? Int ?? 0
         let before = try hostBytesOnTheBridge()
-        let rollout = try tpudeploy(["fleet", "rollout", "-i", "boards.ini", "--canary", "0", "--json"])
+        let rollout = try tpudeploy(["fleet", "rollout", "-i", "boards.ini", "--yes", "--json"])
         let onTheBridge = try hostBytesOnTheBridge() - before
         #expect(rollout.status == 0, "\(rollout.stderr)")
         let lines = try rollout.jsonLines()
@@ -87,8 +89,12 @@ struct FleetRelayRolloutTests {
             #expect(pushed?.hasPrefix("sent 0 of") == true, "\(name): \(pushed ?? "no push")")
             #expect(events.contains { $0["phase"] as? String == "distribute" && $0["status"] as? String == "progress" && $0["bytes_done"] != nil })
         }
-        // Down the chain: the last board got its files from the board before it, not from this host.
-        let last = lines.first { $0["board"] as? String == "evb3" && $0["phase"] as? String == "distribute" && $0["status"] as? String == "done" }
-        #expect((last?["detail"] as? String)?.contains("from evb2") == true, "\(last?["detail"] ?? "none")")
+        // Down the chain: the second batch's first board got its files from the canary, the last one from the board
+        // before it, neither from this host.
+        func relayed(_ name: String) -> String {
+            lines.first { $0["board"] as? String == name && $0["phase"] as? String == "distribute" && $0["status"] as? String == "done" }?["detail"] as? String ?? "none"
+        }
+        #expect(relayed("evb2").contains("from evb1") && relayed("evb2").contains("0 B from this host"), "\(relayed("evb2"))")
+        #expect(relayed("evb3").contains("from evb2"), "\(relayed("evb3"))")
     }
 }

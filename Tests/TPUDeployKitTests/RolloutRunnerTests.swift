@@ -22,6 +22,8 @@ final class FakeRolloutSteps: RolloutSteps, @unchecked Sendable {
     private(set) var endedBeforeOpen: [String: Set<String>] = [:]
     private var ended: Set<String> = []
     private(set) var distributed: [[String]] = []
+    /// The seeds each `distribute` call was given.
+    private(set) var seeded: [[String]] = []
     /// Boards in each phase right now, and the most seen at once.
     private var inPhase: [FleetPhase: Set<String>] = [:]
     private(set) var mostInPhase: [FleetPhase: Int] = [:]
@@ -57,10 +59,11 @@ final class FakeRolloutSteps: RolloutSteps, @unchecked Sendable {
     /// Boards whose distribution fails (their push sends the files).
     var distributionFails: Set<String> = []
 
-    func distribute(_ boards: [RolloutDistributionTarget], control: RolloutControl,
+    func distribute(_ boards: [RolloutDistributionTarget], seeds: [RolloutDistributionTarget], control: RolloutControl,
                     progress: @escaping @Sendable (String, RolloutProgress) -> Void) async -> RolloutDistributionReport {
         lock.withLock {
             distributed.append(boards.map(\.board.name))
+            seeded.append(seeds.map(\.board.name))
             calls += boards.map { "\($0.board.name):distribute" }
         }
         var report = RolloutDistributionReport(hostBytesSent: boards.isEmpty ? 0 : 1000)
@@ -192,7 +195,12 @@ struct RolloutRunnerTests {
         // The canary alone (a batch of one gets the host's send), then the boards of the batch that lack files:
         // not b3 (at the target), not b4 (it has its files).
         #expect(steps.distributed == [["b1"], ["b2", "b5"]])
-        #expect(steps.mostInFlight <= 4)
+        // The canary ended well: it heads the next batch's relay (it holds the payload), its session kept open
+        // until the run's end, so the boards in flight are the batch and the seed.
+        #expect(steps.seeded == [[], ["b1"]])
+        #expect(steps.calls(of: "b1").last == "close")
+        #expect(try #require(steps.calls.firstIndex(of: "b1:close")) > steps.calls.lastIndex { $0.hasSuffix(":verify") }!)
+        #expect(steps.mostInFlight <= 5)
         // Every board of the batch was inspected before the distribution, and none started a phase before it.
         let calls = steps.calls
         let distributedAt = try #require(calls.firstIndex(of: "b2:distribute"))
@@ -476,12 +484,19 @@ struct RolloutRunnerTests {
         #expect(dry.rollingOut == 899)
         #expect(dry.bytesToSend == 899 * 1000)
         #expect(dry.hostBytesToSend == dry.bytesToSend)
-        // Relayed, the host sends what the hungriest board of each batch lacks: every batch has a board that lacks
-        // 1000 bytes.
+        // Relayed, the host sends what the canary lacks (1000 bytes); the canary then heads the later batches'
+        // relays, so nothing more comes from the host.
         let relayed = RolloutDryRun(run: "dry", plan: plan, inspections: inspections, relay: true)
         #expect(relayed.relay)
         #expect(relayed.bytesToSend == 899 * 1000)
-        #expect(relayed.hostBytesToSend == UInt64(plan.batches.count) * 1000)
+        #expect(relayed.hostBytesToSend == 1000)
+        // A canary at the target seeds at once: the host sends nothing.
+        let seededPlan = try Self.plan(20, batch: "1,5,20%", parallel: 8)
+        let atTarget = Dictionary(uniqueKeysWithValues: (1...20).map { ("b\($0)", FakeRolloutSteps.Script(needs: $0 == 1 ? [] : [.push, .launch, .verify])) })
+        let seeded = RolloutDryRun(run: "dry", plan: seededPlan, inspections: await RolloutRunner(plan: seededPlan, steps: FakeRolloutSteps(atTarget)).survey(run: "dry") { _ in },
+                                   relay: true)
+        #expect(seeded.bytesToSend == 19 * 1000)
+        #expect(seeded.hostBytesToSend == 0)
         let sevens = (1...1000).filter { $0 % 7 == 0 && $0 % 10 != 0 && $0 != 999 }.count
         #expect(dry.layoutChanges == sevens)
         #expect(dry.boards[0].batch == "canary")

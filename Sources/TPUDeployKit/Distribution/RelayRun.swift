@@ -81,17 +81,22 @@ extension PayloadDistributor {
         await relay.finish()
     }
 
-    /// Records the files in the deployment directory's manifest, as push does after each file it installs.
+    /// Records the files in the deployment directory's manifest, as push does after each file it installs. A
+    /// board that received nothing (a seed of a rollout, serving its files) keeps its manifest untouched: its
+    /// engine started after the manifest last changed, and a rewrite would make it look older than its files.
     private func record(_ relay: RelayBoard, files: [PayloadEntry]) async -> DistributionOutcome {
         var manifest = relay.manifest
         for file in files { manifest.record(file) }
-        do {
-            let written = try await relay.board.session.run(relay.scripts.writeManifest, input: Array((manifest.jsonLine + "\n").utf8), timeout: 60)
-            guard written.stdoutText.contains("@@ok") else {
-                return .failed(.manifestNotWritten(board: relay.name, output: written.stderrText))
+        let receivedNothing = manifest == relay.manifest && files.allSatisfy { relay.alreadyThere.contains($0.name) }
+        if !receivedNothing {
+            do {
+                let written = try await relay.board.session.run(relay.scripts.writeManifest, input: Array((manifest.jsonLine + "\n").utf8), timeout: 60)
+                guard written.stdoutText.contains("@@ok") else {
+                    return .failed(.manifestNotWritten(board: relay.name, output: written.stderrText))
+                }
+            } catch {
+                return .failed(Self.distributionError(error, board: relay.name))
             }
-        } catch {
-            return .failed(Self.distributionError(error, board: relay.name))
         }
         relay.manifest = manifest
         return .ok(DistributedBoard(board: relay.name, alreadyThere: relay.alreadyThere, bytesFromHost: relay.bytesFromHost,

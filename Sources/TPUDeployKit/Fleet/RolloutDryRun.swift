@@ -36,9 +36,10 @@ public struct RolloutDryRun: Sendable, Equatable, Codable {
     public var bytesToSend: UInt64
     /// Whether the rollout relays each batch's payload between its boards (not `--no-relay`).
     public var relay: Bool
-    /// Bytes the host would send: with relaying, about what the hungriest board of each batch lacks (the host
-    /// sends each missing file once a batch; a board that reaches no board before it is sent to as well, which
-    /// only the rollout finds out); without, `bytesToSend`.
+    /// Bytes the host would send: with relaying, about what the hungriest board lacks of each batch until one
+    /// board holds the payload (one skipped, or one of an earlier batch that ended well, heads the relay of the
+    /// batches after: `RolloutSeeds`), so usually one copy; a board that reaches no board before it is sent to
+    /// as well, which only the rollout finds out. Without relaying, `bytesToSend`.
     public var hostBytesToSend: UInt64
     /// Boards that would get a new memory layout (and reboot).
     public var layoutChanges: Int
@@ -81,9 +82,19 @@ public struct RolloutDryRun: Sendable, Equatable, Codable {
         failed = boards.count - rollingOut - skipped - unreachable
         bytesToSend = boards.reduce(0) { $0 + $1.bytesToSend }
         if relay {
-            // Per batch, the files flow down one chain: the host sends about what its hungriest board lacks.
-            let byBatch = Dictionary(grouping: boards.filter { $0.action == "would_roll_out" }, by: \.batch)
-            hostBytesToSend = byBatch.values.reduce(0) { $0 + ($1.map(\.bytesToSend).max() ?? 0) }
+            // Per batch, the files flow down one chain: the host sends about what its hungriest board lacks, until
+            // a board holding the payload can head the chain instead.
+            var seeded = false
+            var host: UInt64 = 0
+            var start = 0
+            for batch in plan.batches {
+                let rows = boards[start..<(start + batch.boards.count)]
+                start += batch.boards.count
+                if rows.contains(where: { $0.action == "skipped" }) { seeded = true }
+                if !seeded { host += rows.filter { $0.action == "would_roll_out" }.map(\.bytesToSend).max() ?? 0 }
+                if rows.contains(where: { $0.action == "would_roll_out" }) { seeded = true }
+            }
+            hostBytesToSend = host
         } else {
             hostBytesToSend = bytesToSend
         }

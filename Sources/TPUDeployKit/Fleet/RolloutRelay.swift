@@ -22,10 +22,11 @@ extension LiveRolloutSteps {
     /// Relays the payload among a batch's boards that lack files, over the sessions their inspection used:
     /// boards of one architecture together (each gets the files its push would send, hashed once for the run).
     /// The second Ctrl-C stops it; each board keeps what it received, and its push resumes it.
-    public func distribute(_ boards: [RolloutDistributionTarget], control: RolloutControl,
+    public func distribute(_ boards: [RolloutDistributionTarget], seeds: [RolloutDistributionTarget], control: RolloutControl,
                            progress: @escaping @Sendable (String, RolloutProgress) -> Void) async -> RolloutDistributionReport {
         var report = RolloutDistributionReport()
         guard let relay else { return report }
+        let seedBoards = seeds.compactMap { seed in (seed.work as? LiveRolloutBoard).map { (seed, $0) } }
         var byArch: [String: [(RolloutDistributionTarget, LiveRolloutBoard)]] = [:]
         var archOrder: [String] = []
         for target in boards {
@@ -52,9 +53,11 @@ extension LiveRolloutSteps {
             distributor.chains = relay.chains
             distributor.cancelled = { control.cancelsTransfers }
             let watch = RelayProgress(files: payload.entries, report: progress)
+            // Seeds of this architecture go first: they head the chain and the host has nothing to send them.
+            let heads = seedBoards.filter { ($0.1.arch ?? EngineSource.hostArch) == arch }
             let result = await distributor.distribute(
                 files: payload.entries,
-                to: group.map { DistributionBoard(name: $0.0.board.name, session: $0.1.session, remoteDir: deployment.reference.remoteDir) },
+                to: (heads + group).map { DistributionBoard(name: $0.0.board.name, session: $0.1.session, remoteDir: deployment.reference.remoteDir) },
                 secret: relay.secret, onEvent: watch.handle)
             report.hostBytesSent += result.hostBytesSent
             for (target, _) in group {

@@ -33,11 +33,12 @@ public struct RolloutRunner: Sendable {
         let sink = RolloutEventSink(run: run, deliver: onEvent)
         let tally = RolloutTally(plan: plan)
         let limits = RolloutPhaseLimits(plan: plan)
+        let seeds = RolloutSeeds(keeps: steps.distributes ? 1 : 0)
         for batch in plan.batches {
             if tally.stoppedBy != nil || control.isStopping { break }
             let batchResults = steps.distributes
-                ? await runDistributing(batch, sink: sink, tally: tally, limits: limits)
-                : await runEach(batch, sink: sink, tally: tally, limits: limits)
+                ? await runDistributing(batch, sink: sink, tally: tally, limits: limits, seeds: seeds)
+                : await runEach(batch, sink: sink, tally: tally, limits: limits, seeds: seeds)
             if batch.isCanary, tally.stoppedBy == nil, !control.isStopping {
                 if batchResults.contains(where: { $0.outcome != .ok && $0.outcome != .skipped }) {
                     tally.stoppedBy = "canary_failed"
@@ -46,6 +47,7 @@ public struct RolloutRunner: Sendable {
                 }
             }
         }
+        await seeds.closeAll()
         var stoppedBy = tally.stoppedBy
         let results = tally.results
         if stoppedBy == nil, control.isStopping { stoppedBy = "interrupt" }
@@ -83,11 +85,12 @@ public struct RolloutRunner: Sendable {
     }
 
     /// One batch, each board from connect to its outcome in one go, `plan.parallel` at once.
-    private func runEach(_ batch: RolloutBatch, sink: RolloutEventSink, tally: RolloutTally, limits: RolloutPhaseLimits) async -> [FleetBoardResult] {
+    private func runEach(_ batch: RolloutBatch, sink: RolloutEventSink, tally: RolloutTally, limits: RolloutPhaseLimits,
+                         seeds: RolloutSeeds) async -> [FleetBoardResult] {
         await inParallel(batch.boards, tally: tally) { board in
-            switch await begin(board, sink: sink) {
+            switch await begin(board, sink: sink, seeds: seeds) {
             case .ended(let result): return result
-            case .begun(let begun): return await toTheEnd(begun, sink: sink, limits: limits)
+            case .begun(let begun): return await toTheEnd(begun, sink: sink, limits: limits, seeds: seeds)
             }
         }
     }
@@ -97,10 +100,11 @@ public struct RolloutRunner: Sendable {
     /// the boards still standing that lack files, and every board goes through the rest of its phases. A board
     /// refused for fit, or not back from its reboot, so receives nothing. A board inspected (or past its reboot)
     /// whose phases the run then held back (budget, canary) is closed and ends not started.
-    private func runDistributing(_ batch: RolloutBatch, sink: RolloutEventSink, tally: RolloutTally, limits: RolloutPhaseLimits) async -> [FleetBoardResult] {
+    private func runDistributing(_ batch: RolloutBatch, sink: RolloutEventSink, tally: RolloutTally, limits: RolloutPhaseLimits,
+                                 seeds: RolloutSeeds) async -> [FleetBoardResult] {
         let ready = ReadyBoards()
         var results = await inParallel(batch.boards, tally: tally) { board in
-            switch await begin(board, sink: sink) {
+            switch await begin(board, sink: sink, seeds: seeds) {
             case .ended(let result): return result
             case .begun(let begun): ready.add(begun); return nil
             }
@@ -109,7 +113,7 @@ public struct RolloutRunner: Sendable {
         let needLayout = batch.boards.compactMap { ready.board($0.name) }.filter { Self.memoryPhases.contains($0.remaining.first ?? .done) }
         results += await inParallel(needLayout.map(\.board), tally: tally) { board in
             guard let begun = ready.take(board.name) else { return nil }
-            switch await advance(begun, pausingAt: relayLater, sink: sink, limits: limits) {
+            switch await advance(begun, pausingAt: relayLater, sink: sink, limits: limits, seeds: seeds) {
             case .ended(let result): return result
             case .paused(let paused): ready.add(paused); return nil
             }
@@ -117,18 +121,18 @@ public struct RolloutRunner: Sendable {
         let standing = batch.boards.compactMap { ready.board($0.name) }
         let targets = standing.filter { $0.remaining.contains(.push) }
         if !targets.isEmpty, tally.stoppedBy == nil, !control.isStopping {
-            await distribute(targets, sink: sink, tally: tally)
+            await distribute(targets, seeds: seeds.kept, sink: sink, tally: tally)
         }
         results += await inParallel(standing.map(\.board), tally: tally) { board in
             guard let begun = ready.take(board.name) else { return nil }
-            return await toTheEnd(begun, sink: sink, limits: limits)
+            return await toTheEnd(begun, sink: sink, limits: limits, seeds: seeds)
         }
         // Boards whose phases did not go on: after Ctrl-C they were stopped between phases (they end
         // `interrupted`, as `advance` says); held back by the budget, they end not started.
         for name in batch.boards.map(\.name) {
             guard let held = ready.take(name) else { continue }
             if control.isStopping {
-                let result = await toTheEnd(held, sink: sink, limits: limits)
+                let result = await toTheEnd(held, sink: sink, limits: limits, seeds: seeds)
                 tally.record(result)
                 results.append(result)
             } else {
@@ -142,11 +146,11 @@ public struct RolloutRunner: Sendable {
     static let memoryPhases: Set<FleetPhase> = [.fixMemory, .reboot]
 
     /// Spreads the payload among the boards that lack files, with `distribute` events for each.
-    private func distribute(_ boards: [BegunBoard], sink: RolloutEventSink, tally: RolloutTally) async {
+    private func distribute(_ boards: [BegunBoard], seeds: [RolloutDistributionTarget], sink: RolloutEventSink, tally: RolloutTally) async {
         let byName = Dictionary(boards.map { ($0.board.name, $0) }, uniquingKeysWith: { first, _ in first })
         for begun in boards { sink.send(begun.board, .distribute, "started", bytesTotal: begun.inspection.bytesToSend) }
         let report = await steps.distribute(boards.map { RolloutDistributionTarget(board: $0.board, work: $0.work, inspection: $0.inspection) },
-                                            control: control) { name, progress in
+                                            seeds: seeds, control: control) { name, progress in
             guard let begun = byName[name] else { return }
             sink.send(begun.board, .distribute, "progress", detail: progress.detail, bytesDone: progress.bytesDone,
                       bytesTotal: progress.bytesDone == nil ? nil : progress.bytesTotal ?? begun.inspection.bytesToSend)
@@ -227,7 +231,7 @@ public struct RolloutRunner: Sendable {
 
     /// Connects to and inspects one board: it ends there when an earlier pass finished it, it is at the target,
     /// or it failed; else it has phases to run.
-    private func begin(_ board: FleetBoard, sink: RolloutEventSink) async -> Begin {
+    private func begin(_ board: FleetBoard, sink: RolloutEventSink, seeds: RolloutSeeds) async -> Begin {
         let started = ContinuousClock.now
         let before = earlier[board.name] ?? RolloutJournal.BoardState()
         if before.endedWell, let outcome = before.outcome {
@@ -246,7 +250,8 @@ public struct RolloutRunner: Sendable {
             let inspection = try await work.inspect()
             sink.send(board, .inspect, "done", detail: inspection.reason)
             if inspection.isAtTarget {
-                return .ended(await finish(board, work, started: started, .skipped, phase: .done, detail: inspection.reason, sink: sink))
+                let seed = RolloutDistributionTarget(board: board, work: work, inspection: inspection)
+                return .ended(await finish(board, work, started: started, .skipped, phase: .done, detail: inspection.reason, sink: sink, seed: seeds.offer(seed)))
             }
             return .begun(BegunBoard(board: board, work: work, inspection: inspection, before: before, started: started))
         } catch {
@@ -256,10 +261,10 @@ public struct RolloutRunner: Sendable {
     }
 
     /// Takes an inspected board through all its remaining phases, to its outcome.
-    private func toTheEnd(_ begun: BegunBoard, sink: RolloutEventSink, limits: RolloutPhaseLimits) async -> FleetBoardResult {
+    private func toTheEnd(_ begun: BegunBoard, sink: RolloutEventSink, limits: RolloutPhaseLimits, seeds: RolloutSeeds) async -> FleetBoardResult {
         var board = begun
         while true {
-            switch await advance(board, sink: sink, limits: limits) {
+            switch await advance(board, sink: sink, limits: limits, seeds: seeds) {
             case .ended(let result): return result
             case .paused(let paused): board = paused   // not asked to pause: it does not
             }
@@ -269,7 +274,7 @@ public struct RolloutRunner: Sendable {
     /// Takes an inspected board through its remaining phases, to its outcome, or until the next phase is one of
     /// `pause`. A push waits for a transfer slot; fix-memory and the reboot after it hold one reboot slot.
     private func advance(_ begun: BegunBoard, pausingAt pause: Set<FleetPhase> = [], sink: RolloutEventSink,
-                         limits: RolloutPhaseLimits) async -> Advanced {
+                         limits: RolloutPhaseLimits, seeds: RolloutSeeds) async -> Advanced {
         var begun = begun
         let board = begun.board
         var phase = FleetPhase.inspect
@@ -308,7 +313,9 @@ public struct RolloutRunner: Sendable {
                 journal?.record(.init(time: FleetJSONLines.timestamp(), board: board.name, phase: next, status: "done"))
             }
             let done = begun.done.map(\.rawValue)
-            return .ended(await finish(board, begun.work, started: begun.started, .ok, phase: .done, detail: done.isEmpty ? nil : done.joined(separator: ", "), sink: sink))
+            let seed = RolloutDistributionTarget(board: board, work: begun.work, inspection: begun.inspection)
+            return .ended(await finish(board, begun.work, started: begun.started, .ok, phase: .done, detail: done.isEmpty ? nil : done.joined(separator: ", "),
+                                       sink: sink, seed: seeds.offer(seed)))
         } catch {
             // The slots go first: closing a board that failed must not hold another board back.
             for slots in held { slots.release() }
@@ -318,10 +325,12 @@ public struct RolloutRunner: Sendable {
         }
     }
 
-    /// Closes the board's session and reports and records its outcome.
+    /// Closes the board's session, unless it was kept as a seed for the next batches' relay, and reports and
+    /// records its outcome.
     private func finish(_ board: FleetBoard, _ handle: (any RolloutBoardWork)?, started: ContinuousClock.Instant, _ outcome: FleetBoardOutcome,
-                        phase: FleetPhase, error: FleetBoardError? = nil, detail: String? = nil, sink: RolloutEventSink) async -> FleetBoardResult {
-        await handle?.close()
+                        phase: FleetPhase, error: FleetBoardError? = nil, detail: String? = nil, sink: RolloutEventSink,
+                        seed kept: Bool = false) async -> FleetBoardResult {
+        if !kept { await handle?.close() }
         let seconds = FleetInspector.seconds(since: started)
         sink.send(board, phase, outcome.rawValue, error: error, seconds: seconds, detail: detail)
         journal?.record(.init(time: FleetJSONLines.timestamp(), board: board.name, phase: .done, status: outcome.rawValue, error: error))

@@ -11,17 +11,19 @@ public protocol RolloutSteps: Sendable {
     var distributes: Bool { get }
 
     /// Spreads the payload among `boards` (a batch's boards that were inspected and lack files, before any of
-    /// them starts its phases) so that each one's push finds the files in place. `progress` takes a board's
-    /// name and what it received so far. A board whose distribution failed is `.failed` in the report: its own
-    /// push sends it the files.
-    func distribute(_ boards: [RolloutDistributionTarget], control: RolloutControl,
+    /// them starts its phases) so that each one's push finds the files in place. `seeds` are boards of earlier
+    /// batches that ended well and hold the payload: they head the relay and send, receiving nothing, so the
+    /// host sends each file about once per run rather than once per batch; they have no outcome in the report.
+    /// `progress` takes a board's name and what it received so far. A board whose distribution failed is
+    /// `.failed` in the report: its own push sends it the files.
+    func distribute(_ boards: [RolloutDistributionTarget], seeds: [RolloutDistributionTarget], control: RolloutControl,
                     progress: @escaping @Sendable (String, RolloutProgress) -> Void) async -> RolloutDistributionReport
 }
 
 extension RolloutSteps {
     public var distributes: Bool { false }
 
-    public func distribute(_ boards: [RolloutDistributionTarget], control: RolloutControl,
+    public func distribute(_ boards: [RolloutDistributionTarget], seeds: [RolloutDistributionTarget], control: RolloutControl,
                            progress: @escaping @Sendable (String, RolloutProgress) -> Void) async -> RolloutDistributionReport {
         RolloutDistributionReport()
     }
