@@ -47,6 +47,18 @@ import Testing
 
     // MARK: - The file is a BM1684X bmodel that needs more than the factory NPU heap
 
+    /// Every sim model's profile states what its file needs: the whole (rounded up to MiB) and the largest single
+    /// allocation, which decides on which boards no layout can load it.
+    @Test(arguments: ["chatglm2-sim", "llama2-sim", "qwen2-sim", "wizardcoder-sim", "chatglm2-2023-sim", "llama2-2023-sim", "wizardcoder-2023-sim"])
+    func eachSimProfileStatesItsFilesNeed(name: String) throws {
+        let bmodel = try BModel(contentsOf: try EngineTestSupport.simModel(name).appendingPathComponent("\(name).bmodel").path)
+        let need = ModelMemoryNeed(model: bmodel)
+        let profile = try Self.profiles.model(named: name)
+        func roundedUp(_ bytes: UInt64) -> UInt64 { (bytes + Self.mebibyte - 1) / Self.mebibyte * Self.mebibyte }
+        #expect(profile.npuMemoryBytes == roundedUp(need.totalBytes), "npu_memory_mib in \(profile.sourceFile)")
+        #expect(profile.largestAllocationBytes == roundedUp(need.largestAllocationBytes), "largest_allocation_mib in \(profile.sourceFile)")
+    }
+
     @Test(arguments: models) func parsesAsABM1684XModelWithTheProfilesMemory(model: SimModel) throws {
         let directory = try EngineTestSupport.simModel(model.name)
         let bmodel = try BModel(contentsOf: try Self.bmodelPath(model))

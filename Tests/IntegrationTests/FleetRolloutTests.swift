@@ -36,20 +36,25 @@ struct FleetRolloutTests {
                                          "--tokenizer", Self.model.appendingPathComponent("tokenizer.model").path])
         try #require(initialised.status == 0, "\(initialised.stderr)")
 
-        // --dry-run: every board inspected, nothing changed; each would get a layout and the whole payload.
+        // --dry-run: every board inspected, nothing changed; each 16 GB board would get a layout and the whole
+        // payload. The 12 GB SM7M cannot: its heaps can be at most 4096 MiB, the model's one neuron block is 4608 MiB,
+        // so the dry run already says it would fail (exit 2), as the rollout would.
         let dry = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--dry-run", "--json"])
-        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.status == 2, "\(dry.stderr)")
         let plan = try #require(try dry.jsonLines().last)
         #expect(plan["schema"] as? String == "tpudeploy.fleet-dry-run/1")
         let planned = try #require(plan["boards"] as? [[String: Any]])
         #expect(planned.map { $0["name"] as? String } == ["evb1", "evb2", "se71", "sm7m1"])
         #expect(planned.map { $0["batch"] as? String } == ["canary", "batch 1", "batch 1", "batch 1"])
-        #expect(planned.allSatisfy { $0["action"] as? String == "would_roll_out" })
-        #expect(planned.allSatisfy { ($0["phases"] as? [String]) == ["fix_memory", "reboot", "push", "launch", "verify"] })
-        #expect(planned.map { $0["ddr_bytes"] as? Int } == [16 << 30, 16 << 30, 16 << 30, 12 << 30])
+        #expect(planned.map { $0["action"] as? String } == ["would_roll_out", "would_roll_out", "would_roll_out", "failed"])
+        #expect(planned.dropLast().allSatisfy { ($0["phases"] as? [String]) == ["fix_memory", "reboot", "push", "launch", "verify"] })
+        let refusal = (planned.last?["error"] as? [String: Any])
+        #expect(refusal?["code"] as? String == "no_layout_fits")
+        #expect((refusal?["message"] as? String ?? "").contains("one allocation of 4608 MiB"), "\(refusal ?? [:])")
+        #expect(planned.dropLast().map { $0["ddr_bytes"] as? Int } == [16 << 30, 16 << 30, 16 << 30])
         let payloadBytes = try FileManager.default.attributesOfItem(atPath: Self.model.appendingPathComponent("llama2-sim.bmodel").path)[.size] as? Int ?? 0
-        #expect(planned.allSatisfy { ($0["bytes_to_send"] as? Int ?? 0) > payloadBytes })
-        #expect(plan["layout_changes"] as? Int == 4)
+        #expect(planned.dropLast().allSatisfy { ($0["bytes_to_send"] as? Int ?? 0) > payloadBytes })
+        #expect(plan["layout_changes"] as? Int == 3)
 
         // With a canary and no terminal to ask on, nothing starts without --yes.
         let unconfirmed = try tpudeploy(["fleet", "rollout", "-i", "lab.ini"])
@@ -147,8 +152,8 @@ struct FleetRolloutTests {
         #expect((try? String(contentsOf: journal, encoding: .utf8))?.contains("\"phase\":\"reboot\",\"status\":\"done\"") == true)
 
         // --only-failed takes the boards of the budget run that did not end well: evb2 (now at the target) and the
-        // 12 GB SM7M, which no layout it can have lets hold the model's one 4608 MiB block: it fails in fix_memory
-        // without its boot image being touched.
+        // 12 GB SM7M, which no layout it can have lets hold the model's one 4608 MiB block: it fails at its
+        // inspection, its boot image untouched.
         let sm7 = try #require(hosts["sm7m1"])
         func bootImageHash() throws -> String {
             try SimulatedBoardHarness.run("/usr/bin/ssh", [
@@ -162,7 +167,7 @@ struct FleetRolloutTests {
         #expect(rows.filter { $0.hasPrefix("evb") || $0.hasPrefix("se7") || $0.hasPrefix("sm7") }.map { String($0.prefix(5)) } == ["evb2 ", "sm7m1"])
         #expect(rows.contains { $0.hasPrefix("evb2 ") && $0.contains("skipped") }, "\(retried.stdout)")
         let row = rows.first { $0.hasPrefix("sm7m1") } ?? ""
-        #expect(row.contains("failed") && row.contains("fix_memory") && row.contains("no_layout_fits"), "\(retried.stdout)")
+        #expect(row.contains("failed") && row.contains("inspect") && row.contains("no_layout_fits"), "\(retried.stdout)")
         #expect(try bootImageHash() == imageBefore)
         // Refused for fit before the relay, it received nothing of the payload (not even a partial file).
         let held = try SimulatedBoardHarness.run("/usr/bin/ssh", [

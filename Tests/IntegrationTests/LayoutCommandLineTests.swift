@@ -178,6 +178,8 @@ struct LayoutCommandLineTests {
             (["fix-memory", "--image", files.image16, "--its", files.its16, "--dtb", "bm1684x_evb_v0.0", "--npu", "1024", "--vpu", "1024", "--vpp", "1024", "--output", files.path("fit-16g")], "the input is never modified"),
             (["fix-memory", "--image", files.image16, "--dtb", "bm1684x_evb_v0.0", "--npu", "9000", "--vpu", "1024", "--vpp", "1024", "--output", output], "at most 7615 MiB"),
             (["fix-memory", "--image", files.image12, "--board", "sm7m", "--for-model", "llama2-13b", "--output", output], "no layout of this board can hold it"),
+            // Its total fits the 12 GB board's heaps, its one 4608 MiB block fits none of them (at most 4096 MiB).
+            (["fix-memory", "--image", files.image12, "--board", "sm7m", "--for-model", "llama2-sim", "--output", output], "llama2-sim needs one allocation of 4608 MiB"),
             (["fix-memory", "--image", files.image12, "--board", "1684x_evb", "--dtb", "bm1684x_sm7m_v0.0", "--preset", "llm", "--output", output], "--board sm7m"),
             (["fix-memory", "--image", files.image12, "--preset", "llm", "--output", output], "--board PROFILE"),
             (["fix-memory", "--image", files.scratch.appendingPathComponent("missing.itb").path, "--dtb", "bm1684x_evb_v0.0"] + sizes, "missing.itb"),

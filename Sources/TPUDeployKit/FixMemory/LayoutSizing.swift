@@ -89,7 +89,8 @@ public enum LayoutChoice: Sendable, Equatable {
         case .preset(let name):
             if name == BoardProfile.factoryPreset, let layout = board.factoryLayout { return .exact(name: name, layout: layout) }
             return .preset(name: name, sizes: try board.preset(name))
-        case .model(let model): return .model(name: model.name, npuBytes: model.npuMemoryBytes, policy: board.modelPolicy)
+        case .model(let model):
+            return .model(name: model.name, npuBytes: model.npuMemoryBytes, largestAllocationBytes: model.largestAllocationBytes, policy: board.modelPolicy)
         case .modelFile(let path, let model):
             try model.requireChip(board.chip, path: path)
             let name = path.split(separator: "/").last.map(String.init) ?? path

@@ -87,10 +87,10 @@ public struct BoardInspector: Sendable {
 
         let board = try dtb.flatMap { try profiles?.board(booting: $0) }
         let boardProfile = board?.name
+        let limits = configured.flatMap { try? MemoryPlanner.limits(for: $0.layout) }
         var capacity: LayoutCapacity?
         if let configured, let board {
-            capacity = LayoutCapacity(
-                layout: configured.layout, limits: try? MemoryPlanner.limits(for: configured.layout), minimumLinuxMiB: board.minimumLinuxMiB)
+            capacity = LayoutCapacity(layout: configured.layout, limits: limits, minimumLinuxMiB: board.minimumLinuxMiB)
         }
         func sizes(_ size: (HeapStatus) -> UInt64?) -> DeviceHeaps {
             func heap(_ name: String) -> UInt64? { heaps.first { $0.name == name }.flatMap(size) }
@@ -122,6 +122,7 @@ public struct BoardInspector: Sendable {
             bootImage: configured.map { BootImageSummary(path: bootImagePath, sizeBytes: $0.imageSize, fdtImage: $0.fdtImage) },
             ddr: configured.map { DDRSummary(totalBytes: $0.layout.totalDRAMBytes, banks: $0.layout.bankSummaries) },
             heaps: heaps,
+            layoutLimits: limits,
             liveHeapsKnown: live != nil,
             rebootPending: rebootPending,
             linux: LinuxMemoryStatus(

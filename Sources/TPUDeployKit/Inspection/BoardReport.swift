@@ -31,6 +31,8 @@ public struct BoardReport: Sendable, Codable, Equatable {
     public var bootImage: BootImageSummary?
     public var ddr: DDRSummary?
     public var heaps: [HeapStatus]
+    /// The largest each heap can be on this board (what memory_edit.sh prints), from the configured layout.
+    public var layoutLimits: LayoutLimits?
     /// Whether the live heap sizes could be read; when false, a missing `live_bytes` means unknown, not absent.
     public var liveHeapsKnown: Bool
     /// True when the layout in /boot differs from the live one: the board needs a reboot to apply it.

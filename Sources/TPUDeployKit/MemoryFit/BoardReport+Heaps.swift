@@ -18,6 +18,6 @@ extension BoardReport {
     public func layoutCapacity(minimumLinuxMiB: UInt64) -> LayoutCapacity? {
         guard bootImage != nil, let linuxBytes = linux.configuredBytes else { return nil }
         let heapBytes = heaps.reduce(0) { $0 + ($1.configuredBytes ?? 0) }
-        return LayoutCapacity(sharedBytes: linuxBytes + heapBytes, limits: nil, minimumLinuxMiB: minimumLinuxMiB)
+        return LayoutCapacity(sharedBytes: linuxBytes + heapBytes, limits: layoutLimits, minimumLinuxMiB: minimumLinuxMiB)
     }
 }
