@@ -148,6 +148,16 @@ struct CommandLineTests {
         let report = try JSONOutput.decoder().decode(BoardReport.self, from: Data(inspected.stdout.utf8))
         #expect(report.diagnosis?.verdict == .fits)
 
+        // --rollback --dry-run (even with --yes) says which backup it would put back and changes nothing.
+        let previewed = try tpudeploy(["fix-memory", "--rollback", "--dry-run", "--yes", "--json"], in: directory)
+        #expect(previewed.status == 0, "\(previewed.stderr)")
+        let preview = try JSONOutput.decoder().decode(MemoryFixResult.self, from: Data(previewed.stdout.utf8))
+        #expect(preview.status == .planned)
+        #expect(preview.restoredBackup?.isEmpty == false)
+        #expect(preview.liveHeapsAfter?["npu"] == 0xF6E0_0000)
+        let unchanged = try tpudeploy(["inspect", "--model", "chatglm2-6b", "--json"], in: directory)
+        #expect(try JSONOutput.decoder().decode(BoardReport.self, from: Data(unchanged.stdout.utf8)).heaps.first { $0.name == "npu" }?.configuredBytes == (6453 + 256) << 20)
+
         let rolledBack = try tpudeploy(["fix-memory", "--rollback", "--yes", "--json"], in: directory)
         #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
         let restored = try JSONOutput.decoder().decode(MemoryFixResult.self, from: Data(rolledBack.stdout.utf8))

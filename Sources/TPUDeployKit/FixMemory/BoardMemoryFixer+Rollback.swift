@@ -3,13 +3,15 @@ extension BoardMemoryFixer {
     /// (see `RollbackChoice`); reboots and verifies the restored layout is live. Every candidate is checked
     /// (its recorded sha256, then every FIT hash) before it is installed, through the same staged copy and
     /// rename as a new image; a damaged one is skipped for the next.
-    public func rollback(_ session: SSHSession, reboot: Bool) async throws -> (MemoryFixResult, SSHSession) {
+    /// `dryRun` chooses and checks the backup as a rollback would, and stops there: status `planned`, with the
+    /// backup it would restore; nothing on the board changes.
+    public func rollback(_ session: SSHSession, reboot: Bool, dryRun: Bool = false) async throws -> (MemoryFixResult, SSHSession) {
         try await lockBootImage(session, command: "fix-memory --rollback").around {
-            try await rollbackHoldingTheLock(session, reboot: reboot)
+            try await rollbackHoldingTheLock(session, reboot: reboot, dryRun: dryRun)
         }
     }
 
-    private func rollbackHoldingTheLock(_ session: SSHSession, reboot: Bool) async throws -> (MemoryFixResult, SSHSession) {
+    private func rollbackHoldingTheLock(_ session: SSHSession, reboot: Bool, dryRun: Bool) async throws -> (MemoryFixResult, SSHSession) {
         events?(.step("inspecting \(session.target.displayName)"))
         let before = try await inspector().inspect(session)
         guard let dtb = before.dtb else { throw MemoryFixError.unknownDTB(target: session.target.displayName) }
@@ -57,6 +59,13 @@ extension BoardMemoryFixer {
             throw MemoryFixError.noIntactBackup(directory: files.backupDirectory, liveImageDamaged: !health.isIntact, skipped: skipped)
         }
 
+        if dryRun {
+            var planned = MemoryFixResult(status: .planned, target: session.target.displayName, board: before.board ?? "unknown", dtb: dtb, plan: nil)
+            planned.restoredBackup = backup.path
+            planned.restoredFromDamage = !health.isIntact
+            planned.liveHeapsAfter = heapSizes(of: layout)
+            return (planned, session)
+        }
         events?(.step("restoring \(backup.path)"))
         let install: CommandResult
         // A damaged live image is worth no backup; an intact one is kept (once) so that nothing is lost.

@@ -173,11 +173,18 @@ struct FixMemoryCommand: AsyncParsableCommand {
         let name = sshTarget.displayName
 
         if rollback {
-            try confirm("Undo the last fix-memory on \(name) (or, if its boot image is damaged, put back the newest intact backup)\(noReboot ? "" : " and reboot it")?", target: name)
-            let (result, last) = try await fixer.rollback(session, reboot: !noReboot)
+            if !dryRun {
+                try confirm("Undo the last fix-memory on \(name) (or, if its boot image is damaged, put back the newest intact backup)\(noReboot ? "" : " and reboot it")?", target: name)
+            }
+            let (result, last) = try await fixer.rollback(session, reboot: !noReboot, dryRun: dryRun)
             await last.close()
             progress.finish()
-            if outputOptions.json { try printJSON(result) } else {
+            if outputOptions.json { try printJSON(result) } else if result.status == .planned {
+                let what = result.restoredFromDamage == true
+                    ? "the boot image is damaged: --rollback would put back the newest intact backup, \(result.restoredBackup ?? "-")"
+                    : "--rollback would restore the boot image the last fix-memory replaced, \(result.restoredBackup ?? "-")"
+                print("\(what) (heaps after its reboot: \(Self.heaps(result.liveHeapsAfter)))\n\n--dry-run: nothing changed")
+            } else {
                 let what = result.restoredFromDamage == true
                     ? "the boot image was damaged: put back the newest intact backup, \(result.restoredBackup ?? "-")"
                     : "restored the boot image the last fix-memory replaced, \(result.restoredBackup ?? "-")"
