@@ -121,6 +121,7 @@ struct ErrorCodeTests {
         (TargetError.invalidPort(0), "invalid_port"),
         (TargetError.emptyHost(source: "s"), "invalid_host"),
         (TargetError.invalidHost("h", source: "s"), "invalid_host"),
+        (TargetError.invalidUser("u", source: "s", problem: "p"), "invalid_user"),
         (TargetError.sshConfigUnreadable(path: "p"), "ssh_config_unreadable"),
         (DeploymentSettingsError.invalidValue(key: "k", flag: "f", problem: "p"), "invalid_setting"),
         (DeploymentSettingsError.missingFile(flag: "f", path: "p", resolvedPath: "r"), "missing_file"),
@@ -225,6 +226,10 @@ struct ErrorCodeTests {
     @Test func theFleetSortsBoardsByTheErrorsKind() {
         #expect(FleetBoardError.classify(MemoryFixError.boardDidNotReturn(target: "t", seconds: 1, bootBackup: "b", dataBackup: "d")).0 == .notBack)
         #expect(FleetBoardError.classify(SSHError.linkStalled(target: "t", seconds: 1)).0 == .unreachable)
+        // A cable cut during a push's upload: unreachable (exit 3), as during any other phase.
+        #expect(FleetBoardError.classify(UploadError.linkStalled(target: "t", path: "p", acknowledgedBytes: 1, seconds: 1), in: .push).0 == .unreachable)
+        #expect(FleetBoardError.classify(UploadError.connectionLost(target: "t", path: "p", acknowledgedBytes: 1, reason: "r"), in: .push).0 == .unreachable)
+        #expect(FleetBoardError.classify(UploadError.permissionDenied(target: "t", path: "p"), in: .push).0 == .failed)
         let (outcome, error) = FleetBoardError.classify(PushError.notEnoughSpace(target: "t", directory: "d", freeBytes: 1, neededBytes: 2), in: .push)
         #expect(outcome == .failed)
         #expect(error.code == "not_enough_space")

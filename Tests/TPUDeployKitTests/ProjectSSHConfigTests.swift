@@ -90,6 +90,31 @@ import Testing
         #expect(TargetError.emptyHost(source: "t.yaml").description.contains("host: 192.0.2.10"))
     }
 
+    /// A login user is refused where it is read, saying which one and what to give, not by libssh's words.
+    @Test func aUserThatIsNoUserNameIsRefused() throws {
+        for user in ["", "root$(touch /tmp/x)", "-oProxyCommand=x", "a b", "`id`"] {
+            #expect(throws: TargetError.self) { try TargetOverrides(host: "192.0.2.10", user: user).resolve(with: nil, configPath: "t.yaml") }
+        }
+        let hostile = ProjectConfig(target: TargetSettings(host: "a", user: "x;id"), file: "t.yaml")
+        #expect(throws: TargetError.invalidUser("x;id", source: "t.yaml", problem: BoardNames.userProblem("x;id") ?? "")) {
+            try TargetOverrides().resolve(with: hostile, configPath: "t.yaml")
+        }
+        #expect(TargetError.invalidUser("", source: "--user", problem: "p").description.contains("such as root or linaro"))
+        for user in ["root", "linaro", "svc_1", "a.b-c"] {
+            #expect(try TargetOverrides(host: "192.0.2.10", user: user).resolve(with: nil, configPath: "t.yaml").target.user == user)
+        }
+    }
+
+    /// --engine-port is checked where it is read, as init checks it: launch never sends a port no engine can use.
+    @Test func anEnginePortThatIsNoTCPPortIsRefused() throws {
+        for port in [0, -1, 65536, 70000] {
+            #expect(throws: DeploymentSettingsError.invalidValue(key: "port", flag: "--engine-port", problem: "\(port) is not a TCP port (1-65535)")) {
+                try DeploymentReference.resolve(config: nil, configPath: "t.yaml", name: "m", remoteDir: nil, port: port, profileName: nil, profiles: nil)
+            }
+        }
+        #expect(try DeploymentReference.resolve(config: nil, configPath: "t.yaml", name: "m", remoteDir: nil, port: 8081, profileName: nil, profiles: nil).port == 8081)
+    }
+
     /// A host ends up in `%h` of the user's own ProxyCommand: nothing a shell would act on gets through.
     @Test func aHostThatIsNoAddressIsRefused() throws {
         for host in ["x; touch /tmp/marker", "$(reboot)", "-oProxyCommand=x", "a b", "`id`", "a|b"] {

@@ -9,6 +9,8 @@ public enum TargetError: Error, CustomStringConvertible, Sendable, Equatable {
     /// `source` is `--host` or the project file's name.
     case emptyHost(source: String)
     case invalidHost(String, source: String)
+    /// `source` is `--user`, the project file's name, or an inventory's `ansible_user`.
+    case invalidUser(String, source: String, problem: String)
     case sshConfigUnreadable(path: String)
 
     public var description: String {
@@ -24,6 +26,8 @@ public enum TargetError: Error, CustomStringConvertible, Sendable, Equatable {
             return "the board's address from \(source) is empty: \(fix)."
         case .invalidHost(let host, let source):
             return "\(source) gives \"\(host)\" as the board's address, which is not a host name, alias or IP address (letters, digits, '.', '-', '_', ':', '@', '[', ']'; not starting with '-'): give the board's name or IP address."
+        case .invalidUser(let user, let source, let problem):
+            return "\(source) gives \"\(user)\" as the login user, and \(problem): give the board's user name, such as root or linaro."
         case .sshConfigUnreadable(let path):
             return "cannot read the SSH client configuration \(path): check the path given with --ssh-config or as ssh_config in tpudeploy.yaml."
         }
@@ -68,6 +72,7 @@ public struct TargetOverrides: Sendable, Equatable {
         guard let base = settings else { throw TargetError.noTarget(configFile: configPath) }
         guard let baseHost = base.host else { throw TargetError.noTargetHost(configFile: configPath) }
         try Self.checkHost(baseHost, source: configPath)
+        if let user { try Self.checkUser(user, source: "--user") } else if let fileUser = base.user { try Self.checkUser(fileUser, source: configPath) }
         let namedBy = sshConfig == nil ? Self.projectFileNaming(base.sshConfig, configPath: configPath) : nil
         let target = SSHTarget(
             host: baseHost, port: port ?? base.port, user: user ?? base.user,
@@ -83,6 +88,12 @@ public struct TargetOverrides: Sendable, Equatable {
         if host.trimmingCharacters(in: .whitespaces).isEmpty { throw TargetError.emptyHost(source: source) }
         let allowed = host.range(of: #"^[A-Za-z0-9_.:@\[\]][A-Za-z0-9_.:@\[\]-]*$"#, options: .regularExpression) != nil
         guard allowed else { throw TargetError.invalidHost(host, source: source) }
+    }
+
+    /// A login user libssh can be given: a portable user name, never something a shell or ssh_config's `%r`
+    /// would read more into.
+    public static func checkUser(_ user: String, source: String) throws {
+        if let problem = BoardNames.userProblem(user) { throw TargetError.invalidUser(user, source: source, problem: problem) }
     }
 
     /// `configPath` when the SSH configuration `named` came from that project file and is not the user's own
@@ -116,6 +127,7 @@ extension TargetError: CodedError {
         case .noTarget, .noTargetHost: return "no_target"
         case .invalidPort: return "invalid_port"
         case .emptyHost, .invalidHost: return "invalid_host"
+        case .invalidUser: return "invalid_user"
         case .sshConfigUnreadable: return "ssh_config_unreadable"
         }
     }

@@ -95,9 +95,13 @@ extension Inventory {
                     ?? InventoryError(.badVariable, file: source, key: name,
                                       "'\(name)' is not a host name or IP address: set ansible_host for it")
             }
+            let user = try text("ansible_user", "ansible_ssh_user")
+            if let user, let why = BoardNames.userProblem(user) {
+                throw problem(variables["ansible_user"] != nil ? "ansible_user" : "ansible_ssh_user", "'\(user)' is not a login user: \(why)")
+            }
             let target = SSHTarget(
                 host: host, port: port,
-                user: try text("ansible_user", "ansible_ssh_user") ?? defaults.user,
+                user: user ?? defaults.user,
                 identityFile: try text("ansible_ssh_private_key_file", "ansible_private_key_file") ?? defaults.identity,
                 knownHostsFile: defaults.knownHosts, sshConfigFile: defaults.sshConfig, sshConfigNamedBy: defaults.sshConfigNamedBy,
                 connectTimeout: defaults.connectTimeout, acceptNewHostKey: defaults.acceptNewHostKey)

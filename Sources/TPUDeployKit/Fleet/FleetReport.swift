@@ -46,6 +46,8 @@ public struct FleetBoardError: Sendable, Codable, Equatable {
         let outcome: FleetBoardOutcome
         if let ssh = error as? SSHError, ssh.meansUnreachable {
             outcome = .unreachable
+        } else if let upload = error as? UploadError, upload.meansUnreachable {
+            outcome = .unreachable
         } else if let fix = error as? MemoryFixError, fix.meansBoardNotBack {
             outcome = .notBack
         } else {

@@ -7,6 +7,15 @@ import Glibc
 
 /// Why an upload stopped. The cases are the ones a person acts on differently.
 public enum UploadError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The link died under the upload (lost or silent past the stall limit): the board is unreachable, as for
+    /// `SSHError.meansUnreachable`, not failed.
+    public var meansUnreachable: Bool {
+        switch self {
+        case .connectionLost, .linkStalled: return true
+        default: return false
+        }
+    }
+
     /// The board refused to create or write the file.
     case permissionDenied(target: String, path: String)
     /// The file system on the board is full (confirmed by `df` after a failed write).

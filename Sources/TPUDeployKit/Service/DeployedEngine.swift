@@ -21,6 +21,9 @@ public struct DeploymentReference: Sendable, Equatable {
         // The config's values were checked when it was read; the flags' are checked here, before anything runs.
         if let name { _ = try BoardNames.validatedName(name, source: "--name") }
         let flagDirectory = try remoteDir.map { try BoardNames.validatedDirectory($0, source: "--remote-dir") }
+        if let port, !(1...65535).contains(port) {
+            throw DeploymentSettingsError.invalidValue(key: "port", flag: "--engine-port", problem: "\(port) is not a TCP port (1-65535)")
+        }
         guard let chosenName = name ?? settings?.name else {
             throw ServiceError.noDeploymentNamed(configPath: configPath)
         }
