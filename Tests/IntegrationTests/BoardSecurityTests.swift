@@ -264,6 +264,65 @@ struct BoardSecurityTests {
         #expect(!lines.split(separator: "\n").contains("0"), "ran as root: \(lines)")
     }
 
+    /// linaro owns /data: it can put its own deployment tree in place of root's, with a link where push writes its
+    /// temporary file. Root must not write through it: the push is refused, and the file the link names is untouched.
+    @Test func rootDoesNotPushIntoADirectoryAnotherUserControls() async throws {
+        let payload = try PushPayload()
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            let pusher = DeploymentPusher(profiles: nil, passwordProvider: nil, events: nil)
+            _ = try await pusher.push(payload.request(remoteDir: "/data/tpudeploy/tiny"), session: session)
+            _ = try SimulatedBoardHarness.openSSH(board, "echo secret > /root/victim && chmod 600 /root/victim")
+            let planted = Self.asLinaro(board, """
+                cd /data && mv tpudeploy tpudeploy.old && mkdir -p tpudeploy/tiny \
+                  && ln -s /root/victim tpudeploy/tiny/tokenizer.model.partial && ln -s /root/victim tpudeploy/tiny/.tpudeploy-manifest.json
+                """)
+            try #require(planted.status == 0, "\(planted.output)")
+            await #expect {
+                _ = try await pusher.push(payload.request(remoteDir: "/data/tpudeploy/tiny"), session: session)
+            } throws: { error in
+                guard case PushError.directoryNotRootsAlone(_, _, let path, let owner) = error else { return false }
+                return path == "/data/tpudeploy/tiny" && owner == "linaro" && "\(error)".contains("Nothing was sent")
+            }
+            #expect(try SimulatedBoardHarness.openSSH(board, "stat -c '%U %a' /root/victim; cat /root/victim") == "root 600\nsecret\n")
+            // The tree root made (root's alone) is pushed into as before.
+            _ = try SimulatedBoardHarness.openSSH(board, "rm -rf /data/tpudeploy && mv /data/tpudeploy.old /data/tpudeploy")
+            _ = try await pusher.push(payload.request(remoteDir: "/data/tpudeploy/tiny"), session: session)
+            await session.close()
+        }
+    }
+
+    /// An engine that ran as linaro left linaro's log directory, with a link in place of its log. Once the directory
+    /// chain is root's, the engine runs as root: launch takes the log directory back before it starts it.
+    @Test func aRootEngineDoesNotAppendThroughAnotherUsersLogLink() async throws {
+        let payload = try PushPayload()
+        defer { payload.remove() }
+        try await SimulatedBoardHarness.withBoards { _, boards in
+            let board = boards[0]
+            let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
+            _ = try await DeploymentPusher(profiles: nil, passwordProvider: nil, events: nil).push(payload.request(remoteDir: "/data/tpudeploy/logs"), session: session)
+            _ = try SimulatedBoardHarness.openSSH(board, """
+                echo secret > /root/victim && chmod 600 /root/victim && chown root:root /data && chmod 755 /data \
+                  && printf '#!/bin/sh\\necho engine output\\nexec sleep 600\\n' > /data/tpudeploy/logs/tpu-llm-engine \
+                  && mkdir -p /data/tpudeploy/logs/log && ln -s /root/victim /data/tpudeploy/logs/log/engine.log && chown -h -R linaro /data/tpudeploy/logs/log
+                """)
+            let engine = DeployedEngine(deployment: DeploymentReference(name: "logs", remoteDir: "/data/tpudeploy/logs", port: 8094, profile: nil),
+                                        target: SimulatedBoardHarness.rootTarget(board), passwordProvider: nil)
+            let manager = EngineServiceManager(root: try await RootShell.open(session, passwordProvider: nil),
+                                               payloads: PayloadDirectory(directory: Self.root.appendingPathComponent("Payloads")))
+            let spec = try await engine.launchSpec(session: session)
+            _ = try await manager.install(spec)
+            #expect(Self.awaitOutput(board, "grep -l 'engine output' /data/tpudeploy/logs/log/engine.log 2>/dev/null", seconds: 120) != "")
+            #expect(try SimulatedBoardHarness.openSSH(board, "stat -c '%U %F' /data/tpudeploy/logs/log /data/tpudeploy/logs/log/engine.log")
+                        == "root directory\nroot regular file\n")
+            #expect(try SimulatedBoardHarness.openSSH(board, "cat /root/victim") == "secret\n")
+            _ = try await manager.stop(spec)
+            await session.close()
+        }
+    }
+
     @Test func anotherUserCannotRewriteTheLockHolder() async throws {
         try await SimulatedBoardHarness.withBoards { _, boards in
             let board = boards[0]

@@ -15,6 +15,7 @@ extension PayloadDistributor {
             let names = files.map(\.name)
             let probeOutput = try await session.run(try scripts.probe(names: names).commandLine, timeout: 60)
             let probe = try scripts.parseProbe(probeOutput.stdoutText + probeOutput.stderrText, target: name)
+            try probe.requireSafeForRoot(target: name, directory: directory)
             // Present: what push would skip (the manifest records it at this size and hash, and the file has that size).
             let present = files.filter(probe.holds).map(\.name)
             let needed = PushPreflight.bytesNeeded(

@@ -130,6 +130,7 @@ public struct DeploymentPusher: Sendable {
         }
         let probeOutput = try await session.run(try scripts.probe(names: names).commandLine, timeout: 60)
         let probe = try scripts.parseProbe(probeOutput.stdoutText + probeOutput.stderrText, target: name)
+        try probe.requireSafeForRoot(target: name, directory: request.remoteDir)
         if probe.arch != arch0, case .builds = request.engine {
             throw PushError.remoteCommandFailed(target: name, what: "reading the architecture", output: "uname -m said \(arch0), then \(probe.arch)")
         }

@@ -19,6 +19,9 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
     case tokenizerUnreadable(path: String, reason: String)
     case modelFamilyMismatch(model: String, profile: String, family: String, detail: String)
     case remoteDirectoryUnusable(target: String, directory: String, reason: String)
+    /// Logged in as root, the deployment directory or the one above it is another user's (or writable by others):
+    /// root writing there could be made to write wherever that user's links point.
+    case directoryNotRootsAlone(target: String, directory: String, path: String, owner: String)
     case hashMismatch(target: String, path: String, expected: String, actual: String)
     case interrupted(file: String, reason: String)
     case remoteCommandFailed(target: String, what: String, output: String)
@@ -62,6 +65,8 @@ public enum PushError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(model) does not look like a \(family) model, which the profile \(profile) says it is: \(detail). Nothing was sent. Pass the profile of this model (--profile), or the bmodel the profile describes."
         case .remoteDirectoryUnusable(let target, let directory, let reason):
             return "cannot use \(directory) on \(target): \(reason). Pass --remote-dir DIR the login user may write, or create it: sudo mkdir -p \(directory) && sudo chown $USER \(directory)."
+        case .directoryNotRootsAlone(let target, let directory, let path, let owner):
+            return "will not write \(directory) on \(target) as root: \(path) can be changed by \(owner), who could point root's writes at any file through a link. Nothing was sent. Push as that user (--user), or make the directory root's alone: sudo chown root:root \(path) && sudo chmod go-w \(path)."
         case .hashMismatch(let target, let path, let expected, let actual):
             return "\(path) on \(target) does not match what was sent, even after sending it again (sha256 \(actual), expected \(expected)). The board's storage may be failing; nothing was put under the final name."
         case .interrupted(let file, let reason):
@@ -92,6 +97,7 @@ extension PushError: CodedError {
         case .tokenizerUnreadable: return "tokenizer_unreadable"
         case .modelFamilyMismatch: return "model_family_mismatch"
         case .remoteDirectoryUnusable: return "remote_dir_unusable"
+        case .directoryNotRootsAlone: return "remote_dir_not_roots_alone"
         case .hashMismatch: return "hash_mismatch"
         case .interrupted: return "push_interrupted"
         case .remoteCommandFailed: return "board_command_failed"

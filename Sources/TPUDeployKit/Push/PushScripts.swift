@@ -29,6 +29,16 @@ public struct PushScripts: Sendable {
         public var sizes: [String: (final: UInt64?, partial: UInt64?)]
         /// The names whose final file was written after the manifest: changed on the board since a push checked it.
         public var changedSinceManifest: Set<String> = []
+        /// When the login is root: the first of the directory and its parent that another user owns or may write
+        /// in, as (path, owner). Root writing there could be sent through that user's links (`rootWritable`).
+        public var notRootsAlone: (path: String, owner: String)?
+
+        /// Throws when root would write into a directory another user controls.
+        public func requireSafeForRoot(target: String, directory: String) throws {
+            if let (path, owner) = notRootsAlone {
+                throw PushError.directoryNotRootsAlone(target: target, directory: directory, path: path, owner: owner)
+            }
+        }
 
         /// Whether a push may skip `entry`: the manifest records it and the board's file is still that file.
         public func holds(_ entry: PayloadEntry) -> Bool {
@@ -54,6 +64,13 @@ public struct PushScripts: Sendable {
         let space = try FilesystemSpace(dfPortable: lines[(dfStart + 1)..<dfEnd].joined(separator: "\n"), path: directory)
         let manifestText = lines.first(where: { $0.hasPrefix("@@manifest ") || $0 == "@@manifest" }).map { String($0.dropFirst(10)) } ?? ""
         let manifestWritten = lines.first(where: { $0.hasPrefix("@@manifest_mtime ") }).flatMap { Int($0.dropFirst(17)) }
+        let root = lines.first(where: { $0.hasPrefix("@@uid ") }) == "@@uid 0"
+        var notRootsAlone: (path: String, owner: String)?
+        for line in lines where root && notRootsAlone == nil && line.hasPrefix("@@owner ") {
+            let fields = line.dropFirst(8).split(separator: " ", maxSplits: 3).map(String.init)
+            guard fields.count == 4, let uid = Int(fields[0]), let mode = Int(fields[1], radix: 8) else { continue }
+            if uid != 0 || mode & 0o022 != 0 { notRootsAlone = (fields[3], uid != 0 ? fields[2] : "users other than root") }
+        }
         var sizes: [String: (final: UInt64?, partial: UInt64?)] = [:]
         var changed: Set<String> = []
         for line in lines where line.hasPrefix("@@file ") {
@@ -65,6 +82,7 @@ public struct PushScripts: Sendable {
         }
         var result = ProbeResult(arch: arch, space: space, manifest: BoardManifest(text: manifestText), sizes: sizes)
         result.changedSinceManifest = changed
+        result.notRootsAlone = notRootsAlone
         return result
     }
 

@@ -3,7 +3,7 @@
 # of the final and temporary (.partial) files of NAMES. Run as the login user by `tpudeploy push`.
 #
 # usage: push-probe.sh DIRECTORY MANIFEST_NAME [NAME...]
-# Prints @@arch, @@df … @@end, @@manifest_mtime EPOCH (when there is a manifest), @@manifest, one
+# Prints @@arch, @@uid, @@owner UID MODE USER PATH (the directory and its parent, where they exist), @@df … @@end, @@manifest_mtime EPOCH (when there is a manifest), @@manifest, one
 # @@file FINAL_SIZE PARTIAL_SIZE FINAL_MTIME NAME per name (- where absent), or @@error REASON.
 set -u
 exec </dev/null
@@ -18,6 +18,12 @@ else
 	[ -w "$e" ] || { echo "@@error cannot be created: $e is not writable by $(id -un)"; exit 0; }
 fi
 echo "@@arch $(uname -m)"
+echo "@@uid $(id -u)"
+# The deployment directory and the one above it, where they exist: owner and mode. A push as root into a
+# directory another user can change could be made to write wherever that user's links point.
+for p in "$d" "$(dirname -- "$d")"; do
+	[ -d "$p" ] && echo "@@owner $(stat -L -c '%u %a %U' -- "$p") $p"
+done
 echo @@df; df -Pk -- "$e"; echo @@end
 [ -f "$d/$manifest" ] && echo "@@manifest_mtime $(stat -c %Y -- "$d/$manifest")"
 printf '@@manifest '; head -c 4194304 -- "$d/$manifest" 2>/dev/null | tr -d '\n'; echo

@@ -42,7 +42,12 @@ fi
 
 # The log is the engine user's: created as that user, so root writes nothing where another user points it.
 if [ "$uid" = 0 ]; then
-	mkdir -p "$dir/log" || fail "cannot create $dir/log (is /data full?)"
+	# A log directory an engine of another user left is that user's, and so are the links in it: a root
+	# engine would append wherever they point. Root takes it back (the deployment directory is root's alone
+	# here, as the verdict above requires, so nobody else can put anything in it afterwards).
+	[ -L "$dir/log" ] && rm -f "$dir/log"
+	mkdir -p "$dir/log" && chown -h 0:0 "$dir/log" && chmod 0755 "$dir/log" || fail "cannot create $dir/log as root's (is /data full?)"
+	find "$dir/log" -mindepth 1 -maxdepth 1 \( -type l -o ! -user 0 \) -exec rm -f {} + 2>/dev/null
 elif ! setpriv --reuid="$uid" --regid="$gid" --init-groups -- mkdir -p "$dir/log" 2>/dev/null; then
 	# A root-owned deployment directory whose engine runs as $as (who can change a directory above it).
 	if [ "$(stat -c %u "$dir")" = 0 ] && { [ -d "$dir/log" ] || mkdir "$dir/log"; } && chown -h "$uid:$gid" "$dir/log"; then :; else
