@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TPUDeployKit
 
 @main
@@ -16,4 +17,28 @@ struct TPUDeployCommand: AsyncParsableCommand {
                       LogsCommand.self, VerifyCommand.self, ChatCommand.self, ForwardCommand.self, LayoutCommand.self, InitCommand.self, FleetCommand.self, SimCommand.self,
                       VersionCommand.self]
     )
+
+    /// As ArgumentParser's own, except that with --json a command line it refuses (an unknown flag, a value out of
+    /// range) is also one JSON line on standard output, `{"code": "invalid_argument", "error"}`, like every other
+    /// failure: a script reading the output never gets only usage text. The exit status stays ArgumentParser's (64).
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            // Commands report their own failures and throw ExitCode; CleanExit is --help or --version.
+            if arguments.contains("--json"), !(error is ExitCode), !(error is CleanExit), exitCode(for: error) != .success {
+                let object = ["code": "invalid_argument", "error": message(for: error)]
+                if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                    print(String(decoding: data, as: UTF8.self))
+                }
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -154,5 +154,17 @@ struct FleetCommandLineTests {
         let missing = try tpudeploy(["fleet", "inspect", "-i", "nope.ini", "--json"], in: directory)
         #expect(missing.status == 1)
         #expect(missing.stdout.contains("nope.ini: no such file"))
+        // A flag the parser refuses, with --json: one JSON line on stdout too, not usage text alone.
+        for arguments in [["--parallel", "0"], ["--resume", "r", "--only-failed", "r"], ["--nope"]] {
+            let refused = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--json"] + arguments, in: directory)
+            #expect(refused.status == 64, "\(arguments)")
+            let line = try #require(try refused.jsonLines().first, "\(arguments): \(refused.stdout)")
+            #expect(line["code"] as? String == "invalid_argument")
+            #expect(!(line["error"] as? String ?? "").isEmpty)
+        }
+        // A project file named with --config that does not exist is said to be missing.
+        let noConfig = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--config", "nope.yaml", "--dry-run"], in: directory)
+        #expect(noConfig.status != 0)
+        #expect(noConfig.stderr.contains("nope.yaml: no such file"), "\(noConfig.stderr)")
     }
 }

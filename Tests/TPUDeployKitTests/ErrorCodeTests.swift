@@ -122,6 +122,7 @@ struct ErrorCodeTests {
         (TargetError.emptyHost(source: "s"), "invalid_host"),
         (TargetError.invalidHost("h", source: "s"), "invalid_host"),
         (TargetError.invalidUser("u", source: "s", problem: "p"), "invalid_user"),
+        (ProjectConfigError.missing(path: "p"), "config_missing"),
         (TargetError.sshConfigUnreadable(path: "p"), "ssh_config_unreadable"),
         (DeploymentSettingsError.invalidValue(key: "k", flag: "f", problem: "p"), "invalid_setting"),
         (DeploymentSettingsError.missingFile(flag: "f", path: "p", resolvedPath: "r"), "missing_file"),

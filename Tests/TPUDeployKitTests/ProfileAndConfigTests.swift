@@ -72,8 +72,13 @@ private func temporaryFile(_ text: String, name: String = "tpudeploy.yaml") thro
         #expect(try ProjectConfig.load(from: path)?.target == settings)
     }
 
-    @Test func aMissingFileIsNoConfigurationAtAll() throws {
-        #expect(try ProjectConfig.load(from: "/nonexistent/tpudeploy.yaml") == nil)
+    @Test func aMissingDefaultFileIsNoConfigurationAtAllButANamedOneIsAnError() throws {
+        #expect(try ProjectConfig.load(from: "/nonexistent/tpudeploy.yaml", mustExist: false) == nil)
+        let here = FileManager.default.currentDirectoryPath
+        if !FileManager.default.fileExists(atPath: here + "/" + ProjectConfig.defaultFileName) {
+            #expect(try ProjectConfig.load(from: ProjectConfig.defaultFileName) == nil)
+        }
+        #expect(throws: ProjectConfigError.missing(path: "/nonexistent/q.yaml")) { try ProjectConfig.load(from: "/nonexistent/q.yaml") }
     }
 
     @Test func aBadPortNamesTheKey() throws {

@@ -40,9 +40,14 @@ public struct ProjectConfig: Sendable, Equatable {
         self.file = file
     }
 
-    /// Reads `path`; returns nil when the file does not exist, throws naming the key when it is wrong.
-    public static func load(from path: String) throws -> ProjectConfig? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
+    /// Reads `path`; returns nil when the file does not exist, throws naming the key when it is wrong. A file
+    /// named by the user (`mustExist`, by default any but ./tpudeploy.yaml) that does not exist is an error: a
+    /// mistyped --config must not run as if there were no project file.
+    public static func load(from path: String, mustExist: Bool? = nil) throws -> ProjectConfig? {
+        guard FileManager.default.fileExists(atPath: path) else {
+            if mustExist ?? (path != defaultFileName) { throw ProjectConfigError.missing(path: path) }
+            return nil
+        }
         let root = try YAMLMapping(contentsOf: path)
         try root.onlyKeys(["target", "deployment"])
         var target: TargetSettings?
@@ -99,4 +104,20 @@ func yamlScalar(_ text: String) -> String {
     let plainSafe = text.range(of: #"^[A-Za-z0-9_./@+-][A-Za-z0-9_./@+:-]*$"#, options: .regularExpression) != nil
     if plainSafe && !["true", "false", "null", "yes", "no", "~"].contains(text.lowercased()) { return text }
     return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+}
+
+/// A project file named on the command line that is not there.
+public enum ProjectConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+    case missing(path: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path):
+            return "\(path): no such file. Pass the project file's path with --config, or leave it out to use ./tpudeploy.yaml (`tpudeploy init` writes one)."
+        }
+    }
+}
+
+extension ProjectConfigError: CodedError {
+    public var errorCode: String { "config_missing" }
 }

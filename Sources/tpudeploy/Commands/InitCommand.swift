@@ -60,7 +60,7 @@ struct InitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures(json: output.json) {
-            let existing = try ProjectConfig.load(from: config)
+            let existing = try ProjectConfig.load(from: config, mustExist: false)
             var deploymentSettings: DeploymentSettings?
             if let deployment {
                 guard let bmodel, let tokenizer else { throw ValidationError("--deployment needs --bmodel PATH and --tokenizer PATH") }
