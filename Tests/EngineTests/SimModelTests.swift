@@ -47,6 +47,26 @@ import Testing
 
     // MARK: - The file is a BM1684X bmodel that needs more than the factory NPU heap
 
+    /// A profile whose family reads another kind of tokenizer than the files give is refused before any board,
+    /// naming the model: Qwen2's BPE files under a Llama2 profile, Llama2's sentencepiece model under Qwen2's.
+    @Test func aProfileOfAnotherFamilyIsRefusedByTheLocalChecks() throws {
+        let qwen = try EngineTestSupport.simModel("qwen2-sim"), llama = try EngineTestSupport.simModel("llama2-sim")
+        let cases = [("llama2-sim", qwen.appendingPathComponent("qwen2-sim.bmodel").path, qwen.appendingPathComponent("vocab.json").path),
+                     ("qwen2-sim", llama.appendingPathComponent("llama2-sim.bmodel").path, llama.appendingPathComponent("tokenizer.model").path)]
+        for (profileName, bmodel, tokenizer) in cases {
+            let profile = try Self.profiles.model(named: profileName)
+            #expect {
+                _ = try LocalModelFiles(bmodel: bmodel, tokenizer: tokenizer, profile: profile)
+            } throws: { error in
+                guard case PushError.modelFamilyMismatch(let model, let named, _, _) = error else { return false }
+                return model == bmodel && named == profileName && "\(error)".contains(tokenizer)
+            }
+        }
+        // The right profiles pass.
+        _ = try LocalModelFiles(bmodel: cases[0].1, tokenizer: cases[0].2, profile: try Self.profiles.model(named: "qwen2-sim"))
+        _ = try LocalModelFiles(bmodel: cases[1].1, tokenizer: cases[1].2, profile: try Self.profiles.model(named: "llama2-sim"))
+    }
+
     /// Every sim model's profile states what its file needs: the whole (rounded up to MiB) and the largest single
     /// allocation, which decides on which boards no layout can load it.
     @Test(arguments: ["chatglm2-sim", "llama2-sim", "qwen2-sim", "wizardcoder-sim", "chatglm2-2023-sim", "llama2-2023-sim", "wizardcoder-2023-sim"])

@@ -162,6 +162,20 @@ struct FleetCommandLineTests {
             #expect(line["code"] as? String == "invalid_argument")
             #expect(!(line["error"] as? String ?? "").isEmpty)
         }
+        // A tokenizer push would refuse is refused once, before any board (these are unreachable: exit 3 if tried).
+        let sims = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("build/sim-models/qwen2-sim")
+        try """
+            deployment:
+              name: qwen
+              model: qwen2-sim
+              bmodel: \(sims.appendingPathComponent("qwen2-sim.bmodel").path)
+              tokenizer: \(sims.appendingPathComponent("tokenizer.json").path)
+
+            """.write(to: directory.appendingPathComponent("q.yaml"), atomically: true, encoding: .utf8)
+        let wrongTokenizer = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--config", "q.yaml", "--canary", "0", "--json"], in: directory)
+        #expect(wrongTokenizer.status == 1, "\(wrongTokenizer.stdout) \(wrongTokenizer.stderr)")
+        #expect(try wrongTokenizer.jsonLines().last?["code"] as? String == "tokenizer_unreadable", "\(wrongTokenizer.stdout)")
         // A project file named with --config that does not exist is said to be missing.
         let noConfig = try tpudeploy(["fleet", "rollout", "-i", "lab.ini", "--config", "nope.yaml", "--dry-run"], in: directory)
         #expect(noConfig.status != 0)

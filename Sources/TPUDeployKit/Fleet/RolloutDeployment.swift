@@ -22,7 +22,10 @@ public final class RolloutDeployment: @unchecked Sendable {
         self.tokenizer = tokenizer
         self.engine = engine
         self.hashCache = hashCache
-        model = try BModel(contentsOf: bmodel)
+        // The checks push makes of the local files, once for the run: a wrong tokenizer is refused before any
+        // board is touched, not by every board's push after the relay has sent it everywhere.
+        let local = try LocalModelFiles(bmodel: bmodel, tokenizer: tokenizer, profile: reference.profile)
+        model = try local.model ?? BModel(contentsOf: bmodel)
         needs = ModelNeeds(model: model, path: bmodel, profile: reference.profile)
     }
 

@@ -67,24 +67,9 @@ public struct DeploymentPusher: Sendable {
 
         // Local checks first: a wrong file is reported before the board is even asked.
         events?(.step("checking the model files"))
-        var model: BModel?
-        if let path = request.bmodel { model = try BModel(contentsOf: path) }
-        var pairing: TokenizerPairing?
-        if let path = request.tokenizer {
-            let bytes: [UInt8]
-            do { bytes = try LocalFile.readPrefix(path, count: 256 << 20).bytes } catch {
-                throw PushError.localFileUnreadable(path: path, reason: "\(error)")
-            }
-            // An empty or unreadable tokenizer is refused: the engine would fail on it, or answer garbage.
-            let vocabulary = try TokenizerVocabulary.read(bytes, path: path)
-            if let model, let modelPath = request.bmodel {
-                pairing = try TokenizerPairing.check(pieces: vocabulary.ids, family: request.profile?.family, model: model,
-                                                     tokenizerName: path, modelName: modelPath, profileName: request.profile?.name)
-                if pairing?.verdict == .unverifiable {
-                    warnings.append("\(modelPath) does not show its vocabulary size: the tokenizer pairing was not checked")
-                }
-            }
-        }
+        let local = try LocalModelFiles(bmodel: request.bmodel, tokenizer: request.tokenizer, profile: request.profile)
+        let model = local.model, pairing = local.pairing
+        warnings += local.warnings
         let coefficientPlan = model.map(CoefficientCheckPlan.init)
         if let plan = coefficientPlan, let path = request.bmodel, plan.uncheckedRanges > 0 {
             warnings.append("\(plan.uncheckedRanges) weight range\(plan.uncheckedRanges == 1 ? "" : "s") of \(path) carry no sha256 check_code: \(plan.uncheckedRanges == 1 ? "it was" : "they were") not checked")
