@@ -73,6 +73,8 @@ struct PayloadFaultTests {
                 }
                 let listing = try SimulatedBoardHarness.openSSH(board, "ls -A /data/tpudeploy/damaged 2>/dev/null; cat /data/tpudeploy/damaged/.tpudeploy-manifest.json 2>/dev/null; true")
                 #expect(!listing.contains("tiny.bmodel"), "attempt \(attempt): \(listing)")
+                // The directories the push made for it are gone again: the board is as the push found it.
+                #expect(try SimulatedBoardHarness.openSSH(board, "ls -A /data").isEmpty, "attempt \(attempt)")
             }
             await session.close()
         }

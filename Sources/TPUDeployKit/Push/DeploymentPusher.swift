@@ -49,17 +49,23 @@ public struct DeploymentPusher: Sendable {
     /// push into the same directory is told who is pushing instead of writing the same files).
     public func push(_ request: PushRequest, session: SSHSession) async throws -> PushResult {
         var lock: HeldBoardLock?
+        var created: [String] = []
         do {
-            let result = try await push(request, session: session, lock: &lock)
+            let result = try await push(request, session: session, lock: &lock, created: &created)
             await lock?.release()
             return result
         } catch {
+            // A push refused after it made the deployment directory (damaged weights are found while they are
+            // sent) takes away what it made, if nothing is in it: a kept partial file stays, for the next push.
+            for directory in created {
+                _ = try? await session.run("rmdir -- \(shellQuoted(directory)) 2>/dev/null", timeout: 30)
+            }
             await lock?.release()
             throw error
         }
     }
 
-    private func push(_ request: PushRequest, session: SSHSession, lock: inout HeldBoardLock?) async throws -> PushResult {
+    private func push(_ request: PushRequest, session: SSHSession, lock: inout HeldBoardLock?, created: inout [String]) async throws -> PushResult {
         let started = Date()
         let name = session.target.displayName
         let scripts = PushScripts(directory: try BoardNames.validatedDirectory(request.remoteDir, source: "the push's remote directory"))
@@ -173,6 +179,13 @@ public struct DeploymentPusher: Sendable {
         let made = try await session.run(try scripts.makeDirectory().commandLine, timeout: 60).stdoutText
         if let error = made.split(separator: "\n").first(where: { $0.hasPrefix("@@error ") }) {
             throw PushError.remoteDirectoryUnusable(target: name, directory: request.remoteDir, reason: String(error.dropFirst(8)))
+        }
+        // The directories it made, the deployment directory first and then up: what to take away on a refusal.
+        let levels = made.split(separator: "\n").first { $0.hasPrefix("@@created ") }.flatMap { Int($0.dropFirst(10)) } ?? 0
+        var directory = scripts.directory
+        for _ in 0..<max(0, levels) {
+            created.append(directory)
+            directory = (directory as NSString).deletingLastPathComponent
         }
 
         // Resume points: a kept prefix is used only when the board's hash of it equals ours.
