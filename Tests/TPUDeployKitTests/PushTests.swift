@@ -118,6 +118,23 @@ func sentencePieceModel(pieces count: Int) -> [UInt8] {
         #expect(!manifest.jsonLine.contains("\n"))
     }
 
+    /// Logged in as root: the deployment directory must be root's alone; above it, a sticky directory (tmpfs's
+    /// 1777) is fine, another user's or a plain world-writable one is not.
+    @Test func rootWritesOnlyIntoDirectoriesNobodyElseControls() throws {
+        let scripts = PushScripts(directory: "/data/x/tiny")
+        func probe(_ owners: String, uid: Int = 0) throws -> PushScripts.ProbeResult {
+            try scripts.parseProbe("@@arch aarch64\n@@uid \(uid)\n\(owners)@@df\nFilesystem 1024-blocks Used Available Capacity Mounted on\n/dev/x 100 0 100 0% /data\n@@end\n@@manifest\n", target: "b")
+        }
+        #expect(try probe("@@owner 0 755 root /data/x/tiny\n@@owner 0 1777 root /data/x\n").notRootsAlone == nil)
+        #expect(try probe("@@owner 0 755 root /data/x\n").notRootsAlone == nil)
+        #expect(try probe("@@owner 1000 755 linaro /data/x/tiny\n").notRootsAlone?.owner == "linaro")
+        #expect(try probe("@@owner 0 1777 root /data/x/tiny\n").notRootsAlone?.path == "/data/x/tiny")
+        #expect(try probe("@@owner 0 755 root /data/x/tiny\n@@owner 0 777 root /data/x\n").notRootsAlone?.path == "/data/x")
+        #expect(try probe("@@owner 1000 755 linaro /data/x\n").notRootsAlone?.path == "/data/x")
+        // Logged in as linaro, linaro's directories are its own business.
+        #expect(try probe("@@owner 1000 755 linaro /data/x/tiny\n", uid: 1000).notRootsAlone == nil)
+    }
+
     @Test func parsesTheProbe() throws {
         let scripts = PushScripts(directory: "/data/tpudeploy/x")
         let text = """

@@ -12,7 +12,9 @@ import Testing
         let bmodel = try CheckedBModelFixture.write("m", in: folder).path
         let tokenizer = folder.appendingPathComponent("tokenizer.model").path
         let engine = folder.appendingPathComponent("tpu-llm-engine").path
-        try Data("pieces".utf8).write(to: URL(fileURLWithPath: tokenizer))
+        // A tokenizer the local checks read and pair with the fixture's 8 vocabulary rows (a GPT-2 style
+        // vocabulary; its kind is read from the content).
+        try Data(#"{"a": 0, "b": 1, "c": 2, "d": 3, "e": 4, "f": 5, "g": 6, "h": 7}"#.utf8).write(to: URL(fileURLWithPath: tokenizer))
         try Data("engine".utf8).write(to: URL(fileURLWithPath: engine))
         // The hash cache remembers no digest of a file changed within the last two seconds (it could still change).
         try await Task.sleep(for: .milliseconds(2100))

@@ -69,7 +69,10 @@ public struct PushScripts: Sendable {
         for line in lines where root && notRootsAlone == nil && line.hasPrefix("@@owner ") {
             let fields = line.dropFirst(8).split(separator: " ", maxSplits: 3).map(String.init)
             guard fields.count == 4, let uid = Int(fields[0]), let mode = Int(fields[1], radix: 8) else { continue }
-            if uid != 0 || mode & 0o022 != 0 { notRootsAlone = (fields[3], uid != 0 ? fields[2] : "users other than root") }
+            // Above the deployment directory, a sticky directory (a tmpfs's 1777) lets nobody else rename or
+            // remove root's entries in it; the deployment directory itself must be writable by root alone.
+            let othersMayWrite = mode & 0o022 != 0 && (fields[3] == directory || mode & 0o1000 == 0)
+            if uid != 0 || othersMayWrite { notRootsAlone = (fields[3], uid != 0 ? fields[2] : "users other than root") }
         }
         var sizes: [String: (final: UInt64?, partial: UInt64?)] = [:]
         var changed: Set<String> = []
