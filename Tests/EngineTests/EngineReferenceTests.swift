@@ -24,10 +24,8 @@ struct EngineReferenceTests {
         let runtime = try runtimeDirectory ?? EngineTestSupport.simRuntimeDirectory()
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("tpu-engine-state-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
-        defer {
-            if runtimeDirectory == nil { try? FileManager.default.removeItem(at: runtime) }
-            try? FileManager.default.removeItem(at: state)
-        }
+        // The shared runtime folder stays: other tests use it at the same time (`make test` removes its TMPDIR).
+        defer { try? FileManager.default.removeItem(at: state) }
         return try await EngineTestSupport.run(
             EngineTestSupport.engineExecutable, arguments + ["--runtime-dir", runtime.path],
             environment: environment.merging(["TPU_SIM_NPU_HEAP_BYTES": String(heapBytes), "TPU_SIM_STATE_DIR": state.path]) { $1 })
