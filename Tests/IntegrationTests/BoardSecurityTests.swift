@@ -234,7 +234,7 @@ struct BoardSecurityTests {
             #expect(swap.status == 0, "\(swap.output)")
             await session.close()
             try harness.simulator.reboot(board.name)
-            try harness.simulator.waitUntilUp(board.name, timeout: 60)
+            try harness.simulator.waitUntilUp(board.name, timeout: 300)
             // rc.local starts the supervisor at boot; it runs the swapped engine as linaro, who could run it anyway.
             #expect(Self.awaitOutput(board, "cat \(swappedRanAs) 2>/dev/null", seconds: 120) == "1000\n")
 

@@ -11,7 +11,7 @@ private let factoryHeaps: [String: UInt64] = ["npu": 0xF6E0_0000, "vpu": 0x7FF0_
 
 private func fixer() -> BoardMemoryFixer {
     var fixer = BoardMemoryFixer(profiles: profiles, passwordProvider: nil, events: nil)
-    fixer.rebootTimeout = 60
+    fixer.rebootTimeout = 300   // a limit for a hang: on two loaded cores a simulated reboot can take minutes
     return fixer
 }
 

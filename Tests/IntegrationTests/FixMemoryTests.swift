@@ -9,7 +9,7 @@ private let mebibyte: UInt64 = 1 << 20
 
 private func fixer(password: String? = nil) -> BoardMemoryFixer {
     var fixer = BoardMemoryFixer(profiles: profiles, passwordProvider: { _ in password }, events: nil)
-    fixer.rebootTimeout = 60
+    fixer.rebootTimeout = 300   // a limit for a hang: on two loaded cores a simulated reboot can take minutes
     return fixer
 }
 
@@ -115,7 +115,7 @@ struct FixMemoryIntegrationTests {
             }
             #expect(try bootImageSHA(board) == factorySHA)
             try harness.simulator.reboot(board.name)
-            try harness.simulator.waitUntilUp(board.name, timeout: 60)
+            try harness.simulator.waitUntilUp(board.name, timeout: 300)
             #expect(try liveHeaps(harness, board)["npu"] == 0xF6E0_0000)
         }
     }
@@ -217,7 +217,7 @@ struct FixMemoryIntegrationTests {
             var watched = BoardMemoryFixer(profiles: profiles, passwordProvider: nil, events: { event in
                 if case .step(let text) = event, text.hasPrefix("rebooting") { rebooting.note(1) }
             })
-            watched.rebootTimeout = 60
+            watched.rebootTimeout = 300   // a limit for a hang: on two loaded cores a simulated reboot can take minutes
             let session = try await SSHSession.connect(to: SimulatedBoardHarness.rootTarget(board))
             let prepared = try await watched.prepare(session, board: nil, choice: .preset("llm"))
             let fixing = Task { try await watched.apply(prepared, session: session, reboot: true) }

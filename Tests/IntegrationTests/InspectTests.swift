@@ -84,7 +84,7 @@ struct InspectIntegrationTests {
 
             let bootID = try SimulatedBoardHarness.openSSH(board, "cat /proc/sys/kernel/random/boot_id")
             try harness.simulator.reboot(board.name)
-            try harness.simulator.waitUntilUp(board.name, timeout: 60)
+            try harness.simulator.waitUntilUp(board.name, timeout: 300)
             // Like a real kernel, the board has a new boot id after every boot.
             #expect(try SimulatedBoardHarness.openSSH(board, "cat /proc/sys/kernel/random/boot_id") != bootID)
             let after = try await inspect(SimulatedBoardHarness.rootTarget(board))

@@ -89,7 +89,7 @@ struct LinkFaultTests {
             let factorySHA = try boardSHA(board, "/boot/emmcboot.itb")
             let cut = FireOnce()
             var fixer = BoardMemoryFixer(profiles: profiles, passwordProvider: { _ in nil }, events: nil)
-            fixer.rebootTimeout = 60
+            fixer.rebootTimeout = 300   // a limit for a hang: on two loaded cores a simulated reboot can take minutes
             fixer.events = { event in
                 if case .transfer(let what, let done, let total) = event, what.hasPrefix("uploading"), done * 3 >= total, cut.first() {
                     try? simulator.cutLink(of: board.name)

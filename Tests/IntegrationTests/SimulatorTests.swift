@@ -87,7 +87,7 @@ struct SimulatorTests {
             let reboot = try linaro(board, "echo linaro | sudo -S -p '' reboot; sleep 10; echo survived")
             #expect(reboot.status == 255)
             #expect(!reboot.output.contains("survived"))
-            try simulator.waitUntilUp(board.name, timeout: 30)
+            try simulator.waitUntilUp(board.name, timeout: 300)
             #expect(try simulator.state(of: board.name) == .up)
             #expect(try ssh(board, "pgrep -x sshd | head -n 1") != before.split(separator: "\n").last.map(String.init))
             #expect(try simulator.bootLog(of: board.name).components(separatedBy: "] up").count == 3)

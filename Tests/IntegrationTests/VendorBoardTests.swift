@@ -9,7 +9,7 @@ private let mebibyte: UInt64 = 1 << 20
 
 private func fixer() -> BoardMemoryFixer {
     var fixer = BoardMemoryFixer(profiles: profiles, passwordProvider: { _ in nil }, events: nil)
-    fixer.rebootTimeout = 60
+    fixer.rebootTimeout = 300   // a limit for a hang: on two loaded cores a simulated reboot can take minutes
     return fixer
 }
 
